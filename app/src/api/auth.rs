@@ -1,0 +1,78 @@
+//! Login, logout and "who am I".
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::CurrentUser;
+
+/// `POST /api/login` (form fields `username`, `password`): starts a session. Wrong names and
+/// wrong passwords get the same answer. On success the browser is sent to the overview.
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<CurrentUser, AppError> {
+    use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+    use crate::ssr::{app_state, auth, internal, respond_with};
+
+    let state = app_state()?;
+    let session = auth::session().await?;
+    let source = auth::client_addr();
+    let username = username.trim();
+    let user = auth::authenticate(&state.pool, username, &password)
+        .await
+        .map_err(|e| internal("login lookup failed", e))?;
+    let Some(user) = user else {
+        // Record the attempted name only when it is a valid name: a password typed into the
+        // name field must not end up in the audit log.
+        let target = auth::validate_username(username).is_ok().then_some(username);
+        let event = NewAuditEvent {
+            actor: "anonymous",
+            action: "auth.login_failed",
+            target,
+            source: source.as_deref(),
+            ..Default::default()
+        };
+        record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
+        tracing::info!(source = source.as_deref().unwrap_or("-"), "login failed");
+        return Err(respond_with(AppError::BadCredentials));
+    };
+    // A new session id on login: a session id planted before login is worth nothing after it.
+    session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
+    session.insert(auth::SESSION_USER_KEY, user.id).await.map_err(|e| internal("session write failed", e))?;
+    let event = NewAuditEvent {
+        actor: &user.username,
+        action: "auth.login",
+        source: source.as_deref(),
+        ..Default::default()
+    };
+    record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
+    tracing::info!(user = %user.username, "login");
+    leptos_axum::redirect("/");
+    Ok(CurrentUser { id: user.id, username: user.username, role: user.role })
+}
+
+/// `POST /api/logout`: ends the session and sends the browser to the login page.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+    use crate::ssr::{app_state, auth, internal};
+
+    let state = app_state()?;
+    let session = auth::session().await?;
+    if let Some(user) = auth::user_from_session(&state.pool, &session).await? {
+        let source = auth::client_addr();
+        let event = NewAuditEvent {
+            actor: &user.username,
+            action: "auth.logout",
+            source: source.as_deref(),
+            ..Default::default()
+        };
+        record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
+    }
+    session.flush().await.map_err(|e| internal("session delete failed", e))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// `POST /api/me`: the logged-in user, or `null`. Public.
+#[server(endpoint = "me")]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    crate::ssr::auth::current_user().await
+}

@@ -1,0 +1,60 @@
+//! The HTML shell, the root component and the routes.
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::shell::Shell;
+use crate::pages::{
+    admin::AdminPage, alerts::AlertsPage, audit::AuditPage, login::LoginPage, not_found::NotFound,
+    overview::OverviewPage, runs::RunsPage,
+};
+
+/// The full HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: routes, with every page but the login behind the authenticated shell.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Flips to true only in the browser, once the wasm bundle has taken over the page; browser
+    // tests wait for it before they click.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <Stylesheet id="selfheal" href="/pkg/selfheal.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "selfheal".to_owned() } else { format!("{text} · selfheal") }/>
+        <div id="app" data-hydrated=move || hydrated.get().to_string()>
+            <Router>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <ParentRoute path=path!("") view=Shell>
+                        <Route path=path!("") view=OverviewPage/>
+                        <Route path=path!("alerts") view=AlertsPage/>
+                        <Route path=path!("runs") view=RunsPage/>
+                        <Route path=path!("audit") view=AuditPage/>
+                        <Route path=path!("admin") view=AdminPage/>
+                    </ParentRoute>
+                </Routes>
+            </Router>
+        </div>
+    }
+}

@@ -1,0 +1,63 @@
+//! The authenticated layout: top bar with navigation, the user and their role, and logout.
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+use crate::api::auth::{get_current_user, Logout};
+use crate::error::AppError;
+use crate::model::{CurrentUser, Role};
+
+/// The logged-in user, loaded once by the shell and shared with the pages below it.
+pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
+
+/// Layout for every page behind the login; sends anonymous visitors to `/login`.
+#[component]
+pub fn Shell() -> impl IntoView {
+    let user: UserResource = Resource::new(|| (), |_| get_current_user());
+    provide_context(user);
+
+    view! {
+        <div class="layout">
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true">"⟳"</span>
+                    " selfheal"
+                </a>
+                <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(u)) => view! { <Nav user=u/> }.into_any(),
+                            Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                            Err(e) => view! { <span class="error">{e.to_string()}</span> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </header>
+            <main class="content">
+                <Outlet/>
+            </main>
+        </div>
+    }
+}
+
+/// Navigation links (Admin only for admins), the user with their role, and logout.
+#[component]
+fn Nav(user: CurrentUser) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let is_admin = user.role.allows(Role::Admin);
+    view! {
+        <nav class="nav" aria-label="Main">
+            <A href="/" exact=true>"Overview"</A>
+            <A href="/alerts">"Alerts"</A>
+            <A href="/runs">"Runs"</A>
+            <A href="/audit">"Audit"</A>
+            {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}
+        </nav>
+        <div class="userbox">
+            <span class="user" data-testid="current-user">{user.username}</span>
+            <span class=format!("role role-{}", user.role) data-testid="current-role">{user.role.as_str()}</span>
+            <ActionForm action=logout>
+                <button type="submit" class="btn btn-quiet" data-testid="logout">"Log out"</button>
+            </ActionForm>
+        </div>
+    }
+}

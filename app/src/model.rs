@@ -1,0 +1,119 @@
+//! Serde types shared by the UI and the server functions.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What a user may do. Ordered: every role can do what the roles below it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "TEXT", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything except user administration.
+    Viewer,
+    /// A viewer who may also act: heal now, approve, cancel, reset breakers.
+    Operator,
+    /// An operator who may also manage users and tokens.
+    Admin,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    /// The lower-case name used in the database, the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role includes the rights of `needed`.
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown role `{s}` (expected viewer, operator or admin)"))
+    }
+}
+
+/// The logged-in user as the UI sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+/// One user in the admin list (never carries the password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// One row of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+    pub source: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_viewer_operator_admin() {
+        let cases = [
+            ("viewer needs viewer", Role::Viewer, Role::Viewer, true),
+            ("viewer needs operator", Role::Viewer, Role::Operator, false),
+            ("viewer needs admin", Role::Viewer, Role::Admin, false),
+            ("operator needs viewer", Role::Operator, Role::Viewer, true),
+            ("operator needs operator", Role::Operator, Role::Operator, true),
+            ("operator needs admin", Role::Operator, Role::Admin, false),
+            ("admin needs viewer", Role::Admin, Role::Viewer, true),
+            ("admin needs admin", Role::Admin, Role::Admin, true),
+        ];
+        for (name, have, need, want) in cases {
+            assert_eq!(have.allows(need), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(role.as_str().to_uppercase().parse::<Role>(), Ok(role));
+        }
+        let err = "root".parse::<Role>().unwrap_err();
+        assert!(err.contains("root"), "{err}");
+    }
+}

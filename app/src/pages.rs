@@ -1,0 +1,8 @@
+//! One component per route.
+pub mod admin;
+pub mod alerts;
+pub mod audit;
+pub mod login;
+pub mod not_found;
+pub mod overview;
+pub mod runs;

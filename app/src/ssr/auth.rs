@@ -1,0 +1,212 @@
+//! Passwords (argon2id), sessions and the role check every protected server function starts with.
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::distributions::{Alphanumeric, DistString};
+use sqlx::SqlitePool;
+use tower_sessions::Session;
+
+use crate::error::AppError;
+use crate::model::{CurrentUser, Role};
+use crate::ssr::db::users::{self, UserRow};
+use crate::ssr::{app_state, internal, respond_with};
+
+/// Session key under which the logged-in user's id is stored.
+pub const SESSION_USER_KEY: &str = "user_id";
+
+/// Shortest password we accept: below this, argon2 cannot save a guessable secret.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Longest password we hash: bounds the work an attacker can make one login cost.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Longest user name; names are shown in the UI and the audit log.
+pub const MAX_USERNAME_LEN: usize = 64;
+
+/// Length of generated passwords (alphanumeric: about 119 bits at 20 characters).
+const GENERATED_PASSWORD_LEN: usize = 20;
+
+/// An argon2 PHC string. Deliberately not `Serialize`, and its `Debug` hides the value.
+#[derive(Clone, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a hash read from storage.
+    pub fn from_stored(s: String) -> Self {
+        PasswordHash(s)
+    }
+
+    /// The PHC string, for storage.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (OWASP parameters: argon2's defaults).
+pub fn hash_password(password: &str) -> Result<PasswordHash, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = Argon2::default().hash_password(password.as_bytes(), &salt)?;
+    Ok(PasswordHash(hash.to_string()))
+}
+
+/// Whether `password` matches `hash`. A malformed hash never matches.
+pub fn verify_password(password: &str, hash: &PasswordHash) -> bool {
+    argon2::password_hash::PasswordHash::new(&hash.0)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash checked when the user does not exist, so a bad name costs as long as a bad password.
+static DUMMY_HASH: LazyLock<PasswordHash> =
+    LazyLock::new(|| hash_password(&generate_password()).expect("argon2 hashes a generated password"));
+
+/// A random alphanumeric password for the bootstrap admin and resets.
+pub fn generate_password() -> String {
+    Alphanumeric.sample_string(&mut OsRng, GENERATED_PASSWORD_LEN)
+}
+
+/// Checks a new user name: 1..=64 characters of letters, digits, `.`, `_`, `-`, `@`.
+pub fn validate_username(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_USERNAME_LEN {
+        return Err(format!("user name must be 1 to {MAX_USERNAME_LEN} characters"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-@".contains(*c))) {
+        return Err(format!("user name may not contain {c:?} (allowed: letters, digits, . _ - @)"));
+    }
+    Ok(())
+}
+
+/// Checks a new password's length.
+pub fn validate_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(format!("password must have at least {MIN_PASSWORD_LEN} characters"));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(format!("password must have at most {MAX_PASSWORD_LEN} bytes"));
+    }
+    Ok(())
+}
+
+/// Checks a name and password against the database; `None` for an unknown or disabled user or
+/// a wrong password, all of which take about the same time. Hashing runs off the async threads.
+pub async fn authenticate(
+    pool: &SqlitePool,
+    username: &str,
+    password: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    let row = if validate_username(username).is_ok() && password.len() <= MAX_PASSWORD_LEN {
+        users::find_user_by_name(pool, username).await?
+    } else {
+        None
+    };
+    let hash = row.as_ref().map_or_else(|| DUMMY_HASH.clone(), |r| r.password_hash.clone());
+    let password = password.to_owned();
+    let matches =
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    Ok(row.filter(|r| matches && !r.disabled))
+}
+
+/// The session of the current server-function request.
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| internal("session layer missing", e))
+}
+
+/// The enabled user a session belongs to, if any.
+pub async fn user_from_session(
+    pool: &SqlitePool,
+    session: &Session,
+) -> Result<Option<CurrentUser>, AppError> {
+    let id: Option<i64> =
+        session.get(SESSION_USER_KEY).await.map_err(|e| internal("session load failed", e))?;
+    let Some(id) = id else { return Ok(None) };
+    let row = users::find_user_by_id(pool, id).await.map_err(|e| internal("user lookup failed", e))?;
+    Ok(row.filter(|r| !r.disabled).map(|r| CurrentUser { id: r.id, username: r.username, role: r.role }))
+}
+
+/// The logged-in user of the current request, if any.
+pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
+    let state = app_state()?;
+    user_from_session(&state.pool, &session().await?).await
+}
+
+/// The first call of every protected server function: the logged-in user if their role allows
+/// `needed`, else `Unauthorized` (401) or `Forbidden` (403).
+pub async fn require_role(needed: Role) -> Result<CurrentUser, AppError> {
+    match current_user().await? {
+        None => Err(respond_with(AppError::Unauthorized)),
+        Some(user) if user.role.allows(needed) => Ok(user),
+        Some(user) => {
+            tracing::warn!(user = %user.username, role = %user.role, needed = %needed, "forbidden");
+            Err(respond_with(AppError::Forbidden))
+        }
+    }
+}
+
+/// The peer address of the current request, for the audit log (none in in-process tests).
+pub fn client_addr() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db::test_pool;
+
+    #[test]
+    fn hashes_verify_and_are_salted_argon2id() {
+        let a = hash_password("correct horse").unwrap();
+        let b = hash_password("correct horse").unwrap();
+        assert!(a.as_str().starts_with("$argon2id$"), "{}", a.as_str());
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(verify_password("correct horse", &a));
+        assert!(!verify_password("correct horsE", &a));
+        assert!(!verify_password("correct horse", &PasswordHash::from_stored("garbage".into())));
+        assert_eq!(format!("{a:?}"), "PasswordHash(<redacted>)");
+    }
+
+    #[test]
+    fn usernames_and_passwords_are_validated() {
+        let names = [
+            ("plain", "alice", true),
+            ("with symbols", "a.b_c-d@e", true),
+            ("empty", "", false),
+            ("space", "al ice", false),
+            ("quote", "al'ice", false),
+            ("too long", &"x".repeat(65), false),
+        ];
+        for (case, name, ok) in names {
+            assert_eq!(validate_username(name).is_ok(), ok, "{case}");
+        }
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password(&"x".repeat(1025)).is_err());
+        assert_eq!(generate_password().len(), GENERATED_PASSWORD_LEN);
+        assert_ne!(generate_password(), generate_password());
+    }
+
+    #[tokio::test]
+    async fn authenticate_refuses_unknown_wrong_and_disabled_alike() {
+        let pool = test_pool().await;
+        let hash = hash_password("s3cret-pass").unwrap();
+        users::insert_user(&pool, "alice", &hash, Role::Viewer).await.unwrap();
+
+        assert!(authenticate(&pool, "alice", "s3cret-pass").await.unwrap().is_some());
+        assert!(authenticate(&pool, "alice", "wrong-pass").await.unwrap().is_none());
+        assert!(authenticate(&pool, "nobody", "s3cret-pass").await.unwrap().is_none());
+        assert!(authenticate(&pool, "bad name!", "s3cret-pass").await.unwrap().is_none());
+        users::set_disabled(&pool, "alice", true).await.unwrap();
+        assert!(authenticate(&pool, "alice", "s3cret-pass").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,66 @@
+//! The append-only `audit_events` table.
+use sqlx::SqliteExecutor;
+
+use crate::model::AuditEvent;
+
+/// An audit entry about to be written.
+#[derive(Clone, Debug, Default)]
+pub struct NewAuditEvent<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub source: Option<&'a str>,
+}
+
+/// Appends one entry to the audit log.
+pub async fn record_audit(ex: impl SqliteExecutor<'_>, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit_events (actor, action, target, detail, source) VALUES (?, ?, ?, ?, ?)")
+        .bind(event.actor)
+        .bind(event.action)
+        .bind(event.target)
+        .bind(event.detail)
+        .bind(event.source)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// The newest entries first, at most `limit`, older than `before` (an id) when given.
+pub async fn list_audit(
+    ex: impl SqliteExecutor<'_>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, at, actor, action, target, detail, source FROM audit_events \
+         WHERE id < coalesce(?, 9223372036854775807) ORDER BY id DESC LIMIT ?",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db::test_pool;
+
+    #[tokio::test]
+    async fn audit_appends_lists_newest_first_and_refuses_updates() {
+        let pool = test_pool().await;
+        for action in ["auth.login", "user.add", "auth.logout"] {
+            let e = NewAuditEvent { actor: "alice", action, source: Some("127.0.0.1"), ..Default::default() };
+            record_audit(&pool, &e).await.unwrap();
+        }
+        let all = list_audit(&pool, None, 10).await.unwrap();
+        let actions: Vec<_> = all.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["auth.logout", "user.add", "auth.login"]);
+        let page = list_audit(&pool, Some(all[0].id), 1).await.unwrap();
+        assert_eq!(page[0].action, "user.add");
+
+        let edit = sqlx::query("UPDATE audit_events SET actor = 'mallory'").execute(&pool).await;
+        assert!(edit.is_err(), "the append-only trigger must refuse updates");
+    }
+}

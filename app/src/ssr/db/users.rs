@@ -1,0 +1,146 @@
+//! The `users` table.
+use sqlx::SqliteExecutor;
+
+use crate::model::{Role, UserSummary};
+use crate::ssr::auth::PasswordHash;
+
+/// A user row including the password hash; server-side only, never serialised.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: PasswordHash,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+/// Inserts a user and returns its id. Fails with a unique violation if the name is taken
+/// (names compare case-insensitively).
+pub async fn insert_user(
+    ex: impl SqliteExecutor<'_>,
+    username: &str,
+    hash: &PasswordHash,
+    role: Role,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?) RETURNING id")
+        .bind(username)
+        .bind(hash)
+        .bind(role)
+        .fetch_one(ex)
+        .await
+}
+
+/// The user with this name, if any.
+pub async fn find_user_by_name(
+    ex: impl SqliteExecutor<'_>,
+    username: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, password_hash, role, disabled FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The user with this id, if any.
+pub async fn find_user_by_id(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, password_hash, role, disabled FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Every user, by name.
+pub async fn list_users(ex: impl SqliteExecutor<'_>) -> Result<Vec<UserSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, role, disabled, created_at FROM users ORDER BY username COLLATE NOCASE",
+    )
+    .fetch_all(ex)
+    .await
+}
+
+/// How many users exist (the first start creates the bootstrap admin when there are none).
+pub async fn count_users(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(ex).await
+}
+
+/// Replaces a user's password hash; returns whether the user exists.
+pub async fn set_password(
+    ex: impl SqliteExecutor<'_>,
+    username: &str,
+    hash: &PasswordHash,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+         WHERE username = ?",
+    )
+    .bind(hash)
+    .bind(username)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables or re-enables a user; returns whether the user exists. A disabled user's sessions
+/// stop working at their next request.
+pub async fn set_disabled(
+    ex: impl SqliteExecutor<'_>,
+    username: &str,
+    disabled: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+         WHERE username = ?",
+    )
+    .bind(disabled)
+    .bind(username)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db::test_pool;
+
+    fn hash(s: &str) -> PasswordHash {
+        PasswordHash::from_stored(s.to_owned())
+    }
+
+    #[tokio::test]
+    async fn users_round_trip() {
+        let pool = test_pool().await;
+        assert_eq!(count_users(&pool).await.unwrap(), 0);
+        let id = insert_user(&pool, "Alice", &hash("h1"), Role::Operator).await.unwrap();
+
+        let by_name = find_user_by_name(&pool, "alice").await.unwrap().expect("case-insensitive");
+        assert_eq!((by_name.id, by_name.role, by_name.disabled), (id, Role::Operator, false));
+        assert_eq!(by_name.password_hash.as_str(), "h1");
+        assert!(find_user_by_id(&pool, id).await.unwrap().is_some());
+        assert!(find_user_by_id(&pool, id + 1).await.unwrap().is_none());
+
+        assert!(insert_user(&pool, "ALICE", &hash("h2"), Role::Viewer).await.is_err(), "dup name");
+
+        assert!(set_password(&pool, "alice", &hash("h3")).await.unwrap());
+        assert!(!set_password(&pool, "bob", &hash("h3")).await.unwrap());
+        assert!(set_disabled(&pool, "alice", true).await.unwrap());
+        assert!(!set_disabled(&pool, "bob", true).await.unwrap());
+
+        let row = find_user_by_id(&pool, id).await.unwrap().unwrap();
+        assert_eq!(row.password_hash.as_str(), "h3");
+        assert!(row.disabled);
+        let list = list_users(&pool).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].username, "Alice");
+        assert_eq!(count_users(&pool).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn roles_outside_the_check_constraint_are_refused() {
+        let pool = test_pool().await;
+        let res = sqlx::query("INSERT INTO users (username, password_hash, role) VALUES ('x','h','root')")
+            .execute(&pool)
+            .await;
+        assert!(res.is_err());
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds the site, then unit, integration and
+# headless-browser tests. Idempotent; `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+start=$(date +%s)
+scripts/setup.sh test
+cargo fmt --all -- --check
+scripts/build.sh
+cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
+cargo test --locked --workspace --no-fail-fast
+echo "test.sh: everything passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,111 @@
+//! The `selfheal` command line (clap).
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+
+use app::model::Role;
+
+/// selfheal — Alertmanager webhooks in, verified Ansible heals out, every step audited.
+#[derive(Debug, Parser)]
+#[command(name = "selfheal", version, propagate_version = true)]
+pub struct Cli {
+    /// Config file. Default: ./selfheal.toml when it exists, else built-in defaults.
+    /// Every key can also be set with a SELFHEAL_* environment variable.
+    #[arg(long, short, global = true, env = "SELFHEAL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do; `serve` when nothing is given.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server: dashboard, /api, /webhook and /health on the `listen` address.
+    /// Creates and migrates the database, and on the very first start the `admin` user.
+    Serve,
+    /// Validate the configuration, print it with secrets hidden, and exit (non-zero if invalid).
+    CheckConfig,
+    /// Create the database if needed, apply pending migrations, and exit.
+    Migrate,
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `selfheal user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user with a role. The password is prompted for (twice), or read from the first
+    /// line of standard input with --password-stdin.
+    Add {
+        /// User name: letters, digits, `.`, `_`, `-`, `@`; at most 64 characters.
+        name: String,
+        /// viewer: reads everything; operator: also heals, approves, cancels;
+        /// admin: also manages users.
+        #[arg(long, value_parser = role_parser())]
+        role: Role,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for a user (prompted, or --password-stdin).
+    Passwd {
+        /// The user's name.
+        name: String,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their role and state.
+    List,
+    /// Disable a user: they can no longer log in, and their open sessions stop working.
+    Disable {
+        /// The user's name.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user's name.
+        name: String,
+    },
+}
+
+fn role_parser() -> impl TypedValueParser<Value = Role> {
+    PossibleValuesParser::new(Role::ALL.map(Role::as_str))
+        .map(|s| s.parse::<Role>().expect("possible values are valid roles"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn user_add_parses_its_role_and_refuses_unknown_ones() {
+        let cli =
+            Cli::try_parse_from(["selfheal", "user", "add", "bob", "--role", "operator", "--password-stdin"])
+                .expect("valid");
+        match cli.command {
+            Some(Command::User(UserCommand::Add { name, role, password_stdin })) => {
+                assert_eq!((name.as_str(), role, password_stdin), ("bob", Role::Operator, true));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let err = Cli::try_parse_from(["selfheal", "user", "add", "bob", "--role", "root"]).unwrap_err();
+        assert!(err.to_string().contains("root"), "{err}");
+    }
+
+    #[test]
+    fn no_command_means_serve() {
+        let cli = Cli::try_parse_from(["selfheal"]).expect("valid");
+        assert!(cli.command.is_none());
+    }
+}

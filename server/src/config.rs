@@ -1,0 +1,164 @@
+//! `selfheal.toml` + `SELFHEAL_*` environment variables, read and validated once at start.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The config file read when neither `--config` nor `SELFHEAL_CONFIG` names one.
+pub const DEFAULT_CONFIG_FILE: &str = "selfheal.toml";
+
+/// Prefix of every environment variable that overrides a config key.
+pub const ENV_PREFIX: &str = "SELFHEAL_";
+
+/// Environment names that are part of the public interface but do not follow the
+/// `SECTION__KEY` pattern, and the config key each one sets.
+const ENV_ALIASES: &[(&str, &str)] =
+    &[("webhook_user", "webhook.user"), ("webhook_password", "webhook.password")];
+
+/// Shortest idle session expiry we accept: anything shorter logs people out while they read.
+const MIN_SESSION_IDLE: Duration = Duration::from_secs(60);
+
+/// The whole configuration. Every key has a default, so an empty or missing file is valid.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `host:port` the HTTP server listens on (dashboard, `/api`, `/webhook`, `/metrics`).
+    pub listen: SocketAddr,
+    /// SQLite database file, created on first start.
+    pub database: PathBuf,
+    /// Folder holding the built web assets (`pkg/selfheal.{js,wasm,css}`).
+    pub site_root: PathBuf,
+    /// Password of the `admin` user created on first start; random (and printed) when unset.
+    pub admin_password: Option<SecretString>,
+    /// Mark session cookies `Secure` (set this when selfheal is served over HTTPS).
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request.
+    #[serde(with = "humantime_serde")]
+    pub session_idle: Duration,
+    /// Credentials Alertmanager must send to `/webhook`.
+    pub webhook: WebhookConfig,
+}
+
+/// Basic-auth credentials for the Alertmanager webhook.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// User name Alertmanager sends.
+    pub user: String,
+    /// Password Alertmanager sends; the webhook refuses every request while it is unset.
+    pub password: Option<SecretString>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            database: PathBuf::from(".selfheal/selfheal.db"),
+            site_root: PathBuf::from("target/site"),
+            admin_password: None,
+            secure_cookies: false,
+            session_idle: Duration::from_secs(8 * 3600),
+            webhook: WebhookConfig::default(),
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig { user: "alertmanager".to_owned(), password: None }
+    }
+}
+
+/// Why the configuration could not be used; every message names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Parse(Box<figment::Error>),
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Reads `path` (or `selfheal.toml` if it exists when no path is given), then the
+    /// environment, then validates. A path given explicitly must exist.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, Env::prefixed(ENV_PREFIX))
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        match path {
+            Some(p) => {
+                // figment treats a missing file as empty; an explicit path must exist.
+                std::fs::metadata(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
+                figment = figment.merge(Toml::file_exact(p));
+            }
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        let env = env.ignore(&["config"]).map(|key| {
+            ENV_ALIASES
+                .iter()
+                .find(|(alias, _)| key == *alias)
+                .map_or_else(|| key.as_str().replace("__", "."), |(_, to)| (*to).to_owned())
+                .into()
+        });
+        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ranges and relations between keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.to_owned() });
+        if self.database.as_os_str().is_empty() {
+            return invalid("database", "must be a file path");
+        }
+        if self.database.is_dir() {
+            return invalid("database", "is a directory; give a file path");
+        }
+        if self.session_idle < MIN_SESSION_IDLE {
+            return invalid("session_idle", "must be at least 1m");
+        }
+        if self.webhook.user.trim().is_empty() {
+            return invalid("webhook.user", "must not be empty");
+        }
+        if let Some(pw) = &self.webhook.password {
+            if pw.expose_secret().is_empty() {
+                return invalid("webhook.password", "must not be empty when set");
+            }
+        }
+        if let Some(pw) = &self.admin_password {
+            if let Err(message) = app::ssr::auth::validate_password(pw.expose_secret()) {
+                return invalid("admin_password", &message);
+            }
+        }
+        Ok(())
+    }
+
+    /// A human summary for `check-config`, with every secret replaced by whether it is set.
+    pub fn summary(&self) -> String {
+        let set = |s: &Option<SecretString>| if s.is_some() { "<set>" } else { "<unset>" };
+        format!(
+            "listen = {}\ndatabase = {}\nsite_root = {}\nadmin_password = {}\nsecure_cookies = {}\n\
+             session_idle = {}\nwebhook.user = {}\nwebhook.password = {}\n",
+            self.listen,
+            self.database.display(),
+            self.site_root.display(),
+            set(&self.admin_password),
+            self.secure_cookies,
+            humantime_serde::re::humantime::format_duration(self.session_idle),
+            self.webhook.user,
+            set(&self.webhook.password),
+        )
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,120 @@
+//! Config loading: defaults, file, environment overrides, and errors that name the key.
+#![allow(clippy::result_large_err)] // figment::Jail's closures return its (large) error type
+use figment::Jail;
+
+use super::*;
+
+fn load(jail: &Jail, path: Option<&str>) -> Result<Config, ConfigError> {
+    let _ = jail;
+    Config::load(path.map(Path::new))
+}
+
+#[test]
+fn missing_default_file_means_built_in_defaults() {
+    Jail::expect_with(|jail| {
+        let c = load(jail, None).expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(c.database, PathBuf::from(".selfheal/selfheal.db"));
+        assert_eq!(c.webhook.user, "alertmanager");
+        assert!(c.webhook.password.is_none() && c.admin_password.is_none());
+        Ok(())
+    });
+}
+
+#[test]
+fn file_then_environment_with_public_names() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "custom.toml",
+            "listen = \"127.0.0.1:6000\"\nsession_idle = \"30m\"\n[webhook]\nuser = \"am\"\n",
+        )?;
+        jail.set_env("SELFHEAL_LISTEN", "127.0.0.1:7000");
+        jail.set_env("SELFHEAL_DATABASE", "/tmp/x/selfheal.db");
+        jail.set_env("SELFHEAL_WEBHOOK_USER", "alertmanager2");
+        jail.set_env("SELFHEAL_WEBHOOK_PASSWORD", "s3cret");
+        jail.set_env("SELFHEAL_ADMIN_PASSWORD", "admin-pass-1");
+        jail.set_env("SELFHEAL_CONFIG", "custom.toml");
+        let c = load(jail, Some("custom.toml")).expect("valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000", "env beats file");
+        assert_eq!(c.database, PathBuf::from("/tmp/x/selfheal.db"));
+        assert_eq!(c.session_idle, Duration::from_secs(1800), "file beats default");
+        assert_eq!(c.webhook.user, "alertmanager2");
+        assert_eq!(c.webhook.password.as_ref().map(|s| s.expose_secret()), Some("s3cret"));
+        assert_eq!(c.admin_password.as_ref().map(|s| s.expose_secret()), Some("admin-pass-1"));
+        Ok(())
+    });
+}
+
+#[test]
+fn nested_keys_are_overridable_with_double_underscore() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SELFHEAL_WEBHOOK__USER", "nested");
+        assert_eq!(load(jail, None).expect("valid").webhook.user, "nested");
+        Ok(())
+    });
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("bad listen", "listen = \"localhost\"", "listen"),
+        ("unknown key", "lisen = \"127.0.0.1:1\"", "lisen"),
+        ("bad duration", "session_idle = \"soon\"", "session_idle"),
+        ("too short", "session_idle = \"5s\"", "session_idle"),
+        ("empty webhook user", "[webhook]\nuser = \"\"", "webhook.user"),
+        ("short admin password", "admin_password = \"short\"", "admin_password"),
+    ];
+    for (name, toml, key) in cases {
+        Jail::expect_with(|jail| {
+            jail.create_file("selfheal.toml", toml)?;
+            let err = load(jail, None).expect_err(name).to_string();
+            assert!(err.contains(key), "{name}: {err}");
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn env_errors_name_the_variable_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SELFHEAL_LISTEN", "not-an-address");
+        let err = load(jail, None).expect_err("invalid").to_string();
+        assert!(err.to_lowercase().contains("\"listen\""), "{err}");
+        assert!(err.contains("SELFHEAL_"), "says it came from the environment: {err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn explicit_missing_file_is_an_error() {
+    Jail::expect_with(|jail| {
+        let err = load(jail, Some("nope.toml")).expect_err("missing").to_string();
+        assert!(err.contains("nope.toml"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_never_show_in_debug_or_summary() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SELFHEAL_WEBHOOK_PASSWORD", "hunter2-webhook");
+        jail.set_env("SELFHEAL_ADMIN_PASSWORD", "hunter2-admin");
+        let c = load(jail, None).expect("valid");
+        for text in [format!("{c:?}"), c.summary()] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert!(c.summary().contains("webhook.password = <set>"));
+        Ok(())
+    });
+}
+
+#[test]
+fn the_example_config_in_the_repository_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../selfheal.example.toml");
+    let text = std::fs::read_to_string(example).expect("selfheal.example.toml exists");
+    Jail::expect_with(|jail| {
+        jail.create_file("example.toml", &text)?;
+        load(jail, Some("example.toml")).expect("the example validates");
+        Ok(())
+    });
+}

@@ -1,0 +1,66 @@
+//! The selfheal server: configuration, the HTTP router, start-up and the CLI's commands.
+//! `main.rs` only parses arguments and calls in here, so tests build the very same router.
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod shutdown;
+pub mod startup;
+pub mod users;
+
+use axum::extract::State;
+use axum::http::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_sessions::Session;
+
+use app::app::{shell, App};
+use app::ssr::auth::user_from_session;
+use app::ssr::AppState;
+
+/// The full HTTP router: health, the pages (behind login) and the server functions under
+/// `/api` (both registered by `leptos_routes_with_context`, with the state in context), and
+/// static assets. The session layer is added by the caller ([`startup::session_layer`]).
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    tracing::debug!(routes = ?routes.iter().map(|r| r.path().to_owned()).collect::<Vec<_>>(), "page routes");
+    let page_state = state.clone();
+    let fallback_state = state.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, move || provide_context(page_state.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
+    Router::new()
+        .route("/health", get(health::health))
+        .merge(pages)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            move || provide_context(fallback_state.clone()),
+            shell,
+        ))
+        .with_state(state)
+}
+
+/// Pages other than `/login` need a logged-in user; anyone else is sent to the login form.
+/// Server functions (`/api/...`, registered by `leptos_routes_with_context` beside the pages)
+/// pass through: each checks the role it needs itself and answers 401/403.
+async fn require_login(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    if path == "/login" || path.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    match user_from_session(&state.pool, &session).await {
+        Ok(Some(_)) => next.run(req).await,
+        Ok(None) => Redirect::to("/login").into_response(),
+        Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}

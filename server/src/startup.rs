@@ -1,0 +1,138 @@
+//! Start-up: open and migrate the database, create the first admin, build the state and the
+//! session layer, serve until a signal arrives.
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
+use sqlx::SqlitePool;
+use tower_sessions::cookie::time;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use app::model::Role;
+use app::ssr::db::audit::{record_audit, NewAuditEvent};
+use app::ssr::{auth, db, AppState};
+
+use crate::config::Config;
+
+/// How often expired sessions are deleted from the database.
+const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Name of the user created on a first start.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+/// Opens the database (creating it) and applies every pending migration.
+pub async fn open_database(path: &Path) -> anyhow::Result<SqlitePool> {
+    let pool = db::connect(path).await.with_context(|| format!("cannot open database {}", path.display()))?;
+    db::migrate(&pool).await.context("cannot apply database migrations")?;
+    Ok(pool)
+}
+
+/// Leptos options from our own config (not from cargo-leptos' environment).
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("selfheal")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+/// The session layer: sessions in SQLite, HttpOnly + SameSite=Lax cookies, Secure when the
+/// config says we are behind TLS, expiry after `session_idle` without a request.
+pub async fn session_layer(
+    pool: &SqlitePool,
+    config: &Config,
+) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
+    let store = SqliteStore::new(pool.clone());
+    store.migrate().await.context("cannot create the session table")?;
+    tokio::spawn(store.clone().continuously_delete_expired(SESSION_SWEEP_INTERVAL));
+    let idle = time::Duration::try_from(config.session_idle).context("session_idle is too large")?;
+    Ok(SessionManagerLayer::new(store)
+        .with_name("selfheal_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(idle)))
+}
+
+/// What a first start did about the bootstrap admin.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users exist already: nothing done.
+    Existing,
+    /// `admin` created with the configured password.
+    FromConfig,
+    /// `admin` created with this generated password, to be shown once.
+    Generated(String),
+}
+
+/// Creates `admin` when the database has no user at all.
+pub async fn bootstrap_admin(pool: &SqlitePool, config: &Config) -> anyhow::Result<Bootstrap> {
+    if db::users::count_users(pool).await? > 0 {
+        return Ok(Bootstrap::Existing);
+    }
+    let (password, outcome) = match &config.admin_password {
+        Some(pw) => (pw.expose_secret().to_owned(), Bootstrap::FromConfig),
+        None => {
+            let pw = auth::generate_password();
+            (pw.clone(), Bootstrap::Generated(pw))
+        }
+    };
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot hash the admin password: {e}"))?;
+    db::users::insert_user(pool, BOOTSTRAP_ADMIN, &hash, Role::Admin).await?;
+    let event = NewAuditEvent {
+        actor: "system",
+        action: "user.bootstrap",
+        target: Some(BOOTSTRAP_ADMIN),
+        detail: Some("first start: created the admin user"),
+        source: Some("system"),
+    };
+    record_audit(pool, &event).await?;
+    Ok(outcome)
+}
+
+/// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let pool = open_database(&config.database).await?;
+    match bootstrap_admin(&pool, &config).await? {
+        Bootstrap::Existing => {}
+        Bootstrap::FromConfig => {
+            tracing::info!(user = BOOTSTRAP_ADMIN, "created the admin user with the configured password")
+        }
+        Bootstrap::Generated(pw) => {
+            // Printed to the terminal once, on purpose not through tracing (logs are kept).
+            eprintln!(
+                "\n  selfheal: first start — created user `{BOOTSTRAP_ADMIN}` with password: {pw}\n  \
+                 (shown only this once; change it with `selfheal user passwd {BOOTSTRAP_ADMIN}`)\n"
+            );
+        }
+    }
+    if config.webhook.password.is_none() {
+        tracing::warn!("webhook.password is not set: /webhook will refuse every request");
+    }
+    let site_pkg = config.site_root.join("pkg").join("selfheal.wasm");
+    if !site_pkg.exists() {
+        tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
+    }
+    let state = AppState { leptos_options: leptos_options(&config), pool: pool.clone() };
+    let app = crate::router(state).layer(session_layer(&pool, &config).await?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %config.listen, database = %config.database.display(), "selfheal listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(crate::shutdown::signal())
+        .await
+        .context("server error")?;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

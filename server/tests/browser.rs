@@ -1,0 +1,175 @@
+//! The UI in a real headless Chromium (Debian's chromium + chromium-driver, via WebDriver):
+//! log in through the form, see the shell, log out; a viewer sees fewer rights.
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use app::model::Role;
+use common::TestApp;
+
+/// How long any one browser condition may take (hydration of a debug bundle included).
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A chromedriver process, killed on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start() -> ChromeDriver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/setup.sh test)");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ChromeDriver { child, url }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until the wasm bundle has hydrated the page (the marker only flips in the browser).
+async fn wait_hydrated(c: &Client) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#app[data-hydrated='true']"))
+        .await
+        .expect("the page hydrates (is target/site built? run scripts/build.sh)");
+}
+
+async fn wait_path(c: &Client, path: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        assert!(Instant::now() < deadline, "expected {path}, still at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn log_in(c: &Client, addr: SocketAddr, name: &str, password: &str) {
+    c.goto(&format!("http://{addr}/")).await.unwrap();
+    wait_path(c, "/login").await;
+    wait_hydrated(c).await;
+    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys(name).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
+    assert!(common::site_root().join("pkg/selfheal.wasm").exists(), "run scripts/build.sh first");
+    let app = TestApp::new().await;
+    app.add_user("admin", "admin-password-1", Role::Admin).await;
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let addr = app.serve().await;
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // A wrong password: the generic error, still on the login page.
+    log_in(&c, addr, "admin", "wrong-password").await;
+    assert_eq!(text_of(&c, "[data-testid=login-error]").await, "invalid username or password");
+    wait_path(&c, "/login").await;
+
+    // The admin: shell with user, role and every section.
+    c.find(Locator::Css("input[name=username]")).await.unwrap().clear().await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().clear().await.unwrap();
+    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("admin").await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("admin-password-1").await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/").await;
+    assert_eq!(text_of(&c, "[data-testid=current-user]").await, "admin");
+    assert_eq!(text_of(&c, "[data-testid=current-role]").await.to_lowercase(), "admin");
+    let nav = text_of(&c, "nav.nav").await;
+    for section in ["Overview", "Alerts", "Runs", "Audit", "Admin"] {
+        assert!(nav.contains(section), "{section} missing from {nav}");
+    }
+    std::fs::write(artifacts().join("overview-admin.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Client-side navigation to the admin page lists the users.
+    c.find(Locator::LinkText("Admin")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/admin").await;
+    let users = text_of(&c, "[data-testid=users-table]").await.to_lowercase();
+    assert!(users.contains("vera") && users.contains("viewer"), "{users}");
+    std::fs::write(artifacts().join("admin-users.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Log out: back to the login form, and the pages are closed again.
+    c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/login").await;
+    c.goto(&format!("http://{addr}/audit")).await.unwrap();
+    wait_path(&c, "/login").await;
+
+    // A viewer: no Admin link, and the server refuses the admin data even by URL.
+    log_in(&c, addr, "vera", "viewer-password-1").await;
+    wait_path(&c, "/").await;
+    assert_eq!(text_of(&c, "[data-testid=current-role]").await.to_lowercase(), "viewer");
+    assert!(!text_of(&c, "nav.nav").await.contains("Admin"));
+    c.goto(&format!("http://{addr}/admin")).await.unwrap();
+    assert_eq!(text_of(&c, "[data-testid=admin-error]").await, "your role does not allow this");
+    c.goto(&format!("http://{addr}/audit")).await.unwrap();
+    let audit = text_of(&c, "[data-testid=audit-table]").await;
+    assert!(audit.contains("auth.login_failed") && audit.contains("auth.logout"), "{audit}");
+    std::fs::write(artifacts().join("audit-viewer.png"), c.screenshot().await.unwrap()).unwrap();
+
+    c.close().await.unwrap();
+}

@@ -1,0 +1,130 @@
+//! The `selfheal` binary itself: user commands, config checks, migrations, help.
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_selfheal");
+
+/// Runs `selfheal ARGS` with its database in `dir`, feeding `stdin`.
+fn selfheal(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SELFHEAL_CONFIG")
+        .env("SELFHEAL_DATABASE", dir.join("db/selfheal.db"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("selfheal starts");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("selfheal exits")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn user_add_list_passwd_disable_enable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = selfheal(d, &["user", "add", "bob", "--role", "viewer", "--password-stdin"], "bob-password\n");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(d.join("db/selfheal.db").exists(), "database created with its folder");
+
+    let dup = selfheal(d, &["user", "add", "BOB", "--role", "admin", "--password-stdin"], "x-password\n");
+    assert!(!dup.status.success());
+    assert!(text(&dup).contains("already exists"), "{}", text(&dup));
+
+    let short = selfheal(d, &["user", "add", "carol", "--role", "admin", "--password-stdin"], "short\n");
+    assert!(!short.status.success());
+    assert!(text(&short).contains("at least 8"), "{}", text(&short));
+
+    let list = selfheal(d, &["user", "list"], "");
+    let listing = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        listing.lines().any(|l| l.starts_with("bob ") && l.contains("viewer") && l.contains("active")),
+        "{listing}"
+    );
+    assert!(!listing.contains("carol"), "a refused add writes nothing: {listing}");
+
+    assert!(selfheal(d, &["user", "passwd", "bob", "--password-stdin"], "new-bob-password\n")
+        .status
+        .success());
+    assert!(selfheal(d, &["user", "disable", "bob"], "").status.success());
+    let listing = String::from_utf8_lossy(&selfheal(d, &["user", "list"], "").stdout).to_string();
+    assert!(listing.lines().any(|l| l.starts_with("bob ") && l.contains("disabled")), "{listing}");
+    assert!(selfheal(d, &["user", "enable", "bob"], "").status.success());
+    let missing = selfheal(d, &["user", "disable", "nobody"], "");
+    assert!(!missing.status.success());
+    assert!(text(&missing).contains("no user `nobody`"));
+}
+
+#[test]
+fn a_password_prompt_needs_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = selfheal(dir.path(), &["user", "add", "dave", "--role", "operator"], "");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--password-stdin"), "{}", text(&out));
+}
+
+#[test]
+fn check_config_validates_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = Command::new(BIN)
+        .args(["check-config"])
+        .current_dir(dir.path())
+        .env_remove("SELFHEAL_CONFIG")
+        .env("SELFHEAL_WEBHOOK_PASSWORD", "very-secret-value")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("webhook.password = <set>"), "{}", text(&ok));
+    assert!(!text(&ok).contains("very-secret-value"));
+
+    std::fs::write(dir.path().join("bad.toml"), "listen = \"nowhere\"\n").unwrap();
+    let bad = Command::new(BIN)
+        .args(["--config", "bad.toml", "check-config"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("listen"), "{}", text(&bad));
+
+    let via_env = Command::new(BIN)
+        .args(["check-config"])
+        .current_dir(dir.path())
+        .env("SELFHEAL_CONFIG", "bad.toml")
+        .output()
+        .unwrap();
+    assert_eq!(via_env.status.code(), Some(2), "SELFHEAL_CONFIG names the file");
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = selfheal(dir.path(), &["migrate"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir.path().join("db/selfheal.db").exists());
+    assert!(selfheal(dir.path(), &["migrate"], "").status.success(), "idempotent");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["check-config", "--help"],
+        &["migrate", "--help"],
+        &["user", "--help"],
+        &["user", "add", "--help"],
+        &["user", "passwd", "--help"],
+        &["user", "list", "--help"],
+        &["user", "disable", "--help"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+}

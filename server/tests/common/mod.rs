@@ -1,0 +1,139 @@
+//! `TestApp`: a temp-file SQLite database with migrations, the real router with its session
+//! layer, and helpers to call it through `tower::ServiceExt::oneshot` or over a real socket.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use sqlx::SqlitePool;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+use app::model::Role;
+use app::ssr::{auth, db, AppState};
+use server::config::Config;
+use server::startup;
+
+/// One running application over its own database.
+pub struct TestApp {
+    pub router: Router,
+    pub pool: SqlitePool,
+    pub config: Config,
+    _dir: TempDir,
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    /// The `name=value` part of the session cookie the response sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("selfheal_session="))
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// The built web assets (scripts/build.sh writes them).
+pub fn site_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config =
+            Config { database: dir.path().join("selfheal.db"), site_root: site_root(), ..Config::default() };
+        let pool = startup::open_database(&config.database).await.expect("database opens");
+        let state = AppState { leptos_options: startup::leptos_options(&config), pool: pool.clone() };
+        let layer = startup::session_layer(&pool, &config).await.expect("session layer");
+        let router = server::router(state).layer(layer);
+        TestApp { router, pool, config, _dir: dir }
+    }
+
+    pub async fn add_user(&self, name: &str, password: &str, role: Role) -> i64 {
+        let hash = auth::hash_password(password).expect("hash");
+        db::users::insert_user(&self.pool, name, &hash, role).await.expect("insert user")
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let res = self.router.clone().oneshot(req).await.expect("router answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// A form POST as a script would send it (answers in JSON, no redirect-to-referer).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> TestResponse {
+        let body = form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(body)).expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> TestResponse {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).expect("request")).await
+    }
+
+    /// Logs in and returns the session cookie.
+    pub async fn login(&self, name: &str, password: &str) -> String {
+        let res = self.post_form("/api/login", &[("username", name), ("password", password)], None).await;
+        assert_eq!(res.status, StatusCode::OK, "login of {name}: {}", res.body);
+        res.session_cookie().expect("login sets a session cookie")
+    }
+
+    /// Audit actions recorded so far, oldest first.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .expect("audit query")
+    }
+
+    /// Serves the router on 127.0.0.1 on a free port (for the browser tests).
+    pub async fn serve(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,5 +1,6 @@
 //! Server functions, grouped by feature. Every endpoint has a fixed name under `/api/` so that
 //! scripts can call it (form-encoded POST, JSON answer); see the README's API section.
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod users;

@@ -117,3 +117,39 @@ mod tests {
         assert!(err.contains("root"), "{err}");
     }
 }
+
+/// Filters of the alert list; every field optional. `before` is the keyset cursor (an alert id).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertFilter {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub alertname: Option<String>,
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+/// One alert episode in the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AlertSummary {
+    pub id: i64,
+    pub fingerprint: String,
+    pub alertname: String,
+    /// `firing` or `resolved`.
+    pub status: String,
+    pub severity: Option<String>,
+    pub instance: Option<String>,
+    pub starts_at: String,
+    pub ends_at: Option<String>,
+    pub resolved_at: Option<String>,
+    /// `webhook` or `reconcile`.
+    pub source: String,
+    /// How many times Alertmanager delivered this episode.
+    pub deliveries: i64,
+    pub last_seen_at: String,
+    /// Labels as a JSON object.
+    pub labels: String,
+    /// Alerts Alertmanager left out of the notification that last carried this one.
+    pub truncated_alerts: i64,
+}

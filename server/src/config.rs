@@ -22,6 +22,9 @@ const ENV_ALIASES: &[(&str, &str)] =
 /// Shortest idle session expiry we accept: anything shorter logs people out while they read.
 const MIN_SESSION_IDLE: Duration = Duration::from_secs(60);
 
+/// Shortest reconcile interval: polling faster only loads Alertmanager.
+const MIN_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The whole configuration. Every key has a default, so an empty or missing file is valid.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +44,31 @@ pub struct Config {
     pub session_idle: Duration,
     /// Credentials Alertmanager must send to `/webhook`.
     pub webhook: WebhookConfig,
+    /// Alertmanager's API, polled to catch alerts no webhook delivered.
+    pub alertmanager: AlertmanagerConfig,
+}
+
+/// Where Alertmanager's API is and how often to reconcile with it.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9093`; empty turns reconciliation off.
+    pub url: String,
+    /// Time between two polls of `GET /api/v2/alerts`.
+    #[serde(with = "humantime_serde")]
+    pub reconcile_interval: Duration,
+    /// Only reconcile alerts routed to this receiver; empty means every active alert.
+    pub receiver: String,
+}
+
+impl Default for AlertmanagerConfig {
+    fn default() -> Self {
+        AlertmanagerConfig {
+            url: String::new(),
+            reconcile_interval: Duration::from_secs(30),
+            receiver: String::new(),
+        }
+    }
 }
 
 /// Basic-auth credentials for the Alertmanager webhook.
@@ -49,8 +77,11 @@ pub struct Config {
 pub struct WebhookConfig {
     /// User name Alertmanager sends.
     pub user: String,
-    /// Password Alertmanager sends; the webhook refuses every request while it is unset.
+    /// Password Alertmanager sends; the webhook refuses every request while neither this nor
+    /// `password_sha256` is set.
     pub password: Option<SecretString>,
+    /// Hex SHA-256 of the password, so the file need not hold the password itself.
+    pub password_sha256: Option<String>,
 }
 
 impl Default for Config {
@@ -63,13 +94,14 @@ impl Default for Config {
             secure_cookies: false,
             session_idle: Duration::from_secs(8 * 3600),
             webhook: WebhookConfig::default(),
+            alertmanager: AlertmanagerConfig::default(),
         }
     }
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
-        WebhookConfig { user: "alertmanager".to_owned(), password: None }
+        WebhookConfig { user: "alertmanager".to_owned(), password: None, password_sha256: None }
     }
 }
 
@@ -133,6 +165,27 @@ impl Config {
                 return invalid("webhook.password", "must not be empty when set");
             }
         }
+        if let Some(hex) = &self.webhook.password_sha256 {
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return invalid(
+                    "webhook.password_sha256",
+                    "must be 64 hex digits (sha256sum of the password)",
+                );
+            }
+            if self.webhook.password.is_some() {
+                return invalid("webhook.password_sha256", "set either webhook.password or this, not both");
+            }
+        }
+        let am = &self.alertmanager;
+        if am.url.starts_with("https://") {
+            return invalid("alertmanager.url", "https is not supported yet; use http on loopback");
+        }
+        if !(am.url.is_empty() || am.url.starts_with("http://")) {
+            return invalid("alertmanager.url", "must start with http://");
+        }
+        if am.reconcile_interval < MIN_RECONCILE_INTERVAL {
+            return invalid("alertmanager.reconcile_interval", "must be at least 1s");
+        }
         if let Some(pw) = &self.admin_password {
             if let Err(message) = app::ssr::auth::validate_password(pw.expose_secret()) {
                 return invalid("admin_password", &message);
@@ -146,7 +199,8 @@ impl Config {
         let set = |s: &Option<SecretString>| if s.is_some() { "<set>" } else { "<unset>" };
         format!(
             "listen = {}\ndatabase = {}\nsite_root = {}\nadmin_password = {}\nsecure_cookies = {}\n\
-             session_idle = {}\nwebhook.user = {}\nwebhook.password = {}\n",
+             session_idle = {}\nwebhook.user = {}\nwebhook.password = {}\nwebhook.password_sha256 = {}\n\
+             alertmanager.url = {}\nalertmanager.reconcile_interval = {}\nalertmanager.receiver = {}\n",
             self.listen,
             self.database.display(),
             self.site_root.display(),
@@ -155,6 +209,10 @@ impl Config {
             humantime_serde::re::humantime::format_duration(self.session_idle),
             self.webhook.user,
             set(&self.webhook.password),
+            if self.webhook.password_sha256.is_some() { "<set>" } else { "<unset>" },
+            if self.alertmanager.url.is_empty() { "(off)" } else { &self.alertmanager.url },
+            humantime_serde::re::humantime::format_duration(self.alertmanager.reconcile_interval),
+            self.alertmanager.receiver,
         )
     }
 }

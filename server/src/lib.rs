@@ -3,15 +3,19 @@
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod intake;
+pub mod metrics;
+pub mod reconcile;
 pub mod shutdown;
 pub mod startup;
 pub mod users;
+pub mod webhook;
 
 use axum::extract::State;
 use axum::http::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -21,10 +25,10 @@ use app::app::{shell, App};
 use app::ssr::auth::user_from_session;
 use app::ssr::AppState;
 
-/// The full HTTP router: health, the pages (behind login) and the server functions under
+/// The full HTTP router: health, the webhook, metrics, the pages (behind login) and the server functions under
 /// `/api` (both registered by `leptos_routes_with_context`, with the state in context), and
 /// static assets. The session layer is added by the caller ([`startup::session_layer`]).
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
     let routes = generate_route_list(App);
     tracing::debug!(routes = ?routes.iter().map(|r| r.path().to_owned()).collect::<Vec<_>>(), "page routes");
     let page_state = state.clone();
@@ -35,8 +39,11 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
+    let metrics = intake.metrics.clone();
     Router::new()
         .route("/health", get(health::health))
+        .route("/webhook", post(webhook::receive).with_state(intake))
+        .route("/metrics", get(metrics::serve_metrics).with_state(metrics))
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             move || provide_context(fallback_state.clone()),

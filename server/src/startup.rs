@@ -18,6 +18,10 @@ use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::{auth, db, AppState};
 
 use crate::config::Config;
+use crate::intake::Inbox;
+use crate::metrics::Metrics;
+use crate::reconcile::Reconciler;
+use crate::webhook::{Credentials, WebhookState};
 
 /// How often expired sessions are deleted from the database.
 const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
@@ -98,6 +102,24 @@ pub async fn bootstrap_admin(pool: &SqlitePool, config: &Config) -> anyhow::Resu
     Ok(outcome)
 }
 
+/// The webhook's credentials from config, if any are set.
+pub fn webhook_credentials(config: &Config) -> Option<Credentials> {
+    let user = &config.webhook.user;
+    match (&config.webhook.password, &config.webhook.password_sha256) {
+        (Some(pw), _) => Some(Credentials::new(user, pw.expose_secret())),
+        (None, Some(hex)) => Credentials::from_password_sha256(user, hex),
+        (None, None) => None,
+    }
+}
+
+/// The intake: metrics, the inbox writer (its task ends once every handle is dropped) and
+/// the webhook's state.
+pub fn intake(pool: &SqlitePool, config: &Config) -> (WebhookState, tokio::task::JoinHandle<()>) {
+    let metrics = Metrics::new();
+    let (inbox, writer) = Inbox::start(pool.clone(), metrics.clone());
+    (WebhookState { inbox, metrics, credentials: webhook_credentials(config) }, writer)
+}
+
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
@@ -115,7 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
-    if config.webhook.password.is_none() {
+    if webhook_credentials(&config).is_none() {
         tracing::warn!("webhook.password is not set: /webhook will refuse every request");
     }
     let site_pkg = config.site_root.join("pkg").join("selfheal.wasm");
@@ -123,7 +145,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
     let state = AppState { leptos_options: leptos_options(&config), pool: pool.clone() };
-    let app = crate::router(state).layer(session_layer(&pool, &config).await?);
+    let (intake, writer) = intake(&pool, &config);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
+        let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
+        let r = Reconciler::new(&config.alertmanager.url, receiver, pool.clone(), intake.metrics.clone());
+        tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
+        tokio::spawn(r.run(config.alertmanager.reconcile_interval, stop.clone()))
+    });
+    let app = crate::router(state, intake).layer(session_layer(&pool, &config).await?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -132,6 +162,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(crate::shutdown::signal())
         .await
         .context("server error")?;
+    // Requests have drained; stop the background tasks, let the inbox finish its last commit.
+    stop.cancel();
+    if let Some(task) = reconciler {
+        let _ = task.await;
+    }
+    let _ = writer.await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

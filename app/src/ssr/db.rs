@@ -1,4 +1,5 @@
 //! All SQL lives under this module: the pool, the embedded migrations, and one file per table.
+pub mod alerts;
 pub mod audit;
 pub mod users;
 

@@ -18,6 +18,10 @@ use app::ssr::{auth, db, AppState};
 use server::config::Config;
 use server::startup;
 
+/// Credentials the test app's webhook accepts.
+pub const WEBHOOK_USER: &str = "alertmanager";
+pub const WEBHOOK_PASSWORD: &str = "s3cret";
+
 /// One running application over its own database.
 pub struct TestApp {
     pub router: Router,
@@ -62,12 +66,21 @@ pub fn site_root() -> PathBuf {
 impl TestApp {
     pub async fn new() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config =
-            Config { database: dir.path().join("selfheal.db"), site_root: site_root(), ..Config::default() };
+        let config = Config {
+            database: dir.path().join("selfheal.db"),
+            site_root: site_root(),
+            webhook: server::config::WebhookConfig {
+                user: WEBHOOK_USER.to_owned(),
+                password: Some(WEBHOOK_PASSWORD.to_owned().into()),
+                password_sha256: None,
+            },
+            ..Config::default()
+        };
         let pool = startup::open_database(&config.database).await.expect("database opens");
         let state = AppState { leptos_options: startup::leptos_options(&config), pool: pool.clone() };
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
-        let router = server::router(state).layer(layer);
+        let (intake, _writer) = startup::intake(&pool, &config);
+        let router = server::router(state, intake).layer(layer);
         TestApp { router, pool, config, _dir: dir }
     }
 

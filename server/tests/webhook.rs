@@ -1,0 +1,349 @@
+//! `POST /webhook` through the real router with real Alertmanager payloads: status codes, rows
+//! written (and not written), idempotency, transitions, metrics.
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::Engine;
+
+use app::model::Role;
+use common::{TestApp, TestResponse, WEBHOOK_PASSWORD, WEBHOOK_USER};
+
+const FIRING: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json");
+const RESOLVED: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-resolved.json");
+const UNHEALTHY: &str =
+    include_str!("fixtures/alertmanager/alertmanager-webhook-firing-service-unhealthy.json");
+
+fn auth(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+async fn post(
+    app: &TestApp,
+    body: impl Into<Body>,
+    content_type: &str,
+    authorization: Option<String>,
+) -> TestResponse {
+    let mut req = Request::post("/webhook").header(header::CONTENT_TYPE, content_type);
+    if let Some(a) = authorization {
+        req = req.header(header::AUTHORIZATION, a);
+    }
+    app.send(req.body(body.into()).unwrap()).await
+}
+
+async fn deliver(app: &TestApp, body: &str) -> TestResponse {
+    post(app, body.to_owned(), "application/json", Some(auth(WEBHOOK_USER, WEBHOOK_PASSWORD))).await
+}
+
+/// (notifications, alerts) row counts.
+async fn rows(app: &TestApp) -> (i64, i64) {
+    sqlx::query_as("SELECT (SELECT count(*) FROM notifications), (SELECT count(*) FROM alerts)")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// A payload edited as JSON.
+fn edited(base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    edit(&mut v);
+    v.to_string()
+}
+
+#[tokio::test]
+async fn no_or_wrong_credentials_get_401_and_write_nothing() {
+    let app = TestApp::new().await;
+    let cases = [
+        ("none", None),
+        ("wrong password", Some(auth(WEBHOOK_USER, "wrong"))),
+        ("wrong user", Some(auth("someone", WEBHOOK_PASSWORD))),
+        ("not basic", Some(format!("Bearer {WEBHOOK_PASSWORD}"))),
+    ];
+    for (name, authorization) in cases {
+        let res = post(&app, FIRING, "application/json", authorization).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(res.header(header::WWW_AUTHENTICATE).is_some(), "{name}");
+    }
+    assert_eq!(rows(&app).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_firing_alert_is_stored_with_everything_alertmanager_sent() {
+    let app = TestApp::new().await;
+    let res = deliver(&app, FIRING).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["new_alerts"], 1);
+    assert_eq!(rows(&app).await, (1, 1));
+    let (fp, starts, status, labels, annotations, group_key, receiver, generator, source, ends): (
+        String, String, String, String, String, String, String, String, String, Option<String>,
+    ) = sqlx::query_as(
+        "SELECT fingerprint, starts_at, status, labels, annotations, group_key, receiver, generator_url, source, ends_at FROM alerts",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (fp.as_str(), starts.as_str(), status.as_str()),
+        ("afaf45122a3111c8", "2026-11-22T01:25:10.341Z", "firing")
+    );
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(labels["alertname"], "NginxDown");
+    assert_eq!(labels["remediation"], "heal-nginx");
+    assert!(annotations.contains("nginx is down"));
+    assert_eq!(group_key, r#"{}:{alertname="NginxDown", instance="127.0.0.1:9113"}"#);
+    assert_eq!(receiver, "heal-webhook");
+    assert!(generator.starts_with("http://vm:9090/graph"));
+    assert_eq!((source.as_str(), ends), ("webhook", None));
+    let raw: String =
+        sqlx::query_scalar("SELECT payload FROM notifications").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(raw, FIRING, "the raw notification is kept byte for byte");
+}
+
+#[tokio::test]
+async fn the_same_payload_again_adds_no_rows() {
+    let app = TestApp::new().await;
+    assert_eq!(deliver(&app, FIRING).await.status, StatusCode::OK);
+    let again = deliver(&app, FIRING).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["duplicate_alerts"], 1);
+    assert_eq!(rows(&app).await, (1, 1));
+    let deliveries: (i64, i64) =
+        sqlx::query_as("SELECT (SELECT deliveries FROM notifications), (SELECT deliveries FROM alerts)")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(deliveries, (2, 2));
+
+    // An HA peer sends the same alert in different bytes (its own externalURL): one alert row.
+    let peer = edited(FIRING, |v| v["externalURL"] = "http://vm2:9093".into());
+    assert_eq!(deliver(&app, &peer).await.status, StatusCode::OK);
+    assert_eq!(rows(&app).await, (2, 1));
+}
+
+#[tokio::test]
+async fn resolved_moves_the_episode_to_resolved_with_its_end() {
+    let app = TestApp::new().await;
+    deliver(&app, FIRING).await;
+    assert_eq!(deliver(&app, RESOLVED).await.status, StatusCode::OK);
+    let (status, ends_at, resolved_at): (String, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT status, ends_at, resolved_at FROM alerts").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(status, "resolved");
+    assert_eq!(ends_at.as_deref(), Some("2026-11-22T01:25:13.341Z"));
+    assert!(resolved_at.is_some());
+    assert_eq!(rows(&app).await, (2, 1));
+}
+
+#[tokio::test]
+async fn a_notification_mixing_firing_and_resolved_handles_each_alert_by_its_own_status() {
+    let app = TestApp::new().await;
+    deliver(&app, FIRING).await;
+    let resolved_alert: serde_json::Value =
+        serde_json::from_str::<serde_json::Value>(RESOLVED).unwrap()["alerts"][0].clone();
+    let mixed = edited(UNHEALTHY, |v| v["alerts"].as_array_mut().unwrap().push(resolved_alert));
+    let res = deliver(&app, &mixed).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let states: Vec<(String, String)> =
+        sqlx::query_as("SELECT alertname, status FROM alerts ORDER BY alertname")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        [("NginxDown".into(), "resolved".into()), ("NginxServiceUnhealthy".into(), "firing".into())]
+    );
+}
+
+#[tokio::test]
+async fn truncated_alerts_are_recorded_and_visible() {
+    let app = TestApp::new().await;
+    let truncated = edited(FIRING, |v| v["truncatedAlerts"] = 7.into());
+    assert_eq!(deliver(&app, &truncated).await.status, StatusCode::OK);
+    let stored: i64 =
+        sqlx::query_scalar("SELECT truncated_alerts FROM notifications").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, 7);
+
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let cookie = app.login("vera", "viewer-password-1").await;
+    let list = app.post_form("/api/alerts", &[], Some(&cookie)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.json()[0]["truncated_alerts"], 7);
+    let page = app.get("/alerts", Some(&cookie)).await;
+    assert!(page.body.contains("+7 truncated"), "{}", page.body);
+    let metrics = app.get("/metrics", None).await.body;
+    assert!(metrics.contains("selfheal_alerts_truncated_total 7"), "{metrics}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_4xx_naming_the_problem_and_write_nothing() {
+    let app = TestApp::new().await;
+    let ok_auth = || Some(auth(WEBHOOK_USER, WEBHOOK_PASSWORD));
+    let cases: Vec<(&str, String, &str, StatusCode, &str)> = vec![
+        (
+            "malformed JSON",
+            "{\"version\":".into(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid payload",
+        ),
+        ("not an object", "[1,2]".into(), "application/json", StatusCode::BAD_REQUEST, "invalid payload"),
+        (
+            "missing alerts",
+            edited(FIRING, |v| drop(v.as_object_mut().unwrap().remove("alerts"))),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "alerts",
+        ),
+        (
+            "wrong type",
+            edited(FIRING, |v| v["alerts"][0]["status"] = 123.into()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "alerts[0].status",
+        ),
+        (
+            "unknown status",
+            edited(FIRING, |v| v["alerts"][0]["status"] = "burning".into()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "alerts[0].status",
+        ),
+        (
+            "labels not strings",
+            edited(FIRING, |v| v["alerts"][0]["labels"]["job"] = 5.into()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "alerts[0].labels.job",
+        ),
+        (
+            "bad startsAt",
+            edited(FIRING, |v| v["alerts"][0]["startsAt"] = "soon".into()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "alerts[0].startsAt",
+        ),
+        (
+            "old version",
+            edited(FIRING, |v| v["version"] = "3".into()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            "wrong content type",
+            FIRING.into(),
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+        ),
+        (
+            "form content type",
+            FIRING.into(),
+            "application/x-www-form-urlencoded",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+        ),
+        (
+            "huge body",
+            format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 * 1024 + 1)),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "larger",
+        ),
+    ];
+    for (name, body, ct, status, needle) in cases {
+        let res = post(&app, body, ct, ok_auth()).await;
+        assert_eq!(res.status, status, "{name}: {}", res.body);
+        assert!(res.body.contains(needle), "{name}: {}", res.body);
+        assert_eq!(rows(&app).await, (0, 0), "{name} wrote something");
+    }
+    // A second bad alert after a good one: the whole notification is refused, nothing half-written.
+    let half = edited(UNHEALTHY, |v| {
+        let mut bad = v["alerts"][0].clone();
+        bad["fingerprint"] = "".into();
+        v["alerts"].as_array_mut().unwrap().push(bad);
+    });
+    let res = post(&app, half, "application/json", ok_auth()).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("alerts[1].fingerprint"), "{}", res.body);
+    assert_eq!(rows(&app).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_without_content_length_is_413() {
+    let app = TestApp::new().await;
+    let chunks = (0..1100).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024]));
+    let body = Body::from_stream(tokio_stream::iter(chunks));
+    let res = post(&app, body, "application/json", Some(auth(WEBHOOK_USER, WEBHOOK_PASSWORD))).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", res.body);
+    assert_eq!(rows(&app).await, (0, 0));
+}
+
+#[tokio::test]
+async fn when_the_database_cannot_store_the_answer_is_503_and_a_retry_lands_once() {
+    let app = TestApp::new().await;
+    sqlx::query("ALTER TABLE alerts RENAME TO alerts_away").execute(&app.pool).await.unwrap();
+    let res = deliver(&app, FIRING).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    assert_eq!(res.header(header::RETRY_AFTER), Some("1"));
+    let notifications: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(notifications, 0, "the notification row was rolled back with its alerts");
+
+    sqlx::query("ALTER TABLE alerts_away RENAME TO alerts").execute(&app.pool).await.unwrap();
+    assert_eq!(deliver(&app, FIRING).await.status, StatusCode::OK);
+    assert_eq!(rows(&app).await, (1, 1));
+    let metrics = app.get("/metrics", None).await.body;
+    assert!(metrics.contains("selfheal_webhook_requests_total{code=\"503\"} 1"), "{metrics}");
+    assert!(metrics.contains("selfheal_db_errors_total{op=\"inbox_write\"} 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_alerts_and_duplicates() {
+    let app = TestApp::new().await;
+    deliver(&app, FIRING).await;
+    deliver(&app, FIRING).await;
+    deliver(&app, RESOLVED).await;
+    post(&app, FIRING, "application/json", None).await;
+    let res = app.get("/metrics", None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.header(header::CONTENT_TYPE).unwrap_or_default().starts_with("application/openmetrics-text"));
+    for line in [
+        "selfheal_webhook_requests_total{code=\"200\"} 3",
+        "selfheal_webhook_requests_total{code=\"401\"} 1",
+        "selfheal_alerts_received_total{status=\"firing\"} 2",
+        "selfheal_alerts_received_total{status=\"resolved\"} 1",
+        "selfheal_alerts_duplicate_total 2",
+        "selfheal_notifications_duplicate_total 1",
+        "selfheal_intake_duration_seconds_count 4",
+    ] {
+        assert!(res.body.contains(line), "{line} missing from\n{}", res.body);
+    }
+}
+
+#[tokio::test]
+async fn many_concurrent_deliveries_are_all_stored_once() {
+    let app = TestApp::new().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let body = edited(FIRING, |v| {
+            v["alerts"][0]["fingerprint"] = format!("{:016x}", i % 100).into();
+        });
+        let router = app.router.clone();
+        tasks.spawn(async move {
+            use tower::ServiceExt;
+            let req = Request::post("/webhook")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, auth(WEBHOOK_USER, WEBHOOK_PASSWORD))
+                .body(Body::from(body))
+                .unwrap();
+            router.oneshot(req).await.unwrap().status()
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(rows(&app).await, (100, 100), "each distinct payload once, each episode once");
+    let deliveries: i64 =
+        sqlx::query_scalar("SELECT sum(deliveries) FROM alerts").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(deliveries, 200);
+}

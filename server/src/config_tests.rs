@@ -65,7 +65,11 @@ fn errors_name_the_key() {
         ("short admin password", "admin_password = \"short\"", "admin_password"),
         ("bad sha256", "[webhook]\npassword_sha256 = \"abc\"", "webhook.password_sha256"),
         ("am url scheme", "[alertmanager]\nurl = \"ftp://x\"", "alertmanager.url"),
-        ("am interval", "[alertmanager]\nurl = \"http://x\"\nreconcile_interval = \"10ms\"", "alertmanager.reconcile_interval"),
+        (
+            "am interval",
+            "[alertmanager]\nurl = \"http://x\"\nreconcile_interval = \"10ms\"",
+            "alertmanager.reconcile_interval",
+        ),
     ];
     for (name, toml, key) in cases {
         Jail::expect_with(|jail| {

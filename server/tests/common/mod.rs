@@ -2,6 +2,8 @@
 //! layer, and helpers to call it through `tower::ServiceExt::oneshot` or over a real socket.
 #![allow(dead_code)]
 
+pub mod alertmanager;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Intake throughput, side by side, one load generator (wrk), same payloads, same concurrency:
+#   selfheal (release build)            — stores every alert durably (group commit) before 2xx
+#   adnanh/webhook (Debian `webhook`)   — stores nothing, runs /bin/true
+#   Flask under gunicorn + SQLite       — one insert per alert, a commit per notification
+# Prints a Markdown table (paste into docs/benchmarks.md). A benchmark, not a test: it never fails
+# on a slow machine. Everything binds 127.0.0.1.
+#   bench/intake.sh [--smoke]     (--smoke: 2 s runs, one repeat)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${DURATION:-10s}
+repeats=${REPEATS:-3}
+conns=${CONNS:-32}
+if [ "${1:-}" = "--smoke" ]; then duration=2s; repeats=1; fi
+
+scripts/setup.sh
+missing=()
+for pkg in wrk webhook gunicorn python3-flask; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+cargo build --locked --release -p server 2>&1 | tail -1
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
+
+# selfheal
+sh_port=$(free_port)
+SELFHEAL_LISTEN=127.0.0.1:$sh_port SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-admin-pw \
+SELFHEAL_WEBHOOK_PASSWORD=bench RUST_LOG=warn target/release/selfheal serve >"$work/selfheal.log" 2>&1 &
+pids+=($!); sh_pid=$!
+wait_http "http://127.0.0.1:$sh_port/health"
+
+# adnanh/webhook
+wh_port=$(free_port)
+webhook -hooks bench/peers/hooks.json -ip 127.0.0.1 -port "$wh_port" >"$work/webhook.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$wh_port/hooks/alert"
+
+# Flask + gunicorn (workers = 2 x cores + 1, gunicorn's own advice)
+fl_port=$(free_port)
+workers=$(( 2 * $(nproc) + 1 ))
+FLASK_DB=$work/flask.db gunicorn --chdir bench/peers -w "$workers" -b "127.0.0.1:$fl_port" --log-level warning \
+    flask_receiver:app >"$work/flask.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$fl_port/webhook"
+
+auth="Basic $(printf 'alertmanager:bench' | base64)"
+
+# run NAME URL ALERTS -> prints "rps p50_ms p99_ms errors" (median run by rps)
+run() {
+    local name=$1 url=$2 alerts=$3 out results=()
+    for _ in $(seq 1 "$repeats"); do
+        out=$(ALERTS=$alerts AUTH=$auth wrk -t2 -c"$conns" -d"$duration" --latency -s bench/wrk/alertmanager.lua "$url")
+        local rps p50 p99 errs
+        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+        p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+        p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+        errs=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "sock"}' <<<"$out" | paste -sd, -)
+        results+=("$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0}")
+    done
+    printf '%s\n' "${results[@]}" | sort -n | awk -v m=$(( (repeats + 1) / 2 )) 'NR==m'
+}
+to_ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'; }
+
+declare -A R
+for alerts in 1 100; do
+    R[selfheal,$alerts]=$(run selfheal "http://127.0.0.1:$sh_port/webhook" "$alerts")
+    R[webhook,$alerts]=$(run webhook "http://127.0.0.1:$wh_port/hooks/alert" "$alerts")
+    R[flask,$alerts]=$(run flask "http://127.0.0.1:$fl_port/webhook" "$alerts")
+done
+
+stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from alerts').fetchone()[0])" "$work/selfheal.db")
+rss=$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$sh_pid/status")
+
+echo
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$conns -d$duration, median of $repeats runs"
+echo
+echo "| receiver | alerts/notification | notifications/s | alerts/s | p50 ms | p99 ms | non-2xx | alerts/s vs Flask | vs webhook |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for alerts in 1 100; do
+    read -r frps _ _ _ <<<"${R[flask,$alerts]}"
+    read -r wrps _ _ _ <<<"${R[webhook,$alerts]}"
+    for who in selfheal webhook flask; do
+        read -r rps p50 p99 errs <<<"${R[$who,$alerts]}"
+        awk -v who="$who" -v a="$alerts" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v e="$errs" -v f="$frps" -v w="$wrps" \
+            'BEGIN { printf "| %s | %d | %.0f | %.0f | %s | %s | %s | %.1f× | %.1f× |\n", who, a, rps, rps*a, p50, p99, e, rps/f, rps/w }'
+    done
+done
+echo
+echo "selfheal stored $stored alert rows (every acknowledged alert, committed before its 2xx); peak RSS $rss."

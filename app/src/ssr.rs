@@ -2,6 +2,8 @@
 pub mod alert;
 pub mod auth;
 pub mod db;
+pub mod heal;
+pub mod matcher;
 pub mod state;
 
 pub use state::AppState;

@@ -8,6 +8,8 @@ use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use app::ssr::heal::{Rule, RuleConfig};
+
 /// The config file read when neither `--config` nor `SELFHEAL_CONFIG` names one.
 pub const DEFAULT_CONFIG_FILE: &str = "selfheal.toml";
 
@@ -46,6 +48,64 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Alertmanager's API, polled to catch alerts no webhook delivered.
     pub alertmanager: AlertmanagerConfig,
+    /// Where playbooks live and how `ansible-playbook` is started.
+    pub ansible: AnsibleConfig,
+    /// Prometheus' HTTP API, asked whether a heal worked.
+    pub prometheus: PrometheusConfig,
+    /// The healing engine's limits.
+    pub engine: EngineConfig,
+    /// Which alerts heal how (`[[rules]]`), first match wins.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// `[ansible]`: the playbook allowlist and the runner.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnsibleConfig {
+    /// Playbooks must be files under this folder (the allowlist).
+    pub dir: PathBuf,
+    /// Inventory passed with `-i`.
+    pub inventory: PathBuf,
+    /// The `ansible-playbook` executable.
+    pub playbook_command: PathBuf,
+    /// Python interpreter Ansible uses on the targets (`ANSIBLE_PYTHON_INTERPRETER`).
+    pub python_interpreter: String,
+    /// Output lines kept per run; beyond, output is dropped and the run marked truncated.
+    pub max_output_lines: u32,
+}
+
+impl Default for AnsibleConfig {
+    fn default() -> Self {
+        AnsibleConfig {
+            dir: PathBuf::from("ansible"),
+            inventory: PathBuf::from("ansible/inventory/local.ini"),
+            playbook_command: PathBuf::from("ansible-playbook"),
+            python_interpreter: "/usr/bin/python3".to_owned(),
+            max_output_lines: 20_000,
+        }
+    }
+}
+
+/// `[prometheus]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9090`; empty: runs end `inconclusive`, never `verified`.
+    pub url: String,
+}
+
+/// `[engine]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Playbooks running at once, all targets together.
+    pub concurrency: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { concurrency: 2 }
+    }
 }
 
 /// Where Alertmanager's API is and how often to reconcile with it.
@@ -95,6 +155,10 @@ impl Default for Config {
             session_idle: Duration::from_secs(8 * 3600),
             webhook: WebhookConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
+            ansible: AnsibleConfig::default(),
+            prometheus: PrometheusConfig::default(),
+            engine: EngineConfig::default(),
+            rules: Vec::new(),
         }
     }
 }
@@ -186,12 +250,41 @@ impl Config {
         if am.reconcile_interval < MIN_RECONCILE_INTERVAL {
             return invalid("alertmanager.reconcile_interval", "must be at least 1s");
         }
+        if !(self.prometheus.url.is_empty() || self.prometheus.url.starts_with("http://")) {
+            return invalid("prometheus.url", "must start with http:// (https is not supported yet)");
+        }
+        if self.engine.concurrency == 0 {
+            return invalid("engine.concurrency", "must be at least 1");
+        }
+        if self.ansible.max_output_lines == 0 {
+            return invalid("ansible.max_output_lines", "must be at least 1");
+        }
+        self.build_rules()?;
         if let Some(pw) = &self.admin_password {
             if let Err(message) = app::ssr::auth::validate_password(pw.expose_secret()) {
                 return invalid("admin_password", &message);
             }
         }
         Ok(())
+    }
+
+    /// The validated rules: matchers parsed, playbooks present under `ansible.dir`, names unique.
+    pub fn build_rules(&self) -> Result<Vec<Rule>, ConfigError> {
+        let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
+        for (i, cfg) in self.rules.iter().enumerate() {
+            let dir = &self.ansible.dir;
+            let rule = Rule::from_config(cfg.clone(), |p| dir.join(p).is_file()).map_err(|message| {
+                ConfigError::Invalid { key: "rules", message: format!("[{i}] {message}") }
+            })?;
+            if rules.iter().any(|r| r.name() == rule.name()) {
+                return Err(ConfigError::Invalid {
+                    key: "rules",
+                    message: format!("[{i}] rule name `{}` is used twice", rule.name()),
+                });
+            }
+            rules.push(rule);
+        }
+        Ok(rules)
     }
 
     /// A human summary for `check-config`, with every secret replaced by whether it is set.
@@ -213,6 +306,13 @@ impl Config {
             if self.alertmanager.url.is_empty() { "(off)" } else { &self.alertmanager.url },
             humantime_serde::re::humantime::format_duration(self.alertmanager.reconcile_interval),
             self.alertmanager.receiver,
+        ) + &format!(
+            "ansible.dir = {}\nansible.inventory = {}\nprometheus.url = {}\nengine.concurrency = {}\nrules = {}\n",
+            self.ansible.dir.display(),
+            self.ansible.inventory.display(),
+            if self.prometheus.url.is_empty() { "(off)" } else { &self.prometheus.url },
+            self.engine.concurrency,
+            self.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
         )
     }
 }

@@ -125,3 +125,33 @@ fn the_example_config_in_the_repository_is_valid() {
         Ok(())
     });
 }
+
+#[test]
+fn rules_are_validated_against_the_playbook_allowlist() {
+    Jail::expect_with(|jail| {
+        std::fs::create_dir_all(jail.directory().join("ansible")).expect("mkdir");
+        jail.create_file("ansible/heal-nginx.yml", "- hosts: all\n  tasks: []\n")?;
+        let rule = |playbook: &str, name: &str| {
+            format!("[[rules]]\nname = \"{name}\"\nmatch = {{ alertname = \"NginxDown\" }}\nplaybook = \"{playbook}\"\n")
+        };
+        jail.create_file("ok.toml", &rule("heal-nginx.yml", "nginx-down"))?;
+        let c = load(jail, Some("ok.toml")).expect("valid");
+        assert_eq!(c.build_rules().expect("rules").len(), 1);
+
+        jail.create_file("missing.toml", &rule("nope.yml", "nginx-down"))?;
+        let err = load(jail, Some("missing.toml")).expect_err("missing playbook").to_string();
+        assert!(err.contains("rules") && err.contains("not found"), "{err}");
+
+        jail.create_file("escape.toml", &rule("../selfheal.toml", "nginx-down"))?;
+        let err = load(jail, Some("escape.toml")).expect_err("outside the allowlist").to_string();
+        assert!(err.contains("inside the ansible dir"), "{err}");
+
+        jail.create_file(
+            "dup.toml",
+            &format!("{}{}", rule("heal-nginx.yml", "a"), rule("heal-nginx.yml", "a")),
+        )?;
+        let err = load(jail, Some("dup.toml")).expect_err("duplicate").to_string();
+        assert!(err.contains("used twice"), "{err}");
+        Ok(())
+    });
+}

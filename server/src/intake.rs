@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use app::ssr::alert::{AlertStatus, NewAlert};
-use app::ssr::db::alerts::{record_notification, NewNotification, Source, StoredNotification};
+use app::ssr::db::alerts::{record_notifications, NewNotification, Source, StoredNotification};
 
 use crate::metrics::Metrics;
 
@@ -61,10 +61,11 @@ impl std::fmt::Debug for Job {
 }
 
 impl Inbox {
-    /// Starts the writer. It ends when every `Inbox` handle is dropped.
-    pub fn start(pool: SqlitePool, metrics: Arc<Metrics>) -> (Inbox, JoinHandle<()>) {
+    /// Starts the writer; `committed` is poked after every commit (the engine waits on it).
+    /// The writer ends when every `Inbox` handle is dropped.
+    pub fn start(pool: SqlitePool, metrics: Arc<Metrics>, committed: Arc<Notify>) -> (Inbox, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let task = tokio::spawn(run_writer(pool, metrics, rx));
+        let task = tokio::spawn(run_writer(pool, metrics, committed, rx));
         (Inbox { tx }, task)
     }
 
@@ -76,7 +77,12 @@ impl Inbox {
     }
 }
 
-async fn run_writer(pool: SqlitePool, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
+async fn run_writer(
+    pool: SqlitePool,
+    metrics: Arc<Metrics>,
+    committed: Arc<Notify>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         metrics.inbox_batch_size.observe(batch.len() as f64);
@@ -95,6 +101,7 @@ async fn run_writer(pool: SqlitePool, metrics: Arc<Metrics>, mut rx: mpsc::Recei
                 outcomes
             }
         };
+        committed.notify_one();
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             if outcome.is_err() {
                 metrics.db_error("inbox_write");
@@ -107,24 +114,26 @@ async fn run_writer(pool: SqlitePool, metrics: Arc<Metrics>, mut rx: mpsc::Recei
 
 /// Writes the jobs in one transaction; all or nothing.
 async fn write_together(pool: &SqlitePool, jobs: &[Job]) -> Result<Vec<StoredNotification>, sqlx::Error> {
+    let batch: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            let d = &job.delivery;
+            NewNotification {
+                payload_sha256: &d.payload_sha256,
+                received_at: &d.received_at,
+                source: d.source,
+                receiver: &d.receiver,
+                status: d.status,
+                group_key: &d.group_key,
+                external_url: d.external_url.as_deref(),
+                truncated_alerts: d.truncated_alerts,
+                payload: &d.raw,
+                alerts: &d.alerts,
+            }
+        })
+        .collect();
     let mut tx = pool.begin().await?;
-    let mut stored = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let d = &job.delivery;
-        let n = NewNotification {
-            payload_sha256: &d.payload_sha256,
-            received_at: &d.received_at,
-            source: d.source,
-            receiver: &d.receiver,
-            status: d.status,
-            group_key: &d.group_key,
-            external_url: d.external_url.as_deref(),
-            alert_count: d.alerts.len() as i64,
-            truncated_alerts: d.truncated_alerts,
-            payload: &d.raw,
-        };
-        stored.push(record_notification(&mut tx, &n, &d.alerts).await?);
-    }
+    let stored = record_notifications(&mut tx, &batch).await?;
     tx.commit().await?;
     Ok(stored)
 }

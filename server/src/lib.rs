@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls in here, so tests build the very same router.
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod health;
 pub mod intake;
 pub mod metrics;

@@ -32,6 +32,12 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
+/// Label: why the engine decided what it did (`enqueued`, `cooldown`, `breaker_open`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
 /// Label: what the database was doing when it failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
@@ -52,6 +58,7 @@ pub struct Metrics {
     pub reconcile_polls: Family<ResultLabel, Counter>,
     pub reconcile_recorded: Counter,
     pub db_errors: Family<OpLabel, Counter>,
+    pub decisions: Family<ReasonLabel, Counter>,
 }
 
 impl Metrics {
@@ -69,6 +76,7 @@ impl Metrics {
             reconcile_polls: Family::default(),
             reconcile_recorded: Counter::default(),
             db_errors: Family::default(),
+            decisions: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -117,6 +125,7 @@ impl Metrics {
             m.reconcile_recorded.clone(),
         );
         registry.register("db_errors", "Database errors by operation", m.db_errors.clone());
+        registry.register("decisions", "Engine decisions on alert episodes by reason", m.decisions.clone());
         Arc::new(Metrics { registry, ..m })
     }
 

@@ -18,6 +18,7 @@ use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::{auth, db, AppState};
 
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::intake::Inbox;
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
@@ -112,12 +113,30 @@ pub fn webhook_credentials(config: &Config) -> Option<Credentials> {
     }
 }
 
-/// The intake: metrics, the inbox writer (its task ends once every handle is dropped) and
-/// the webhook's state.
-pub fn intake(pool: &SqlitePool, config: &Config) -> (WebhookState, tokio::task::JoinHandle<()>) {
+/// Everything behind the router: the webhook's state (with the inbox writer) and the engine.
+/// Background loops are not started here, so tests can drive each step themselves.
+pub struct Services {
+    pub intake: WebhookState,
+    pub engine: Engine,
+    /// The inbox writer; it ends once every handle to the inbox is dropped.
+    pub writer: tokio::task::JoinHandle<()>,
+}
+
+/// Builds the services over an open database.
+pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
-    let (inbox, writer) = Inbox::start(pool.clone(), metrics.clone());
-    (WebhookState { inbox, metrics, credentials: webhook_credentials(config) }, writer)
+    let rules = config.build_rules()?;
+    let committed = Arc::new(tokio::sync::Notify::new());
+    let (inbox, writer) = Inbox::start(pool.clone(), metrics.clone(), committed.clone());
+    let engine = Engine {
+        pool: pool.clone(),
+        rules: rules.into(),
+        metrics: metrics.clone(),
+        wake: committed,
+        worker_wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
+    Ok(Services { intake, engine, writer })
 }
 
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
@@ -145,8 +164,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
     let state = AppState { leptos_options: leptos_options(&config), pool: pool.clone() };
-    let (intake, writer) = intake(&pool, &config);
+    let Services { intake, engine, writer } = services(&pool, &config)?;
     let stop = tokio_util::sync::CancellationToken::new();
+    tracing::info!(rules = engine.rules.len(), "healing engine ready");
+    let engine_task = tokio::spawn(engine.run(stop.clone()));
     let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
         let r = Reconciler::new(&config.alertmanager.url, receiver, pool.clone(), intake.metrics.clone());
@@ -167,6 +188,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(task) = reconciler {
         let _ = task.await;
     }
+    let _ = engine_task.await;
     let _ = writer.await;
     pool.close().await;
     tracing::info!("stopped");

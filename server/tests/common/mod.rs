@@ -29,6 +29,8 @@ pub struct TestApp {
     pub router: Router,
     pub pool: SqlitePool,
     pub config: Config,
+    /// The decision engine, driven step by step by tests (`decide_pending`).
+    pub engine: server::engine::Engine,
     _dir: TempDir,
 }
 
@@ -67,8 +69,13 @@ pub fn site_root() -> PathBuf {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::with(|_, _| {}).await
+    }
+
+    /// A test app whose config `edit` adjusts first (it also gets the temp dir, e.g. for playbooks).
+    pub async fn with(edit: impl FnOnce(&mut Config, &std::path::Path)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
+        let mut config = Config {
             database: dir.path().join("selfheal.db"),
             site_root: site_root(),
             webhook: server::config::WebhookConfig {
@@ -78,12 +85,14 @@ impl TestApp {
             },
             ..Config::default()
         };
+        edit(&mut config, dir.path());
         let pool = startup::open_database(&config.database).await.expect("database opens");
         let state = AppState { leptos_options: startup::leptos_options(&config), pool: pool.clone() };
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
-        let (intake, _writer) = startup::intake(&pool, &config);
-        let router = server::router(state, intake).layer(layer);
-        TestApp { router, pool, config, _dir: dir }
+        let services = startup::services(&pool, &config).expect("valid config");
+        let engine = services.engine.clone();
+        let router = server::router(state, services.intake).layer(layer);
+        TestApp { router, pool, config, engine, _dir: dir }
     }
 
     pub async fn add_user(&self, name: &str, password: &str, role: Role) -> i64 {

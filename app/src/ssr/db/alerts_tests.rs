@@ -20,12 +20,12 @@ async fn store(pool: &sqlx::SqlitePool, raw: &str, at: &str) -> StoredNotificati
         status: p.status,
         group_key: &p.group_key,
         external_url: p.external_url.as_deref(),
-        alert_count: alerts.len() as i64,
         truncated_alerts: p.truncated_alerts as i64,
         payload: raw,
+        alerts: &alerts,
     };
     let mut conn = pool.acquire().await.unwrap();
-    record_notification(&mut conn, &n, &alerts).await.unwrap()
+    record_notifications(&mut conn, std::slice::from_ref(&n)).await.unwrap().remove(0)
 }
 
 async fn alert_row(pool: &sqlx::SqlitePool) -> (String, Option<String>, Option<String>, i64) {
@@ -106,4 +106,49 @@ async fn list_filters_and_pages_newest_first() {
     assert_eq!(named[0].alertname, "NginxDown");
     let resolved = AlertFilter { status: Some("resolved".into()), ..Default::default() };
     assert!(list_alerts(&pool, &resolved, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn one_batch_with_repeats_counts_each_delivery_in_order() {
+    let pool = test_pool().await;
+    let p: WebhookPayload = serde_json::from_str(FIRING).unwrap();
+    let alerts = normalise_payload(&p).unwrap();
+    let n = |sha: &'static str, at: &'static str| NewNotification {
+        payload_sha256: sha,
+        received_at: at,
+        source: Source::Webhook,
+        receiver: "r",
+        status: AlertStatus::Firing,
+        group_key: "g",
+        external_url: None,
+        truncated_alerts: 0,
+        payload: FIRING,
+        alerts: &alerts,
+    };
+    // The same bytes twice (a retry) and the same episode in a third notification (an HA peer).
+    let batch = [
+        n("aa", "2026-01-01T00:00:00.000Z"),
+        n("aa", "2026-01-01T00:00:00.001Z"),
+        n("bb", "2026-01-01T00:00:00.002Z"),
+    ];
+    let mut conn = pool.acquire().await.unwrap();
+    let stored = record_notifications(&mut conn, &batch).await.unwrap();
+    let summary: Vec<_> =
+        stored.iter().map(|s| (s.duplicate_notification, s.new_alerts, s.duplicate_alerts)).collect();
+    assert_eq!(summary, [(false, 1, 0), (true, 0, 1), (false, 0, 1)]);
+    assert_eq!(stored[0].notification_id, stored[1].notification_id);
+    assert_ne!(stored[0].notification_id, stored[2].notification_id);
+    drop(conn);
+    let deliveries: i64 = sqlx::query_scalar("SELECT deliveries FROM alerts").fetch_one(&pool).await.unwrap();
+    assert_eq!(deliveries, 3);
+}
+
+#[test]
+fn chunk_sizes_cover_every_row_in_few_shapes() {
+    for n in [0, 1, 2, 63, 64, 65, 100, 129, 1000] {
+        let sizes: Vec<_> = chunk_sizes(n).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: {sizes:?}");
+        assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= ROWS_PER_STATEMENT), "{n}: {sizes:?}");
+    }
+    assert_eq!(chunk_sizes(100).collect::<Vec<_>>(), [64, 32, 4]);
 }

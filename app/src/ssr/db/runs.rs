@@ -1,0 +1,189 @@
+//! The engine's tables: `decisions`, `heal_runs` (the durable queue), `run_output`,
+//! `breaker_resets`.
+use sqlx::{SqliteConnection, SqliteExecutor};
+
+use crate::ssr::heal::{Decision, Plan, RuleMode, TargetHistory};
+
+/// An alert episode the engine has not decided on yet.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UndecidedAlert {
+    pub id: i64,
+    pub status: String,
+    pub labels: String,
+    pub starts_at: String,
+}
+
+/// The oldest undecided episodes first, at most `limit`.
+pub async fn undecided_alerts(
+    ex: impl SqliteExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<UndecidedAlert>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// Raw history of one (rule, target): whether a run is in flight (for the target, any rule),
+/// when the last engine run of this rule began, and how many began since `since` (the window
+/// start, or the last breaker reset if later).
+pub async fn target_history(
+    conn: &mut SqliteConnection,
+    rule: &str,
+    target: &str,
+    window_start: &str,
+) -> Result<(bool, Option<String>, u32), sqlx::Error> {
+    let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(
+        "SELECT \
+           EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
+           (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
+           (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
+              AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
+                                                 WHERE rule = ?1 AND target = ?2), '')))",
+    )
+    .bind(rule)
+    .bind(target)
+    .bind(window_start)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((active, last, u32::try_from(attempts).unwrap_or(u32::MAX)))
+}
+
+/// A run about to be queued.
+#[derive(Clone, Debug)]
+pub struct NewRun<'a> {
+    pub alert_id: Option<i64>,
+    pub plan: &'a Plan,
+    pub requested_by: &'a str,
+    pub timeout_ms: i64,
+    pub verify_expr: Option<&'a str>,
+    pub verify_within_ms: i64,
+    pub alert_starts_at: Option<&'a str>,
+    pub now: &'a str,
+}
+
+/// Queues a run (or parks it for approval). `Ok(None)` when the target already has a run in
+/// flight: the database's unique index is the final word on "one run per target".
+pub async fn enqueue_run(conn: &mut SqliteConnection, run: &NewRun<'_>) -> Result<Option<i64>, sqlx::Error> {
+    let (mode, status) = match run.plan.mode {
+        RuleMode::Approval => ("approval", "awaiting_approval"),
+        RuleMode::DryRun => ("dry-run", "queued"),
+        RuleMode::Auto | RuleMode::Shadow => ("auto", "queued"),
+    };
+    let vars = serde_json::to_string(&run.plan.extra_vars).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO heal_runs (alert_id, rule, playbook, target, limit_host, mode, status, requested_by, extra_vars, \
+         timeout_ms, verify_expr, verify_within_ms, alert_starts_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(run.alert_id)
+    .bind(&run.plan.rule)
+    .bind(&run.plan.playbook)
+    .bind(&run.plan.target)
+    .bind(&run.plan.limit)
+    .bind(mode)
+    .bind(status)
+    .bind(run.requested_by)
+    .bind(vars)
+    .bind(run.timeout_ms)
+    .bind(run.verify_expr)
+    .bind(run.verify_within_ms)
+    .bind(run.alert_starts_at)
+    .bind(run.now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Stores a decision about an alert and marks the alert decided.
+pub async fn record_decision(
+    conn: &mut SqliteConnection,
+    alert_id: i64,
+    rule: Option<&str>,
+    decision: &Decision,
+    run_id: Option<i64>,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    let (outcome, reason, detail) = match decision {
+        Decision::Run(p) => (
+            "enqueued",
+            "enqueued",
+            format!("{} on {} ({})", p.playbook, p.limit.as_deref().unwrap_or(&p.target), p.mode.as_str()),
+        ),
+        Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
+    };
+    sqlx::query("INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(alert_id)
+        .bind(now)
+        .bind(rule)
+        .bind(outcome)
+        .bind(reason)
+        .bind(detail)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE alerts SET decided_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(alert_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Converts raw history into what `decide` needs, given now.
+pub fn history_from(
+    active: bool,
+    last: Option<&str>,
+    attempts: u32,
+    now: time::OffsetDateTime,
+) -> TargetHistory {
+    let since_last_attempt = last
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .map(|t| (now - t).try_into().unwrap_or_default());
+    TargetHistory { active_run: active, since_last_attempt, attempts_in_window: attempts }
+}
+
+/// One queued run as the worker sees it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ClaimedRun {
+    pub id: i64,
+    pub alert_id: Option<i64>,
+    pub rule: String,
+    pub playbook: String,
+    pub target: String,
+    pub limit_host: Option<String>,
+    pub mode: String,
+    pub extra_vars: String,
+    pub timeout_ms: i64,
+    pub verify_expr: Option<String>,
+    pub verify_within_ms: i64,
+    pub alert_starts_at: Option<String>,
+}
+
+/// Atomically takes the oldest queued run and marks it running.
+pub async fn claim_next_run(
+    ex: impl SqliteExecutor<'_>,
+    now: &str,
+) -> Result<Option<ClaimedRun>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE heal_runs SET status = 'running', started_at = ?1 \
+         WHERE id = (SELECT id FROM heal_runs WHERE status = 'queued' ORDER BY id LIMIT 1) \
+         RETURNING id, alert_id, rule, playbook, target, limit_host, mode, extra_vars, timeout_ms, verify_expr, \
+                   verify_within_ms, alert_starts_at",
+    )
+    .bind(now)
+    .fetch_optional(ex)
+    .await
+}
+
+/// How many runs wait in the queue.
+pub async fn queue_depth(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = 'queued'").fetch_one(ex).await
+}
+
+#[cfg(test)]
+#[path = "runs_tests.rs"]
+mod tests;

@@ -1,0 +1,121 @@
+//! Queue SQL: one run per target, claiming, history and breaker resets, decisions.
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::ssr::db::test_pool;
+use crate::ssr::heal::{Skip, SkipReason};
+
+fn plan(target: &str) -> Plan {
+    Plan {
+        rule: "nginx-down".into(),
+        playbook: "heal-nginx.yml".into(),
+        target: target.into(),
+        limit: Some("web1".into()),
+        extra_vars: BTreeMap::from([("service".to_string(), "{{ not templated }}".to_string())]),
+        mode: RuleMode::Auto,
+    }
+}
+
+fn new_run<'a>(p: &'a Plan, now: &'a str) -> NewRun<'a> {
+    NewRun {
+        alert_id: None,
+        plan: p,
+        requested_by: "engine",
+        timeout_ms: 60_000,
+        verify_expr: None,
+        verify_within_ms: 30_000,
+        alert_starts_at: None,
+        now,
+    }
+}
+
+#[tokio::test]
+async fn one_run_per_target_then_claim_in_order() {
+    let pool = test_pool().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let (a, b) = (plan("web1:9113"), plan("web2:9113"));
+    let first = enqueue_run(&mut conn, &new_run(&a, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        enqueue_run(&mut conn, &new_run(&a, "2026-01-01T00:00:01.000Z")).await.unwrap(),
+        None,
+        "same target"
+    );
+    let second = enqueue_run(&mut conn, &new_run(&b, "2026-01-01T00:00:02.000Z")).await.unwrap();
+    assert_eq!(queue_depth(&mut *conn).await.unwrap(), 2);
+
+    let claimed = claim_next_run(&mut *conn, "2026-01-01T00:00:03.000Z").await.unwrap().unwrap();
+    assert_eq!(Some(claimed.id), first);
+    assert_eq!(claimed.extra_vars, r#"{"service":"{{ not templated }}"}"#);
+    assert_eq!(claim_next_run(&mut *conn, "2026-01-01T00:00:04.000Z").await.unwrap().map(|r| r.id), second);
+    assert!(claim_next_run(&mut *conn, "2026-01-01T00:00:05.000Z").await.unwrap().is_none());
+    // Still running: the target stays locked.
+    assert_eq!(enqueue_run(&mut conn, &new_run(&a, "2026-01-01T00:00:06.000Z")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
+    let pool = test_pool().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let p = plan("web1:9113");
+    for (i, at) in ["2026-01-01T00:00:00.000Z", "2026-01-01T00:10:00.000Z", "2026-01-01T00:20:00.000Z"]
+        .iter()
+        .enumerate()
+    {
+        let id = enqueue_run(&mut conn, &new_run(&p, at)).await.unwrap().expect("queued");
+        sqlx::query("UPDATE heal_runs SET status = 'failed' WHERE id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let (active, last, attempts) =
+            target_history(&mut conn, "nginx-down", "web1:9113", "2025-12-31T23:50:00.000Z").await.unwrap();
+        assert_eq!((active, last.as_deref(), attempts), (false, Some(*at), i as u32 + 1));
+    }
+    let (_, _, in_window) =
+        target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
+    assert_eq!(in_window, 2, "the first attempt fell out of the window");
+
+    sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES ('nginx-down', 'web1:9113', '2026-01-01T00:15:00.000Z', 'ops')")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let (_, _, after_reset) =
+        target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
+    assert_eq!(after_reset, 1, "only attempts after the reset count");
+    let (_, other_last, other) =
+        target_history(&mut conn, "other-rule", "web1:9113", "2025-01-01T00:00:00.000Z").await.unwrap();
+    assert_eq!((other_last, other), (None, 0));
+}
+
+#[tokio::test]
+async fn decisions_are_stored_and_mark_the_alert_decided() {
+    let pool = test_pool().await;
+    sqlx::query(
+        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, first_seen_at, last_seen_at) \
+         VALUES (7, 'f', '2026-01-01T00:00:00.000Z', 'firing', 'X', '{}', '{}', 'webhook', 'n', 'n')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(undecided_alerts(&pool, 10).await.unwrap().len(), 1);
+    let mut conn = pool.acquire().await.unwrap();
+    let skip = Decision::Skip(Skip { reason: SkipReason::Cooldown, detail: "cooldown: 30s ago".into() });
+    record_decision(&mut conn, 7, Some("nginx-down"), &skip, None, "2026-01-01T00:00:01.000Z").await.unwrap();
+    drop(conn);
+    assert!(undecided_alerts(&pool, 10).await.unwrap().is_empty());
+    let (reason, detail): (String, String) =
+        sqlx::query_as("SELECT reason, detail FROM decisions").fetch_one(&pool).await.unwrap();
+    assert_eq!((reason.as_str(), detail.as_str()), ("cooldown", "cooldown: 30s ago"));
+}
+
+#[test]
+fn history_from_measures_time_since_the_last_attempt() {
+    let now =
+        time::OffsetDateTime::parse("2026-01-01T00:02:00Z", &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let h = history_from(true, Some("2026-01-01T00:00:30.000Z"), 2, now);
+    assert_eq!(h.since_last_attempt, Some(std::time::Duration::from_secs(90)));
+    assert!(h.active_run);
+    assert_eq!(history_from(false, None, 0, now).since_last_attempt, None);
+}

@@ -1,0 +1,381 @@
+//! Healing decisions, pure: which rule an alert falls under, what a run would do (playbook,
+//! target, extra vars), and whether to run now or skip — with the reason stored for people.
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::ssr::alert::AlertStatus;
+use crate::ssr::matcher::Matcher;
+
+/// Longest label value passed to a playbook as a variable.
+const MAX_VAR_LEN: usize = 1024;
+
+/// How a rule acts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleMode {
+    /// Run the playbook.
+    #[default]
+    Auto,
+    /// Queue the run until an operator approves it.
+    Approval,
+    /// Record what would have run; run nothing.
+    Shadow,
+    /// Run with `--check`: Ansible reports what it would change.
+    DryRun,
+}
+
+impl RuleMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleMode::Auto => "auto",
+            RuleMode::Approval => "approval",
+            RuleMode::Shadow => "shadow",
+            RuleMode::DryRun => "dry-run",
+        }
+    }
+}
+
+/// A `[[rules]]` entry as written in `selfheal.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub name: String,
+    /// Label equality, e.g. `{ alertname = "NginxDown" }`.
+    #[serde(default, rename = "match")]
+    pub match_labels: BTreeMap<String, String>,
+    /// More matchers in Alertmanager's syntax, e.g. `['severity=~"crit.*"', 'env!="dev"']`.
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    /// Playbook file, relative to `[ansible] dir` (the allowlist).
+    pub playbook: String,
+    /// Label naming the thing healed: one run at a time per value, breaker per (rule, value).
+    #[serde(default = "default_target_label")]
+    pub target_label: String,
+    /// Label whose value (without a `:port`) becomes `--limit`; none runs on the inventory.
+    #[serde(default)]
+    pub limit_from: Option<String>,
+    /// Labels handed to the playbook as extra vars (as untrusted data, never templated).
+    #[serde(default)]
+    pub vars_from_labels: Vec<String>,
+    /// Per-label regex a value must match fully to be passed on.
+    #[serde(default)]
+    pub var_patterns: BTreeMap<String, String>,
+    #[serde(default)]
+    pub mode: RuleMode,
+    #[serde(default = "default_cooldown", with = "humantime_serde")]
+    pub cooldown: Duration,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_window", with = "humantime_serde")]
+    pub window: Duration,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// PromQL that must return a sample for the heal to count as verified; default: the
+    /// alert no longer firing.
+    #[serde(default)]
+    pub verify: Option<String>,
+    #[serde(default = "default_verify_within", with = "humantime_serde")]
+    pub verify_within: Duration,
+    /// Silence the alert in Alertmanager while the run is in flight.
+    #[serde(default)]
+    pub silence: bool,
+    /// Notification targets (URLs) for run finished, not fixed, breaker opened.
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+fn default_target_label() -> String {
+    "instance".to_owned()
+}
+fn default_cooldown() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+fn default_window() -> Duration {
+    Duration::from_secs(1800)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_verify_within() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// A validated rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub config: RuleConfig,
+    matchers: Vec<Matcher>,
+    var_patterns: BTreeMap<String, Regex>,
+}
+
+impl Rule {
+    /// Validates a rule; `playbook_exists` answers for a path relative to the ansible dir.
+    pub fn from_config(config: RuleConfig, playbook_exists: impl Fn(&Path) -> bool) -> Result<Rule, String> {
+        let at = |field: &str| format!("rule `{}`: {field}", config.name);
+        if config.name.trim().is_empty() {
+            return Err("rule: name must not be empty".to_owned());
+        }
+        let mut matchers: Vec<Matcher> =
+            config.match_labels.iter().map(|(k, v)| Matcher::equal(k, v)).collect();
+        for m in &config.matchers {
+            matchers.push(Matcher::parse(m).map_err(|e| format!("{}: {e}", at("matchers")))?);
+        }
+        if matchers.is_empty() {
+            return Err(format!(
+                "{}: needs `match` or `matchers` (a rule matching everything is refused)",
+                at("match")
+            ));
+        }
+        let playbook = Path::new(&config.playbook);
+        let inside = playbook.components().all(|c| matches!(c, Component::Normal(_)));
+        if config.playbook.is_empty() || !inside {
+            return Err(format!("{}: must be a relative path inside the ansible dir", at("playbook")));
+        }
+        if !playbook_exists(playbook) {
+            return Err(format!("{}: `{}` not found in the ansible dir", at("playbook"), config.playbook));
+        }
+        let mut var_patterns = BTreeMap::new();
+        for (name, pattern) in &config.var_patterns {
+            if !config.vars_from_labels.contains(name) {
+                return Err(format!("{}: `{name}` is not in vars_from_labels", at("var_patterns")));
+            }
+            let re = Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| format!("{}: {e}", at("var_patterns")))?;
+            var_patterns.insert(name.clone(), re);
+        }
+        for name in &config.vars_from_labels {
+            if !is_identifier(name) {
+                return Err(format!("{}: `{name}` is not a valid variable name", at("vars_from_labels")));
+            }
+        }
+        if config.max_attempts == 0 {
+            return Err(format!("{}: must be at least 1", at("max_attempts")));
+        }
+        if config.timeout.is_zero() || config.window.is_zero() {
+            return Err(format!("{}: timeout and window must be positive", at("timeout")));
+        }
+        Ok(Rule { config, matchers, var_patterns })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Whether every matcher of the rule holds for these labels.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matchers.iter().all(|m| m.matches(labels))
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The first rule (in file order) whose matchers hold.
+pub fn select_rule<'r>(rules: &'r [Rule], labels: &BTreeMap<String, String>) -> Option<&'r Rule> {
+    rules.iter().find(|r| r.matches(labels))
+}
+
+/// What a run for this alert would do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub rule: String,
+    pub playbook: String,
+    pub target: String,
+    pub limit: Option<String>,
+    /// Label values for the playbook; always passed as unsafe (never templated) data.
+    pub extra_vars: BTreeMap<String, String>,
+    pub mode: RuleMode,
+}
+
+/// Why nothing runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    Resolved,
+    NoRule,
+    InvalidLabels,
+    RunInProgress,
+    Cooldown,
+    BreakerOpen,
+    Shadow,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Resolved => "resolved",
+            SkipReason::NoRule => "no_rule",
+            SkipReason::InvalidLabels => "invalid_labels",
+            SkipReason::RunInProgress => "run_in_progress",
+            SkipReason::Cooldown => "cooldown",
+            SkipReason::BreakerOpen => "breaker_open",
+            SkipReason::Shadow => "shadow",
+        }
+    }
+}
+
+/// A skip with its reason and a sentence for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub reason: SkipReason,
+    pub detail: String,
+}
+
+fn skip(reason: SkipReason, detail: impl Into<String>) -> Skip {
+    Skip { reason, detail: detail.into() }
+}
+
+/// Builds the plan for an alert under a rule: target, `--limit` and extra vars, every value
+/// checked. Values may contain anything printable (they reach Ansible as unsafe data); a value
+/// that starts an option or names a host pattern can never become `--limit`.
+pub fn plan(rule: &Rule, labels: &BTreeMap<String, String>) -> Result<Plan, Skip> {
+    let cfg = &rule.config;
+    let target = labels.get(&cfg.target_label).filter(|v| !v.is_empty()).ok_or_else(|| {
+        skip(SkipReason::InvalidLabels, format!("label `{}` (the target) is missing", cfg.target_label))
+    })?;
+    let limit = match &cfg.limit_from {
+        None => None,
+        Some(label) => {
+            let raw = labels.get(label).ok_or_else(|| {
+                skip(SkipReason::InvalidLabels, format!("label `{label}` (for --limit) is missing"))
+            })?;
+            Some(limit_host(raw).ok_or_else(|| {
+                skip(SkipReason::InvalidLabels, format!("label `{label}` is not a plain host name: {raw:?}"))
+            })?)
+        }
+    };
+    let mut extra_vars = BTreeMap::new();
+    for name in &cfg.vars_from_labels {
+        let Some(value) = labels.get(name) else { continue };
+        if value.len() > MAX_VAR_LEN || value.contains('\0') {
+            return Err(skip(
+                SkipReason::InvalidLabels,
+                format!("label `{name}` is too long or contains NUL"),
+            ));
+        }
+        if let Some(re) = rule.var_patterns.get(name) {
+            if !re.is_match(value) {
+                return Err(skip(
+                    SkipReason::InvalidLabels,
+                    format!("label `{name}` does not match its var_patterns entry"),
+                ));
+            }
+        }
+        extra_vars.insert(name.clone(), value.clone());
+    }
+    Ok(Plan {
+        rule: cfg.name.clone(),
+        playbook: cfg.playbook.clone(),
+        target: target.clone(),
+        limit,
+        extra_vars,
+        mode: cfg.mode,
+    })
+}
+
+/// A label value as an Ansible `--limit`: a trailing `:port` dropped, then letters, digits,
+/// `.`, `_`, `-` only, not starting with `-` (no option, no pattern, no list).
+pub fn limit_host(raw: &str) -> Option<String> {
+    let host = match raw.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => raw,
+    };
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['-', '.'])
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then(|| host.to_owned())
+}
+
+/// What the database knows about earlier runs of one (rule, target).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TargetHistory {
+    /// A run for this target is queued, awaiting approval or running.
+    pub active_run: bool,
+    /// Seconds since the last engine-started run of this rule on this target began.
+    pub since_last_attempt: Option<Duration>,
+    /// Engine-started runs in the rule's window (since the last breaker reset, if later).
+    pub attempts_in_window: u32,
+}
+
+/// The engine's verdict on one alert episode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Run(Plan),
+    Skip(Skip),
+}
+
+/// Decides on an alert episode given its rule's plan (or why there is none) and the target's
+/// history. Order matters: resolved first (never heal a healthy thing), then a run already in
+/// flight, the breaker (max attempts in window), the cooldown, and shadow mode last, so a
+/// shadow rule records exactly what an auto rule would have done.
+pub fn decide(
+    status: AlertStatus,
+    rule: Option<&Rule>,
+    plan: Result<Plan, Skip>,
+    history: TargetHistory,
+) -> Decision {
+    if status == AlertStatus::Resolved {
+        return Decision::Skip(skip(SkipReason::Resolved, "the alert is resolved: nothing to heal"));
+    }
+    let Some(rule) = rule else {
+        return Decision::Skip(skip(SkipReason::NoRule, "no rule matches this alert's labels"));
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(s) => return Decision::Skip(s),
+    };
+    let cfg = &rule.config;
+    if history.active_run {
+        return Decision::Skip(skip(
+            SkipReason::RunInProgress,
+            format!("a run for {} is already in flight", plan.target),
+        ));
+    }
+    if history.attempts_in_window >= cfg.max_attempts {
+        return Decision::Skip(skip(
+            SkipReason::BreakerOpen,
+            format!(
+                "breaker open: {} attempts on {} within {} (max {}); an operator can reset it",
+                history.attempts_in_window,
+                plan.target,
+                humantime_serde::re::humantime::format_duration(cfg.window),
+                cfg.max_attempts
+            ),
+        ));
+    }
+    if let Some(since) = history.since_last_attempt.filter(|s| *s < cfg.cooldown) {
+        return Decision::Skip(skip(
+            SkipReason::Cooldown,
+            format!(
+                "cooldown: last attempt on {} was {}s ago (cooldown {})",
+                plan.target,
+                since.as_secs(),
+                humantime_serde::re::humantime::format_duration(cfg.cooldown)
+            ),
+        ));
+    }
+    if plan.mode == RuleMode::Shadow {
+        return Decision::Skip(skip(
+            SkipReason::Shadow,
+            format!(
+                "shadow mode: would have run {} on {}",
+                plan.playbook,
+                plan.limit.as_deref().unwrap_or(&plan.target)
+            ),
+        ));
+    }
+    Decision::Run(plan)
+}
+
+#[cfg(test)]
+#[path = "heal_tests.rs"]
+mod tests;

@@ -1,0 +1,127 @@
+//! The decision loop: every new alert episode gets exactly one stored decision — a queued run
+//! or a skip with its reason — in one transaction with the run it queues.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use app::ssr::alert::{format_utc, AlertStatus};
+use app::ssr::db::runs::{self, NewRun, UndecidedAlert};
+use app::ssr::heal::{decide, plan, select_rule, Decision, Rule, Skip, SkipReason};
+
+use crate::metrics::{Metrics, ReasonLabel};
+
+/// Alerts decided per step; the loop takes another step at once while work remains.
+const DECIDE_BATCH: i64 = 256;
+
+/// Fallback poll when no wake-up arrives (a missed notify must never strand an alert).
+const POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// Decides on new alert episodes.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub pool: SqlitePool,
+    pub rules: Arc<[Rule]>,
+    pub metrics: Arc<Metrics>,
+    /// Poked by the inbox after each commit.
+    pub wake: Arc<Notify>,
+    /// Poked after a run is queued.
+    pub worker_wake: Arc<Notify>,
+}
+
+impl Engine {
+    /// Runs until `stop`: decide what is pending, then wait for a wake-up or the poll.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            match self.decide_pending().await {
+                Ok(n) if n as i64 == DECIDE_BATCH => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    self.metrics.db_error("decide");
+                    tracing::error!(error = %e, "deciding on alerts failed; will retry");
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL_EVERY) => {}
+            }
+        }
+    }
+
+    /// One step: decides on up to a batch of undecided episodes; returns how many.
+    pub async fn decide_pending(&self) -> Result<usize, sqlx::Error> {
+        let pending = runs::undecided_alerts(&self.pool, DECIDE_BATCH).await?;
+        let mut queued = false;
+        for alert in &pending {
+            queued |= self.decide_one(alert).await?;
+        }
+        if queued {
+            self.worker_wake.notify_one();
+        }
+        Ok(pending.len())
+    }
+
+    /// Decides on one episode; returns whether a run was queued.
+    async fn decide_one(&self, alert: &UndecidedAlert) -> Result<bool, sqlx::Error> {
+        let now = OffsetDateTime::now_utc();
+        let now_text = format_utc(now).unwrap_or_default();
+        let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
+        let status = if alert.status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
+        let rule = select_rule(&self.rules, &labels);
+        let planned = match rule {
+            Some(r) => plan(r, &labels),
+            None => Err(Skip { reason: SkipReason::NoRule, detail: String::new() }),
+        };
+
+        let mut tx = self.pool.begin().await?;
+        let history = match (rule, &planned) {
+            (Some(r), Ok(p)) if status == AlertStatus::Firing => {
+                let window_start = format_utc(now - r.config.window).unwrap_or_default();
+                let (active, last, attempts) =
+                    runs::target_history(&mut tx, r.name(), &p.target, &window_start).await?;
+                runs::history_from(active, last.as_deref(), attempts, now)
+            }
+            _ => Default::default(),
+        };
+        let mut decision = decide(status, rule, planned, history);
+        let mut run_id = None;
+        if let (Decision::Run(p), Some(r)) = (&decision, rule) {
+            let new = NewRun {
+                alert_id: Some(alert.id),
+                plan: p,
+                requested_by: "engine",
+                timeout_ms: millis(r.config.timeout),
+                verify_expr: r.config.verify.as_deref(),
+                verify_within_ms: millis(r.config.verify_within),
+                alert_starts_at: Some(&alert.starts_at),
+                now: &now_text,
+            };
+            run_id = runs::enqueue_run(&mut tx, &new).await?;
+            if run_id.is_none() {
+                decision = Decision::Skip(Skip {
+                    reason: SkipReason::RunInProgress,
+                    detail: format!("a run for {} is already in flight", p.target),
+                });
+            }
+        }
+        runs::record_decision(&mut tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text).await?;
+        tx.commit().await?;
+
+        let reason = match &decision {
+            Decision::Run(_) => "enqueued",
+            Decision::Skip(s) => s.reason.as_str(),
+        };
+        self.metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
+        tracing::info!(alert.id = alert.id, rule = rule.map(Rule::name).unwrap_or("-"), reason, run.id = ?run_id, "decided");
+        Ok(run_id.is_some())
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

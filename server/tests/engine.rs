@@ -1,0 +1,175 @@
+//! The decision engine over the real router and database: one run per episode, retries and
+//! HA duplicates never run twice, resolved never runs, a flapping target opens the breaker, and
+//! every outcome is stored with its reason.
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::Engine as _;
+
+use common::{TestApp, WEBHOOK_PASSWORD, WEBHOOK_USER};
+
+const FIRING: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json");
+const RESOLVED: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-resolved.json");
+
+async fn app(cooldown: &str) -> TestApp {
+    let cooldown = cooldown.to_owned();
+    TestApp::with(move |config, dir| {
+        let ansible = dir.join("ansible");
+        std::fs::create_dir_all(&ansible).unwrap();
+        std::fs::write(ansible.join("heal-nginx.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+        config.ansible.dir = ansible;
+        config.rules = vec![serde_json::from_value(serde_json::json!({
+            "name": "nginx-down",
+            "match": { "alertname": "NginxDown" },
+            "playbook": "heal-nginx.yml",
+            "vars_from_labels": ["instance", "service"],
+            "cooldown": cooldown,
+            "max_attempts": 3,
+            "window": "30m",
+        }))
+        .unwrap()];
+    })
+    .await
+}
+
+async fn deliver(app: &TestApp, body: &str) {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{WEBHOOK_USER}:{WEBHOOK_PASSWORD}"));
+    let req = Request::post("/webhook")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Basic {auth}"))
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::OK);
+}
+
+fn episode(starts_at: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    v["alerts"][0]["startsAt"] = starts_at.into();
+    v.to_string()
+}
+
+async fn reasons(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT reason FROM decisions ORDER BY id").fetch_all(&app.pool).await.unwrap()
+}
+
+async fn runs(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM heal_runs").fetch_one(&app.pool).await.unwrap()
+}
+
+/// Marks every unfinished run failed, as a worker would after a failed attempt.
+async fn finish_runs(app: &TestApp) {
+    sqlx::query("UPDATE heal_runs SET status = 'failed', finished_at = created_at WHERE status IN ('queued', 'running')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_firing_alert_queues_one_run_with_its_labels_as_data() {
+    let app = app("2m").await;
+    deliver(&app, FIRING).await;
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 1);
+    assert_eq!(reasons(&app).await, ["enqueued"]);
+    let (status, rule, playbook, target, vars, run_alert, decision_run): (
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT r.status, r.rule, r.playbook, r.target, r.extra_vars, r.alert_id, d.run_id \
+             FROM heal_runs r JOIN decisions d ON d.run_id = r.id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), rule.as_str(), playbook.as_str()),
+        ("queued", "nginx-down", "heal-nginx.yml")
+    );
+    assert_eq!(target, "127.0.0.1:9113");
+    assert_eq!(vars, r#"{"instance":"127.0.0.1:9113","service":"nginx"}"#);
+    assert!(run_alert > 0 && decision_run > 0);
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 0, "decided once");
+}
+
+#[tokio::test]
+async fn a_retry_storm_and_an_ha_peer_never_make_a_second_run() {
+    let app = app("0s").await;
+    for _ in 0..20 {
+        deliver(&app, FIRING).await;
+        app.engine.decide_pending().await.unwrap();
+    }
+    let mut peer: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    peer["externalURL"] = "http://second-alertmanager:9093".into();
+    deliver(&app, &peer.to_string()).await;
+    app.engine.decide_pending().await.unwrap();
+    assert_eq!(runs(&app).await, 1);
+    assert_eq!(reasons(&app).await, ["enqueued"], "one episode, one decision");
+}
+
+#[tokio::test]
+async fn resolved_alerts_and_unmatched_alerts_never_run_and_say_why() {
+    let app = app("2m").await;
+    deliver(&app, RESOLVED).await;
+    let mut other: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    other["alerts"][0]["labels"]["alertname"] = "DiskFull".into();
+    other["alerts"][0]["fingerprint"] = "0123456789abcdef".into();
+    deliver(&app, &other.to_string()).await;
+    app.engine.decide_pending().await.unwrap();
+    assert_eq!(reasons(&app).await, ["resolved", "no_rule"]);
+    assert_eq!(runs(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_second_episode_waits_while_a_run_is_in_flight_then_respects_the_cooldown() {
+    let app = app("1h").await;
+    deliver(&app, &episode("2026-11-22T01:00:00.000Z")).await;
+    app.engine.decide_pending().await.unwrap();
+    deliver(&app, &episode("2026-11-22T01:05:00.000Z")).await;
+    app.engine.decide_pending().await.unwrap();
+    finish_runs(&app).await;
+    deliver(&app, &episode("2026-11-22T01:10:00.000Z")).await;
+    app.engine.decide_pending().await.unwrap();
+    assert_eq!(reasons(&app).await, ["enqueued", "run_in_progress", "cooldown"]);
+    let detail: String = sqlx::query_scalar("SELECT detail FROM decisions WHERE reason = 'cooldown'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(detail.contains("cooldown 1h"), "{detail}");
+    assert_eq!(runs(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
+    let app = app("0s").await;
+    for minute in 0..5 {
+        deliver(&app, &episode(&format!("2026-11-22T01:0{minute}:00.000Z"))).await;
+        app.engine.decide_pending().await.unwrap();
+        finish_runs(&app).await;
+    }
+    assert_eq!(reasons(&app).await, ["enqueued", "enqueued", "enqueued", "breaker_open", "breaker_open"]);
+    assert_eq!(runs(&app).await, 3);
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM decisions WHERE reason = 'breaker_open' LIMIT 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(detail.contains("3 attempts") && detail.contains("max 3"), "{detail}");
+
+    let now = app::ssr::alert::now_utc();
+    sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES ('nginx-down', '127.0.0.1:9113', ?, 'ops')")
+        .bind(&now)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    deliver(&app, &episode("2026-11-22T01:09:00.000Z")).await;
+    app.engine.decide_pending().await.unwrap();
+    assert_eq!(reasons(&app).await.last().map(String::as_str), Some("enqueued"), "reset closes the breaker");
+
+    let metrics = app.get("/metrics", None).await.body;
+    assert!(metrics.contains("selfheal_decisions_total{reason=\"breaker_open\"} 2"), "{metrics}");
+}

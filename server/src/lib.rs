@@ -1,5 +1,6 @@
 //! The selfheal server: configuration, the HTTP router, start-up and the CLI's commands.
 //! `main.rs` only parses arguments and calls in here, so tests build the very same router.
+pub mod ansible;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -10,7 +11,9 @@ pub mod reconcile;
 pub mod shutdown;
 pub mod startup;
 pub mod users;
+pub mod verify;
 pub mod webhook;
+pub mod worker;
 
 use axum::extract::State;
 use axum::http::Request;

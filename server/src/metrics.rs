@@ -59,6 +59,10 @@ pub struct Metrics {
     pub reconcile_recorded: Counter,
     pub db_errors: Family<OpLabel, Counter>,
     pub decisions: Family<ReasonLabel, Counter>,
+    pub runs: Family<ResultLabel, Counter>,
+    pub verifications: Family<ResultLabel, Counter>,
+    pub time_to_heal_seconds: Histogram,
+    pub runs_recovered: Counter,
 }
 
 impl Metrics {
@@ -77,6 +81,11 @@ impl Metrics {
             reconcile_recorded: Counter::default(),
             db_errors: Family::default(),
             decisions: Family::default(),
+            runs: Family::default(),
+            verifications: Family::default(),
+            // 0.5 s .. ~68 min: a good heal takes seconds, a slow one minutes.
+            time_to_heal_seconds: Histogram::new(exponential_buckets(0.5, 2.0, 14)),
+            runs_recovered: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -126,6 +135,22 @@ impl Metrics {
         );
         registry.register("db_errors", "Database errors by operation", m.db_errors.clone());
         registry.register("decisions", "Engine decisions on alert episodes by reason", m.decisions.clone());
+        registry.register("runs", "Finished playbook runs by outcome", m.runs.clone());
+        registry.register(
+            "verifications",
+            "Verification verdicts after successful runs",
+            m.verifications.clone(),
+        );
+        registry.register(
+            "time_to_heal_seconds",
+            "From the alert's startsAt to the verified heal",
+            m.time_to_heal_seconds.clone(),
+        );
+        registry.register(
+            "runs_recovered",
+            "Runs found running at start (left by a crash) and marked interrupted",
+            m.runs_recovered.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 

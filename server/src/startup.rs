@@ -22,7 +22,9 @@ use crate::engine::Engine;
 use crate::intake::Inbox;
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
+use crate::verify::Prometheus;
 use crate::webhook::{Credentials, WebhookState};
+use crate::worker::{Worker, WorkerSettings};
 
 /// How often expired sessions are deleted from the database.
 const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
@@ -118,6 +120,7 @@ pub fn webhook_credentials(config: &Config) -> Option<Credentials> {
 pub struct Services {
     pub intake: WebhookState,
     pub engine: Engine,
+    pub worker: Worker,
     /// The inbox writer; it ends once every handle to the inbox is dropped.
     pub writer: tokio::task::JoinHandle<()>,
 }
@@ -135,8 +138,49 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         wake: committed,
         worker_wake: Arc::new(tokio::sync::Notify::new()),
     };
+    let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
+    let worker = Worker {
+        pool: pool.clone(),
+        settings: Arc::new(WorkerSettings {
+            ansible_dir: config.ansible.dir.clone(),
+            inventory: config.ansible.inventory.clone(),
+            command: config.ansible.playbook_command.clone(),
+            python_interpreter: config.ansible.python_interpreter.clone(),
+            max_output_lines: config.ansible.max_output_lines,
+            work_root: data_dir.join("runs"),
+            concurrency: usize::try_from(config.engine.concurrency).unwrap_or(1),
+        }),
+        rules: engine.rules.clone(),
+        prometheus: (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),
+        metrics: metrics.clone(),
+        wake: engine.worker_wake.clone(),
+        stop: tokio_util::sync::CancellationToken::new(),
+        kill: tokio_util::sync::CancellationToken::new(),
+    };
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
-    Ok(Services { intake, engine, writer })
+    Ok(Services { intake, engine, worker, writer })
+}
+
+/// Runs a crash left `running` become `interrupted`; a surviving `ansible-playbook` process
+/// group of theirs is killed (checked by its command line, so a reused pid is left alone).
+pub async fn recover_runs(pool: &SqlitePool, metrics: &Metrics) -> anyhow::Result<usize> {
+    let recovered = app::ssr::db::runs::recover_running_runs(pool, &app::ssr::alert::now_utc()).await?;
+    for (id, pid) in &recovered {
+        let alive_playbook = pid.and_then(|p| u32::try_from(p).ok()).filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("ansible"))
+        });
+        if let Some(p) = alive_playbook {
+            crate::ansible::signal_group(p, libc::SIGKILL);
+        }
+        tracing::warn!(
+            run.id = id,
+            killed = alive_playbook.is_some(),
+            "run interrupted by a previous stop: marked interrupted"
+        );
+        metrics.runs_recovered.inc();
+    }
+    Ok(recovered.len())
 }
 
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
@@ -164,10 +208,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
     let state = AppState { leptos_options: leptos_options(&config), pool: pool.clone() };
-    let Services { intake, engine, writer } = services(&pool, &config)?;
-    let stop = tokio_util::sync::CancellationToken::new();
+    let Services { intake, engine, worker, writer } = services(&pool, &config)?;
+    recover_runs(&pool, &intake.metrics).await?;
+    let stop = worker.stop.clone();
     tracing::info!(rules = engine.rules.len(), "healing engine ready");
     let engine_task = tokio::spawn(engine.run(stop.clone()));
+    let worker_task = tokio::spawn(worker.run());
     let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
         let r = Reconciler::new(&config.alertmanager.url, receiver, pool.clone(), intake.metrics.clone());
@@ -189,6 +235,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = engine_task.await;
+    let _ = worker_task.await;
     let _ = writer.await;
     pool.close().await;
     tracing::info!("stopped");

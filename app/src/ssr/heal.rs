@@ -154,6 +154,14 @@ impl Rule {
             if !is_identifier(name) {
                 return Err(format!("{}: `{name}` is not a valid variable name", at("vars_from_labels")));
             }
+            // ansible_* variables steer connections (ansible_host, ansible_ssh_common_args...):
+            // an alert label must never choose them.
+            if name.starts_with("ansible_") || name == "selfheal" {
+                return Err(format!(
+                    "{}: `{name}` is reserved (ansible_* steers connections)",
+                    at("vars_from_labels")
+                ));
+            }
         }
         if config.max_attempts == 0 {
             return Err(format!("{}: must be at least 1", at("max_attempts")));

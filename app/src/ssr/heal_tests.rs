@@ -221,6 +221,7 @@ fn invalid_rules_are_refused_naming_the_field() {
             "var_patterns",
         ),
         ("bad var name", NGINX.replace(r#""service"]"#, r#""bad-name"]"#), "vars_from_labels"),
+        ("connection var", NGINX.replace(r#""service"]"#, r#""ansible_host"]"#), "vars_from_labels"),
     ];
     for (name, json, field) in cases {
         let err = Rule::from_config(cfg(&json), |_| true).expect_err(name);

@@ -24,6 +24,14 @@ use server::startup;
 pub const WEBHOOK_USER: &str = "alertmanager";
 pub const WEBHOOK_PASSWORD: &str = "s3cret";
 
+/// The `Authorization` header the test app's webhook accepts.
+pub fn basic_auth() -> String {
+    use base64::Engine as _;
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{WEBHOOK_USER}:{WEBHOOK_PASSWORD}"));
+    format!("Basic {token}")
+}
+
 /// One running application over its own database.
 pub struct TestApp {
     pub router: Router,
@@ -31,6 +39,8 @@ pub struct TestApp {
     pub config: Config,
     /// The decision engine, driven step by step by tests (`decide_pending`).
     pub engine: server::engine::Engine,
+    /// The worker, driven step by step by tests (`run_once`).
+    pub worker: server::worker::Worker,
     _dir: TempDir,
 }
 
@@ -91,8 +101,9 @@ impl TestApp {
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
         let services = startup::services(&pool, &config).expect("valid config");
         let engine = services.engine.clone();
+        let worker = services.worker.clone();
         let router = server::router(state, services.intake).layer(layer);
-        TestApp { router, pool, config, engine, _dir: dir }
+        TestApp { router, pool, config, engine, worker, _dir: dir }
     }
 
     pub async fn add_user(&self, name: &str, password: &str, role: Role) -> i64 {

@@ -184,6 +184,141 @@ pub async fn queue_depth(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error
     sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = 'queued'").fetch_one(ex).await
 }
 
+/// Records the process (group) id of a running playbook, for recovery after a crash.
+pub async fn set_run_pid(ex: impl SqliteExecutor<'_>, run_id: i64, pid: u32) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE heal_runs SET pid = ? WHERE id = ?")
+        .bind(i64::from(pid))
+        .bind(run_id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// One line of run output.
+#[derive(Clone, Debug)]
+pub struct OutputLine {
+    pub seq: i64,
+    pub stream: &'static str,
+    pub at: String,
+    pub line: String,
+}
+
+/// Appends output lines in one statement per chunk.
+pub async fn append_output(
+    conn: &mut SqliteConnection,
+    run_id: i64,
+    lines: &[OutputLine],
+) -> Result<(), sqlx::Error> {
+    for chunk in lines.chunks(OUTPUT_ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::new("INSERT INTO run_output (run_id, seq, stream, at, line) ");
+        q.push_values(chunk, |mut row, l| {
+            row.push_bind(run_id).push_bind(l.seq).push_bind(l.stream).push_bind(&l.at).push_bind(&l.line);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    sqlx::query("UPDATE heal_runs SET output_lines = (SELECT count(*) FROM run_output WHERE run_id = ?1) WHERE id = ?1")
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Output rows per INSERT (5 values each).
+const OUTPUT_ROWS_PER_STATEMENT: usize = 200;
+
+/// How a run ended, as stored.
+#[derive(Clone, Debug)]
+pub struct FinishedRun<'a> {
+    /// `succeeded`, `failed`, `timed_out`, `cancelled` or `interrupted`.
+    pub status: &'a str,
+    pub exit_code: Option<i32>,
+    pub error: Option<&'a str>,
+    pub recap: Option<&'a str>,
+    pub output_truncated: bool,
+    /// `pending` when verification follows, `skipped` when it does not.
+    pub verification: &'a str,
+    pub now: &'a str,
+}
+
+/// Stores how a run ended. Only a running run can finish (a cancelled one stays cancelled).
+pub async fn finish_run(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+    f: &FinishedRun<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE heal_runs SET status = ?, exit_code = ?, error = ?, recap = ?, output_truncated = ?, \
+         verification = ?, finished_at = ?, pid = NULL WHERE id = ? AND status = 'running'",
+    )
+    .bind(f.status)
+    .bind(f.exit_code)
+    .bind(f.error)
+    .bind(f.recap)
+    .bind(f.output_truncated)
+    .bind(f.verification)
+    .bind(f.now)
+    .bind(run_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Stores the verification verdict and, when verified, the time from the alert's start.
+pub async fn set_verification(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+    verdict: &str,
+    error: Option<&str>,
+    time_to_heal_ms: Option<i64>,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE heal_runs SET verification = ?, verified_at = CASE WHEN ? = 'verified' THEN ? END, \
+         time_to_heal_ms = ?, error = coalesce(?, error) WHERE id = ?",
+    )
+    .bind(verdict)
+    .bind(verdict)
+    .bind(now)
+    .bind(time_to_heal_ms)
+    .bind(error)
+    .bind(run_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// At start: every run left `running` by a crash becomes `interrupted`; returns (id, pid) so
+/// surviving process groups can be killed.
+pub async fn recover_running_runs(
+    ex: impl SqliteExecutor<'_>,
+    now: &str,
+) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE heal_runs SET status = 'interrupted', finished_at = ?1, verification = 'skipped', \
+         error = 'selfheal stopped while this run was running' WHERE status = 'running' RETURNING id, pid",
+    )
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}
+
+/// Output lines of a run, in order, from `after_seq` on (for live tailing), at most `limit`.
+pub async fn run_output(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, stream, line FROM run_output WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(run_id)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
 #[cfg(test)]
 #[path = "runs_tests.rs"]
 mod tests;

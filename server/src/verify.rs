@@ -1,0 +1,155 @@
+//! Verification: after a run, ask Prometheus (HTTP API, instant queries) until the heal's
+//! condition holds or the time is up. A heal is `verified` only then.
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Time between two queries while waiting for the condition.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// Longest one query may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What verification concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The condition held within the window.
+    Verified,
+    /// Prometheus answered, and the condition never held within the window.
+    NotFixed,
+    /// Prometheus could not tell (unreachable, bad query, not configured).
+    Inconclusive(String),
+}
+
+impl Verdict {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::NotFixed => "not_fixed",
+            Verdict::Inconclusive(_) => "inconclusive",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct QueryResponse {
+    status: String,
+    #[serde(default)]
+    data: Option<QueryData>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryData {
+    result_type: String,
+    result: serde_json::Value,
+}
+
+/// Asks one Prometheus.
+#[derive(Clone, Debug)]
+pub struct Prometheus {
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl Prometheus {
+    pub fn new(base_url: &str) -> Prometheus {
+        let client = reqwest::Client::builder()
+            .timeout(QUERY_TIMEOUT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Prometheus { client, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// Whether `expr` holds now: a non-empty vector, or a non-zero scalar.
+    pub async fn holds(&self, expr: &str) -> Result<bool, String> {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/query", self.base_url))
+            .query(&[("query", expr)])
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach Prometheus: {e}"))?;
+        let body: QueryResponse =
+            res.json().await.map_err(|e| format!("unreadable Prometheus answer: {e}"))?;
+        if body.status != "success" {
+            return Err(format!("Prometheus refused the query: {}", body.error.unwrap_or_default()));
+        }
+        let data = body.data.ok_or("Prometheus answered without data")?;
+        Ok(match data.result_type.as_str() {
+            "vector" | "matrix" => data.result.as_array().is_some_and(|a| !a.is_empty()),
+            "scalar" => data
+                .result
+                .get(1)
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0)),
+            _ => false,
+        })
+    }
+
+    /// Polls `expr` until it holds (`Verified`) or `within` passes (`NotFixed`). Errors only
+    /// make the verdict `Inconclusive` if no query succeeded at all.
+    pub async fn verify(&self, expr: &str, within: Duration) -> Verdict {
+        let deadline = Instant::now() + within;
+        let mut last_error = None;
+        let mut answered = false;
+        loop {
+            match self.holds(expr).await {
+                Ok(true) => return Verdict::Verified,
+                Ok(false) => answered = true,
+                Err(e) => last_error = Some(e),
+            }
+            if Instant::now() >= deadline {
+                return if answered {
+                    Verdict::NotFixed
+                } else {
+                    Verdict::Inconclusive(last_error.unwrap_or_else(|| "no answer".to_owned()))
+                };
+            }
+            tokio::time::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+}
+
+/// The default condition: the alert is no longer firing for this target
+/// (`absent(ALERTS{alertname="..", alertstate="firing", <label>=".."})`). Values are escaped:
+/// they come from alert labels.
+pub fn alert_cleared_expr(alertname: &str, target_label: &str, target: &str) -> String {
+    format!(
+        "absent(ALERTS{{alertname=\"{}\",alertstate=\"firing\",{}=\"{}\"}})",
+        escape(alertname),
+        target_label,
+        escape(target)
+    )
+}
+
+/// Escapes a PromQL double-quoted string.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_expression_escapes_label_values() {
+        assert_eq!(
+            alert_cleared_expr("NginxDown", "instance", "web1:9113"),
+            r#"absent(ALERTS{alertname="NginxDown",alertstate="firing",instance="web1:9113"})"#
+        );
+        assert_eq!(
+            alert_cleared_expr("X", "instance", "a\"}) or vector(1) #\\"),
+            r#"absent(ALERTS{alertname="X",alertstate="firing",instance="a\"}) or vector(1) #\\"})"#
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_prometheus_is_inconclusive_not_verified() {
+        let p = Prometheus::new("http://127.0.0.1:9");
+        let v = p.verify("up", Duration::from_millis(200)).await;
+        assert!(matches!(v, Verdict::Inconclusive(_)), "{v:?}");
+    }
+}

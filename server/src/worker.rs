@@ -1,0 +1,306 @@
+//! The worker: takes queued runs from SQLite (woken by the engine, polling as a fallback),
+//! runs them under a global concurrency limit, stores their output as it comes, then verifies.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use app::ssr::alert::{format_utc, now_utc};
+use app::ssr::db::runs::{self, ClaimedRun, FinishedRun, OutputLine};
+use app::ssr::heal::Rule;
+
+use crate::ansible::{self, Ending, PlaybookRun, Stream};
+use crate::metrics::{Metrics, ResultLabel};
+use crate::verify::{alert_cleared_expr, Prometheus, Verdict};
+
+/// Fallback poll of the queue when no wake-up arrives.
+const POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// Output is flushed to the database at least this often while a run is going.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// ...or when this many lines are waiting.
+const FLUSH_LINES: usize = 500;
+
+/// How the worker starts playbooks.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    pub ansible_dir: PathBuf,
+    pub inventory: PathBuf,
+    pub command: PathBuf,
+    pub python_interpreter: String,
+    pub max_output_lines: u32,
+    /// Per-run folders (extra-vars files) live here.
+    pub work_root: PathBuf,
+    pub concurrency: usize,
+}
+
+/// Takes and executes queued runs.
+#[derive(Clone, Debug)]
+pub struct Worker {
+    pub pool: SqlitePool,
+    pub settings: Arc<WorkerSettings>,
+    pub rules: Arc<[Rule]>,
+    pub prometheus: Option<Prometheus>,
+    pub metrics: Arc<Metrics>,
+    pub wake: Arc<Notify>,
+    /// Cancelled at shutdown: no new runs start; running ones get [`SHUTDOWN_GRACE`].
+    pub stop: CancellationToken,
+    /// Cancelled when the grace period is over: running playbooks are killed.
+    pub kill: CancellationToken,
+}
+
+/// How long running playbooks may go on after a stop was asked for, before they are killed
+/// and marked interrupted (systemd's default stop timeout is 90 s: stay well inside it).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+impl Worker {
+    /// Runs until `stop`; at most `concurrency` playbooks at once.
+    pub async fn run(self) {
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency));
+        let mut running = JoinSet::new();
+        loop {
+            while let Ok(permit) = permits.clone().try_acquire_owned() {
+                match runs::claim_next_run(&self.pool, &now_utc()).await {
+                    Ok(Some(run)) => {
+                        let worker = self.clone();
+                        running.spawn(async move {
+                            worker.execute(run).await;
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.metrics.db_error("claim_run");
+                        tracing::error!(error = %e, "cannot claim a run");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => break,
+                () = self.wake.notified() => {}
+                Some(_) = running.join_next() => {}
+                () = tokio::time::sleep(POLL_EVERY) => {}
+            }
+        }
+        let drain = async { while running.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!("shutdown grace period over: killing running playbooks");
+            self.kill.cancel();
+            while running.join_next().await.is_some() {}
+        }
+    }
+
+    /// Takes one queued run and executes it to the end (verification included). For tests and
+    /// for callers that want to drive the queue step by step.
+    pub async fn run_once(&self) -> Result<Option<i64>, sqlx::Error> {
+        let Some(run) = runs::claim_next_run(&self.pool, &now_utc()).await? else { return Ok(None) };
+        let id = run.id;
+        self.execute(run).await;
+        Ok(Some(id))
+    }
+
+    async fn execute(&self, run: ClaimedRun) {
+        let span = tracing::info_span!("run", run.id = run.id, rule = %run.rule, target = %run.target);
+        self.execute_inner(run).instrument(span).await;
+    }
+
+    async fn execute_inner(&self, run: ClaimedRun) {
+        tracing::info!(playbook = %run.playbook, "run started");
+        let extra_vars: BTreeMap<String, String> = serde_json::from_str(&run.extra_vars).unwrap_or_default();
+        let work_dir = self.settings.work_root.join(format!("run-{}", run.id));
+        let spec = PlaybookRun {
+            command: self.settings.command.clone(),
+            playbook: self.settings.ansible_dir.join(&run.playbook),
+            inventory: self.settings.inventory.clone(),
+            limit: run.limit_host.clone(),
+            extra_vars,
+            check: run.mode == "dry-run",
+            timeout: Duration::from_millis(u64::try_from(run.timeout_ms).unwrap_or(0)),
+            python_interpreter: self.settings.python_interpreter.clone(),
+            work_dir: work_dir.clone(),
+        };
+        let (tx, rx) = mpsc::channel(FLUSH_LINES * 2);
+        let store = tokio::spawn(store_output(self.pool.clone(), run.id, rx, self.settings.max_output_lines));
+        let (pid_tx, pid_rx) = tokio::sync::oneshot::channel();
+        let pool = self.pool.clone();
+        let run_id = run.id;
+        tokio::spawn(async move {
+            if let Ok(pid) = pid_rx.await {
+                let _ = runs::set_run_pid(&pool, run_id, pid).await;
+            }
+        });
+        let ending = ansible::run_playbook(
+            &spec,
+            tx,
+            |pid| {
+                let _ = pid_tx.send(pid);
+            },
+            self.kill.child_token(),
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&work_dir);
+        let stored = store.await.unwrap_or_default();
+
+        let (status, exit_code, error) = match &ending {
+            Ending::Succeeded => ("succeeded", Some(0), None),
+            Ending::Failed(code) => ("failed", Some(*code), None),
+            Ending::TimedOut => {
+                ("timed_out", None, Some(format!("killed after {} ms (timeout)", run.timeout_ms)))
+            }
+            Ending::Cancelled => (
+                "interrupted",
+                None,
+                Some("killed: selfheal stopped and the grace period ran out".to_owned()),
+            ),
+            Ending::SpawnFailed(e) => ("failed", None, Some(e.clone())),
+        };
+        let verify = ending == Ending::Succeeded && run.mode != "dry-run";
+        let recap = serde_json::to_string(&stored.recap).ok().filter(|_| !stored.recap.is_empty());
+        let finished = FinishedRun {
+            status,
+            exit_code,
+            error: error.as_deref(),
+            recap: recap.as_deref(),
+            output_truncated: stored.truncated,
+            verification: if verify { "pending" } else { "skipped" },
+            now: &now_utc(),
+        };
+        if let Err(e) = runs::finish_run(&self.pool, run.id, &finished).await {
+            self.metrics.db_error("finish_run");
+            tracing::error!(error = %e, "cannot record the end of a run");
+        }
+        self.metrics.runs.get_or_create(&ResultLabel { result: status }).inc();
+        tracing::info!(status, lines = stored.lines, "run finished");
+        if verify {
+            self.verify(&run).await;
+        }
+    }
+
+    async fn verify(&self, run: &ClaimedRun) {
+        let verdict = match &self.prometheus {
+            None => Verdict::Inconclusive("no [prometheus] url configured".to_owned()),
+            Some(p) => {
+                let expr = run.verify_expr.clone().unwrap_or_else(|| {
+                    let rule = self.rules.iter().find(|r| r.name() == run.rule);
+                    let alertname =
+                        rule.and_then(|r| r.config.match_labels.get("alertname")).map_or("", String::as_str);
+                    let label = rule.map_or("instance", |r| r.config.target_label.as_str());
+                    alert_cleared_expr(alertname, label, &run.target)
+                });
+                p.verify(&expr, Duration::from_millis(u64::try_from(run.verify_within_ms).unwrap_or(0))).await
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        let time_to_heal_ms = (verdict == Verdict::Verified)
+            .then_some(run.alert_starts_at.as_deref())
+            .flatten()
+            .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+            .map(|start| i64::try_from((now - start).whole_milliseconds()).unwrap_or(i64::MAX));
+        let error = match &verdict {
+            Verdict::Inconclusive(e) => Some(format!("verification inconclusive: {e}")),
+            _ => None,
+        };
+        let now_text = format_utc(now).unwrap_or_default();
+        if let Err(e) = runs::set_verification(
+            &self.pool,
+            run.id,
+            verdict.as_str(),
+            error.as_deref(),
+            time_to_heal_ms,
+            &now_text,
+        )
+        .await
+        {
+            self.metrics.db_error("set_verification");
+            tracing::error!(error = %e, "cannot record verification");
+        }
+        self.metrics.verifications.get_or_create(&ResultLabel { result: verdict.as_str() }).inc();
+        if let Some(ms) = time_to_heal_ms {
+            self.metrics.time_to_heal_seconds.observe(ms as f64 / 1000.0);
+        }
+        tracing::info!(verdict = verdict.as_str(), time_to_heal_ms, "verification done");
+    }
+}
+
+/// What the output store saw.
+#[derive(Debug, Default)]
+struct StoredOutput {
+    lines: u64,
+    truncated: bool,
+    recap: ansible::Recap,
+}
+
+/// Drains a run's output into `run_output` in batches; keeps the PLAY RECAP lines for parsing.
+async fn store_output(
+    pool: SqlitePool,
+    run_id: i64,
+    mut rx: mpsc::Receiver<(Stream, String)>,
+    cap: u32,
+) -> StoredOutput {
+    let mut out = StoredOutput::default();
+    let mut pending: Vec<OutputLine> = Vec::new();
+    let mut recap_lines: Vec<String> = Vec::new();
+    let mut dropped = 0u64;
+    let mut seq = 0i64;
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        let next = tokio::select! {
+            line = rx.recv() => line,
+            _ = tick.tick() => {
+                flush(&pool, run_id, &mut pending).await;
+                continue;
+            }
+        };
+        let Some((stream, line)) = next else { break };
+        if line.starts_with("PLAY RECAP") || !recap_lines.is_empty() {
+            recap_lines.push(line.clone());
+        }
+        if out.lines >= u64::from(cap) {
+            dropped += 1;
+            continue;
+        }
+        seq += 1;
+        out.lines += 1;
+        pending.push(OutputLine { seq, stream: stream.as_str(), at: now_utc(), line });
+        if pending.len() >= FLUSH_LINES {
+            flush(&pool, run_id, &mut pending).await;
+        }
+    }
+    if dropped > 0 {
+        out.truncated = true;
+        seq += 1;
+        pending.push(OutputLine {
+            seq,
+            stream: "system",
+            at: now_utc(),
+            line: format!("[selfheal] output truncated: {dropped} more lines were not kept (cap {cap})"),
+        });
+    }
+    flush(&pool, run_id, &mut pending).await;
+    out.recap = ansible::parse_recap(recap_lines.iter().map(String::as_str));
+    out
+}
+
+async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>) {
+    if pending.is_empty() {
+        return;
+    }
+    let result = async {
+        let mut conn = pool.acquire().await?;
+        runs::append_output(&mut conn, run_id, pending).await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "cannot store run output");
+    }
+    pending.clear();
+}

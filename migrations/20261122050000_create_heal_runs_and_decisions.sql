@@ -22,7 +22,7 @@ CREATE TABLE heal_runs (
     finished_at      TEXT,
     verified_at      TEXT,
     exit_code        INTEGER,
-    pid              INTEGER,                 -- process group of a running ansible-playbook
+    pid              INTEGER,                 -- process group of the (last) ansible-playbook
     error            TEXT,
     recap            TEXT,                    -- JSON: per-host PLAY RECAP counts
     output_lines     INTEGER NOT NULL DEFAULT 0,

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # The Debian packages we need; build-essential/pkg-config for -sys crates, curl for health checks.
 apt_packages=(build-essential pkg-config curl ca-certificates)
 if [ "${1:-}" = "test" ]; then
-    apt_packages+=(chromium chromium-driver prometheus-alertmanager ansible-core)
+    apt_packages+=(chromium chromium-driver prometheus prometheus-alertmanager ansible-core)
 fi
 
 missing=()

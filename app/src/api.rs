@@ -3,4 +3,5 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod runs;
 pub mod users;

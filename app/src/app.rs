@@ -7,7 +7,7 @@ use leptos_router::path;
 use crate::components::shell::Shell;
 use crate::pages::{
     admin::AdminPage, alerts::AlertsPage, audit::AuditPage, login::LoginPage, not_found::NotFound,
-    overview::OverviewPage, runs::RunsPage,
+    overview::OverviewPage, run::RunPage, runs::RunsPage,
 };
 
 /// The full HTML document the server renders around the app.
@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=OverviewPage/>
                         <Route path=path!("alerts") view=AlertsPage/>
                         <Route path=path!("runs") view=RunsPage/>
+                        <Route path=path!("runs/:id") view=RunPage/>
                         <Route path=path!("audit") view=AuditPage/>
                         <Route path=path!("admin") view=AdminPage/>
                     </ParentRoute>

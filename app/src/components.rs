@@ -1,3 +1,4 @@
 //! Reusable pieces of the UI.
+pub mod badges;
 pub mod empty_state;
 pub mod shell;

@@ -152,4 +152,42 @@ pub struct AlertSummary {
     pub labels: String,
     /// Alerts Alertmanager left out of the notification that last carried this one.
     pub truncated_alerts: i64,
+    /// The engine's latest decision on this episode (`enqueued`, `cooldown`, ...), if any yet.
+    pub decision: Option<String>,
+}
+
+/// One heal run as the UI lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct RunSummary {
+    pub id: i64,
+    pub alert_id: Option<i64>,
+    pub rule: String,
+    pub playbook: String,
+    pub target: String,
+    /// `auto`, `approval` or `dry-run`.
+    pub mode: String,
+    /// queued, awaiting_approval, running, succeeded, failed, timed_out, cancelled, interrupted.
+    pub status: String,
+    /// pending, verified, not_fixed, inconclusive, skipped (or none yet).
+    pub verification: Option<String>,
+    pub requested_by: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i64>,
+    pub error: Option<String>,
+    pub time_to_heal_ms: Option<i64>,
+    pub output_lines: i64,
+    pub output_truncated: bool,
+}
+
+/// One line of a run's output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct OutputLineView {
+    pub seq: i64,
+    /// `stdout`, `stderr` or `system`.
+    pub stream: String,
+    pub line: String,
 }

@@ -5,4 +5,5 @@ pub mod audit;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod run;
 pub mod runs;

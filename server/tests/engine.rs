@@ -173,3 +173,36 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
     let metrics = app.get("/metrics", None).await.body;
     assert!(metrics.contains("selfheal_decisions_total{reason=\"breaker_open\"} 2"), "{metrics}");
 }
+
+#[tokio::test]
+async fn runs_and_decisions_are_visible_to_a_viewer() {
+    use app::model::Role;
+    let app = app("2m").await;
+    deliver(&app, FIRING).await;
+    app.engine.decide_pending().await.unwrap();
+    let run_id: i64 = sqlx::query_scalar("SELECT id FROM heal_runs").fetch_one(&app.pool).await.unwrap();
+    sqlx::query("INSERT INTO run_output (run_id, seq, stream, at, line) VALUES (?, 1, 'stdout', 'now', 'PLAY [all] ***')")
+        .bind(run_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let cookie = app.login("vera", "viewer-password-1").await;
+
+    let runs = app.post_form("/api/runs", &[], Some(&cookie)).await;
+    assert_eq!(runs.status, StatusCode::OK, "{}", runs.body);
+    assert_eq!(runs.json()[0]["status"], "queued");
+    assert_eq!(runs.json()[0]["requested_by"], "engine");
+    let output =
+        app.post_form("/api/run_output", &[("id", &run_id.to_string()), ("after", "0")], Some(&cookie)).await;
+    assert_eq!(output.json()[0]["line"], "PLAY [all] ***");
+    let missing = app.post_form("/api/run", &[("id", "999")], Some(&cookie)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.post_form("/api/runs", &[], None).await.status, StatusCode::UNAUTHORIZED);
+
+    let page = app.get(&format!("/runs/{run_id}"), Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("PLAY [all] ***") && page.body.contains("heal-nginx.yml"), "{}", page.body);
+    let alerts = app.get("/alerts", Some(&cookie)).await;
+    assert!(alerts.body.contains("enqueued"), "the decision shows in the alert list");
+}

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::alerts::{list_alerts, ALERT_PAGE_SIZE};
+use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::model::{AlertFilter, AlertSummary};
 
@@ -65,7 +66,7 @@ fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
         <table class="table" data-testid="alerts-table">
             <thead><tr>
                 <th>"Status"</th><th>"Alert"</th><th>"Severity"</th><th>"Instance"</th>
-                <th>"Started (UTC)"</th><th>"Deliveries"</th><th>"Source"</th>
+                <th>"Started (UTC)"</th><th>"Deliveries"</th><th>"Source"</th><th>"Decision"</th>
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|a| {
@@ -76,13 +77,14 @@ fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
                     });
                     view! {
                         <tr>
-                            <td><span class=format!("status status-{}", a.status)>{a.status.clone()}</span></td>
+                            <td><StatusBadge status=a.status.clone()/></td>
                             <td><strong>{a.alertname}</strong>" "{truncated}</td>
                             <td>{a.severity.unwrap_or_default()}</td>
                             <td>{a.instance.unwrap_or_default()}</td>
                             <td><time datetime=a.starts_at.clone()>{a.starts_at.replace('T', " ")}</time></td>
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
+                            <td>{a.decision.map(|d| d.replace('_', " "))}</td>
                         </tr>
                     }
                 }).collect_view()}

@@ -243,7 +243,8 @@ pub async fn list_alerts(
     sqlx::query_as(
         "SELECT a.id, a.fingerprint, a.alertname, a.status, a.severity, a.instance, a.starts_at, a.ends_at, \
          a.resolved_at, a.source, a.deliveries, a.last_seen_at, a.labels, \
-         coalesce(n.truncated_alerts, 0) AS truncated_alerts \
+         coalesce(n.truncated_alerts, 0) AS truncated_alerts, \
+         (SELECT reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1) AS decision \
          FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id \
          WHERE a.id < coalesce(?1, 9223372036854775807) \
            AND (?2 IS NULL OR a.status = ?2) \

@@ -2,6 +2,7 @@
 //! `breaker_resets`.
 use sqlx::{SqliteConnection, SqliteExecutor};
 
+use crate::model::{OutputLineView, RunSummary};
 use crate::ssr::heal::{Decision, Plan, RuleMode, TargetHistory};
 
 /// An alert episode the engine has not decided on yet.
@@ -302,13 +303,41 @@ pub async fn recover_running_runs(
     .await
 }
 
-/// Output lines of a run, in order, from `after_seq` on (for live tailing), at most `limit`.
+/// Columns of a [`RunSummary`].
+const RUN_COLUMNS: &str =
+    "id, alert_id, rule, playbook, target, mode, status, verification, requested_by, created_at, \
+     started_at, finished_at, exit_code, error, time_to_heal_ms, output_lines, output_truncated";
+
+/// Runs, newest first, one keyset page (`before` is a run id).
+pub async fn list_runs(
+    ex: impl SqliteExecutor<'_>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RunSummary>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RUN_COLUMNS} FROM heal_runs WHERE id < coalesce(?, 9223372036854775807) ORDER BY id DESC LIMIT ?"
+    ))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// One run.
+pub async fn get_run(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<RunSummary>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM heal_runs WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Output lines of a run, in order, after `after_seq` (for live tailing), at most `limit`.
 pub async fn run_output(
     ex: impl SqliteExecutor<'_>,
     run_id: i64,
     after_seq: i64,
     limit: i64,
-) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+) -> Result<Vec<OutputLineView>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, stream, line FROM run_output WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     )

@@ -110,6 +110,15 @@ async fn a_real_alert_is_healed_once_and_verified_by_prometheus() {
         verified.2
     );
     assert_eq!((verified.0.as_str(), verified.1.as_str()), ("succeeded", "verified"));
+    let webhook_to_start_ms: f64 = sqlx::query_scalar(
+        "SELECT (julianday(r.started_at) - julianday(a.first_seen_at)) * 86400000.0 \
+         FROM heal_runs r JOIN alerts a ON a.id = r.alert_id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    eprintln!("webhook stored → ansible-playbook started: {webhook_to_start_ms:.1} ms");
+    assert!(webhook_to_start_ms >= 0.0);
     assert!(verified.2.is_some_and(|ms| ms > 0), "time to heal recorded");
     assert_eq!(std::fs::read_to_string(site.join("metrics.txt")).unwrap(), "demo_up 1\n");
 

@@ -3,5 +3,6 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod heal;
 pub mod runs;
 pub mod users;

@@ -1,4 +1,5 @@
 //! Reusable pieces of the UI.
 pub mod badges;
 pub mod empty_state;
+pub mod heal_button;
 pub mod shell;

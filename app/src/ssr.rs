@@ -1,4 +1,5 @@
 //! Server-only code reachable from server functions: state, SQL, authentication.
+pub mod actions;
 pub mod alert;
 pub mod auth;
 pub mod db;

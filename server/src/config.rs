@@ -100,11 +100,15 @@ pub struct PrometheusConfig {
 pub struct EngineConfig {
     /// Playbooks running at once, all targets together.
     pub concurrency: u32,
+    /// A run waiting for approval longer than this is cancelled (it also cancels itself as
+    /// soon as its alert resolves).
+    #[serde(with = "humantime_serde")]
+    pub approval_ttl: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { concurrency: 2 }
+        EngineConfig { concurrency: 2, approval_ttl: Duration::from_secs(3600) }
     }
 }
 

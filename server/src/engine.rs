@@ -31,6 +31,8 @@ pub struct Engine {
     pub wake: Arc<Notify>,
     /// Poked after a run is queued.
     pub worker_wake: Arc<Notify>,
+    /// Approvals older than this are cancelled.
+    pub approval_ttl: Duration,
 }
 
 impl Engine {
@@ -62,6 +64,13 @@ impl Engine {
         }
         if queued {
             self.worker_wake.notify_one();
+        }
+        let now = OffsetDateTime::now_utc();
+        let older_than = format_utc(now - self.approval_ttl).unwrap_or_default();
+        let expired =
+            runs::expire_approvals(&self.pool, &older_than, &format_utc(now).unwrap_or_default()).await?;
+        if expired > 0 {
+            tracing::info!(expired, "approvals cancelled (alert resolved or approval expired)");
         }
         Ok(pending.len())
     }

@@ -137,6 +137,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         metrics: metrics.clone(),
         wake: committed,
         worker_wake: Arc::new(tokio::sync::Notify::new()),
+        approval_ttl: config.engine.approval_ttl,
     };
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
     let worker = Worker {
@@ -159,6 +160,16 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
     };
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
     Ok(Services { intake, engine, worker, writer })
+}
+
+/// The state server functions see.
+pub fn app_state(config: &Config, pool: &SqlitePool, engine: &Engine) -> AppState {
+    AppState {
+        leptos_options: leptos_options(config),
+        pool: pool.clone(),
+        rules: engine.rules.clone(),
+        worker_wake: engine.worker_wake.clone(),
+    }
 }
 
 /// Runs a crash left `running` become `interrupted`; a surviving `ansible-playbook` process
@@ -207,8 +218,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if !site_pkg.exists() {
         tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
-    let state = AppState { leptos_options: leptos_options(&config), pool: pool.clone() };
     let Services { intake, engine, worker, writer } = services(&pool, &config)?;
+    let state = app_state(&config, &pool, &engine);
     recover_runs(&pool, &intake.metrics).await?;
     let stop = worker.stop.clone();
     tracing::info!(rules = engine.rules.len(), "healing engine ready");

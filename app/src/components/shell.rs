@@ -9,6 +9,17 @@ use crate::model::{CurrentUser, Role};
 /// The logged-in user, loaded once by the shell and shared with the pages below it.
 pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
 
+/// Whether the logged-in user may act (operator or admin). Buttons only: the server checks again.
+pub fn can_act() -> Signal<bool> {
+    let user = use_context::<UserResource>();
+    Signal::derive(move || {
+        user.and_then(|u| u.get())
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|u| u.role.allows(Role::Operator))
+    })
+}
+
 /// Layout for every page behind the login; sends anonymous visitors to `/login`.
 #[component]
 pub fn Shell() -> impl IntoView {

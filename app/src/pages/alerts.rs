@@ -7,6 +7,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::alerts::{list_alerts, ALERT_PAGE_SIZE};
 use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
+use crate::components::heal_button::HealNowButton;
+use crate::components::shell::can_act;
 use crate::model::{AlertFilter, AlertSummary};
 
 /// The alert history.
@@ -54,6 +56,7 @@ pub fn AlertsPage() -> impl IntoView {
 
 #[component]
 fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
+    let can_act = can_act();
     let next = (rows.len() as i64 == ALERT_PAGE_SIZE).then(|| {
         let last = rows.last().map(|r| r.id).unwrap_or_default();
         format!(
@@ -66,10 +69,12 @@ fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
         <table class="table" data-testid="alerts-table">
             <thead><tr>
                 <th>"Status"</th><th>"Alert"</th><th>"Severity"</th><th>"Instance"</th>
-                <th>"Started (UTC)"</th><th>"Deliveries"</th><th>"Source"</th><th>"Decision"</th>
+                <th>"Started (UTC)"</th><th>"Deliveries"</th><th>"Source"</th><th>"Decision"</th><th></th>
             </tr></thead>
             <tbody>
-                {rows.into_iter().map(|a| {
+                {rows.into_iter().map(move |a| {
+                    let id = a.id;
+                    let firing = a.status == "firing";
                     let truncated = (a.truncated_alerts > 0).then(|| view! {
                         <span class="badge badge-warn" title="Alertmanager left alerts out of this notification (max_alerts)">
                             {format!("+{} truncated", a.truncated_alerts)}
@@ -85,6 +90,7 @@ fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
                             <td>{a.decision.map(|d| d.replace('_', " "))}</td>
+                            <td>{move || (firing && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}</td>
                         </tr>
                     }
                 }).collect_view()}

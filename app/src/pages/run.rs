@@ -4,8 +4,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::api::heal::{ApproveRun, CancelRun};
 use crate::api::runs::{get_run, get_run_output, OUTPUT_PAGE_SIZE};
 use crate::components::badges::StatusBadge;
+use crate::components::shell::can_act;
 use crate::model::RunSummary;
 
 /// How often a live run's page asks for news.
@@ -21,7 +23,10 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let tick = RwSignal::new(0u64);
-    let run = Resource::new(move || (id(), tick.get()), |(id, _)| get_run(id));
+    let approve = ServerAction::<ApproveRun>::new();
+    let cancel = ServerAction::<CancelRun>::new();
+    let acted = move || approve.version().get() + cancel.version().get();
+    let run = Resource::new(move || (id(), tick.get(), acted()), |(id, _, _)| get_run(id));
     let output = Resource::new(move || (id(), tick.get()), |(id, _)| get_run_output(id, 0));
 
     // In the browser only: poll while the run is in flight.
@@ -46,7 +51,7 @@ pub fn RunPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match run.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(r) => view! { <RunHeader run=r/> }.into_any(),
+                    Ok(r) => view! { <RunHeader run=r.clone()/> <RunActions run=r approve cancel/> }.into_any(),
                 }
             })}
             <h2>"Output"</h2>
@@ -70,6 +75,46 @@ pub fn RunPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Approve / reject / cancel, for operators, on runs that have not started.
+#[component]
+fn RunActions(
+    run: RunSummary,
+    approve: ServerAction<ApproveRun>,
+    cancel: ServerAction<CancelRun>,
+) -> impl IntoView {
+    let can_act = can_act();
+    let waiting = run.status == "awaiting_approval";
+    let cancellable = waiting || run.status == "queued";
+    let id = run.id;
+    let error = move || {
+        approve
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| cancel.value().get().and_then(|r| r.err()))
+            .map(|e| e.to_string())
+    };
+    view! {
+        {move || (can_act.get() && cancellable).then(|| view! {
+            <div class="actions" data-testid="run-actions">
+                {waiting.then(|| view! {
+                    <ActionForm action=approve>
+                        <input type="hidden" name="run_id" value=id.to_string()/>
+                        <input type="text" name="comment" placeholder="comment (optional)"/>
+                        <button type="submit" name="approve" value="true" class="btn btn-primary btn-small" data-testid="approve">"Approve"</button>
+                        <button type="submit" name="approve" value="false" class="btn btn-small" data-testid="reject">"Reject"</button>
+                    </ActionForm>
+                })}
+                <ActionForm action=cancel>
+                    <input type="hidden" name="run_id" value=id.to_string()/>
+                    <button type="submit" class="btn btn-small" data-testid="cancel">"Cancel run"</button>
+                </ActionForm>
+            </div>
+        })}
+        {move || error().map(|e| view! { <p class="error">{e}</p> })}
     }
 }
 

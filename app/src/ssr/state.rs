@@ -1,13 +1,22 @@
 //! `AppState`: what the router and the server functions share.
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
+use tokio::sync::Notify;
+
+use crate::ssr::heal::Rule;
 
 /// Shared, cheaply cloned state of the running server.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
+    /// The validated rules (heal now and replay use today's rules).
+    pub rules: Arc<[Rule]>,
+    /// Poked when a run is queued by hand, so the worker starts it at once.
+    pub worker_wake: Arc<Notify>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 
 use app::model::Role;
-use app::ssr::{auth, db, AppState};
+use app::ssr::{auth, db};
 use server::config::Config;
 use server::startup;
 
@@ -98,9 +98,10 @@ impl TestApp {
         };
         edit(&mut config, dir.path());
         let pool = startup::open_database(&config.database).await.expect("database opens");
-        let state = AppState { leptos_options: startup::leptos_options(&config), pool: pool.clone() };
+
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
         let services = startup::services(&pool, &config).expect("valid config");
+        let state = startup::app_state(&config, &pool, &services.engine);
         let engine = services.engine.clone();
         let worker = services.worker.clone();
         let router = server::router(state, services.intake).layer(layer);

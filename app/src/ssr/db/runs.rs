@@ -303,6 +303,96 @@ pub async fn recover_running_runs(
     .await
 }
 
+/// An alert's status, labels and start, for heal now and replay.
+pub async fn alert_for_action(
+    ex: impl SqliteExecutor<'_>,
+    alert_id: i64,
+) -> Result<Option<UndecidedAlert>, sqlx::Error> {
+    sqlx::query_as("SELECT id, status, labels, starts_at FROM alerts WHERE id = ?")
+        .bind(alert_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Moves a run awaiting approval to `queued` (approve) or `cancelled` (reject); returns whether
+/// it was awaiting approval.
+pub async fn decide_approval(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+    approve: bool,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE heal_runs SET status = CASE WHEN ?1 THEN 'queued' ELSE 'cancelled' END, \
+         finished_at = CASE WHEN ?1 THEN NULL ELSE ?2 END, \
+         verification = CASE WHEN ?1 THEN NULL ELSE 'skipped' END \
+         WHERE id = ?3 AND status = 'awaiting_approval'",
+    )
+    .bind(approve)
+    .bind(now)
+    .bind(run_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Cancels a run that has not started (queued or awaiting approval); returns whether it did.
+pub async fn cancel_pending_run(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+    reason: &str,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE heal_runs SET status = 'cancelled', finished_at = ?, verification = 'skipped', error = ? \
+         WHERE id = ? AND status IN ('queued', 'awaiting_approval')",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(run_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Approvals that must not wait any longer: the alert resolved, or the approval expired.
+/// Returns how many were cancelled.
+pub async fn expire_approvals(
+    ex: impl SqliteExecutor<'_>,
+    older_than: &str,
+    now: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE heal_runs SET status = 'cancelled', finished_at = ?1, verification = 'skipped', \
+         error = CASE WHEN created_at < ?2 THEN 'approval expired' ELSE 'the alert resolved before approval' END \
+         WHERE status = 'awaiting_approval' AND (created_at < ?2 \
+           OR alert_id IN (SELECT id FROM alerts WHERE status = 'resolved'))",
+    )
+    .bind(now)
+    .bind(older_than)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Records an operator's breaker reset for (rule, target).
+pub async fn reset_breaker(
+    ex: impl SqliteExecutor<'_>,
+    rule: &str,
+    target: &str,
+    by: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES (?, ?, ?, ?)")
+        .bind(rule)
+        .bind(target)
+        .bind(now)
+        .bind(by)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// Columns of a [`RunSummary`].
 const RUN_COLUMNS: &str =
     "id, alert_id, rule, playbook, target, mode, status, verification, requested_by, created_at, \

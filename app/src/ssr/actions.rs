@@ -1,0 +1,131 @@
+//! What operators do to runs — heal now, approve, reject, cancel, reset a breaker — each in one
+//! transaction with its audit entry. Server functions check the role, then call these.
+use std::collections::BTreeMap;
+
+use sqlx::SqlitePool;
+
+use crate::error::AppError;
+use crate::model::CurrentUser;
+use crate::ssr::alert::now_utc;
+use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+use crate::ssr::db::runs::{self, NewRun};
+use crate::ssr::heal::{plan, select_rule, Rule, RuleMode};
+use crate::ssr::{internal, respond_with};
+
+fn db(e: sqlx::Error) -> AppError {
+    internal("operator action failed", e)
+}
+
+/// Queues the matching rule's playbook for an alert now, bypassing cooldown and breaker (a
+/// person decided) but never the one-run-per-target lock. Returns the run id.
+pub async fn heal_now(
+    pool: &SqlitePool,
+    rules: &[Rule],
+    user: &CurrentUser,
+    alert_id: i64,
+    dry_run: bool,
+    source: Option<&str>,
+) -> Result<i64, AppError> {
+    let alert = runs::alert_for_action(pool, alert_id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| respond_with(AppError::NotFound))?;
+    let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
+    let rule = select_rule(rules, &labels).ok_or_else(|| {
+        respond_with(AppError::Invalid("no rule matches this alert: nothing to run".to_owned()))
+    })?;
+    let mut p = plan(rule, &labels).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
+    p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
+    let now = now_utc();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let new = NewRun {
+        alert_id: Some(alert_id),
+        plan: &p,
+        requested_by: &user.username,
+        timeout_ms: i64::try_from(rule.config.timeout.as_millis()).unwrap_or(i64::MAX),
+        verify_expr: rule.config.verify.as_deref(),
+        verify_within_ms: i64::try_from(rule.config.verify_within.as_millis()).unwrap_or(i64::MAX),
+        alert_starts_at: Some(&alert.starts_at),
+        now: &now,
+    };
+    let run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?.ok_or_else(|| {
+        respond_with(AppError::Conflict(format!("a run for {} is already in flight", p.target)))
+    })?;
+    let detail = format!(
+        "{} on {}{} (alert #{alert_id})",
+        p.playbook,
+        p.target,
+        if dry_run { ", dry run" } else { "" }
+    );
+    let target = format!("run #{run_id}");
+    audit(&mut tx, &user.username, "run.heal_now", &target, &detail, source).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(run_id)
+}
+
+/// Approves (queues) or rejects (cancels) a run awaiting approval.
+pub async fn approve(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    run_id: i64,
+    approve: bool,
+    comment: &str,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    if !runs::decide_approval(&mut *tx, run_id, approve, &now_utc()).await.map_err(db)? {
+        return Err(respond_with(AppError::Conflict("this run is not awaiting approval".to_owned())));
+    }
+    let action = if approve { "run.approve" } else { "run.reject" };
+    audit(&mut tx, &user.username, action, &format!("run #{run_id}"), comment, source).await?;
+    tx.commit().await.map_err(db)
+}
+
+/// Cancels a run that has not started yet.
+pub async fn cancel(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    run_id: i64,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    let reason = format!("cancelled by {}", user.username);
+    if !runs::cancel_pending_run(&mut *tx, run_id, &reason, &now_utc()).await.map_err(db)? {
+        return Err(respond_with(AppError::Conflict(
+            "only a queued run or one awaiting approval can be cancelled".to_owned(),
+        )));
+    }
+    audit(&mut tx, &user.username, "run.cancel", &format!("run #{run_id}"), &reason, source).await?;
+    tx.commit().await.map_err(db)
+}
+
+/// Closes the breaker of (rule, target): attempts before now stop counting.
+pub async fn reset_breaker(
+    pool: &SqlitePool,
+    rules: &[Rule],
+    user: &CurrentUser,
+    rule: &str,
+    target: &str,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    if !rules.iter().any(|r| r.name() == rule) || target.is_empty() {
+        return Err(respond_with(AppError::Invalid(format!("no rule `{rule}`, or no target"))));
+    }
+    let mut tx = pool.begin().await.map_err(db)?;
+    runs::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
+    audit(&mut tx, &user.username, "breaker.reset", &format!("{rule} / {target}"), "breaker reset", source)
+        .await?;
+    tx.commit().await.map_err(db)
+}
+
+async fn audit(
+    tx: &mut sqlx::SqliteConnection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    let event = NewAuditEvent { actor, action, target: Some(target), detail: Some(detail), source };
+    record_audit(tx, &event).await.map_err(db)
+}

@@ -14,6 +14,7 @@ use app::ssr::db::runs::{self, NewRun, UndecidedAlert};
 use app::ssr::heal::{decide, plan, select_rule, Decision, Rule, Skip, SkipReason};
 
 use crate::metrics::{Metrics, ReasonLabel};
+use crate::notify::{Event, Notifier};
 
 /// Alerts decided per step; the loop takes another step at once while work remains.
 const DECIDE_BATCH: i64 = 256;
@@ -33,6 +34,7 @@ pub struct Engine {
     pub worker_wake: Arc<Notify>,
     /// Approvals older than this are cancelled.
     pub approval_ttl: Duration,
+    pub notifier: Notifier,
 }
 
 impl Engine {
@@ -126,6 +128,24 @@ impl Engine {
             Decision::Skip(s) => s.reason.as_str(),
         };
         self.metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
+        if let (Decision::Skip(s), Some(r)) = (&decision, rule) {
+            // Tell people once, when the breaker stops the first attempt (not at every re-fire).
+            if s.reason == SkipReason::BreakerOpen && history.attempts_in_window == r.config.max_attempts {
+                let target = labels.get(&r.config.target_label).cloned().unwrap_or_default();
+                self.notifier.spawn(
+                    &r.config.notify,
+                    Event {
+                        event: "breaker_open",
+                        text: format!("selfheal: breaker open for {} on {target}: {}", r.name(), s.detail),
+                        rule: r.name().to_owned(),
+                        target,
+                        run_id: None,
+                        status: None,
+                        verification: None,
+                    },
+                );
+            }
+        }
         tracing::info!(alert.id = alert.id, rule = rule.map(Rule::name).unwrap_or("-"), reason, run.id = ?run_id, "decided");
         Ok(run_id.is_some())
     }

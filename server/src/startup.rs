@@ -21,7 +21,9 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::intake::Inbox;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::reconcile::Reconciler;
+use crate::silence::Silencer;
 use crate::verify::Prometheus;
 use crate::webhook::{Credentials, WebhookState};
 use crate::worker::{Worker, WorkerSettings};
@@ -138,6 +140,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         wake: committed,
         worker_wake: Arc::new(tokio::sync::Notify::new()),
         approval_ttl: config.engine.approval_ttl,
+        notifier: Notifier::new(pool.clone()),
     };
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
     let worker = Worker {
@@ -157,6 +160,8 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         wake: engine.worker_wake.clone(),
         stop: tokio_util::sync::CancellationToken::new(),
         kill: tokio_util::sync::CancellationToken::new(),
+        notifier: Notifier::new(pool.clone()),
+        silencer: (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url)),
     };
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
     Ok(Services { intake, engine, worker, writer })

@@ -13,11 +13,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use app::ssr::alert::{format_utc, now_utc};
+use app::ssr::db::outbound;
 use app::ssr::db::runs::{self, ClaimedRun, FinishedRun, OutputLine};
 use app::ssr::heal::Rule;
 
 use crate::ansible::{self, Ending, PlaybookRun, Stream};
 use crate::metrics::{Metrics, ResultLabel};
+use crate::notify::{Event, Notifier};
+use crate::silence::Silencer;
 use crate::verify::{alert_cleared_expr, Prometheus, Verdict};
 
 /// Fallback poll of the queue when no wake-up arrives.
@@ -55,6 +58,9 @@ pub struct Worker {
     pub stop: CancellationToken,
     /// Cancelled when the grace period is over: running playbooks are killed.
     pub kill: CancellationToken,
+    pub notifier: Notifier,
+    /// Alertmanager, for silences while runs are in flight (rules with `silence = true`).
+    pub silencer: Option<Silencer>,
 }
 
 /// How long running playbooks may go on after a stop was asked for, before they are killed
@@ -115,6 +121,75 @@ impl Worker {
 
     async fn execute_inner(&self, run: ClaimedRun) {
         tracing::info!(playbook = %run.playbook, "run started");
+        let rule = self.rules.iter().find(|r| r.name() == run.rule).cloned();
+        let silence_id = self.silence(&run, rule.as_ref()).await;
+        let (status, verdict) = self.play(&run).await;
+        if let (Some(id), Some(s)) = (&silence_id, &self.silencer) {
+            match s.expire(id).await {
+                Ok(()) => tracing::info!(silence.id = %id, "silence expired"),
+                Err(e) => tracing::warn!(error = %e, "cannot expire the silence"),
+            }
+        }
+        if let Some(rule) = &rule {
+            let (event, text) = match verdict.as_deref() {
+                Some("not_fixed") => (
+                    "not_fixed",
+                    format!(
+                        "selfheal: run #{} of {} on {} ran but did not fix it",
+                        run.id, run.rule, run.target
+                    ),
+                ),
+                v => (
+                    "run_finished",
+                    format!(
+                        "selfheal: run #{} of {} on {} {}{}",
+                        run.id,
+                        run.rule,
+                        run.target,
+                        status,
+                        v.map(|v| format!(", {v}")).unwrap_or_default()
+                    ),
+                ),
+            };
+            self.notifier.spawn(
+                &rule.config.notify,
+                Event {
+                    event,
+                    text,
+                    rule: run.rule.clone(),
+                    target: run.target.clone(),
+                    run_id: Some(run.id),
+                    status: Some(status.to_owned()),
+                    verification: verdict,
+                },
+            );
+        }
+    }
+
+    /// Silences the alert on this target while the run is in flight, if the rule asks.
+    async fn silence(&self, run: &ClaimedRun, rule: Option<&Rule>) -> Option<String> {
+        let (rule, silencer, alert_id) = (rule?, self.silencer.as_ref()?, run.alert_id?);
+        if !rule.config.silence {
+            return None;
+        }
+        let alertname = outbound::alert_name(&self.pool, alert_id).await.ok().flatten()?;
+        let lasting = rule.config.timeout + rule.config.verify_within + Duration::from_secs(60);
+        match silencer.silence(&alertname, &rule.config.target_label, &run.target, lasting, run.id).await {
+            Ok(id) => {
+                tracing::info!(silence.id = %id, "alert silenced while the run is in flight");
+                let _ = outbound::set_run_silence(&self.pool, run.id, Some(&id)).await;
+                Some(id)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot silence the alert; healing anyway");
+                None
+            }
+        }
+    }
+
+    /// Runs the playbook and verifies; returns the final status and verdict.
+    async fn play(&self, run: &ClaimedRun) -> (&'static str, Option<String>) {
+        let run = run.clone();
         let extra_vars: BTreeMap<String, String> = serde_json::from_str(&run.extra_vars).unwrap_or_default();
         let work_dir = self.settings.work_root.join(format!("run-{}", run.id));
         let spec = PlaybookRun {
@@ -180,12 +255,11 @@ impl Worker {
         }
         self.metrics.runs.get_or_create(&ResultLabel { result: status }).inc();
         tracing::info!(status, lines = stored.lines, "run finished");
-        if verify {
-            self.verify(&run).await;
-        }
+        let verdict = if verify { Some(self.verify(&run).await.as_str().to_owned()) } else { None };
+        (status, verdict)
     }
 
-    async fn verify(&self, run: &ClaimedRun) {
+    async fn verify(&self, run: &ClaimedRun) -> Verdict {
         let verdict = match &self.prometheus {
             None => Verdict::Inconclusive("no [prometheus] url configured".to_owned()),
             Some(p) => {
@@ -228,6 +302,7 @@ impl Worker {
             self.metrics.time_to_heal_seconds.observe(ms as f64 / 1000.0);
         }
         tracing::info!(verdict = verdict.as_str(), time_to_heal_ms, "verification done");
+        verdict
     }
 }
 

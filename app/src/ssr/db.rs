@@ -1,6 +1,7 @@
 //! All SQL lives under this module: the pool, the embedded migrations, and one file per table.
 pub mod alerts;
 pub mod audit;
+pub mod outbound;
 pub mod runs;
 pub mod users;
 

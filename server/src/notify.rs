@@ -1,0 +1,122 @@
+//! Notifications out: a JSON POST (a Slack-compatible `text` plus structured fields) to each
+//! URL of a rule's `notify`, with a timeout and a few retries; every outcome recorded. Never
+//! blocks a heal: callers spawn it.
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use app::ssr::alert::now_utc;
+use app::ssr::db::outbound::{record_outbound, NewOutbound};
+
+/// Longest one POST may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Attempts per URL (the first plus retries with exponential backoff from 200 ms).
+const ATTEMPTS: usize = 3;
+
+/// What happened, as sent.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// `run_finished`, `not_fixed` or `breaker_open`.
+    pub event: &'static str,
+    /// One human sentence (Slack shows this).
+    pub text: String,
+    pub rule: String,
+    pub target: String,
+    pub run_id: Option<i64>,
+    pub status: Option<String>,
+    pub verification: Option<String>,
+}
+
+/// Sends notifications and records how they went.
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    client: reqwest::Client,
+    pool: SqlitePool,
+}
+
+impl Notifier {
+    pub fn new(pool: SqlitePool) -> Notifier {
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Notifier { client, pool }
+    }
+
+    /// Sends `event` to every URL, in the background.
+    pub fn spawn(&self, urls: &[String], event: Event) {
+        if urls.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        let urls = urls.to_vec();
+        tokio::spawn(async move {
+            for url in urls {
+                this.send(&url, &event).await;
+            }
+        });
+    }
+
+    /// Sends to one URL with retries; records the outcome.
+    pub async fn send(&self, url: &str, event: &Event) {
+        let mut attempts = 0u32;
+        let post = || {
+            attempts += 1;
+            let req = self.client.post(url).json(event);
+            async move { req.send().await.and_then(reqwest::Response::error_for_status).map(|_| ()) }
+        };
+        let result = post
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(200))
+                    .with_max_times(ATTEMPTS - 1),
+            )
+            .await;
+        let error = result.err().map(|e| e.without_url().to_string());
+        if let Some(e) = &error {
+            tracing::warn!(url = %redact(url), event = event.event, error = %e, "notification failed");
+        }
+        let shown = redact(url);
+        let row = NewOutbound {
+            at: &now_utc(),
+            event: event.event,
+            url: &shown,
+            run_id: event.run_id,
+            rule: Some(&event.rule),
+            target: Some(&event.target),
+            delivered: error.is_none(),
+            attempts,
+            error: error.as_deref(),
+        };
+        if let Err(e) = record_outbound(&self.pool, &row).await {
+            tracing::error!(error = %e, "cannot record a notification");
+        }
+    }
+}
+
+/// A URL without user info or query (tokens live there): safe to store and log.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "<invalid url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_secrets_before_they_are_stored() {
+        assert_eq!(redact("https://user:pw@hooks.example/x?token=abc"), "https://hooks.example/x");
+        assert_eq!(redact("not a url"), "<invalid url>");
+    }
+}

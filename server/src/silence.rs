@@ -1,0 +1,97 @@
+//! Auto-silence: while a run is in flight, an Alertmanager silence (API v2) matching the alert
+//! on this target, expired when the run ends. Failures are logged; they never block a heal.
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use app::ssr::alert::format_utc;
+
+/// Longest a silence call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Matcher<'a> {
+    name: &'a str,
+    value: &'a str,
+    is_regex: bool,
+    is_equal: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewSilence<'a> {
+    matchers: Vec<Matcher<'a>>,
+    starts_at: String,
+    ends_at: String,
+    created_by: &'a str,
+    comment: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Created {
+    #[serde(rename = "silenceID")]
+    silence_id: String,
+}
+
+/// Talks to one Alertmanager.
+#[derive(Clone, Debug)]
+pub struct Silencer {
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl Silencer {
+    pub fn new(base_url: &str) -> Silencer {
+        let client = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Silencer { client, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// Silences `alertname` on `label=target` for `lasting`; returns the silence id.
+    pub async fn silence(
+        &self,
+        alertname: &str,
+        label: &str,
+        target: &str,
+        lasting: Duration,
+        run_id: i64,
+    ) -> Result<String, String> {
+        let now = OffsetDateTime::now_utc();
+        let body = NewSilence {
+            matchers: vec![
+                Matcher { name: "alertname", value: alertname, is_regex: false, is_equal: true },
+                Matcher { name: label, value: target, is_regex: false, is_equal: true },
+            ],
+            starts_at: format_utc(now)?,
+            ends_at: format_utc(now + lasting)?,
+            created_by: "selfheal",
+            comment: format!("selfheal run #{run_id} is healing this; expires when the run ends"),
+        };
+        let res = self
+            .client
+            .post(format!("{}/api/v2/silences", self.base_url))
+            .json(&body)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("cannot create a silence: {e}"))?;
+        let created: Created = res.json().await.map_err(|e| format!("unreadable silence answer: {e}"))?;
+        Ok(created.silence_id)
+    }
+
+    /// Expires a silence.
+    pub async fn expire(&self, silence_id: &str) -> Result<(), String> {
+        self.client
+            .delete(format!("{}/api/v2/silence/{silence_id}", self.base_url))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map(|_| ())
+            .map_err(|e| format!("cannot expire silence {silence_id}: {e}"))
+    }
+}

@@ -1,0 +1,180 @@
+//! Auto-silence against a real Alertmanager while a run is in flight, and outgoing
+//! notifications (retried, recorded, secrets stripped) to a receiver started by the test.
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+
+use common::alertmanager::{config_blackhole, Alertmanager};
+use common::TestApp;
+
+const FIRING: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json");
+
+fn episode(starts_at: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    v["alerts"][0]["startsAt"] = starts_at.into();
+    v.to_string()
+}
+
+async fn deliver(app: &TestApp, body: &str) {
+    let req = Request::post("/webhook")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, common::basic_auth())
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::OK);
+}
+
+async fn app_with(rule: serde_json::Value, playbook: &'static str, am_url: Option<String>) -> TestApp {
+    TestApp::with(move |config, dir| {
+        let ansible = dir.join("ansible");
+        std::fs::create_dir_all(&ansible).unwrap();
+        std::fs::write(ansible.join("inventory.ini"), "localhost ansible_connection=local\n").unwrap();
+        std::fs::write(ansible.join("heal.yml"), playbook).unwrap();
+        config.ansible.inventory = ansible.join("inventory.ini");
+        config.ansible.dir = ansible;
+        config.alertmanager.url = am_url.unwrap_or_default();
+        config.rules = vec![serde_json::from_value(rule).unwrap()];
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_is_silenced_while_the_run_is_in_flight_and_unsilenced_after() {
+    let am = Alertmanager::start(&config_blackhole()).await;
+    let rule = serde_json::json!({
+        "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal.yml",
+        "limit_from": "job", "target_label": "instance", "silence": true, "cooldown": "0s",
+    });
+    let slow = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: sleep 3\n";
+    let mut am_url = Some(am.url.clone());
+    let app = app_with(rule, slow, am_url.take()).await;
+    // The fixture's `job` label is "nginx": point it at localhost for the run.
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    v["alerts"][0]["labels"]["job"] = "localhost".into();
+    deliver(&app, &v.to_string()).await;
+    app.engine.decide_pending().await.unwrap();
+    let worker = app.worker.clone();
+    let running = tokio::spawn(async move { worker.run_once().await });
+
+    let silences = || async {
+        reqwest::get(format!("{}/api/v2/silences", am.url))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let active = loop {
+        let all = silences().await;
+        if let Some(s) = all.as_array().unwrap().iter().find(|s| s["status"]["state"] == "active") {
+            break s.clone();
+        }
+        assert!(Instant::now() < deadline, "no silence while the run was in flight: {all}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(active["createdBy"], "selfheal");
+    let matchers = active["matchers"].to_string();
+    assert!(matchers.contains("NginxDown") && matchers.contains("127.0.0.1:9113"), "{matchers}");
+
+    running.await.unwrap().unwrap();
+    let id = active["id"].as_str().unwrap().to_owned();
+    let after = silences().await;
+    let state = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .map(|s| s["status"]["state"].clone());
+    assert_eq!(state, Some("expired".into()), "the silence ends with the run");
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT silence_id FROM heal_runs").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored.as_deref(), Some(id.as_str()));
+}
+
+/// A webhook receiver that fails its first request, then records bodies.
+async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(Mutex::new(0u32));
+    let store = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let store = store.clone();
+            let calls = calls.clone();
+            async move {
+                let n = {
+                    let mut c = calls.lock().unwrap();
+                    *c += 1;
+                    *c
+                };
+                if n == 1 {
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                store.lock().unwrap().push(body);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://hookuser:hooksecret@{addr}/hook?token=abc"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_retried_recorded_and_keep_no_secrets() {
+    let (url, seen) = receiver().await;
+    let rule = serde_json::json!({
+        "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal.yml",
+        "cooldown": "0s", "max_attempts": 1, "window": "1h",
+        "notify": [url, "http://127.0.0.1:9/unreachable"],
+    });
+    let app = app_with(rule, "- hosts: all\n  gather_facts: false\n  tasks: []\n", None).await;
+    deliver(&app, &episode("2026-11-22T01:00:00.000Z")).await;
+    app.engine.decide_pending().await.unwrap();
+    app.worker.run_once().await.unwrap().expect("a run");
+    // A second episode on the same target: the breaker (max 1) opens and says so.
+    deliver(&app, &episode("2026-11-22T01:05:00.000Z")).await;
+    app.engine.decide_pending().await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows: Vec<(String, String, String, i64, Option<String>)> = loop {
+        let rows = sqlx::query_as(
+            "SELECT event, url, status, attempts, error FROM outbound_notifications ORDER BY id",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        if rows.len() == 4 {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "notifications not all recorded: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let good: Vec<_> = rows.iter().filter(|r| r.1.contains("/hook")).collect();
+    assert!(good.iter().all(|r| r.2 == "delivered"), "{rows:?}");
+    let mut attempts: Vec<i64> = good.iter().map(|r| r.3).collect();
+    attempts.sort();
+    assert_eq!(attempts, [1, 2], "the receiver's first POST failed and was retried: {rows:?}");
+    assert!(
+        rows.iter().all(|r| !r.1.contains("hooksecret") && !r.1.contains("token")),
+        "no secrets stored: {rows:?}"
+    );
+    let dead: Vec<_> = rows.iter().filter(|r| r.1.contains("unreachable")).collect();
+    assert!(dead.iter().all(|r| r.2 == "failed" && r.3 == 3 && r.4.is_some()), "{rows:?}");
+
+    let bodies = seen.lock().unwrap().clone();
+    let events: Vec<_> = bodies.iter().map(|b| b["event"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(
+        events.contains(&"run_finished".to_owned()) && events.contains(&"breaker_open".to_owned()),
+        "{events:?}"
+    );
+    let finished = bodies.iter().find(|b| b["event"] == "run_finished").unwrap();
+    assert!(finished["text"].as_str().unwrap().contains("succeeded"), "{finished}");
+    assert_eq!(finished["verification"], "inconclusive");
+}

@@ -191,3 +191,34 @@ pub struct OutputLineView {
     pub stream: String,
     pub line: String,
 }
+
+/// What replaying an alert through today's rules concluded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayOutcome {
+    /// `enqueued`, or the skip reason (`resolved`, `cooldown`, `breaker_open`, ...).
+    pub reason: String,
+    pub detail: String,
+    /// Set when the replay was asked to enqueue and did.
+    pub run_id: Option<i64>,
+}
+
+/// A (rule, target) whose circuit breaker is open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenBreaker {
+    pub rule: String,
+    pub target: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// The overview's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub firing_alerts: i64,
+    pub runs_in_flight: i64,
+    pub awaiting_approval: i64,
+    pub runs_24h: i64,
+    pub verified_24h: i64,
+    pub failed_24h: i64,
+    pub open_breakers: Vec<OpenBreaker>,
+}

@@ -3,6 +3,7 @@ pub mod actions;
 pub mod alert;
 pub mod auth;
 pub mod db;
+pub mod evaluate;
 pub mod heal;
 pub mod matcher;
 pub mod state;

@@ -1,6 +1,5 @@
 //! The decision loop: every new alert episode gets exactly one stored decision — a queued run
 //! or a skip with its reason — in one transaction with the run it queues.
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +8,10 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use app::ssr::alert::{format_utc, AlertStatus};
+use app::ssr::alert::format_utc;
 use app::ssr::db::runs::{self, NewRun, UndecidedAlert};
-use app::ssr::heal::{decide, plan, select_rule, Decision, Rule, Skip, SkipReason};
+use app::ssr::evaluate::{evaluate, Evaluation};
+use app::ssr::heal::{Decision, Rule, Skip, SkipReason};
 
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::notify::{Event, Notifier};
@@ -81,25 +81,10 @@ impl Engine {
     async fn decide_one(&self, alert: &UndecidedAlert) -> Result<bool, sqlx::Error> {
         let now = OffsetDateTime::now_utc();
         let now_text = format_utc(now).unwrap_or_default();
-        let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
-        let status = if alert.status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
-        let rule = select_rule(&self.rules, &labels);
-        let planned = match rule {
-            Some(r) => plan(r, &labels),
-            None => Err(Skip { reason: SkipReason::NoRule, detail: String::new() }),
-        };
-
         let mut tx = self.pool.begin().await?;
-        let history = match (rule, &planned) {
-            (Some(r), Ok(p)) if status == AlertStatus::Firing => {
-                let window_start = format_utc(now - r.config.window).unwrap_or_default();
-                let (active, last, attempts) =
-                    runs::target_history(&mut tx, r.name(), &p.target, &window_start).await?;
-                runs::history_from(active, last.as_deref(), attempts, now)
-            }
-            _ => Default::default(),
-        };
-        let mut decision = decide(status, rule, planned, history);
+        let Evaluation { rule, decision, history, labels } =
+            evaluate(&mut tx, &self.rules, alert, now).await?;
+        let mut decision = decision;
         let mut run_id = None;
         if let (Decision::Run(p), Some(r)) = (&decision, rule) {
             let new = NewRun {

@@ -171,3 +171,44 @@ async fn a_breaker_reset_is_for_operators_and_audited() {
         app.post_form("/api/reset_breaker", &[("rule", "nope"), ("target", "x")], Some(&operator)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn replay_reports_todays_decision_and_enqueues_only_when_asked() {
+    let app = app("auto").await;
+    deliver(&app, FIRING).await;
+    app.engine.decide_pending().await.unwrap();
+    finish_all(&app).await;
+    let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
+    let viewer = app.login("vera", "viewer-password-1").await;
+    let dry = app.post_form("/api/replay", &[("alert_id", &alert_id)], Some(&viewer)).await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.body);
+    assert_eq!(dry.json()["reason"], "enqueued");
+    assert_eq!(dry.json()["run_id"], serde_json::Value::Null);
+    assert_eq!(
+        one(&app, "SELECT CAST(count(*) AS TEXT) FROM heal_runs").await,
+        "1",
+        "a dry replay queues nothing"
+    );
+    let refused =
+        app.post_form("/api/replay", &[("alert_id", &alert_id), ("enqueue", "true")], Some(&viewer)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "enqueueing is for operators");
+
+    let operator = app.login("olga", "operator-password-1").await;
+    let real =
+        app.post_form("/api/replay", &[("alert_id", &alert_id), ("enqueue", "true")], Some(&operator)).await;
+    assert!(real.json()["run_id"].is_i64(), "{}", real.body);
+    assert_eq!(one(&app, "SELECT requested_by FROM heal_runs ORDER BY id DESC LIMIT 1").await, "olga");
+    assert_eq!(one(&app, "SELECT actor FROM audit_events WHERE action = 'run.replay'").await, "olga");
+
+    let overview = app.post_form("/api/overview", &[], Some(&viewer)).await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    assert_eq!(overview.json()["firing_alerts"], 1);
+    assert_eq!(overview.json()["runs_in_flight"], 1);
+}
+
+async fn finish_all(app: &TestApp) {
+    sqlx::query("UPDATE heal_runs SET status = 'failed' WHERE status IN ('queued', 'running')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}

@@ -2,6 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::model::{Overview, ReplayOutcome};
 
 /// `POST /api/heal_now` (fields `alert_id`, optional `dry_run`): queue the matching rule's
 /// playbook for this alert now; returns the run id and sends the browser to the live run.
@@ -68,4 +69,52 @@ pub async fn reset_breaker(rule: String, target: String) -> Result<(), AppError>
     let state = app_state()?;
     actions::reset_breaker(&state.pool, &state.rules, &user, &rule, &target, auth::client_addr().as_deref())
         .await
+}
+
+/// `POST /api/replay` (fields `alert_id`, optional `enqueue=true`): what today's rules decide
+/// for a stored alert; queues the run only when asked and when the rules would run it.
+#[server(endpoint = "replay")]
+pub async fn replay_alert(
+    alert_id: i64,
+    #[server(default)] enqueue: Option<String>,
+) -> Result<ReplayOutcome, AppError> {
+    use crate::model::Role;
+    use crate::ssr::{actions, app_state, auth};
+
+    let enqueue = enqueue.is_some_and(|v| v == "true" || v == "on");
+    let user = auth::require_role(if enqueue { Role::Operator } else { Role::Viewer }).await?;
+    let state = app_state()?;
+    let outcome =
+        actions::replay(&state.pool, &state.rules, &user, alert_id, enqueue, auth::client_addr().as_deref())
+            .await?;
+    if outcome.run_id.is_some() {
+        state.worker_wake.notify_one();
+    }
+    Ok(outcome)
+}
+
+/// `POST /api/overview`: what is happening now (viewer).
+#[server(endpoint = "overview")]
+pub async fn get_overview() -> Result<Overview, AppError> {
+    use crate::model::Role;
+    use crate::ssr::{actions, app_state, auth, db, internal};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    let since = crate::ssr::alert::format_utc(time::OffsetDateTime::now_utc() - time::Duration::hours(24))
+        .unwrap_or_default();
+    let (firing_alerts, runs_in_flight, awaiting_approval, runs_24h, verified_24h, failed_24h) =
+        db::runs::overview_counts(&state.pool, &since).await.map_err(|e| internal("overview failed", e))?;
+    let open_breakers = actions::open_breakers(&state.pool, &state.rules)
+        .await
+        .map_err(|e| internal("breakers failed", e))?;
+    Ok(Overview {
+        firing_alerts,
+        runs_in_flight,
+        awaiting_approval,
+        runs_24h,
+        verified_24h,
+        failed_24h,
+        open_breakers,
+    })
 }

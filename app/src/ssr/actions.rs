@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use sqlx::SqlitePool;
 
 use crate::error::AppError;
-use crate::model::CurrentUser;
+use crate::model::{CurrentUser, OpenBreaker, ReplayOutcome};
 use crate::ssr::alert::now_utc;
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
 use crate::ssr::db::runs::{self, NewRun};
-use crate::ssr::heal::{plan, select_rule, Rule, RuleMode};
+use crate::ssr::evaluate::evaluate;
+use crate::ssr::heal::{plan, select_rule, Decision, Rule, RuleMode};
 use crate::ssr::{internal, respond_with};
 
 fn db(e: sqlx::Error) -> AppError {
@@ -116,6 +117,80 @@ pub async fn reset_breaker(
     audit(&mut tx, &user.username, "breaker.reset", &format!("{rule} / {target}"), "breaker reset", source)
         .await?;
     tx.commit().await.map_err(db)
+}
+
+/// Every (rule, target) whose breaker is open now.
+pub async fn open_breakers(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<OpenBreaker>, sqlx::Error> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut open = Vec::new();
+    for rule in rules {
+        let window_start = crate::ssr::alert::format_utc(now - rule.config.window).unwrap_or_default();
+        for (target, attempts) in runs::attempts_by_target(pool, rule.name(), &window_start).await? {
+            if attempts >= i64::from(rule.config.max_attempts) {
+                open.push(OpenBreaker {
+                    rule: rule.name().to_owned(),
+                    target,
+                    attempts,
+                    max_attempts: i64::from(rule.config.max_attempts),
+                });
+            }
+        }
+    }
+    Ok(open)
+}
+
+/// Runs a stored alert through today's rules and history; queues the run only if asked (and
+/// if the rules would run it), marked with who asked.
+pub async fn replay(
+    pool: &SqlitePool,
+    rules: &[Rule],
+    user: &CurrentUser,
+    alert_id: i64,
+    enqueue: bool,
+    source: Option<&str>,
+) -> Result<ReplayOutcome, AppError> {
+    let alert = runs::alert_for_action(pool, alert_id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| respond_with(AppError::NotFound))?;
+    let now = time::OffsetDateTime::now_utc();
+    let now_text = now_utc();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let eval = evaluate(&mut tx, rules, &alert, now).await.map_err(db)?;
+    let (reason, detail) = match &eval.decision {
+        Decision::Run(p) => (
+            "enqueued".to_owned(),
+            format!("would run {} on {}", p.playbook, p.limit.as_deref().unwrap_or(&p.target)),
+        ),
+        Decision::Skip(s) => (s.reason.as_str().to_owned(), s.detail.clone()),
+    };
+    let mut run_id = None;
+    if let (true, Decision::Run(p), Some(rule)) = (enqueue, &eval.decision, eval.rule) {
+        let new = NewRun {
+            alert_id: Some(alert_id),
+            plan: p,
+            requested_by: &user.username,
+            timeout_ms: i64::try_from(rule.config.timeout.as_millis()).unwrap_or(i64::MAX),
+            verify_expr: rule.config.verify.as_deref(),
+            verify_within_ms: i64::try_from(rule.config.verify_within.as_millis()).unwrap_or(i64::MAX),
+            alert_starts_at: Some(&alert.starts_at),
+            now: &now_text,
+        };
+        run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?;
+        if let Some(id) = run_id {
+            audit(
+                &mut tx,
+                &user.username,
+                "run.replay",
+                &format!("run #{id}"),
+                &format!("alert #{alert_id}: {detail}"),
+                source,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(ReplayOutcome { reason, detail, run_id })
 }
 
 async fn audit(

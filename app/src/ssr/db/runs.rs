@@ -393,6 +393,45 @@ pub async fn reset_breaker(
     Ok(())
 }
 
+/// Engine attempts per target of one rule since the window start (or each target's last
+/// breaker reset, if later).
+pub async fn attempts_by_target(
+    ex: impl SqliteExecutor<'_>,
+    rule: &str,
+    window_start: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.target, count(*) FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' \
+         AND r.created_at >= max(?2, coalesce((SELECT max(reset_at) FROM breaker_resets b \
+                                               WHERE b.rule = ?1 AND b.target = r.target), '')) \
+         GROUP BY r.target",
+    )
+    .bind(rule)
+    .bind(window_start)
+    .fetch_all(ex)
+    .await
+}
+
+/// Counts for the overview: firing alerts, runs in flight, awaiting approval, and the last
+/// 24 h of runs (all, verified, failed or not fixed).
+pub async fn overview_counts(
+    ex: impl SqliteExecutor<'_>,
+    since: &str,
+) -> Result<(i64, i64, i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM alerts WHERE status = 'firing'), \
+                (SELECT count(*) FROM heal_runs WHERE status IN ('queued', 'running')), \
+                (SELECT count(*) FROM heal_runs WHERE status = 'awaiting_approval'), \
+                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1), \
+                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND verification = 'verified'), \
+                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 \
+                   AND (status IN ('failed', 'timed_out') OR verification = 'not_fixed'))",
+    )
+    .bind(since)
+    .fetch_one(ex)
+    .await
+}
+
 /// Columns of a [`RunSummary`].
 const RUN_COLUMNS: &str =
     "id, alert_id, rule, playbook, target, mode, status, verification, requested_by, created_at, \

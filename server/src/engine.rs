@@ -13,7 +13,7 @@ use app::ssr::db::runs::{self, NewRun, UndecidedAlert};
 use app::ssr::evaluate::{evaluate, Evaluation};
 use app::ssr::heal::{Decision, Rule, Skip, SkipReason};
 
-use crate::metrics::{Metrics, ReasonLabel};
+use crate::metrics::{BreakerLabel, Metrics, ReasonLabel};
 use crate::notify::{Event, Notifier};
 
 /// Alerts decided per step; the loop takes another step at once while work remains.
@@ -35,6 +35,8 @@ pub struct Engine {
     /// Approvals older than this are cancelled.
     pub approval_ttl: Duration,
     pub notifier: Notifier,
+    /// Breakers reported open at least once (to report them closed later).
+    pub breakers_seen: Arc<std::sync::Mutex<std::collections::HashSet<BreakerLabel>>>,
 }
 
 impl Engine {
@@ -74,7 +76,25 @@ impl Engine {
         if expired > 0 {
             tracing::info!(expired, "approvals cancelled (alert resolved or approval expired)");
         }
+        self.update_gauges().await?;
         Ok(pending.len())
+    }
+
+    /// Queue depth and breaker states for /metrics. A breaker that closed (window passed or
+    /// reset) goes back to 0 rather than vanishing, so alerts on it resolve.
+    async fn update_gauges(&self) -> Result<(), sqlx::Error> {
+        self.metrics.queue_depth.set(runs::queue_depth(&self.pool).await?);
+        let open = app::ssr::actions::open_breakers(&self.pool, &self.rules).await?;
+        let mut seen = self.breakers_seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for label in seen.iter() {
+            self.metrics.breaker_open.get_or_create(label).set(0);
+        }
+        for b in open {
+            let label = BreakerLabel { rule: b.rule, target: b.target };
+            self.metrics.breaker_open.get_or_create(&label).set(1);
+            seen.insert(label);
+        }
+        Ok(())
     }
 
     /// Decides on one episode; returns whether a run was queued.

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -38,6 +39,13 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// Labels: a circuit breaker's rule and target.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BreakerLabel {
+    pub rule: String,
+    pub target: String,
+}
+
 /// Label: what the database was doing when it failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
@@ -63,6 +71,8 @@ pub struct Metrics {
     pub verifications: Family<ResultLabel, Counter>,
     pub time_to_heal_seconds: Histogram,
     pub runs_recovered: Counter,
+    pub queue_depth: Gauge,
+    pub breaker_open: Family<BreakerLabel, Gauge>,
 }
 
 impl Metrics {
@@ -86,6 +96,8 @@ impl Metrics {
             // 0.5 s .. ~68 min: a good heal takes seconds, a slow one minutes.
             time_to_heal_seconds: Histogram::new(exponential_buckets(0.5, 2.0, 14)),
             runs_recovered: Counter::default(),
+            queue_depth: Gauge::default(),
+            breaker_open: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -145,6 +157,12 @@ impl Metrics {
             "time_to_heal_seconds",
             "From the alert's startsAt to the verified heal",
             m.time_to_heal_seconds.clone(),
+        );
+        registry.register("run_queue_depth", "Runs queued and not yet started", m.queue_depth.clone());
+        registry.register(
+            "breaker_open",
+            "1 while the circuit breaker of (rule, target) is open, 0 once it closed",
+            m.breaker_open.clone(),
         );
         registry.register(
             "runs_recovered",

@@ -16,6 +16,9 @@ use common::TestApp;
 /// How long any one browser condition may take (hydration of a debug bundle included).
 const WAIT: Duration = Duration::from_secs(20);
 
+/// One browser at a time: two Chromiums on two cores make every wait flaky.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A chromedriver process, killed on drop.
 struct ChromeDriver {
     child: Child,
@@ -61,11 +64,16 @@ async fn browser(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
         }
     });
     let serde_json::Value::Object(caps) = caps else { unreachable!() };
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
+    // ChromeDriver may accept connections a moment before it accepts sessions.
+    let mut last_error = None;
+    for _ in 0..5 {
+        match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&driver.url).await {
+            Ok(client) => return client,
+            Err(e) => last_error = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no browser session: {last_error:?}")
 }
 
 fn artifacts() -> PathBuf {
@@ -117,6 +125,7 @@ async fn log_in(c: &Client, addr: SocketAddr, name: &str, password: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
+    let _one = ONE_BROWSER.lock().await;
     assert!(common::site_root().join("pkg/selfheal.wasm").exists(), "run scripts/build.sh first");
     let app = TestApp::new().await;
     app.add_user("admin", "admin-password-1", Role::Admin).await;
@@ -172,4 +181,104 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     std::fs::write(artifacts().join("audit-viewer.png"), c.screenshot().await.unwrap()).unwrap();
 
     c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() {
+    let _one = ONE_BROWSER.lock().await;
+    assert!(common::site_root().join("pkg/selfheal.wasm").exists(), "run scripts/build.sh first");
+    let app = TestApp::with(|config, dir| {
+        let ansible = dir.join("ansible");
+        std::fs::create_dir_all(&ansible).unwrap();
+        std::fs::write(ansible.join("inventory.ini"), "localhost ansible_connection=local\n").unwrap();
+        std::fs::write(
+            ansible.join("heal-nginx.yml"),
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: nginx is back\n",
+        )
+        .unwrap();
+        config.ansible.inventory = ansible.join("inventory.ini");
+        config.ansible.dir = ansible;
+        config.rules = vec![serde_json::from_value(serde_json::json!({
+            "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml", "mode": "shadow",
+        }))
+        .unwrap()];
+    })
+    .await;
+    app.add_user("olga", "operator-password-1", Role::Operator).await;
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let firing = include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json");
+    let req = axum::http::Request::post("/webhook")
+        .header("content-type", "application/json")
+        .header("authorization", common::basic_auth())
+        .body(axum::body::Body::from(firing))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, axum::http::StatusCode::OK);
+    app.engine.decide_pending().await.unwrap();
+    let worker = app.worker.clone();
+    let stop = worker.stop.clone();
+    let work = tokio::spawn(worker.run());
+    let addr = app.serve().await;
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // A viewer sees the alert and the shadow decision, and no action button.
+    log_in(&c, addr, "vera", "viewer-password-1").await;
+    wait_path(&c, "/").await;
+    c.goto(&format!("http://{addr}/alerts")).await.unwrap();
+    let table = text_of(&c, "[data-testid=alerts-table]").await;
+    assert!(table.contains("NginxDown") && table.contains("shadow"), "{table}");
+    wait_hydrated(&c).await;
+    assert!(c.find(Locator::Css("[data-testid=heal-now]")).await.is_err(), "no heal button for a viewer");
+    c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/login").await;
+
+    // An operator heals it now, confirms, lands on the live run and sees it finish.
+    log_in(&c, addr, "olga", "operator-password-1").await;
+    wait_path(&c, "/").await;
+    c.goto(&format!("http://{addr}/alerts")).await.unwrap();
+    wait_hydrated(&c).await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=heal-now] summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    std::fs::write(artifacts().join("alerts-heal-now.png"), c.screenshot().await.unwrap()).unwrap();
+    c.find(Locator::Css("[data-testid=heal-now-confirm]")).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !c.current_url().await.unwrap().path().starts_with("/runs/") {
+        assert!(Instant::now() < deadline, "not taken to the run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let facts = text_of(&c, "[data-testid=run-facts]").await;
+        let output = c.find(Locator::Css("[data-testid=run-output]")).await;
+        let out_text = match output {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if facts.contains("succeeded")
+            && out_text.contains("nginx is back")
+            && out_text.contains("PLAY RECAP")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never showed as finished: {facts}\n{out_text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    std::fs::write(artifacts().join("run-detail.png"), c.screenshot().await.unwrap()).unwrap();
+
+    c.goto(&format!("http://{addr}/audit")).await.unwrap();
+    let audit = text_of(&c, "[data-testid=audit-table]").await;
+    assert!(audit.contains("run.heal_now") && audit.contains("olga"), "{audit}");
+    c.goto(&format!("http://{addr}/")).await.unwrap();
+    text_of(&c, "[data-testid=overview]").await;
+    std::fs::write(artifacts().join("overview-operator.png"), c.screenshot().await.unwrap()).unwrap();
+    c.close().await.unwrap();
+    stop.cancel();
+    let _ = work.await;
 }

@@ -153,6 +153,11 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
     }
     assert_eq!(reasons(&app).await, ["enqueued", "enqueued", "enqueued", "breaker_open", "breaker_open"]);
     assert_eq!(runs(&app).await, 3);
+    let open = app.get("/metrics", None).await.body;
+    assert!(
+        open.contains("selfheal_breaker_open{rule=\"nginx-down\",target=\"127.0.0.1:9113\"} 1"),
+        "{open}"
+    );
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM decisions WHERE reason = 'breaker_open' LIMIT 1")
             .fetch_one(&app.pool)
@@ -172,6 +177,11 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
 
     let metrics = app.get("/metrics", None).await.body;
     assert!(metrics.contains("selfheal_decisions_total{reason=\"breaker_open\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("selfheal_breaker_open{rule=\"nginx-down\",target=\"127.0.0.1:9113\"} 0"),
+        "closed after the reset: {metrics}"
+    );
+    assert!(metrics.contains("selfheal_run_queue_depth 1"), "{metrics}");
 }
 
 #[tokio::test]

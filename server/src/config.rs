@@ -104,11 +104,19 @@ pub struct EngineConfig {
     /// soon as its alert resolves).
     #[serde(with = "humantime_serde")]
     pub approval_ttl: Duration,
+    /// On SIGTERM/SIGINT, running playbooks may finish for this long; then they are killed and
+    /// marked interrupted (systemd's default stop timeout is 90 s: stay well inside it).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { concurrency: 2, approval_ttl: Duration::from_secs(3600) }
+        EngineConfig {
+            concurrency: 2,
+            approval_ttl: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(30),
+        }
     }
 }
 

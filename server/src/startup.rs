@@ -154,6 +154,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
             max_output_lines: config.ansible.max_output_lines,
             work_root: data_dir.join("runs"),
             concurrency: usize::try_from(config.engine.concurrency).unwrap_or(1),
+            shutdown_grace: config.engine.shutdown_grace,
         }),
         rules: engine.rules.clone(),
         prometheus: (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),

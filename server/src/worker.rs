@@ -14,10 +14,14 @@ use tracing::Instrument;
 
 use app::ssr::alert::{format_utc, now_utc};
 use app::ssr::db::outbound;
-use app::ssr::db::runs::{self, ClaimedRun, FinishedRun, OutputLine};
+use app::ssr::db::runs::{self, ClaimedRun, FinishedRun};
 use app::ssr::heal::Rule;
 
-use crate::ansible::{self, Ending, PlaybookRun, Stream};
+mod output;
+
+use output::{store_output, FLUSH_LINES};
+
+use crate::ansible::{self, Ending, PlaybookRun};
 use crate::metrics::{Metrics, ResultLabel};
 use crate::notify::{Event, Notifier};
 use crate::silence::Silencer;
@@ -25,12 +29,6 @@ use crate::verify::{alert_cleared_expr, Prometheus, Verdict};
 
 /// Fallback poll of the queue when no wake-up arrives.
 const POLL_EVERY: Duration = Duration::from_secs(2);
-
-/// Output is flushed to the database at least this often while a run is going.
-const FLUSH_EVERY: Duration = Duration::from_millis(250);
-
-/// ...or when this many lines are waiting.
-const FLUSH_LINES: usize = 500;
 
 /// How the worker starts playbooks.
 #[derive(Clone, Debug)]
@@ -43,6 +41,8 @@ pub struct WorkerSettings {
     /// Per-run folders (extra-vars files) live here.
     pub work_root: PathBuf,
     pub concurrency: usize,
+    /// How long running playbooks may go on after a stop was asked for.
+    pub shutdown_grace: Duration,
 }
 
 /// Takes and executes queued runs.
@@ -54,7 +54,7 @@ pub struct Worker {
     pub prometheus: Option<Prometheus>,
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
-    /// Cancelled at shutdown: no new runs start; running ones get [`SHUTDOWN_GRACE`].
+    /// Cancelled at shutdown: no new runs start; running ones get `settings.shutdown_grace`.
     pub stop: CancellationToken,
     /// Cancelled when the grace period is over: running playbooks are killed.
     pub kill: CancellationToken,
@@ -62,10 +62,6 @@ pub struct Worker {
     /// Alertmanager, for silences while runs are in flight (rules with `silence = true`).
     pub silencer: Option<Silencer>,
 }
-
-/// How long running playbooks may go on after a stop was asked for, before they are killed
-/// and marked interrupted (systemd's default stop timeout is 90 s: stay well inside it).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 impl Worker {
     /// Runs until `stop`; at most `concurrency` playbooks at once.
@@ -98,7 +94,7 @@ impl Worker {
             }
         }
         let drain = async { while running.join_next().await.is_some() {} };
-        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        if tokio::time::timeout(self.settings.shutdown_grace, drain).await.is_err() {
             tracing::warn!("shutdown grace period over: killing running playbooks");
             self.kill.cancel();
             while running.join_next().await.is_some() {}
@@ -304,78 +300,4 @@ impl Worker {
         tracing::info!(verdict = verdict.as_str(), time_to_heal_ms, "verification done");
         verdict
     }
-}
-
-/// What the output store saw.
-#[derive(Debug, Default)]
-struct StoredOutput {
-    lines: u64,
-    truncated: bool,
-    recap: ansible::Recap,
-}
-
-/// Drains a run's output into `run_output` in batches; keeps the PLAY RECAP lines for parsing.
-async fn store_output(
-    pool: SqlitePool,
-    run_id: i64,
-    mut rx: mpsc::Receiver<(Stream, String)>,
-    cap: u32,
-) -> StoredOutput {
-    let mut out = StoredOutput::default();
-    let mut pending: Vec<OutputLine> = Vec::new();
-    let mut recap_lines: Vec<String> = Vec::new();
-    let mut dropped = 0u64;
-    let mut seq = 0i64;
-    let mut tick = tokio::time::interval(FLUSH_EVERY);
-    loop {
-        let next = tokio::select! {
-            line = rx.recv() => line,
-            _ = tick.tick() => {
-                flush(&pool, run_id, &mut pending).await;
-                continue;
-            }
-        };
-        let Some((stream, line)) = next else { break };
-        if line.starts_with("PLAY RECAP") || !recap_lines.is_empty() {
-            recap_lines.push(line.clone());
-        }
-        if out.lines >= u64::from(cap) {
-            dropped += 1;
-            continue;
-        }
-        seq += 1;
-        out.lines += 1;
-        pending.push(OutputLine { seq, stream: stream.as_str(), at: now_utc(), line });
-        if pending.len() >= FLUSH_LINES {
-            flush(&pool, run_id, &mut pending).await;
-        }
-    }
-    if dropped > 0 {
-        out.truncated = true;
-        seq += 1;
-        pending.push(OutputLine {
-            seq,
-            stream: "system",
-            at: now_utc(),
-            line: format!("[selfheal] output truncated: {dropped} more lines were not kept (cap {cap})"),
-        });
-    }
-    flush(&pool, run_id, &mut pending).await;
-    out.recap = ansible::parse_recap(recap_lines.iter().map(String::as_str));
-    out
-}
-
-async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>) {
-    if pending.is_empty() {
-        return;
-    }
-    let result = async {
-        let mut conn = pool.acquire().await?;
-        runs::append_output(&mut conn, run_id, pending).await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "cannot store run output");
-    }
-    pending.clear();
 }

@@ -55,11 +55,10 @@ async fn run_row(db: &Path) -> Option<(String, Option<i64>)> {
     row
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
+/// A folder with a config whose one rule runs a playbook that hangs on `marker` (a sleep).
+fn hang_lab(marker: &str, extra_config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let marker = "sleep 4713";
     std::fs::create_dir_all(d.join("ansible")).unwrap();
     std::fs::write(d.join("ansible/inventory.ini"), "localhost ansible_connection=local\n").unwrap();
     std::fs::write(
@@ -69,14 +68,18 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
     .unwrap();
     std::fs::write(
         d.join("selfheal.toml"),
-        "database = \"data/selfheal.db\"\n[ansible]\ndir = \"ansible\"\ninventory = \"ansible/inventory.ini\"\n\
-         [[rules]]\nname = \"hang\"\nmatch = { alertname = \"Hang\" }\nplaybook = \"hang.yml\"\ntarget_label = \"host\"\n\
-         limit_from = \"host\"\ntimeout = \"10m\"\n",
+        format!(
+            "database = \"data/selfheal.db\"\n{extra_config}[ansible]\ndir = \"ansible\"\n\
+             inventory = \"ansible/inventory.ini\"\n[[rules]]\nname = \"hang\"\nmatch = {{ alertname = \"Hang\" }}\n\
+             playbook = \"hang.yml\"\ntarget_label = \"host\"\nlimit_from = \"host\"\ntimeout = \"10m\"\n"
+        ),
     )
     .unwrap();
-    let port = free_port();
-    let mut first = start(d, port);
-    wait_healthy(port).await;
+    dir
+}
+
+/// Posts the `Hang` alert and waits until its playbook really runs (pid recorded, sleeper alive).
+async fn start_hanging_run(d: &Path, port: u16, marker: &str) {
     let alert = serde_json::json!({
         "version": "4", "groupKey": "g", "receiver": "r", "status": "firing",
         "alerts": [{ "status": "firing", "labels": { "alertname": "Hang", "host": "localhost" },
@@ -91,16 +94,9 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
         .await
         .unwrap();
     assert!(res.status().is_success());
-
-    // Wait until the playbook really runs (its pid recorded, the sleeper alive).
     let db = d.join("data/selfheal.db");
     let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some((status, Some(_))) = run_row(&db).await {
-            if status == "running" && sleepers(marker) > 0 {
-                break;
-            }
-        }
+    while !(run_row(&db).await.is_some_and(|r| r.0 == "running" && r.1.is_some()) && sleepers(marker) > 0) {
         assert!(
             Instant::now() < deadline,
             "the run never started; log: {}",
@@ -108,6 +104,18 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
+    let marker = "sleep 4713";
+    let dir = hang_lab(marker, "");
+    let d = dir.path();
+    let db = d.join("data/selfheal.db");
+    let port = free_port();
+    let mut first = start(d, port);
+    wait_healthy(port).await;
+    start_hanging_run(d, port, marker).await;
 
     first.kill().unwrap(); // SIGKILL: no shutdown code runs
     first.wait().unwrap();
@@ -125,4 +133,44 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
     }
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_run_finish_within_the_grace_then_kills_and_marks_it() {
+    let marker = "sleep 4714";
+    let dir = hang_lab(marker, "[engine]\nshutdown_grace = \"2s\"\n");
+    let d = dir.path();
+    let db = d.join("data/selfheal.db");
+    let port = free_port();
+    let mut server = start(d, port);
+    wait_healthy(port).await;
+    start_hanging_run(d, port, marker).await;
+
+    let asked = Instant::now();
+    // SAFETY: kill(2) only sends a signal to the child we started.
+    unsafe {
+        libc::kill(i32::try_from(server.id()).unwrap(), libc::SIGTERM);
+    }
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if asked.elapsed() > Duration::from_secs(20) {
+            let _ = server.kill();
+            panic!("selfheal did not stop within 20 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let took = asked.elapsed();
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "waited the grace, then stopped: {took:?}"
+    );
+    assert_eq!(run_row(&db).await.map(|r| r.0).as_deref(), Some("interrupted"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sleepers(marker) > 0 {
+        assert!(Instant::now() < deadline, "the playbook's process group was not killed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -9,7 +9,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::alert::format_utc;
-use app::ssr::db::runs::{self, NewRun, UndecidedAlert};
+use app::ssr::db::decisions::{self, UndecidedAlert};
+use app::ssr::db::runs::{self, NewRun};
 use app::ssr::evaluate::{evaluate, Evaluation};
 use app::ssr::heal::{Decision, Rule, Skip, SkipReason};
 
@@ -61,7 +62,7 @@ impl Engine {
 
     /// One step: decides on up to a batch of undecided episodes; returns how many.
     pub async fn decide_pending(&self) -> Result<usize, sqlx::Error> {
-        let pending = runs::undecided_alerts(&self.pool, DECIDE_BATCH).await?;
+        let pending = decisions::undecided_alerts(&self.pool, DECIDE_BATCH).await?;
         let mut queued = false;
         for alert in &pending {
             queued |= self.decide_one(alert).await?;
@@ -125,7 +126,8 @@ impl Engine {
                 });
             }
         }
-        runs::record_decision(&mut tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text).await?;
+        decisions::record_decision(&mut tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text)
+            .await?;
         tx.commit().await?;
 
         let reason = match &decision {

@@ -30,15 +30,6 @@ async fn app(mode: &str) -> TestApp {
     app
 }
 
-async fn deliver(app: &TestApp, body: &str) {
-    let req = Request::post("/webhook")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, common::basic_auth())
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    assert_eq!(app.send(req).await.status, StatusCode::OK);
-}
-
 async fn one(app: &TestApp, sql: &str) -> String {
     sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
 }
@@ -46,7 +37,7 @@ async fn one(app: &TestApp, sql: &str) -> String {
 #[tokio::test]
 async fn heal_now_is_for_operators_queues_as_them_and_is_audited() {
     let app = app("shadow").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     app.engine.decide_pending().await.unwrap();
     let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
 
@@ -85,7 +76,7 @@ async fn heal_now_is_for_operators_queues_as_them_and_is_audited() {
 #[tokio::test]
 async fn heal_now_from_a_plain_form_goes_to_the_live_run() {
     let app = app("shadow").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
     let operator = app.login("olga", "operator-password-1").await;
     let req = Request::post("/api/heal_now")
@@ -104,7 +95,7 @@ async fn heal_now_from_a_plain_form_goes_to_the_live_run() {
 #[tokio::test]
 async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves() {
     let app = app("approval").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     app.engine.decide_pending().await.unwrap();
     assert_eq!(one(&app, "SELECT status FROM heal_runs").await, "awaiting_approval");
     let run_id = one(&app, "SELECT CAST(id AS TEXT) FROM heal_runs").await;
@@ -116,7 +107,7 @@ async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves(
     assert_eq!(one(&app, "SELECT status FROM heal_runs").await, "awaiting_approval");
 
     // The alert resolves before anyone approves: the approval cancels itself.
-    deliver(&app, RESOLVED).await;
+    app.deliver(RESOLVED).await;
     app.engine.decide_pending().await.unwrap();
     let (status, error): (String, String) =
         sqlx::query_as("SELECT status, error FROM heal_runs").fetch_one(&app.pool).await.unwrap();
@@ -130,7 +121,7 @@ async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves(
 #[tokio::test]
 async fn an_operator_approves_or_rejects_with_a_comment() {
     let app = app("approval").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     app.engine.decide_pending().await.unwrap();
     let run_id = one(&app, "SELECT CAST(id AS TEXT) FROM heal_runs").await;
     let operator = app.login("olga", "operator-password-1").await;
@@ -175,7 +166,7 @@ async fn a_breaker_reset_is_for_operators_and_audited() {
 #[tokio::test]
 async fn replay_reports_todays_decision_and_enqueues_only_when_asked() {
     let app = app("auto").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     app.engine.decide_pending().await.unwrap();
     finish_all(&app).await;
     let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;

@@ -3,11 +3,9 @@
 //! every outcome is stored with its reason.
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use base64::Engine as _;
+use axum::http::StatusCode;
 
-use common::{TestApp, WEBHOOK_PASSWORD, WEBHOOK_USER};
+use common::TestApp;
 
 const FIRING: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json");
 const RESOLVED: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-resolved.json");
@@ -31,16 +29,6 @@ async fn app(cooldown: &str) -> TestApp {
         .unwrap()];
     })
     .await
-}
-
-async fn deliver(app: &TestApp, body: &str) {
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{WEBHOOK_USER}:{WEBHOOK_PASSWORD}"));
-    let req = Request::post("/webhook")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Basic {auth}"))
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    assert_eq!(app.send(req).await.status, StatusCode::OK);
 }
 
 fn episode(starts_at: &str) -> String {
@@ -68,7 +56,7 @@ async fn finish_runs(app: &TestApp) {
 #[tokio::test]
 async fn a_firing_alert_queues_one_run_with_its_labels_as_data() {
     let app = app("2m").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     assert_eq!(app.engine.decide_pending().await.unwrap(), 1);
     assert_eq!(reasons(&app).await, ["enqueued"]);
     let (status, rule, playbook, target, vars, run_alert, decision_run): (
@@ -100,12 +88,12 @@ async fn a_firing_alert_queues_one_run_with_its_labels_as_data() {
 async fn a_retry_storm_and_an_ha_peer_never_make_a_second_run() {
     let app = app("0s").await;
     for _ in 0..20 {
-        deliver(&app, FIRING).await;
+        app.deliver(FIRING).await;
         app.engine.decide_pending().await.unwrap();
     }
     let mut peer: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     peer["externalURL"] = "http://second-alertmanager:9093".into();
-    deliver(&app, &peer.to_string()).await;
+    app.deliver(&peer.to_string()).await;
     app.engine.decide_pending().await.unwrap();
     assert_eq!(runs(&app).await, 1);
     assert_eq!(reasons(&app).await, ["enqueued"], "one episode, one decision");
@@ -114,11 +102,11 @@ async fn a_retry_storm_and_an_ha_peer_never_make_a_second_run() {
 #[tokio::test]
 async fn resolved_alerts_and_unmatched_alerts_never_run_and_say_why() {
     let app = app("2m").await;
-    deliver(&app, RESOLVED).await;
+    app.deliver(RESOLVED).await;
     let mut other: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     other["alerts"][0]["labels"]["alertname"] = "DiskFull".into();
     other["alerts"][0]["fingerprint"] = "0123456789abcdef".into();
-    deliver(&app, &other.to_string()).await;
+    app.deliver(&other.to_string()).await;
     app.engine.decide_pending().await.unwrap();
     assert_eq!(reasons(&app).await, ["resolved", "no_rule"]);
     assert_eq!(runs(&app).await, 0);
@@ -127,12 +115,12 @@ async fn resolved_alerts_and_unmatched_alerts_never_run_and_say_why() {
 #[tokio::test]
 async fn a_second_episode_waits_while_a_run_is_in_flight_then_respects_the_cooldown() {
     let app = app("1h").await;
-    deliver(&app, &episode("2026-11-22T01:00:00.000Z")).await;
+    app.deliver(&episode("2026-11-22T01:00:00.000Z")).await;
     app.engine.decide_pending().await.unwrap();
-    deliver(&app, &episode("2026-11-22T01:05:00.000Z")).await;
+    app.deliver(&episode("2026-11-22T01:05:00.000Z")).await;
     app.engine.decide_pending().await.unwrap();
     finish_runs(&app).await;
-    deliver(&app, &episode("2026-11-22T01:10:00.000Z")).await;
+    app.deliver(&episode("2026-11-22T01:10:00.000Z")).await;
     app.engine.decide_pending().await.unwrap();
     assert_eq!(reasons(&app).await, ["enqueued", "run_in_progress", "cooldown"]);
     let detail: String = sqlx::query_scalar("SELECT detail FROM decisions WHERE reason = 'cooldown'")
@@ -147,7 +135,7 @@ async fn a_second_episode_waits_while_a_run_is_in_flight_then_respects_the_coold
 async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
     let app = app("0s").await;
     for minute in 0..5 {
-        deliver(&app, &episode(&format!("2026-11-22T01:0{minute}:00.000Z"))).await;
+        app.deliver(&episode(&format!("2026-11-22T01:0{minute}:00.000Z"))).await;
         app.engine.decide_pending().await.unwrap();
         finish_runs(&app).await;
     }
@@ -171,7 +159,7 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
         .execute(&app.pool)
         .await
         .unwrap();
-    deliver(&app, &episode("2026-11-22T01:09:00.000Z")).await;
+    app.deliver(&episode("2026-11-22T01:09:00.000Z")).await;
     app.engine.decide_pending().await.unwrap();
     assert_eq!(reasons(&app).await.last().map(String::as_str), Some("enqueued"), "reset closes the breaker");
 
@@ -188,7 +176,7 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
 async fn runs_and_decisions_are_visible_to_a_viewer() {
     use app::model::Role;
     let app = app("2m").await;
-    deliver(&app, FIRING).await;
+    app.deliver(FIRING).await;
     app.engine.decide_pending().await.unwrap();
     let run_id: i64 = sqlx::query_scalar("SELECT id FROM heal_runs").fetch_one(&app.pool).await.unwrap();
     sqlx::query("INSERT INTO run_output (run_id, seq, stream, at, line) VALUES (?, 1, 'stdout', 'now', 'PLAY [all] ***')")

@@ -5,8 +5,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 
 use common::alertmanager::{config_blackhole, Alertmanager};
 use common::TestApp;
@@ -17,15 +16,6 @@ fn episode(starts_at: &str) -> String {
     let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     v["alerts"][0]["startsAt"] = starts_at.into();
     v.to_string()
-}
-
-async fn deliver(app: &TestApp, body: &str) {
-    let req = Request::post("/webhook")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, common::basic_auth())
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    assert_eq!(app.send(req).await.status, StatusCode::OK);
 }
 
 async fn app_with(rule: serde_json::Value, playbook: &'static str, am_url: Option<String>) -> TestApp {
@@ -55,7 +45,7 @@ async fn the_alert_is_silenced_while_the_run_is_in_flight_and_unsilenced_after()
     // The fixture's `job` label is "nginx": point it at localhost for the run.
     let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     v["alerts"][0]["labels"]["job"] = "localhost".into();
-    deliver(&app, &v.to_string()).await;
+    app.deliver(&v.to_string()).await;
     app.engine.decide_pending().await.unwrap();
     let worker = app.worker.clone();
     let running = tokio::spawn(async move { worker.run_once().await });
@@ -135,11 +125,11 @@ async fn notifications_are_retried_recorded_and_keep_no_secrets() {
         "notify": [url, "http://127.0.0.1:9/unreachable"],
     });
     let app = app_with(rule, "- hosts: all\n  gather_facts: false\n  tasks: []\n", None).await;
-    deliver(&app, &episode("2026-11-22T01:00:00.000Z")).await;
+    app.deliver(&episode("2026-11-22T01:00:00.000Z")).await;
     app.engine.decide_pending().await.unwrap();
     app.worker.run_once().await.unwrap().expect("a run");
     // A second episode on the same target: the breaker (max 1) opens and says so.
-    deliver(&app, &episode("2026-11-22T01:05:00.000Z")).await;
+    app.deliver(&episode("2026-11-22T01:05:00.000Z")).await;
     app.engine.decide_pending().await.unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(30);

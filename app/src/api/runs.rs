@@ -43,7 +43,7 @@ pub async fn get_run_output(id: i64, after: i64) -> Result<Vec<OutputLineView>, 
 
     auth::require_role(Role::Viewer).await?;
     let state = app_state()?;
-    db::runs::run_output(&state.pool, id, after, OUTPUT_PAGE_SIZE)
+    db::run_output::run_output(&state.pool, id, after, OUTPUT_PAGE_SIZE)
         .await
         .map_err(|e| internal("run output failed", e))
 }

@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, OpenBreaker, ReplayOutcome};
 use crate::ssr::alert::now_utc;
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+use crate::ssr::db::decisions;
 use crate::ssr::db::runs::{self, NewRun};
 use crate::ssr::evaluate::evaluate;
 use crate::ssr::heal::{plan, select_rule, Decision, Rule, RuleMode};
@@ -27,7 +28,7 @@ pub async fn heal_now(
     dry_run: bool,
     source: Option<&str>,
 ) -> Result<i64, AppError> {
-    let alert = runs::alert_for_action(pool, alert_id)
+    let alert = decisions::alert_for_action(pool, alert_id)
         .await
         .map_err(db)?
         .ok_or_else(|| respond_with(AppError::NotFound))?;
@@ -113,7 +114,7 @@ pub async fn reset_breaker(
         return Err(respond_with(AppError::Invalid(format!("no rule `{rule}`, or no target"))));
     }
     let mut tx = pool.begin().await.map_err(db)?;
-    runs::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
+    decisions::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
     audit(&mut tx, &user.username, "breaker.reset", &format!("{rule} / {target}"), "breaker reset", source)
         .await?;
     tx.commit().await.map_err(db)
@@ -125,7 +126,7 @@ pub async fn open_breakers(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<Open
     let mut open = Vec::new();
     for rule in rules {
         let window_start = crate::ssr::alert::format_utc(now - rule.config.window).unwrap_or_default();
-        for (target, attempts) in runs::attempts_by_target(pool, rule.name(), &window_start).await? {
+        for (target, attempts) in decisions::attempts_by_target(pool, rule.name(), &window_start).await? {
             if attempts >= i64::from(rule.config.max_attempts) {
                 open.push(OpenBreaker {
                     rule: rule.name().to_owned(),
@@ -149,7 +150,7 @@ pub async fn replay(
     enqueue: bool,
     source: Option<&str>,
 ) -> Result<ReplayOutcome, AppError> {
-    let alert = runs::alert_for_action(pool, alert_id)
+    let alert = decisions::alert_for_action(pool, alert_id)
         .await
         .map_err(db)?
         .ok_or_else(|| respond_with(AppError::NotFound))?;

@@ -1,7 +1,9 @@
 //! All SQL lives under this module: the pool, the embedded migrations, and one file per table.
 pub mod alerts;
 pub mod audit;
+pub mod decisions;
 pub mod outbound;
+pub mod run_output;
 pub mod runs;
 pub mod users;
 

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::ssr::alert::{format_utc, AlertStatus};
-use crate::ssr::db::runs::{self, UndecidedAlert};
+use crate::ssr::db::decisions::{self, UndecidedAlert};
 use crate::ssr::heal::{decide, plan, select_rule, Decision, Rule, Skip, SkipReason, TargetHistory};
 
 /// What the rules say about an alert now.
@@ -36,8 +36,8 @@ pub async fn evaluate<'r>(
         (Some(r), Ok(p)) if status == AlertStatus::Firing => {
             let window_start = format_utc(now - r.config.window).unwrap_or_default();
             let (active, last, attempts) =
-                runs::target_history(conn, r.name(), &p.target, &window_start).await?;
-            runs::history_from(active, last.as_deref(), attempts, now)
+                decisions::target_history(conn, r.name(), &p.target, &window_start).await?;
+            decisions::history_from(active, last.as_deref(), attempts, now)
         }
         _ => TargetHistory::default(),
     };

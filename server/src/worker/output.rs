@@ -6,7 +6,7 @@ use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
 use app::ssr::alert::now_utc;
-use app::ssr::db::runs::{self, OutputLine};
+use app::ssr::db::run_output::{self, OutputLine};
 
 use crate::ansible::{self, Stream};
 
@@ -81,7 +81,7 @@ async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>) {
     }
     let result = async {
         let mut conn = pool.acquire().await?;
-        runs::append_output(&mut conn, run_id, pending).await
+        run_output::append_output(&mut conn, run_id, pending).await
     }
     .await;
     if let Err(e) = result {

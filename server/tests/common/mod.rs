@@ -141,6 +141,17 @@ impl TestApp {
         self.send(req.body(Body::empty()).expect("request")).await
     }
 
+    /// Delivers a webhook notification with the right credentials; asserts it was stored.
+    pub async fn deliver(&self, body: &str) {
+        let req = Request::post("/webhook")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, basic_auth())
+            .body(Body::from(body.to_owned()))
+            .expect("request");
+        let res = self.send(req).await;
+        assert_eq!(res.status, StatusCode::OK, "webhook refused: {}", res.body);
+    }
+
     /// Logs in and returns the session cookie.
     pub async fn login(&self, name: &str, password: &str) -> String {
         let res = self.post_form("/api/login", &[("username", name), ("password", password)], None).await;

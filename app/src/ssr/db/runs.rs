@@ -1,56 +1,8 @@
-//! The engine's tables: `decisions`, `heal_runs` (the durable queue), `run_output`,
-//! `breaker_resets`.
+//! The run queue: `heal_runs` from queued (or awaiting approval) to finished and verified.
 use sqlx::{SqliteConnection, SqliteExecutor};
 
-use crate::model::{OutputLineView, RunSummary};
-use crate::ssr::heal::{Decision, Plan, RuleMode, TargetHistory};
-
-/// An alert episode the engine has not decided on yet.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct UndecidedAlert {
-    pub id: i64,
-    pub status: String,
-    pub labels: String,
-    pub starts_at: String,
-}
-
-/// The oldest undecided episodes first, at most `limit`.
-pub async fn undecided_alerts(
-    ex: impl SqliteExecutor<'_>,
-    limit: i64,
-) -> Result<Vec<UndecidedAlert>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(ex)
-    .await
-}
-
-/// Raw history of one (rule, target): whether a run is in flight (for the target, any rule),
-/// when the last engine run of this rule began, and how many began since `since` (the window
-/// start, or the last breaker reset if later).
-pub async fn target_history(
-    conn: &mut SqliteConnection,
-    rule: &str,
-    target: &str,
-    window_start: &str,
-) -> Result<(bool, Option<String>, u32), sqlx::Error> {
-    let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(
-        "SELECT \
-           EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
-           (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
-           (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
-              AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
-                                                 WHERE rule = ?1 AND target = ?2), '')))",
-    )
-    .bind(rule)
-    .bind(target)
-    .bind(window_start)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((active, last, u32::try_from(attempts).unwrap_or(u32::MAX)))
-}
+use crate::model::RunSummary;
+use crate::ssr::heal::{Plan, RuleMode};
 
 /// A run about to be queued.
 #[derive(Clone, Debug)]
@@ -97,54 +49,6 @@ pub async fn enqueue_run(conn: &mut SqliteConnection, run: &NewRun<'_>) -> Resul
     .fetch_optional(&mut *conn)
     .await?;
     Ok(id)
-}
-
-/// Stores a decision about an alert and marks the alert decided.
-pub async fn record_decision(
-    conn: &mut SqliteConnection,
-    alert_id: i64,
-    rule: Option<&str>,
-    decision: &Decision,
-    run_id: Option<i64>,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    let (outcome, reason, detail) = match decision {
-        Decision::Run(p) => (
-            "enqueued",
-            "enqueued",
-            format!("{} on {} ({})", p.playbook, p.limit.as_deref().unwrap_or(&p.target), p.mode.as_str()),
-        ),
-        Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
-    };
-    sqlx::query("INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(alert_id)
-        .bind(now)
-        .bind(rule)
-        .bind(outcome)
-        .bind(reason)
-        .bind(detail)
-        .bind(run_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE alerts SET decided_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(alert_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Converts raw history into what `decide` needs, given now.
-pub fn history_from(
-    active: bool,
-    last: Option<&str>,
-    attempts: u32,
-    now: time::OffsetDateTime,
-) -> TargetHistory {
-    let since_last_attempt = last
-        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-        .map(|t| (now - t).try_into().unwrap_or_default());
-    TargetHistory { active_run: active, since_last_attempt, attempts_in_window: attempts }
 }
 
 /// One queued run as the worker sees it.
@@ -194,38 +98,6 @@ pub async fn set_run_pid(ex: impl SqliteExecutor<'_>, run_id: i64, pid: u32) -> 
         .await?;
     Ok(())
 }
-
-/// One line of run output.
-#[derive(Clone, Debug)]
-pub struct OutputLine {
-    pub seq: i64,
-    pub stream: &'static str,
-    pub at: String,
-    pub line: String,
-}
-
-/// Appends output lines in one statement per chunk.
-pub async fn append_output(
-    conn: &mut SqliteConnection,
-    run_id: i64,
-    lines: &[OutputLine],
-) -> Result<(), sqlx::Error> {
-    for chunk in lines.chunks(OUTPUT_ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::new("INSERT INTO run_output (run_id, seq, stream, at, line) ");
-        q.push_values(chunk, |mut row, l| {
-            row.push_bind(run_id).push_bind(l.seq).push_bind(l.stream).push_bind(&l.at).push_bind(&l.line);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    sqlx::query("UPDATE heal_runs SET output_lines = (SELECT count(*) FROM run_output WHERE run_id = ?1) WHERE id = ?1")
-        .bind(run_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Output rows per INSERT (5 values each).
-const OUTPUT_ROWS_PER_STATEMENT: usize = 200;
 
 /// How a run ended, as stored.
 #[derive(Clone, Debug)]
@@ -303,17 +175,6 @@ pub async fn recover_running_runs(
     .await
 }
 
-/// An alert's status, labels and start, for heal now and replay.
-pub async fn alert_for_action(
-    ex: impl SqliteExecutor<'_>,
-    alert_id: i64,
-) -> Result<Option<UndecidedAlert>, sqlx::Error> {
-    sqlx::query_as("SELECT id, status, labels, starts_at FROM alerts WHERE id = ?")
-        .bind(alert_id)
-        .fetch_optional(ex)
-        .await
-}
-
 /// Moves a run awaiting approval to `queued` (approve) or `cancelled` (reject); returns whether
 /// it was awaiting approval.
 pub async fn decide_approval(
@@ -375,43 +236,6 @@ pub async fn expire_approvals(
     Ok(done.rows_affected())
 }
 
-/// Records an operator's breaker reset for (rule, target).
-pub async fn reset_breaker(
-    ex: impl SqliteExecutor<'_>,
-    rule: &str,
-    target: &str,
-    by: &str,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES (?, ?, ?, ?)")
-        .bind(rule)
-        .bind(target)
-        .bind(now)
-        .bind(by)
-        .execute(ex)
-        .await?;
-    Ok(())
-}
-
-/// Engine attempts per target of one rule since the window start (or each target's last
-/// breaker reset, if later).
-pub async fn attempts_by_target(
-    ex: impl SqliteExecutor<'_>,
-    rule: &str,
-    window_start: &str,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT r.target, count(*) FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' \
-         AND r.created_at >= max(?2, coalesce((SELECT max(reset_at) FROM breaker_resets b \
-                                               WHERE b.rule = ?1 AND b.target = r.target), '')) \
-         GROUP BY r.target",
-    )
-    .bind(rule)
-    .bind(window_start)
-    .fetch_all(ex)
-    .await
-}
-
 /// Counts for the overview: firing alerts, runs in flight, awaiting approval, and the last
 /// 24 h of runs (all, verified, failed or not fixed).
 pub async fn overview_counts(
@@ -458,23 +282,6 @@ pub async fn get_run(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<RunS
         .bind(id)
         .fetch_optional(ex)
         .await
-}
-
-/// Output lines of a run, in order, after `after_seq` (for live tailing), at most `limit`.
-pub async fn run_output(
-    ex: impl SqliteExecutor<'_>,
-    run_id: i64,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<OutputLineView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT seq, stream, line FROM run_output WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(run_id)
-    .bind(after_seq)
-    .bind(limit)
-    .fetch_all(ex)
-    .await
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::ssr::db::decisions::*;
 use crate::ssr::db::test_pool;
+use crate::ssr::heal::Decision;
 use crate::ssr::heal::{Skip, SkipReason};
 
 fn plan(target: &str) -> Plan {

@@ -1,0 +1,148 @@
+//! The engine's memory: undecided episodes, per-target history (cooldown, breaker and its
+//! resets) and the stored decisions.
+use sqlx::{SqliteConnection, SqliteExecutor};
+
+use crate::ssr::heal::{Decision, TargetHistory};
+
+/// An alert episode the engine has not decided on yet.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UndecidedAlert {
+    pub id: i64,
+    pub status: String,
+    pub labels: String,
+    pub starts_at: String,
+}
+
+/// The oldest undecided episodes first, at most `limit`.
+pub async fn undecided_alerts(
+    ex: impl SqliteExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<UndecidedAlert>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// Raw history of one (rule, target): whether a run is in flight (for the target, any rule),
+/// when the last engine run of this rule began, and how many began since `since` (the window
+/// start, or the last breaker reset if later).
+pub async fn target_history(
+    conn: &mut SqliteConnection,
+    rule: &str,
+    target: &str,
+    window_start: &str,
+) -> Result<(bool, Option<String>, u32), sqlx::Error> {
+    let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(
+        "SELECT \
+           EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
+           (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
+           (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
+              AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
+                                                 WHERE rule = ?1 AND target = ?2), '')))",
+    )
+    .bind(rule)
+    .bind(target)
+    .bind(window_start)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((active, last, u32::try_from(attempts).unwrap_or(u32::MAX)))
+}
+
+/// Stores a decision about an alert and marks the alert decided.
+pub async fn record_decision(
+    conn: &mut SqliteConnection,
+    alert_id: i64,
+    rule: Option<&str>,
+    decision: &Decision,
+    run_id: Option<i64>,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    let (outcome, reason, detail) = match decision {
+        Decision::Run(p) => (
+            "enqueued",
+            "enqueued",
+            format!("{} on {} ({})", p.playbook, p.limit.as_deref().unwrap_or(&p.target), p.mode.as_str()),
+        ),
+        Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
+    };
+    sqlx::query("INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(alert_id)
+        .bind(now)
+        .bind(rule)
+        .bind(outcome)
+        .bind(reason)
+        .bind(detail)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE alerts SET decided_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(alert_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Converts raw history into what `decide` needs, given now.
+pub fn history_from(
+    active: bool,
+    last: Option<&str>,
+    attempts: u32,
+    now: time::OffsetDateTime,
+) -> TargetHistory {
+    let since_last_attempt = last
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .map(|t| (now - t).try_into().unwrap_or_default());
+    TargetHistory { active_run: active, since_last_attempt, attempts_in_window: attempts }
+}
+
+/// An alert's status, labels and start, for heal now and replay.
+pub async fn alert_for_action(
+    ex: impl SqliteExecutor<'_>,
+    alert_id: i64,
+) -> Result<Option<UndecidedAlert>, sqlx::Error> {
+    sqlx::query_as("SELECT id, status, labels, starts_at FROM alerts WHERE id = ?")
+        .bind(alert_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Records an operator's breaker reset for (rule, target).
+pub async fn reset_breaker(
+    ex: impl SqliteExecutor<'_>,
+    rule: &str,
+    target: &str,
+    by: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES (?, ?, ?, ?)")
+        .bind(rule)
+        .bind(target)
+        .bind(now)
+        .bind(by)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Engine attempts per target of one rule since the window start (or each target's last
+/// breaker reset, if later).
+pub async fn attempts_by_target(
+    ex: impl SqliteExecutor<'_>,
+    rule: &str,
+    window_start: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.target, count(*) FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' \
+         AND r.created_at >= max(?2, coalesce((SELECT max(reset_at) FROM breaker_resets b \
+                                               WHERE b.rule = ?1 AND b.target = r.target), '')) \
+         GROUP BY r.target",
+    )
+    .bind(rule)
+    .bind(window_start)
+    .fetch_all(ex)
+    .await
+}

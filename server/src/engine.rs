@@ -108,16 +108,7 @@ impl Engine {
         let mut decision = decision;
         let mut run_id = None;
         if let (Decision::Run(p), Some(r)) = (&decision, rule) {
-            let new = NewRun {
-                alert_id: Some(alert.id),
-                plan: p,
-                requested_by: "engine",
-                timeout_ms: millis(r.config.timeout),
-                verify_expr: r.config.verify.as_deref(),
-                verify_within_ms: millis(r.config.verify_within),
-                alert_starts_at: Some(&alert.starts_at),
-                now: &now_text,
-            };
+            let new = NewRun::for_alert(r, p, alert.id, &alert.starts_at, "engine", &now_text);
             run_id = runs::enqueue_run(&mut tx, &new).await?;
             if run_id.is_none() {
                 decision = Decision::Skip(Skip {
@@ -156,8 +147,4 @@ impl Engine {
         tracing::info!(alert.id = alert.id, rule = rule.map(Rule::name).unwrap_or("-"), reason, run.id = ?run_id, "decided");
         Ok(run_id.is_some())
     }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -40,16 +40,7 @@ pub async fn heal_now(
     p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
     let now = now_utc();
     let mut tx = pool.begin().await.map_err(db)?;
-    let new = NewRun {
-        alert_id: Some(alert_id),
-        plan: &p,
-        requested_by: &user.username,
-        timeout_ms: i64::try_from(rule.config.timeout.as_millis()).unwrap_or(i64::MAX),
-        verify_expr: rule.config.verify.as_deref(),
-        verify_within_ms: i64::try_from(rule.config.verify_within.as_millis()).unwrap_or(i64::MAX),
-        alert_starts_at: Some(&alert.starts_at),
-        now: &now,
-    };
+    let new = NewRun::for_alert(rule, &p, alert_id, &alert.starts_at, &user.username, &now);
     let run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?.ok_or_else(|| {
         respond_with(AppError::Conflict(format!("a run for {} is already in flight", p.target)))
     })?;
@@ -167,16 +158,7 @@ pub async fn replay(
     };
     let mut run_id = None;
     if let (true, Decision::Run(p), Some(rule)) = (enqueue, &eval.decision, eval.rule) {
-        let new = NewRun {
-            alert_id: Some(alert_id),
-            plan: p,
-            requested_by: &user.username,
-            timeout_ms: i64::try_from(rule.config.timeout.as_millis()).unwrap_or(i64::MAX),
-            verify_expr: rule.config.verify.as_deref(),
-            verify_within_ms: i64::try_from(rule.config.verify_within.as_millis()).unwrap_or(i64::MAX),
-            alert_starts_at: Some(&alert.starts_at),
-            now: &now_text,
-        };
+        let new = NewRun::for_alert(rule, p, alert_id, &alert.starts_at, &user.username, &now_text);
         run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?;
         if let Some(id) = run_id {
             audit(

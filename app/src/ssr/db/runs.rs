@@ -2,7 +2,7 @@
 use sqlx::{SqliteConnection, SqliteExecutor};
 
 use crate::model::RunSummary;
-use crate::ssr::heal::{Plan, RuleMode};
+use crate::ssr::heal::{Plan, Rule, RuleMode};
 
 /// A run about to be queued.
 #[derive(Clone, Debug)]
@@ -15,6 +15,31 @@ pub struct NewRun<'a> {
     pub verify_within_ms: i64,
     pub alert_starts_at: Option<&'a str>,
     pub now: &'a str,
+}
+
+impl<'a> NewRun<'a> {
+    /// A run of `rule`'s plan for an alert episode, asked for by `requested_by` (`engine` or a
+    /// user): timeout and verification come from the rule.
+    pub fn for_alert(
+        rule: &'a Rule,
+        plan: &'a Plan,
+        alert_id: i64,
+        alert_starts_at: &'a str,
+        requested_by: &'a str,
+        now: &'a str,
+    ) -> NewRun<'a> {
+        let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        NewRun {
+            alert_id: Some(alert_id),
+            plan,
+            requested_by,
+            timeout_ms: millis(rule.config.timeout),
+            verify_expr: rule.config.verify.as_deref(),
+            verify_within_ms: millis(rule.config.verify_within),
+            alert_starts_at: Some(alert_starts_at),
+            now,
+        }
+    }
 }
 
 /// Queues a run (or parks it for approval). `Ok(None)` when the target already has a run in

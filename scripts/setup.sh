@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs what building (and, with `test`, testing) selfheal needs on Debian, as root.
 # Idempotent: each step is skipped when its result is already there.
-#   scripts/setup.sh          build tools only
-#   scripts/setup.sh test     also headless Chromium + ChromeDriver for the browser tests
+#   scripts/setup.sh          build tools only (modes combine: scripts/setup.sh stack release)
+#   scripts/setup.sh release  also wasm-opt for release bundles
+#   scripts/setup.sh stack    also the native demo stack's Debian packages (./start.sh)
+#   scripts/setup.sh test     the stack's packages, headless Chromium + ChromeDriver for the
+#                             browser tests, and the linters the config tests run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The Debian packages we need; build-essential/pkg-config for -sys crates, curl for health checks.
 apt_packages=(build-essential pkg-config curl ca-certificates)
-if [ "${1:-}" = "test" ]; then
-    apt_packages+=(chromium chromium-driver prometheus prometheus-alertmanager ansible-core)
-fi
+# The native stack (scripts/stack.sh); iproute2 for the tests' network namespaces.
+stack_packages=(nginx prometheus prometheus-alertmanager prometheus-node-exporter
+    prometheus-nginx-exporter prometheus-process-exporter prometheus-blackbox-exporter
+    ansible-core iproute2)
+modes=" $* "
+[[ $modes == *" stack "* || $modes == *" test "* ]] && apt_packages+=("${stack_packages[@]}")
+[[ $modes == *" test "* ]] && apt_packages+=(chromium chromium-driver ansible-lint)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -20,7 +27,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "setup: installing ${missing[*]}"
     $sudo apt-get update -qq
+    # Packages like nginx and the exporters start a system service on install (0.0.0.0:80 for
+    # nginx); the stack runs its own copies on 127.0.0.1, so forbid that while installing.
+    added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# added by selfheal scripts/setup.sh while installing\nexit 101\n' |
+            $sudo tee /usr/sbin/policy-rc.d >/dev/null
+        $sudo chmod 755 /usr/sbin/policy-rc.d
+        added_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    [ -z "$added_policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
 fi
 
 # The browser bundle is compiled for wasm32.
@@ -39,7 +56,7 @@ if [ "$have" != "$want" ]; then
 fi
 
 # wasm-opt for release bundles: npm's binaryen (Debian's 108 produces a bundle that never hydrates).
-if [ "${1:-}" = "release" ] && [ ! -x tools/node_modules/.bin/wasm-opt ]; then
+if [[ $modes == *" release "* ]] && [ ! -x tools/node_modules/.bin/wasm-opt ]; then
     echo "setup: installing binaryen (wasm-opt) from npm into tools/"
     npm install --silent --no-audit --no-fund --prefix tools binaryen@132
 fi

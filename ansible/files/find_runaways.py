@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Find runaway processes of a service: run on the target by system-recovery.yml.
+
+Samples every process's CPU time twice (--sample-seconds apart) and reads its resident memory,
+then prints JSON: the processes whose command line matches --pattern and which use more than
+--cpu-percent of one CPU or more than --memory-mb resident, minus the protected ones (pid 1,
+this script and its ancestors, and any command line matching a --protect pattern).
+Read-only: it never signals anything, so it is safe in --check mode.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import time
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def read_cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+
+
+def read_stat(pid):
+    """(parent pid, CPU seconds used, resident bytes) of a process."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read().decode("utf-8", "replace")
+    # The command name is in parentheses and may contain spaces: split after the last ')'.
+    fields = data[data.rindex(")") + 2:].split()
+    ppid, utime, stime, rss_pages = int(fields[1]), int(fields[11]), int(fields[12]), int(fields[21])
+    return ppid, (utime + stime) / CLOCK_TICKS, rss_pages * PAGE_SIZE
+
+
+def snapshot():
+    procs = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            procs[int(name)] = read_stat(int(name))
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile, or a kernel thread we cannot read
+    return procs
+
+
+def ancestors(pid, procs):
+    seen = set()
+    while pid > 0 and pid not in seen:
+        seen.add(pid)
+        pid = procs.get(pid, (0,))[0]
+    return seen
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pattern", required=True, help="regex a candidate's command line must match")
+    parser.add_argument("--cpu-percent", type=float, default=80.0)
+    parser.add_argument("--memory-mb", type=float, default=512.0)
+    parser.add_argument("--protect", action="append", default=[], help="regex of command lines never killed")
+    parser.add_argument("--sample-seconds", type=float, default=1.0)
+    args = parser.parse_args()
+    pattern = re.compile(args.pattern)
+    protected = [re.compile(p) for p in args.protect]
+
+    first = snapshot()
+    time.sleep(args.sample_seconds)
+    second = snapshot()
+    keep = ancestors(os.getpid(), second) | {1}
+
+    found = []
+    for pid, (ppid, cpu, rss) in sorted(second.items()):
+        if pid in keep or pid not in first:
+            continue
+        try:
+            cmdline = read_cmdline(pid)
+        except OSError:
+            continue
+        if not cmdline or not pattern.search(cmdline) or any(p.search(cmdline) for p in protected):
+            continue
+        cpu_percent = 100.0 * (cpu - first[pid][1]) / args.sample_seconds
+        rss_mb = rss / (1024 * 1024)
+        reasons = []
+        if cpu_percent > args.cpu_percent:
+            reasons.append(f"cpu {cpu_percent:.0f}% > {args.cpu_percent:g}%")
+        if rss_mb > args.memory_mb:
+            reasons.append(f"memory {rss_mb:.0f} MiB > {args.memory_mb:g} MiB")
+        if reasons:
+            found.append({"pid": pid, "ppid": ppid, "cpu_percent": round(cpu_percent, 1),
+                          "rss_mb": round(rss_mb, 1), "cmdline": cmdline[:200], "reasons": reasons})
+    json.dump({"runaways": found, "examined": len(second)}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

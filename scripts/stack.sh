@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The native demo stack: nginx (the demo service), its exporters, Prometheus, Alertmanager and
+# selfheal, each a background process on 127.0.0.1 with its state under one folder.
+#   scripts/stack.sh up        start what is not running (harmless when all is up)
+#   scripts/stack.sh down      stop everything, selfheal first so no heal starts meanwhile
+#   scripts/stack.sh status    one line per component; exit 3 when something is down
+#   scripts/stack.sh secret N  print the generated secret N (admin-password, webhook-password)
+# Environment:
+#   STACK_DIR      state folder (default .selfheal): logs/, run/ (pids), nginx/,
+#                  prometheus/, alertmanager/, selfheal.db, the generated passwords
+#   STACK_BIN      the selfheal binary (default target/release/selfheal)
+#   STACK_CONFIG   selfheal's config (default selfheal.toml)
+# Expects the Debian packages (scripts/setup.sh stack) and a built selfheal (scripts/build.sh).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+dir=${STACK_DIR:-$repo/.selfheal}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+bin=${STACK_BIN:-$repo/target/release/selfheal}
+config=${STACK_CONFIG:-$repo/selfheal.toml}
+
+# Name, then the URL that answers when the component is ready, in start order.
+components=(nginx nginx-exporter node-exporter process-exporter blackbox-exporter selfheal alertmanager prometheus)
+declare -A ready_url=(
+    [nginx]=http://127.0.0.1:8080/health
+    [nginx-exporter]=http://127.0.0.1:9113/metrics
+    [node-exporter]=http://127.0.0.1:9100/metrics
+    [process-exporter]=http://127.0.0.1:9256/metrics
+    [blackbox-exporter]=http://127.0.0.1:9115/metrics
+    [selfheal]=http://127.0.0.1:5000/health
+    [alertmanager]=http://127.0.0.1:9093/-/ready
+    [prometheus]=http://127.0.0.1:9090/-/ready
+)
+
+# A secret generated once and kept (mode 600) so restarts, Alertmanager and scripts agree on it.
+secret() {
+    local file=$dir/$1
+    if [ ! -s "$file" ]; then
+        (umask 077; tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20 >"$file")
+    fi
+    cat "$file"
+}
+
+# nginx writes its own pid file (a heal may have started a new master); the others ours.
+pidfile() {
+    if [ "$1" = nginx ]; then echo "$dir/nginx/nginx.pid"; else echo "$dir/run/$1.pid"; fi
+}
+pid_of() {
+    local f
+    f=$(pidfile "$1")
+    [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+}
+
+# Starts a component in its own session (so it outlives this script and a terminal's Ctrl-C).
+launch() {
+    local name=$1
+    shift
+    setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$dir/run/$name.pid"
+}
+
+wait_ready() {
+    local name=$1
+    for _ in $(seq 1 150); do
+        curl -fsS -o /dev/null "${ready_url[$name]}" 2>/dev/null && return 0
+        [ "$name" = nginx ] || pid_of "$name" >/dev/null || break
+        sleep 0.1
+    done
+    echo "stack: $name did not become ready at ${ready_url[$name]}; last lines of $dir/logs/$name.log:" >&2
+    tail -n 20 "$dir/logs/$name.log" >&2 || true
+    return 1
+}
+
+start() {
+    local name=$1
+    case $name in
+    nginx)
+        # Workers run as nobody: they need to reach the page (the secrets stay mode 600).
+        chmod 711 "$dir"
+        mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/nginx/html"
+        install -m 644 services/index.html "$dir/nginx/html/index.html"
+        /usr/sbin/nginx -c "$repo/services/nginx.conf" -p "$dir/nginx/" -e logs/error.log \
+            >>"$dir/logs/nginx.log" 2>&1
+        ;;
+    nginx-exporter)
+        launch "$name" prometheus-nginx-exporter -nginx.scrape-uri=http://127.0.0.1:8080/stub_status \
+            -nginx.retries=10 -nginx.retry-interval=1s -web.listen-address=127.0.0.1:9113
+        ;;
+    node-exporter)
+        launch "$name" prometheus-node-exporter --web.listen-address=127.0.0.1:9100
+        ;;
+    process-exporter)
+        launch "$name" prometheus-process-exporter -config.path "$repo/prometheus/process-exporter.yml" \
+            -web.listen-address 127.0.0.1:9256
+        ;;
+    blackbox-exporter)
+        launch "$name" prometheus-blackbox-exporter --config.file="$repo/prometheus/blackbox.yml" \
+            --web.listen-address=127.0.0.1:9115
+        ;;
+    selfheal)
+        SELFHEAL_CONFIG=$config SELFHEAL_DATABASE=$dir/selfheal.db STACK_DIR=$dir \
+        SELFHEAL_ADMIN_PASSWORD=$(secret admin-password) \
+        SELFHEAL_WEBHOOK_PASSWORD=$(secret webhook-password) \
+            launch "$name" "$bin" serve
+        ;;
+    alertmanager)
+        # The shipped file reads the webhook password from ../.selfheal/; point it at ours.
+        mkdir -p "$dir/alertmanager"
+        secret webhook-password >/dev/null
+        sed "s|password_file: .*|password_file: $dir/webhook-password|" alertmanager/alertmanager.yml \
+            >"$dir/alertmanager/alertmanager.yml"
+        launch "$name" prometheus-alertmanager --config.file="$dir/alertmanager/alertmanager.yml" \
+            --storage.path="$dir/alertmanager" --web.listen-address=127.0.0.1:9093 \
+            --cluster.listen-address=
+        ;;
+    prometheus)
+        launch "$name" prometheus --config.file="$repo/prometheus/prometheus.yml" \
+            --storage.tsdb.path="$dir/prometheus" --web.listen-address=127.0.0.1:9090 \
+            --storage.tsdb.retention.time=2d
+        ;;
+    esac
+}
+
+stop() {
+    local name=$1 pid
+    pid=$(pid_of "$name") || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    echo "stack: stopped $name (pid $pid)"
+}
+
+case "${1:-up}" in
+up)
+    [ -x "$bin" ] || { echo "stack: $bin not found: run scripts/build.sh --release first" >&2; exit 1; }
+    mkdir -p "$dir/logs" "$dir/run"
+    for name in "${components[@]}"; do
+        if pid=$(pid_of "$name"); then
+            echo "stack: $name already running (pid $pid)"
+            continue
+        fi
+        start "$name"
+        wait_ready "$name"
+        echo "stack: started $name (pid $(pid_of "$name"))"
+    done
+    ;;
+down)
+    # selfheal first (it stops healing), then what feeds it, the demo service last.
+    stop selfheal
+    for ((i = ${#components[@]} - 1; i >= 0; i--)); do
+        [ "${components[$i]}" = selfheal ] || stop "${components[$i]}"
+    done
+    ;;
+status)
+    down=0
+    for name in "${components[@]}"; do
+        if pid=$(pid_of "$name") && curl -fsS -o /dev/null "${ready_url[$name]}" 2>/dev/null; then
+            printf '  %-18s up    pid %-7s %s\n' "$name" "$pid" "${ready_url[$name]}"
+        else
+            printf '  %-18s DOWN  %s\n' "$name" "${ready_url[$name]}"
+            down=1
+        fi
+    done
+    [ "$down" = 0 ] || exit 3
+    ;;
+secret)
+    secret "${2:?which secret}"
+    ;;
+*)
+    echo "usage: $0 [up|down|status|secret NAME]" >&2
+    exit 2
+    ;;
+esac

@@ -89,26 +89,45 @@ impl Prometheus {
         })
     }
 
-    /// Polls `expr` until it holds (`Verified`) or `within` passes (`NotFixed`). Errors only
-    /// make the verdict `Inconclusive` if no query succeeded at all.
-    pub async fn verify(&self, expr: &str, within: Duration) -> Verdict {
+    /// Polls `expr` until it has held on every poll for `hold` (`Verified`). It must start
+    /// holding within `within`; a poll where it does not hold starts the count again, and after
+    /// `within` that is `NotFixed`. Errors only make the verdict `Inconclusive` if no query
+    /// succeeded at all (an error while holding does not count as holding).
+    pub async fn verify(&self, expr: &str, within: Duration, hold: Duration) -> Verdict {
         let deadline = Instant::now() + within;
         let mut last_error = None;
         let mut answered = false;
+        let mut holding_since: Option<Instant> = None;
         loop {
             match self.holds(expr).await {
-                Ok(true) => return Verdict::Verified,
-                Ok(false) => answered = true,
-                Err(e) => last_error = Some(e),
+                Ok(true) => {
+                    answered = true;
+                    let since = *holding_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= hold {
+                        return Verdict::Verified;
+                    }
+                }
+                Ok(false) => {
+                    answered = true;
+                    holding_since = None;
+                }
+                Err(e) => {
+                    holding_since = None;
+                    last_error = Some(e);
+                }
             }
-            if Instant::now() >= deadline {
+            if holding_since.is_none() && Instant::now() >= deadline {
                 return if answered {
                     Verdict::NotFixed
                 } else {
                     Verdict::Inconclusive(last_error.unwrap_or_else(|| "no answer".to_owned()))
                 };
             }
-            tokio::time::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now()))).await;
+            let wait = match holding_since {
+                Some(since) => POLL_EVERY.min(hold.saturating_sub(since.elapsed())),
+                None => POLL_EVERY.min(deadline.saturating_duration_since(Instant::now())),
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -149,7 +168,46 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_prometheus_is_inconclusive_not_verified() {
         let p = Prometheus::new("http://127.0.0.1:9");
-        let v = p.verify("up", Duration::from_millis(200)).await;
+        let v = p.verify("up", Duration::from_millis(200), Duration::ZERO).await;
         assert!(matches!(v, Verdict::Inconclusive(_)), "{v:?}");
+    }
+
+    /// A fake Prometheus whose answer alternates held / not held on every query.
+    async fn flapping_prometheus(always: bool) -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let calls = Arc::new(AtomicU64::new(0));
+        let app = axum::Router::new().route(
+            "/api/v1/query",
+            axum::routing::get(move || {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let result =
+                        if always || n % 2 == 0 { r#"[{"metric":{},"value":[0,"1"]}]"# } else { "[]" };
+                    format!(r#"{{"status":"success","data":{{"resultType":"vector","result":{result}}}}}"#)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    /// Regression: one momentary "cleared" answer (a gap in the data) counted as a fix.
+    #[tokio::test]
+    async fn a_condition_that_flaps_is_not_verified() {
+        let p = Prometheus::new(&flapping_prometheus(false).await);
+        let v = p.verify("up", Duration::from_secs(2), Duration::from_millis(800)).await;
+        assert_eq!(v, Verdict::NotFixed);
+    }
+
+    #[tokio::test]
+    async fn a_condition_that_keeps_holding_is_verified_after_the_hold() {
+        let p = Prometheus::new(&flapping_prometheus(true).await);
+        let started = Instant::now();
+        let v = p.verify("up", Duration::from_secs(2), Duration::from_millis(800)).await;
+        assert_eq!(v, Verdict::Verified);
+        assert!(started.elapsed() >= Duration::from_millis(800));
     }
 }

@@ -255,19 +255,36 @@ impl Worker {
         (status, verdict)
     }
 
+    /// The rule's own `verify` expression, or else: the run's alert no longer firing for the
+    /// target. Never a guess: an alert without a name cannot be checked.
+    fn verify_expr(&self, run: &ClaimedRun) -> Result<String, String> {
+        if let Some(expr) = &run.verify_expr {
+            return Ok(expr.clone());
+        }
+        let alertname = run.alertname.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| {
+            "the run has no alert to wait for and its rule no `verify` expression".to_owned()
+        })?;
+        let rule = self.rules.iter().find(|r| r.name() == run.rule);
+        let label = rule.map_or("instance", |r| r.config.target_label.as_str());
+        Ok(alert_cleared_expr(alertname, label, &run.target))
+    }
+
+    /// How long the condition must keep holding: the rule's `verify_hold` (its default when
+    /// the rule is gone from the config).
+    fn verify_hold(&self, run: &ClaimedRun) -> Duration {
+        self.rules
+            .iter()
+            .find(|r| r.name() == run.rule)
+            .map_or(app::ssr::heal::DEFAULT_VERIFY_HOLD, |r| r.config.verify_hold)
+    }
+
     async fn verify(&self, run: &ClaimedRun) -> Verdict {
         let verdict = match &self.prometheus {
             None => Verdict::Inconclusive("no [prometheus] url configured".to_owned()),
-            Some(p) => {
-                let expr = run.verify_expr.clone().unwrap_or_else(|| {
-                    let rule = self.rules.iter().find(|r| r.name() == run.rule);
-                    let alertname =
-                        rule.and_then(|r| r.config.match_labels.get("alertname")).map_or("", String::as_str);
-                    let label = rule.map_or("instance", |r| r.config.target_label.as_str());
-                    alert_cleared_expr(alertname, label, &run.target)
-                });
-                p.verify(&expr, Duration::from_millis(u64::try_from(run.verify_within_ms).unwrap_or(0))).await
-            }
+            Some(p) => match self.verify_expr(run) {
+                Ok(expr) => p.verify(&expr, millis(run.verify_within_ms), self.verify_hold(run)).await,
+                Err(why) => Verdict::Inconclusive(why),
+            },
         };
         let now = OffsetDateTime::now_utc();
         let time_to_heal_ms = (verdict == Verdict::Verified)
@@ -300,4 +317,8 @@ impl Worker {
         tracing::info!(verdict = verdict.as_str(), time_to_heal_ms, "verification done");
         verdict
     }
+}
+
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use rule::{Rule, RuleConfig};
+pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
 
 use crate::ssr::alert::AlertStatus;
 

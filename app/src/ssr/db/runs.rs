@@ -91,6 +91,8 @@ pub struct ClaimedRun {
     pub verify_expr: Option<String>,
     pub verify_within_ms: i64,
     pub alert_starts_at: Option<String>,
+    /// The alertname of the run's alert: what the default verification waits to clear.
+    pub alertname: Option<String>,
 }
 
 /// Atomically takes the oldest queued run and marks it running.
@@ -102,7 +104,8 @@ pub async fn claim_next_run(
         "UPDATE heal_runs SET status = 'running', started_at = ?1 \
          WHERE id = (SELECT id FROM heal_runs WHERE status = 'queued' ORDER BY id LIMIT 1) \
          RETURNING id, alert_id, rule, playbook, target, limit_host, mode, extra_vars, timeout_ms, verify_expr, \
-                   verify_within_ms, alert_starts_at",
+                   verify_within_ms, alert_starts_at, \
+                   (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname",
     )
     .bind(now)
     .fetch_optional(ex)

@@ -55,6 +55,29 @@ async fn one_run_per_target_then_claim_in_order() {
     assert_eq!(enqueue_run(&mut conn, &new_run(&a, "2026-01-01T00:00:06.000Z")).await.unwrap(), None);
 }
 
+/// Regression: a rule matching several alertnames by regex verified against `alertname=""`
+/// (always absent, so every heal "verified" at once). The claim carries the alert's own name.
+#[tokio::test]
+async fn a_claimed_run_carries_its_alerts_name_for_verification() {
+    let pool = test_pool().await;
+    sqlx::query(
+        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, first_seen_at, last_seen_at) \
+         VALUES (3, 'f', '2026-01-01T00:00:00.000Z', 'firing', 'NginxServiceUnhealthy', '{}', '{}', 'webhook', 'n', 'n')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let (a, b) = (plan("web1"), plan("web2"));
+    let for_alert = NewRun { alert_id: Some(3), ..new_run(&a, "2026-01-01T00:00:01.000Z") };
+    enqueue_run(&mut conn, &for_alert).await.unwrap().unwrap();
+    enqueue_run(&mut conn, &new_run(&b, "2026-01-01T00:00:02.000Z")).await.unwrap().unwrap();
+    let claimed = claim_next_run(&mut *conn, "2026-01-01T00:00:03.000Z").await.unwrap().unwrap();
+    assert_eq!(claimed.alertname.as_deref(), Some("NginxServiceUnhealthy"));
+    let without_alert = claim_next_run(&mut *conn, "2026-01-01T00:00:04.000Z").await.unwrap().unwrap();
+    assert_eq!(without_alert.alertname, None);
+}
+
 #[tokio::test]
 async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
     let pool = test_pool().await;

@@ -51,6 +51,10 @@ pub struct RuleConfig {
     pub verify: Option<String>,
     #[serde(default = "default_verify_within", with = "humantime_serde")]
     pub verify_within: Duration,
+    /// How long the condition must keep holding before the heal counts as verified: at least
+    /// one scrape plus one evaluation interval, so a momentary gap in the data is not a fix.
+    #[serde(default = "default_verify_hold", with = "humantime_serde")]
+    pub verify_hold: Duration,
     /// Silence the alert in Alertmanager while the run is in flight.
     #[serde(default)]
     pub silence: bool,
@@ -73,6 +77,13 @@ fn default_window() -> Duration {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(300)
+}
+/// `verify_hold` unless a rule says otherwise: covers a 1 s..2 s scrape and evaluation cycle
+/// a few times over; production-like profiles (15 s scrapes) want 30s or more.
+pub const DEFAULT_VERIFY_HOLD: Duration = Duration::from_secs(5);
+
+fn default_verify_hold() -> Duration {
+    DEFAULT_VERIFY_HOLD
 }
 fn default_verify_within() -> Duration {
     Duration::from_secs(60)

@@ -1,75 +1,77 @@
 #!/usr/bin/env bash
-# Starts selfheal (release build, embedded SQLite) in the background on 127.0.0.1:5000.
+# Starts the whole selfheal stack: selfheal (embedded SQLite), Prometheus, Alertmanager, nginx
+# (the demo service) and the exporters, every port on 127.0.0.1.
 #   ./start.sh          install what is missing, build, start (harmless when already running)
 #   ./start.sh stop     stop it
-#   ./start.sh status   is it running, and where
-# State lives under .selfheal/: the database, the log, the pid, and the generated credentials.
+#   ./start.sh status   what runs, and where
+# Mode: with a Docker engine that answers, `docker compose up` (images built from the repo's
+# Dockerfiles); otherwise native: Debian packages, background processes, state in .selfheal/.
+# Force one with STACK_MODE=native or STACK_MODE=compose.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 state=.selfheal
-pidfile=$state/selfheal.pid
-log=$state/selfheal.log
-listen=${SELFHEAL_LISTEN:-127.0.0.1:5000}
+modefile=$state/mode
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# Generated once under .selfheal/ (mode 600), shared by both modes.
+secret() { scripts/stack.sh secret "$1"; }
 
-# A secret generated once and kept (mode 600) so restarts and scripts agree on it.
-secret() {
-    local file=$state/$1
-    if [ ! -s "$file" ]; then
-        (umask 077; tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20 >"$file")
+pick_mode() {
+    if [ -n "${STACK_MODE:-}" ]; then
+        echo "$STACK_MODE"
+    elif [ -s "$modefile" ]; then
+        cat "$modefile"
+    elif command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+        echo compose
+    else
+        echo native
     fi
-    cat "$file"
 }
+
+# docker compose with what docker-compose.yml needs: the generated secrets and the group that
+# owns the docker socket (selfheal's container heals nginx through it).
+compose() {
+    SELFHEAL_ADMIN_PASSWORD=$(secret admin-password) SELFHEAL_WEBHOOK_PASSWORD=$(secret webhook-password) \
+    DOCKER_GID=$(stat -c %g /var/run/docker.sock) \
+        docker compose --project-directory . -f docker-compose.yml "$@"
+}
+
+banner() {
+    echo
+    echo "  dashboard    : http://127.0.0.1:5000/"
+    echo "  login        : admin / $(secret admin-password)   (set on the first start; $state/admin-password)"
+    echo "  demo service : http://127.0.0.1:8080/   (stop nginx and watch it come back)"
+    echo "  prometheus   : http://127.0.0.1:9090/alerts   alertmanager: http://127.0.0.1:9093/"
+    echo "  webhook      : POST http://127.0.0.1:5000/webhook, basic auth alertmanager / $(secret webhook-password)"
+    echo "  mode         : $1      status: ./start.sh status      stop: ./start.sh stop"
+}
+
+mkdir -p "$state"
+chmod 711 "$state"
+mode=$(pick_mode)
+case "$mode" in native | compose) ;; *) echo "unknown STACK_MODE: $mode (native or compose)" >&2; exit 2 ;; esac
 
 case "${1:-start}" in
 start)
-    mkdir -p "$state"
-    chmod 700 "$state"
-    if running; then
-        echo "selfheal is already running (pid $(cat "$pidfile")) on http://$listen"
+    if [ "$mode" = compose ]; then
+        scripts/compose-setup.sh
+        compose up --detach --build --wait
     else
-        scripts/setup.sh release
-        scripts/build.sh --release
-        SELFHEAL_ADMIN_PASSWORD=$(secret admin-password) \
-        SELFHEAL_WEBHOOK_PASSWORD=$(secret webhook-password) \
-        SELFHEAL_LISTEN=$listen \
-            nohup target/release/selfheal serve >>"$log" 2>&1 &
-        echo $! >"$pidfile"
-        for _ in $(seq 1 100); do
-            curl -fsS "http://$listen/health" >/dev/null 2>&1 && break
-            running || { echo "selfheal exited; last lines of $log:"; tail -n 20 "$log"; exit 1; }
-            sleep 0.1
-        done
-        curl -fsS "http://$listen/health" >/dev/null || { echo "selfheal is not healthy; see $log"; exit 1; }
+        scripts/setup.sh stack release
+        if ! scripts/stack.sh status >/dev/null 2>&1; then
+            scripts/build.sh --release
+        fi
+        scripts/stack.sh up
     fi
-    echo
-    echo "  dashboard : http://$listen/"
-    echo "  login     : admin / $(secret admin-password)   (set on the first start; $state/admin-password)"
-    echo "  webhook   : POST http://$listen/webhook, basic auth alertmanager / $(secret webhook-password)"
-    echo "  log       : $log      stop: ./start.sh stop"
+    echo "$mode" >"$modefile"
+    banner "$mode"
     ;;
 stop)
-    if running; then
-        pid=$(cat "$pidfile")
-        kill "$pid"
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-        echo "selfheal stopped"
-    else
-        echo "selfheal is not running"
-    fi
-    rm -f "$pidfile"
+    if [ "$mode" = compose ]; then compose down; else scripts/stack.sh down; fi
+    rm -f "$modefile"
     ;;
 status)
-    if running; then
-        echo "selfheal is running (pid $(cat "$pidfile")) on http://$listen"
-        curl -fsS "http://$listen/health" && echo
-    else
-        echo "selfheal is not running"
-        exit 3
-    fi
+    if [ "$mode" = compose ]; then compose ps; else scripts/stack.sh status; fi
     ;;
 *)
     echo "usage: $0 [start|stop|status]" >&2

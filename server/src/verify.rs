@@ -182,8 +182,11 @@ mod tests {
             axum::routing::get(move || {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 async move {
-                    let result =
-                        if always || n % 2 == 0 { r#"[{"metric":{},"value":[0,"1"]}]"# } else { "[]" };
+                    let result = if always || n.is_multiple_of(2) {
+                        r#"[{"metric":{},"value":[0,"1"]}]"#
+                    } else {
+                        "[]"
+                    };
                     format!(r#"{{"status":"success","data":{{"resultType":"vector","result":{result}}}}}"#)
                 }
             }),

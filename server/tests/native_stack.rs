@@ -3,32 +3,20 @@
 //! shipped selfheal.toml and playbooks — inside a network namespace this test creates, so its
 //! fixed 127.0.0.1 ports collide with nothing. Three scenarios, healed for real:
 //! nginx stopped, a CPU hog in nginx's process group, a memory hog in it.
+mod common;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{checked, repo};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 /// The bound for nginx stopped → healed, verified and the alert resolved.
 const NGINX_HEALED_WITHIN: Duration = Duration::from_secs(10);
 /// CPU: the 5 s rate window fills, the playbook samples /proc for 1 s, then verification.
 const HOG_HEALED_WITHIN: Duration = Duration::from_secs(40);
-
-fn repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?} could not start: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// The stack in its own network namespace, state in a temporary folder; torn down on drop.
 struct Stack {
@@ -39,10 +27,10 @@ struct Stack {
 impl Stack {
     fn up() -> Stack {
         let ns = format!("selfheal-e2e-{}", std::process::id());
-        run(Command::new("ip").args(["netns", "add", &ns]));
+        checked(Command::new("ip").args(["netns", "add", &ns]));
         let stack = Stack { ns, dir: tempfile::tempdir().unwrap() };
-        run(&mut stack.in_ns(["ip", "link", "set", "lo", "up"]));
-        run(&mut stack.script("up"));
+        checked(&mut stack.in_ns(["ip", "link", "set", "lo", "up"]));
+        checked(&mut stack.script("up"));
         stack
     }
 

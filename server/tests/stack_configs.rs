@@ -22,8 +22,10 @@ fn run(program: &str, args: &[&str]) -> String {
 
 #[test]
 fn prometheus_config_and_rules_are_valid_and_their_unit_tests_pass() {
-    let config = run("promtool", &["check", "config", "prometheus/prometheus.yml"]);
-    assert!(config.contains("8 rules found"), "{config}");
+    for file in ["prometheus/prometheus.yml", "prometheus/prometheus.compose.yml"] {
+        let config = run("promtool", &["check", "config", file]);
+        assert!(config.contains("8 rules found"), "{file}: {config}");
+    }
     run("promtool", &["test", "rules", "prometheus/alert_rules_test.yml"]);
 }
 

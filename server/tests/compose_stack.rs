@@ -1,0 +1,138 @@
+//! The shipped docker-compose.yml, end to end: scripts/compose-setup.sh brings a Docker engine,
+//! compose and the debian:bookworm-slim base (debootstrap) when missing; the images build from
+//! the repository's Dockerfiles (selfheal with this test's debug binary); `docker stop` of the
+//! nginx container → NginxDown → selfheal restarts the container through the Engine API →
+//! Prometheus confirms → verified, alert resolved. A project of the test's own, on free
+//! 127.0.0.1 ports, torn down with its volumes at the end.
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::process::{checked, repo};
+
+/// Stopped → healed, verified (3 s hold) and resolved; the container restart itself takes ~1 s.
+const HEALED_WITHIN: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Project {
+    name: String,
+    env: HashMap<&'static str, String>,
+}
+
+impl Project {
+    fn compose(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.arg("compose").args(args).current_dir(repo()).envs(&self.env);
+        cmd
+    }
+
+    fn port(&self, key: &str) -> &str {
+        &self.env[key]
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(out) = self.compose(&["logs", "--no-color", "--tail", "60", "selfheal"]).output() {
+                eprintln!("selfheal's log:\n{}", String::from_utf8_lossy(&out.stdout));
+            }
+        }
+        let _ = self.compose(&["down", "--volumes", "--remove-orphans", "--timeout", "5"]).output();
+    }
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Option<String> {
+    let res = client.get(url).send().await.ok()?;
+    if res.status().is_success() {
+        res.text().await.ok()
+    } else {
+        None
+    }
+}
+
+/// The value of an (unlabelled-by-us) counter line in selfheal's /metrics, 0 when absent.
+fn counter(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_stack_heals_a_stopped_nginx_container() {
+    checked(
+        Command::new("bash")
+            .arg(repo().join("scripts/compose-setup.sh"))
+            .env("COMPOSE_SELFHEAL_PROFILE", "debug"),
+    );
+    let socket_gid = std::fs::metadata("/var/run/docker.sock").map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.gid()
+    });
+    let name = format!("selfheal-e2e-{}", std::process::id());
+    let env = HashMap::from([
+        ("COMPOSE_PROJECT_NAME", name.clone()),
+        ("SELFHEAL_PROFILE", "debug".to_owned()),
+        ("SELFHEAL_IMAGE_TAG", "e2e".to_owned()),
+        ("SELFHEAL_ADMIN_PASSWORD", "compose-admin-pw".to_owned()),
+        ("SELFHEAL_WEBHOOK_PASSWORD", "compose-webhook-pw".to_owned()),
+        ("DOCKER_GID", socket_gid.expect("the docker socket exists").to_string()),
+        ("SELFHEAL_PORT", free_port().to_string()),
+        ("NGINX_PORT", free_port().to_string()),
+        ("PROMETHEUS_PORT", free_port().to_string()),
+        ("ALERTMANAGER_PORT", free_port().to_string()),
+    ]);
+    let project = Project { name, env };
+    checked(&mut project.compose(&["config", "--quiet"]));
+    checked(&mut project.compose(&["up", "--detach", "--build", "--wait", "--wait-timeout", "180"]));
+
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
+    let prometheus = format!("http://127.0.0.1:{}", project.port("PROMETHEUS_PORT"));
+    let nginx = format!("http://127.0.0.1:{}/health", project.port("NGINX_PORT"));
+    let metrics = format!("http://127.0.0.1:{}/metrics", project.port("SELFHEAL_PORT"));
+    let baseline = format!("{prometheus}/api/v1/query?query=nginx_up%3D%3D1");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !get(&client, &baseline).await.is_some_and(|b| b.contains("\"value\"")) {
+        assert!(Instant::now() < deadline, "Prometheus never saw nginx up");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(get(&client, &format!("http://127.0.0.1:{}/", project.port("NGINX_PORT")))
+        .await
+        .is_some_and(|page| page.contains("nginx is serving this page")));
+
+    let container = format!("{}-nginx-1", project.name);
+    let stopped = Instant::now();
+    checked(Command::new("docker").args(["stop", "--time", "2", &container]));
+    let mut healthy_after = None;
+    loop {
+        if healthy_after.is_none() && get(&client, &nginx).await.is_some() {
+            healthy_after = Some(stopped.elapsed());
+        }
+        let m = get(&client, &metrics).await.unwrap_or_default();
+        let verified = counter(&m, r#"selfheal_verifications_total{result="verified"}"#);
+        let not_fixed = counter(&m, r#"selfheal_verifications_total{result="not_fixed"}"#);
+        let resolved = counter(&m, r#"selfheal_alerts_received_total{status="resolved"}"#);
+        assert_eq!(not_fixed, 0.0, "a heal was not confirmed:\n{m}");
+        if verified >= 1.0 && resolved >= 1.0 && healthy_after.is_some() {
+            assert_eq!(counter(&m, r#"selfheal_runs_total{result="succeeded"}"#), 1.0, "{m}");
+            break;
+        }
+        assert!(stopped.elapsed() < HEALED_WITHIN, "not healed, verified and resolved in time:\n{m}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let state = checked(Command::new("docker").args(["inspect", "-f", "{{.State.Running}}", &container]));
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "true");
+    eprintln!(
+        "compose: docker stop -> healthy {:?}, -> verified and resolved {:?}",
+        healthy_after.unwrap(),
+        stopped.elapsed()
+    );
+}

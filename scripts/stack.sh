@@ -10,6 +10,7 @@
 #                  prometheus/, alertmanager/, selfheal.db, the generated passwords
 #   STACK_BIN      the selfheal binary (default target/release/selfheal)
 #   STACK_CONFIG   selfheal's config (default selfheal.toml)
+#   STACK_PROMETHEUS_CONFIG  Prometheus' config (default prometheus/prometheus.yml)
 # Expects the Debian packages (scripts/setup.sh stack) and a built selfheal (scripts/build.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,7 +117,7 @@ start() {
             --cluster.listen-address=
         ;;
     prometheus)
-        launch "$name" prometheus --config.file="$repo/prometheus/prometheus.yml" \
+        launch "$name" prometheus --config.file="${STACK_PROMETHEUS_CONFIG:-$repo/prometheus/prometheus.yml}" \
             --storage.tsdb.path="$dir/prometheus" --web.listen-address=127.0.0.1:9090 \
             --storage.tsdb.retention.time=2d
         ;;

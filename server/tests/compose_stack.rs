@@ -14,6 +14,8 @@ use common::process::{checked, repo};
 
 /// Stopped → healed, verified (3 s hold) and resolved; the container restart itself takes ~1 s.
 const HEALED_WITHIN: Duration = Duration::from_secs(30);
+/// A hog: the 5 s rate window, the Engine's stats (about 2 s), the restart, the 3 s hold.
+const HOG_HEALED_WITHIN: Duration = Duration::from_secs(60);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -135,4 +137,78 @@ async fn the_compose_stack_heals_a_stopped_nginx_container() {
         healthy_after.unwrap(),
         stopped.elapsed()
     );
+
+    // (2) and (3): hogs inside the nginx container, named like nginx's workers (perl is in
+    // every Debian image). selfheal cannot signal another container's processes: it measures
+    // the container through the Engine API and restarts it.
+    let api = Api::login(&client, project.port("SELFHEAL_PORT")).await;
+    let took = heal_hog(&api, &container, "runaway", "1 while 1", "nginx-runaway-cpu").await;
+    eprintln!("compose: cpu hog -> container restarted and verified {took:?}");
+    let took = heal_hog(&api, &container, "leak", "$x = 'x' x (640 << 20); sleep 600", "nginx-memory").await;
+    eprintln!("compose: memory hog -> container restarted and verified {took:?}");
+    assert!(get(&client, &nginx).await.is_some(), "nginx serves after all three heals");
+}
+
+/// selfheal's JSON API with an admin session.
+struct Api<'a> {
+    client: &'a reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl<'a> Api<'a> {
+    async fn login(client: &'a reqwest::Client, port: &str) -> Api<'a> {
+        let base = format!("http://127.0.0.1:{port}");
+        let res = client
+            .post(format!("{base}/api/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("username=admin&password=compose-admin-pw")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "login: {}", res.status());
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        Api { client, base, cookie }
+    }
+
+    /// The newest run of `rule`: (id, status, verification).
+    async fn latest_run(&self, rule: &str) -> Option<(i64, String, String)> {
+        let res = self.client.post(format!("{}/api/runs", self.base)).header("cookie", &self.cookie);
+        let runs: serde_json::Value = res.send().await.ok()?.json().await.ok()?;
+        runs.as_array()?.iter().find(|r| r["rule"] == rule).map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (r["id"].as_i64().unwrap_or(0), text("status"), text("verification"))
+        })
+    }
+}
+
+fn started_at(container: &str) -> String {
+    let out = checked(Command::new("docker").args(["inspect", "-f", "{{.State.StartedAt}}", container]));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Starts a perl hog in the container and waits until a new run of `rule` restarted the
+/// container and was verified. Returns how long that took.
+async fn heal_hog(api: &Api<'_>, container: &str, name: &str, perl: &str, rule: &str) -> Duration {
+    let before = api.latest_run(rule).await.map_or(0, |r| r.0);
+    let started = started_at(container);
+    let script = format!("$0 = 'nginx: worker process ({name})'; {perl}");
+    checked(Command::new("docker").args(["exec", "--detach", container, "perl", "-e", &script]));
+    let since = Instant::now();
+    loop {
+        if let Some((id, status, verification)) = api.latest_run(rule).await {
+            if id > before && verification != "pending" && !verification.is_empty() {
+                assert_eq!((status.as_str(), verification.as_str()), ("succeeded", "verified"));
+                break;
+            }
+        }
+        assert!(
+            since.elapsed() < HOG_HEALED_WITHIN,
+            "{name} hog not healed in time: {:?}",
+            api.latest_run(rule).await
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_ne!(started_at(container), started, "the container was restarted");
+    since.elapsed()
 }

@@ -12,6 +12,8 @@ use crate::pages::{
 
 /// The full HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

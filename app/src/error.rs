@@ -20,6 +20,9 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed logins for this name or from this address: wait, then try again.
+    #[error("too many failed logins: try again in {0} minutes")]
+    TooManyAttempts(u64),
     #[error("internal error (details are in the server log)")]
     Internal,
     #[error("could not reach the server: {0}")]
@@ -35,6 +38,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Invalid(_) => 400,
             AppError::Conflict(_) => 409,
+            AppError::TooManyAttempts(_) => 429,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod evaluate;
 pub mod heal;
 pub mod matcher;
+pub mod security;
 pub mod state;
 
 pub use state::AppState;

@@ -18,6 +18,7 @@ pub mod webhook;
 pub mod worker;
 
 use axum::extract::State;
+use axum::http::header::{self, HeaderValue};
 use axum::http::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,10 +26,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::Session;
 
 use app::app::{shell, App};
 use app::ssr::auth::user_from_session;
+use app::ssr::security::DEFAULT_POLICY;
 use app::ssr::AppState;
 
 /// The full HTTP router: health, the webhook, metrics, the pages (behind login) and the server functions under
@@ -56,6 +59,20 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
             shell,
         ))
         .with_state(state)
+        // On every response; pages set their own CSP (with the render's nonce) first.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
 }
 
 /// Pages other than `/login` need a logged-in user; anyone else is sent to the login form.

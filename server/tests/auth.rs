@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
 use app::model::Role;
+use app::ssr::auth;
 use common::TestApp;
 
 const ADMIN_PW: &str = "admin-password-1";
@@ -213,4 +214,42 @@ async fn the_bootstrap_admin_password_can_come_from_config() {
     app.config.admin_password = Some("from-config-pw".to_owned().into());
     assert_eq!(bootstrap_admin(&app.pool, &app.config).await.unwrap(), Bootstrap::FromConfig);
     app.login("admin", "from-config-pw").await;
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_name_even_for_the_right_password() {
+    let app = app_with_users().await;
+    for _ in 0..auth::MAX_FAILED_LOGINS_PER_USER {
+        let res =
+            app.post_form("/api/login", &[("username", "admin"), ("password", "wrong-guess")], None).await;
+        assert_eq!(res.status, 401);
+    }
+    let res = app.post_form("/api/login", &[("username", "admin"), ("password", ADMIN_PW)], None).await;
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert_eq!(res.header(header::RETRY_AFTER), Some("900"));
+    assert_eq!(res.json(), serde_json::json!({ "TooManyAttempts": 15 }));
+    assert!(app.audit_actions().await.contains(&"auth.login_throttled".to_owned()));
+    // Another name is not affected by admin's failures.
+    let other = app.post_form("/api/login", &[("username", "vera"), ("password", VIEWER_PW)], None).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+}
+
+#[tokio::test]
+async fn one_address_spraying_many_names_is_refused() {
+    use app::ssr::db::audit::{record_audit, NewAuditEvent};
+    let app = app_with_users().await;
+    for i in 0..auth::MAX_FAILED_LOGINS_PER_ADDRESS {
+        let name = format!("user{i}");
+        let event = NewAuditEvent {
+            actor: "anonymous",
+            action: "auth.login_failed",
+            target: Some(&name),
+            source: Some("192.0.2.7"),
+            ..Default::default()
+        };
+        record_audit(&app.pool, &event).await.unwrap();
+    }
+    assert!(auth::login_throttled(&app.pool, "admin", Some("192.0.2.7")).await.unwrap());
+    assert!(!auth::login_throttled(&app.pool, "admin", Some("192.0.2.8")).await.unwrap());
+    assert!(!auth::login_throttled(&app.pool, "admin", None).await.unwrap());
 }

@@ -15,21 +15,40 @@ pub async fn login(username: String, password: String) -> Result<CurrentUser, Ap
     let session = auth::session().await?;
     let source = auth::client_addr();
     let username = username.trim();
-    let user = auth::authenticate(&state.pool, username, &password)
+    let throttled = auth::login_throttled(&state.pool, username, source.as_deref())
         .await
-        .map_err(|e| internal("login lookup failed", e))?;
-    let Some(user) = user else {
-        // Record the attempted name only when it is a valid name: a password typed into the
-        // name field must not end up in the audit log.
+        .map_err(|e| internal("login throttle lookup failed", e))?;
+    // A refused attempt is audited under the name tried only when it is a valid name: a password
+    // typed into the name field must not end up in the audit log.
+    let refused = |action| {
         let target = auth::validate_username(username).is_ok().then_some(username);
         let event = NewAuditEvent {
             actor: "anonymous",
-            action: "auth.login_failed",
+            action,
             target,
             source: source.as_deref(),
             ..Default::default()
         };
-        record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
+        let pool = state.pool.clone();
+        async move { record_audit(&pool, &event).await.map_err(|e| internal("audit write failed", e)) }
+    };
+    if throttled {
+        refused("auth.login_throttled").await?;
+        tracing::warn!(source = source.as_deref().unwrap_or("-"), "login refused: too many failures");
+        let minutes = auth::LOGIN_WINDOW.as_secs() / 60;
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.insert_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(auth::LOGIN_WINDOW.as_secs()),
+            );
+        }
+        return Err(respond_with(AppError::TooManyAttempts(minutes)));
+    }
+    let user = auth::authenticate(&state.pool, username, &password)
+        .await
+        .map_err(|e| internal("login lookup failed", e))?;
+    let Some(user) = user else {
+        refused("auth.login_failed").await?;
         tracing::info!(source = source.as_deref().unwrap_or("-"), "login failed");
         return Err(respond_with(AppError::BadCredentials));
     };

@@ -26,6 +26,17 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 /// Longest user name; names are shown in the UI and the audit log.
 pub const MAX_USERNAME_LEN: usize = 64;
 
+/// Failed logins for one user name within [`LOGIN_WINDOW`] after which that name is refused:
+/// online guessing gets a handful of tries per window, whatever the attacker's address.
+pub const MAX_FAILED_LOGINS_PER_USER: i64 = 5;
+
+/// Failed logins from one address within [`LOGIN_WINDOW`] after which it is refused: one
+/// address spraying many names is stopped too, while a shared office NAT still has room.
+pub const MAX_FAILED_LOGINS_PER_ADDRESS: i64 = 20;
+
+/// The window failed logins are counted in (and the longest a refused client waits).
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Length of generated passwords (alphanumeric: about 119 bits at 20 characters).
 const GENERATED_PASSWORD_LEN: usize = 20;
 
@@ -154,6 +165,30 @@ pub async fn require_role(needed: Role) -> Result<CurrentUser, AppError> {
 }
 
 /// The peer address of the current request, for the audit log (none in in-process tests).
+/// Whether a login for `username` from `source` must be refused because of earlier failures
+/// (counted from the audit log, so they survive restarts). Checked before the password, the
+/// same way for names that exist and names that do not.
+pub async fn login_throttled(
+    pool: &SqlitePool,
+    username: &str,
+    source: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    use crate::ssr::db::audit::count_recent;
+    let since = time::OffsetDateTime::now_utc() - LOGIN_WINDOW;
+    let since = crate::ssr::alert::format_utc(since).unwrap_or_default();
+    let by_name = count_recent(pool, "auth.login_failed", Some(username), None, &since).await?;
+    if by_name >= MAX_FAILED_LOGINS_PER_USER {
+        return Ok(true);
+    }
+    match source {
+        Some(addr) => {
+            let by_addr = count_recent(pool, "auth.login_failed", None, Some(addr), &since).await?;
+            Ok(by_addr >= MAX_FAILED_LOGINS_PER_ADDRESS)
+        }
+        None => Ok(false),
+    }
+}
+
 pub fn client_addr() -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
     parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string())

@@ -32,6 +32,17 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `selfheal audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; name the first event that was edited, deleted or
+    /// slipped in, and exit non-zero if there is one.
+    Verify,
 }
 
 /// `selfheal user ...`

@@ -1,6 +1,7 @@
 //! The selfheal server: configuration, the HTTP router, start-up and the CLI's commands.
 //! `main.rs` only parses arguments and calls in here, so tests build the very same router.
 pub mod ansible;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use server::cli::{Cli, Command};
+use server::cli::{AuditCommand, Cli, Command};
 use server::config::Config;
-use server::{startup, users};
+use server::{audit, startup, users};
 
 /// Log filter when RUST_LOG is unset: our info, libraries' warnings.
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn";
@@ -48,10 +48,22 @@ fn main() -> ExitCode {
                 println!("database {} is up to date", config.database.display());
                 Ok(())
             }
+            Command::Audit(AuditCommand::Verify) => {
+                let pool = startup::open_database(&config.database).await?;
+                let intact = audit::verify(&pool).await;
+                pool.close().await;
+                if !intact? {
+                    anyhow::bail!("the audit log was tampered with");
+                }
+                Ok(())
+            }
             Command::User(command) => {
                 let pool = startup::open_database(&config.database).await?;
                 let outcome = users::run(&pool, command).await;
+                // What the CLI recorded is sealed now, not at the server's next start.
+                let sealed = app::ssr::db::audit_chain::seal_audit(&pool).await;
                 pool.close().await;
+                sealed?;
                 outcome
             }
         }

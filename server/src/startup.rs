@@ -231,6 +231,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stop = worker.stop.clone();
     tracing::info!(rules = engine.rules.len(), "healing engine ready");
     let engine_task = tokio::spawn(engine.run(stop.clone()));
+    let sealer_task = tokio::spawn(crate::audit::run_sealer(pool.clone(), stop.clone()));
     let worker_task = tokio::spawn(worker.run());
     let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
@@ -253,6 +254,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = engine_task.await;
+    let _ = sealer_task.await;
     let _ = worker_task.await;
     let _ = writer.await;
     pool.close().await;

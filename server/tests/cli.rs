@@ -128,3 +128,35 @@ fn every_command_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn audit_verify_detects_an_edited_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["ann", "ben", "cas"] {
+        let out =
+            selfheal(d, &["user", "add", name, "--role", "viewer", "--password-stdin"], "a-password-1\n");
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let ok = selfheal(d, &["audit", "verify"], "");
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("audit log intact: 3 events sealed, 0 newer"), "{}", text(&ok));
+
+    // Someone with the database file rewrites history: drop the guard, change who did it.
+    let url = format!("sqlite://{}", d.join("db/selfheal.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    for sql in [
+        "DROP TRIGGER audit_events_no_update",
+        "UPDATE audit_events SET actor = 'someone-else' WHERE target = 'ben'",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    let id: i64 = sqlx::query_scalar("SELECT id FROM audit_events WHERE target = 'ben'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let broken = selfheal(d, &["audit", "verify"], "");
+    assert!(!broken.status.success(), "{}", text(&broken));
+    assert!(text(&broken).contains(&format!("audit log BROKEN at event {id}")), "{}", text(&broken));
+}

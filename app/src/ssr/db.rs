@@ -1,6 +1,7 @@
 //! All SQL lives under this module: the pool, the embedded migrations, and one file per table.
 pub mod alerts;
 pub mod audit;
+pub mod audit_chain;
 pub mod decisions;
 pub mod outbound;
 pub mod run_output;

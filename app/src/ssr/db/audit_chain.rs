@@ -1,0 +1,148 @@
+//! The audit log's hash chain (`audit_chain`): sealing new events, verifying the whole chain.
+use sha2::{Digest, Sha256};
+use sqlx::{SqliteExecutor, SqlitePool};
+
+use crate::model::AuditEvent;
+
+/// The hash before the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Events sealed per transaction: bounds one write while a backlog (e.g. from the CLI) is sealed.
+const SEAL_BATCH: i64 = 500;
+
+/// The chained hash of `event` after `prev`: SHA-256 of a JSON array of both, so no field can
+/// bleed into another.
+pub fn chain_hash(prev: &str, e: &AuditEvent) -> String {
+    let canonical = serde_json::json!([prev, e.id, e.at, e.actor, e.action, e.target, e.detail, e.source]);
+    Sha256::digest(canonical.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The newest sealed event and its hash (`(0, GENESIS)` before the first).
+async fn head(ex: impl SqliteExecutor<'_>) -> Result<(i64, String), sqlx::Error> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT event_id, hash FROM audit_chain ORDER BY event_id DESC LIMIT 1")
+            .fetch_optional(ex)
+            .await?;
+    Ok(row.unwrap_or((0, GENESIS.to_owned())))
+}
+
+/// Seals every event not sealed yet, in id order; returns how many. One sealer at a time (the
+/// server's background task); a second one fails on the primary key and changes nothing.
+pub async fn seal_audit(pool: &SqlitePool) -> Result<usize, sqlx::Error> {
+    let mut sealed = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let (last_id, mut prev) = head(&mut *tx).await?;
+        let events: Vec<AuditEvent> = sqlx::query_as(
+            "SELECT id, at, actor, action, target, detail, source FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(last_id)
+        .bind(SEAL_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if events.is_empty() {
+            return Ok(sealed);
+        }
+        for e in &events {
+            prev = chain_hash(&prev, e);
+            sqlx::query("INSERT INTO audit_chain (event_id, hash) VALUES (?, ?)")
+                .bind(e.id)
+                .bind(&prev)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        sealed += events.len();
+    }
+}
+
+/// What `verify_audit` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChainReport {
+    /// Every sealed event matches; `unsealed` newer events are not covered yet.
+    Intact { sealed: i64, unsealed: i64, head: String },
+    /// The first event (by id) where the chain breaks, and how.
+    Broken { event_id: i64, reason: String },
+}
+
+/// Recomputes the chain from the first event and reports the first break: an edited event
+/// (its hash no longer matches), a deleted one (a sealed id without its event), or an edited
+/// chain (a stored hash that does not follow from the one before).
+pub async fn verify_audit(pool: &SqlitePool) -> Result<ChainReport, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        event_id: i64,
+        hash: String,
+        id: Option<i64>,
+        at: Option<String>,
+        actor: Option<String>,
+        action: Option<String>,
+        target: Option<String>,
+        detail: Option<String>,
+        source: Option<String>,
+    }
+    let mut prev = GENESIS.to_owned();
+    let mut sealed = 0;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT c.event_id, c.hash, e.id, e.at, e.actor, e.action, e.target, e.detail, e.source \
+             FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id \
+             WHERE c.event_id > ? ORDER BY c.event_id LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.event_id;
+        for r in rows {
+            let Some(id) = r.id else {
+                return Ok(ChainReport::Broken {
+                    event_id: r.event_id,
+                    reason: "the event was deleted".into(),
+                });
+            };
+            let event = AuditEvent {
+                id,
+                at: r.at.unwrap_or_default(),
+                actor: r.actor.unwrap_or_default(),
+                action: r.action.unwrap_or_default(),
+                target: r.target,
+                detail: r.detail,
+                source: r.source,
+            };
+            let expected = chain_hash(&prev, &event);
+            if expected != r.hash {
+                return Ok(ChainReport::Broken {
+                    event_id: id,
+                    reason: "the event or the chain before it was changed".into(),
+                });
+            }
+            prev = r.hash;
+            sealed += 1;
+        }
+    }
+    let (unsealed, gaps): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM audit_events WHERE id > ?1), \
+                (SELECT count(*) FROM audit_events e WHERE e.id <= ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id))",
+    )
+    .bind(after)
+    .fetch_one(pool)
+    .await?;
+    if gaps > 0 {
+        let first: i64 = sqlx::query_scalar(
+            "SELECT min(e.id) FROM audit_events e WHERE e.id <= ? \
+             AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)",
+        )
+        .bind(after)
+        .fetch_one(pool)
+        .await?;
+        return Ok(ChainReport::Broken { event_id: first, reason: "the event was inserted later".into() });
+    }
+    Ok(ChainReport::Intact { sealed, unsealed, head: prev })
+}
+
+#[cfg(test)]
+#[path = "audit_chain_tests.rs"]
+mod tests;

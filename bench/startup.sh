@@ -34,7 +34,7 @@ p.terminate(); p.wait()
 PY
 }
 
-stats() { python3 -c 'import statistics,sys; v=sorted(map(float,sys.stdin.read().split())); print(f"{statistics.median(v)*1000:.0f} | {v[min(len(v)-1,int(round(0.95*(len(v)-1))))]*1000:.0f}")'; }
+stats() { python3 -c 'import statistics,sys; v=sorted(map(float,sys.stdin.read().split())); print(f"{statistics.median(v)*1000:.0f} ms / {v[min(len(v)-1,int(round(0.95*(len(v)-1))))]*1000:.0f} ms")'; }
 
 fresh=$(for i in $(seq 1 "$runs"); do start_once "$work/fresh-$i.db"; done | stats)
 start_once "$work/existing.db" >/dev/null
@@ -45,5 +45,5 @@ echo "|---|---|"
 echo "| release binary | $(du -m target/release/selfheal | cut -f1) MB ($(stat -c %s target/release/selfheal) bytes) |"
 echo "| wasm bundle | $(stat -c %s "$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped |"
 echo "| JS glue + CSS | $(stat -c %s target/site/pkg/selfheal.js) + $(stat -c %s target/site/pkg/selfheal.css) bytes |"
-echo "| cold start to /health 200, new database (median \| p95 ms, $runs starts) | $fresh |"
-echo "| cold start to /health 200, existing database (median \| p95 ms) | $existing |"
+echo "| cold start to /health 200, new database (median / p95, $runs starts) | $fresh |"
+echo "| cold start to /health 200, existing database (median / p95) | $existing |"

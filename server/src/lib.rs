@@ -4,6 +4,7 @@ pub mod ansible;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod csrf;
 pub mod engine;
 pub mod health;
 pub mod intake;
@@ -60,6 +61,7 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
             shell,
         ))
         .with_state(state)
+        .layer(middleware::from_fn(csrf::refuse_cross_site))
         // On every response; pages set their own CSP (with the render's nonce) first.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

@@ -62,7 +62,7 @@ fn notification(next: &AtomicU64, n: u64) -> (String, Vec<String>) {
             let fingerprint = format!("{k:016x}");
             let mut alert = template.clone();
             alert["fingerprint"] = fingerprint.clone().into();
-            alert["labels"]["alertname"] = (if k % 10 == 0 { "Crash" } else { "Load" }).into();
+            alert["labels"]["alertname"] = (if k.is_multiple_of(10) { "Crash" } else { "Load" }).into();
             alert["labels"]["host"] = format!("host-{k}").into();
             fingerprints.push(fingerprint);
             alert

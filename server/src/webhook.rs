@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use app::ssr::alert::{normalise_payload, now_utc, AlertStatus, WebhookPayload};
+use app::ssr::alert::{normalise_payload, now_utc, AlertStatus, NewAlert, WebhookPayload};
 use app::ssr::db::alerts::Source;
 
 use crate::intake::{Delivery, Inbox};
@@ -191,11 +191,7 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
             WebhookError::BadRequest(format!("cannot read the body: {e}"))
         }
     })?;
-    let payload = parse_payload(&body)?;
-    let alerts =
-        normalise_payload(&payload).map_err(|e| WebhookError::BadRequest(format!("invalid payload: {e}")))?;
-    let raw = String::from_utf8(body.to_vec())
-        .map_err(|_| WebhookError::BadRequest("body is not UTF-8".to_owned()))?;
+    let (payload, alerts, raw) = read_notification(&body)?;
 
     let firing = alerts.iter().filter(|a| a.status == AlertStatus::Firing).count() as u64;
     let resolved = alerts.len() as u64 - firing;
@@ -242,6 +238,17 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
         new_alerts: stored.new_alerts,
         duplicate_alerts: stored.duplicate_alerts,
     })
+}
+
+/// Everything the webhook checks in a body before it stores anything: the payload, its alerts
+/// normalised, and the raw text kept for replay. Pure, so it can be fuzzed on its own.
+pub fn read_notification(body: &[u8]) -> Result<(WebhookPayload, Vec<NewAlert>, String), WebhookError> {
+    let payload = parse_payload(body)?;
+    let alerts =
+        normalise_payload(&payload).map_err(|e| WebhookError::BadRequest(format!("invalid payload: {e}")))?;
+    let raw = String::from_utf8(body.to_vec())
+        .map_err(|_| WebhookError::BadRequest("body is not UTF-8".to_owned()))?;
+    Ok((payload, alerts, raw))
 }
 
 /// Parses the body. The fast parser runs first; only a body it refuses is parsed again with

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::alert::format_utc;
+use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::db::decisions::{self, UndecidedAlert};
 use app::ssr::db::runs::{self, NewRun};
 use app::ssr::evaluate::{evaluate, Evaluation};
@@ -119,6 +120,18 @@ impl Engine {
         }
         decisions::record_decision(&mut tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text)
             .await?;
+        if let Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) = &decision {
+            // Labels a rule refused to hand to a playbook are a security event, not just a skip.
+            let target = format!("alert {}", alert.id);
+            let event = NewAuditEvent {
+                actor: "system",
+                action: "engine.labels_rejected",
+                target: Some(&target),
+                detail: Some(detail),
+                source: Some("engine"),
+            };
+            record_audit(&mut *tx, &event).await?;
+        }
         tx.commit().await?;
 
         let reason = match &decision {

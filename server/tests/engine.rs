@@ -204,3 +204,21 @@ async fn runs_and_decisions_are_visible_to_a_viewer() {
     let alerts = app.get("/alerts", Some(&cookie)).await;
     assert!(alerts.body.contains("enqueued"), "the decision shows in the alert list");
 }
+
+#[tokio::test]
+async fn refused_label_values_are_audited_and_never_run() {
+    let app = app("2m").await;
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    v["alerts"][0]["labels"]["service"] = "nginx\u{0}; rm -rf /".into();
+    app.deliver(&v.to_string()).await;
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 1, "decided once");
+    assert_eq!(reasons(&app).await, ["invalid_labels"]);
+    assert_eq!(runs(&app).await, 0);
+    let (actor, detail): (String, String) =
+        sqlx::query_as("SELECT actor, detail FROM audit_events WHERE action = 'engine.labels_rejected'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(actor, "system");
+    assert!(detail.contains("service"), "{detail}");
+}

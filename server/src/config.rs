@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 use app::ssr::heal::{Rule, RuleConfig};
 
+/// Shortest value `[ansible] redact` accepts: shorter ones would blank out ordinary output.
+const MIN_REDACT_LEN: usize = 4;
+
 /// The config file read when neither `--config` nor `SELFHEAL_CONFIG` names one.
 pub const DEFAULT_CONFIG_FILE: &str = "selfheal.toml";
 
@@ -72,6 +75,9 @@ pub struct AnsibleConfig {
     pub python_interpreter: String,
     /// Output lines kept per run; beyond, output is dropped and the run marked truncated.
     pub max_output_lines: u32,
+    /// More secret values (vault passwords, tokens the playbooks see) replaced by
+    /// `[redacted]` in stored run output; the webhook and admin passwords always are.
+    pub redact: Vec<SecretString>,
 }
 
 impl Default for AnsibleConfig {
@@ -82,6 +88,7 @@ impl Default for AnsibleConfig {
             playbook_command: PathBuf::from("ansible-playbook"),
             python_interpreter: "/usr/bin/python3".to_owned(),
             max_output_lines: 20_000,
+            redact: Vec::new(),
         }
     }
 }
@@ -268,6 +275,12 @@ impl Config {
         if self.engine.concurrency == 0 {
             return invalid("engine.concurrency", "must be at least 1");
         }
+        if self.ansible.redact.iter().any(|v| v.expose_secret().chars().count() < MIN_REDACT_LEN) {
+            return invalid(
+                "ansible.redact",
+                "each value must be at least 4 characters (shorter ones would blank out ordinary output)",
+            );
+        }
         if self.ansible.max_output_lines == 0 {
             return invalid("ansible.max_output_lines", "must be at least 1");
         }
@@ -299,6 +312,47 @@ impl Config {
         Ok(rules)
     }
 
+    /// A warning when the config file at `path` (or the default one) holds a secret and other
+    /// users on the machine may read it.
+    pub fn exposed_secrets_warning(path: Option<&Path>) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = path.unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o004 == 0 {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        let holds_secret = text.lines().map(str::trim).any(|l| {
+            !l.starts_with('#')
+                && ["password", "admin_password", "password_sha256", "redact"]
+                    .iter()
+                    .any(|k| l.strip_prefix(k).is_some_and(|rest| rest.trim_start().starts_with('=')))
+        });
+        holds_secret.then(|| {
+            format!(
+                "{} holds secrets and is readable by every user (mode {:o}): chmod 600 it, or move the \
+                 secrets into SELFHEAL_* environment variables",
+                path.display(),
+                mode & 0o777
+            )
+        })
+    }
+
+    /// Every configured secret value: replaced by `[redacted]` in stored run output.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values: Vec<String> = [&self.webhook.password, &self.admin_password]
+            .into_iter()
+            .flatten()
+            .chain(&self.ansible.redact)
+            .map(|s| s.expose_secret().to_owned())
+            .filter(|v| v.chars().count() >= MIN_REDACT_LEN)
+            .collect();
+        // Longest first, so a secret containing another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        values
+    }
+
     /// A human summary for `check-config`, with every secret replaced by whether it is set.
     pub fn summary(&self) -> String {
         let set = |s: &Option<SecretString>| if s.is_some() { "<set>" } else { "<unset>" };
@@ -319,9 +373,10 @@ impl Config {
             humantime_serde::re::humantime::format_duration(self.alertmanager.reconcile_interval),
             self.alertmanager.receiver,
         ) + &format!(
-            "ansible.dir = {}\nansible.inventory = {}\nprometheus.url = {}\nengine.concurrency = {}\nrules = {}\n",
+            "ansible.dir = {}\nansible.inventory = {}\nansible.redact = {} value(s)\nprometheus.url = {}\nengine.concurrency = {}\nrules = {}\n",
             self.ansible.dir.display(),
             self.ansible.inventory.display(),
+            self.ansible.redact.len(),
             if self.prometheus.url.is_empty() { "(off)" } else { &self.prometheus.url },
             self.engine.concurrency,
             self.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),

@@ -155,3 +155,40 @@ fn rules_are_validated_against_the_playbook_allowlist() {
         Ok(())
     });
 }
+
+#[test]
+fn a_world_readable_file_with_secrets_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let with_secret = dir.path().join("secret.toml");
+    std::fs::write(&with_secret, "[webhook]\npassword = \"hunter2-hunter2\"\n").expect("write");
+    let without = dir.path().join("plain.toml");
+    std::fs::write(&without, "listen = \"127.0.0.1:5000\"\n# password = \"only a comment\"\n")
+        .expect("write");
+    for (path, mode, warned) in
+        [(&with_secret, 0o644, true), (&with_secret, 0o600, false), (&without, 0o644, false)]
+    {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let warning = Config::exposed_secrets_warning(Some(path));
+        assert_eq!(warning.is_some(), warned, "{} mode {mode:o}: {warning:?}", path.display());
+        assert!(warning.is_none_or(|w| w.contains("644") && !w.contains("hunter2")));
+    }
+}
+
+#[test]
+fn secret_values_are_the_configured_secrets_longest_first() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "selfheal.toml",
+            "admin_password = \"admin-secret-1\"\n[webhook]\npassword = \"hook-secret\"\n\
+             [ansible]\nredact = [\"vault-pass-longer-one\"]\n",
+        )?;
+        let config = load(jail, None).expect("valid");
+        assert_eq!(config.secret_values(), ["vault-pass-longer-one", "admin-secret-1", "hook-secret"]);
+        assert!(config.summary().contains("ansible.redact = 1 value(s)"));
+        assert!(!config.summary().contains("vault-pass"));
+        jail.create_file("short.toml", "[ansible]\nredact = [\"ab\"]\n")?;
+        assert!(load(jail, Some("short.toml")).is_err(), "a 2-character redact value is refused");
+        Ok(())
+    });
+}

@@ -155,6 +155,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
             work_root: data_dir.join("runs"),
             concurrency: usize::try_from(config.engine.concurrency).unwrap_or(1),
             shutdown_grace: config.engine.shutdown_grace,
+            redactor: crate::worker::Redactor::new(config.secret_values()),
         }),
         rules: engine.rules.clone(),
         prometheus: (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),

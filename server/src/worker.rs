@@ -19,6 +19,7 @@ use app::ssr::heal::Rule;
 
 mod output;
 
+pub use output::Redactor;
 use output::{store_output, FLUSH_LINES};
 
 use crate::ansible::{self, Ending, PlaybookRun};
@@ -43,6 +44,8 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// How long running playbooks may go on after a stop was asked for.
     pub shutdown_grace: Duration,
+    /// Secret values kept out of stored output.
+    pub redactor: Redactor,
 }
 
 /// Takes and executes queued runs.
@@ -200,7 +203,13 @@ impl Worker {
             work_dir: work_dir.clone(),
         };
         let (tx, rx) = mpsc::channel(FLUSH_LINES * 2);
-        let store = tokio::spawn(store_output(self.pool.clone(), run.id, rx, self.settings.max_output_lines));
+        let store = tokio::spawn(store_output(
+            self.pool.clone(),
+            run.id,
+            rx,
+            self.settings.max_output_lines,
+            self.settings.redactor.clone(),
+        ));
         let (pid_tx, pid_rx) = tokio::sync::oneshot::channel();
         let pool = self.pool.clone();
         let run_id = run.id;

@@ -157,45 +157,69 @@ async fn hostile_label_values_reach_the_playbook_as_literal_strings() {
     assert!(!pwned.exists(), "a label value was executed");
 }
 
-#[tokio::test]
-async fn huge_output_is_capped_and_marked_by_the_worker() {
-    let app = common::TestApp::with(|config, dir| {
+/// Delivers a firing `alertname` on localhost, lets the engine decide, runs the queued run.
+async fn run_for_alert(app: &common::TestApp, alertname: &str) -> i64 {
+    let body = serde_json::json!({
+        "version": "4", "groupKey": "g", "receiver": "r", "status": "firing",
+        "alerts": [{ "status": "firing", "labels": { "alertname": alertname, "host": "localhost" },
+                     "startsAt": "2026-11-22T01:00:00Z", "fingerprint": "1234" }]
+    });
+    app.deliver(&body.to_string()).await;
+    app.engine.decide_pending().await.unwrap();
+    app.worker.clone().run_once().await.unwrap().expect("a queued run")
+}
+
+/// An app whose one rule runs `playbook` (YAML) on alert `alertname`.
+async fn app_with_playbook(
+    alertname: &str,
+    playbook: &str,
+    edit: impl FnOnce(&mut server::config::Config),
+) -> common::TestApp {
+    let (alertname, playbook) = (alertname.to_owned(), playbook.to_owned());
+    common::TestApp::with(move |config, dir| {
         let ansible = dir.join("ansible");
         std::fs::create_dir_all(&ansible).unwrap();
         std::fs::write(ansible.join("inventory.ini"), INVENTORY).unwrap();
-        std::fs::write(
-            ansible.join("loud.yml"),
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: seq 1 200000\n      register: out\n      changed_when: false\n    - ansible.builtin.debug:\n        var: out.stdout_lines\n",
-        )
-        .unwrap();
+        std::fs::write(ansible.join("playbook.yml"), playbook).unwrap();
         config.ansible.inventory = ansible.join("inventory.ini");
         config.ansible.dir = ansible;
-        config.ansible.max_output_lines = 5_000;
         config.rules = vec![serde_json::from_value(serde_json::json!({
-            "name": "loud", "match": { "alertname": "Loud" }, "playbook": "loud.yml", "limit_from": "host",
+            "name": "rule", "match": { "alertname": alertname }, "playbook": "playbook.yml", "limit_from": "host",
             "target_label": "host", "cooldown": "0s", "timeout": "2m",
         }))
         .unwrap()];
+        edit(config);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn configured_secrets_never_reach_stored_output() {
+    let vault = "vault-value-123";
+    let playbook = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: \"hook={} vault={vault} again={vault}\"\n",
+        common::WEBHOOK_PASSWORD
+    );
+    let app = app_with_playbook("Leaky", &playbook, |config| {
+        config.ansible.redact = vec![vault.to_owned().into()];
     })
     .await;
-    let body = serde_json::json!({
-        "version": "4", "groupKey": "g", "receiver": "r", "status": "firing",
-        "alerts": [{ "status": "firing", "labels": { "alertname": "Loud", "host": "localhost" },
-                     "startsAt": "2026-11-22T01:00:00Z", "fingerprint": "1234" }]
-    });
-    let res = app
-        .send(
-            axum::http::Request::post("/webhook")
-                .header("content-type", "application/json")
-                .header("authorization", common::basic_auth())
-                .body(axum::body::Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(res.status, axum::http::StatusCode::OK);
-    app.engine.decide_pending().await.unwrap();
-    let worker = app.worker.clone();
-    let id = worker.run_once().await.unwrap().expect("a queued run");
+    let id = run_for_alert(&app, "Leaky").await;
+    let lines: Vec<String> = sqlx::query_scalar("SELECT line FROM run_output WHERE run_id = ? ORDER BY seq")
+        .bind(id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let all = lines.join("\n");
+    assert!(all.contains("hook=[redacted] vault=[redacted] again=[redacted]"), "{all}");
+    assert!(!all.contains(vault) && !all.contains(common::WEBHOOK_PASSWORD), "{all}");
+}
+
+#[tokio::test]
+async fn huge_output_is_capped_and_marked_by_the_worker() {
+    let playbook = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: seq 1 200000\n      register: out\n      changed_when: false\n    - ansible.builtin.debug:\n        var: out.stdout_lines\n";
+    let app = app_with_playbook("Loud", playbook, |config| config.ansible.max_output_lines = 5_000).await;
+    let id = run_for_alert(&app, "Loud").await;
     let (status, lines, truncated, verification, recap): (String, i64, bool, String, Option<String>) =
         sqlx::query_as(
             "SELECT status, output_lines, output_truncated, verification, recap FROM heal_runs WHERE id = ?",

@@ -16,6 +16,31 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// ...or when this many lines are waiting.
 pub(super) const FLUSH_LINES: usize = 500;
 
+/// Secret values replaced by `[redacted]` before a line is stored. Its `Debug` shows how many,
+/// never what.
+#[derive(Clone, Default)]
+pub struct Redactor(std::sync::Arc<[String]>);
+
+impl Redactor {
+    /// `values` longest first (see `Config::secret_values`).
+    pub fn new(values: Vec<String>) -> Redactor {
+        Redactor(values.into())
+    }
+
+    pub fn apply(&self, line: String) -> String {
+        if !self.0.iter().any(|v| line.contains(v.as_str())) {
+            return line;
+        }
+        self.0.iter().fold(line, |l, v| l.replace(v.as_str(), "[redacted]"))
+    }
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} values)", self.0.len())
+    }
+}
+
 /// What the output store saw.
 #[derive(Debug, Default)]
 pub(super) struct StoredOutput {
@@ -30,6 +55,7 @@ pub(super) async fn store_output(
     run_id: i64,
     mut rx: mpsc::Receiver<(Stream, String)>,
     cap: u32,
+    redactor: Redactor,
 ) -> StoredOutput {
     let mut out = StoredOutput::default();
     let mut pending: Vec<OutputLine> = Vec::new();
@@ -46,6 +72,7 @@ pub(super) async fn store_output(
             }
         };
         let Some((stream, line)) = next else { break };
+        let line = redactor.apply(line);
         if line.starts_with("PLAY RECAP") || !recap_lines.is_empty() {
             recap_lines.push(line.clone());
         }

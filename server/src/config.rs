@@ -47,6 +47,9 @@ pub struct Config {
     /// A session ends after this long without a request.
     #[serde(with = "humantime_serde")]
     pub session_idle: Duration,
+    /// A session ends this long after login, however active (humantime).
+    #[serde(with = "humantime_serde")]
+    pub session_absolute: Duration,
     /// Credentials Alertmanager must send to `/webhook`.
     pub webhook: WebhookConfig,
     /// Alertmanager's API, polled to catch alerts no webhook delivered.
@@ -172,6 +175,7 @@ impl Default for Config {
             admin_password: None,
             secure_cookies: false,
             session_idle: Duration::from_secs(8 * 3600),
+            session_absolute: Duration::from_secs(24 * 3600),
             webhook: WebhookConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             ansible: AnsibleConfig::default(),
@@ -239,6 +243,9 @@ impl Config {
         }
         if self.session_idle < MIN_SESSION_IDLE {
             return invalid("session_idle", "must be at least 1m");
+        }
+        if self.session_absolute < self.session_idle {
+            return invalid("session_absolute", "must be at least session_idle");
         }
         if self.webhook.user.trim().is_empty() {
             return invalid("webhook.user", "must not be empty");
@@ -358,7 +365,7 @@ impl Config {
         let set = |s: &Option<SecretString>| if s.is_some() { "<set>" } else { "<unset>" };
         format!(
             "listen = {}\ndatabase = {}\nsite_root = {}\nadmin_password = {}\nsecure_cookies = {}\n\
-             session_idle = {}\nwebhook.user = {}\nwebhook.password = {}\nwebhook.password_sha256 = {}\n\
+             session_idle = {}\nsession_absolute = {}\nwebhook.user = {}\nwebhook.password = {}\nwebhook.password_sha256 = {}\n\
              alertmanager.url = {}\nalertmanager.reconcile_interval = {}\nalertmanager.receiver = {}\n",
             self.listen,
             self.database.display(),
@@ -366,6 +373,7 @@ impl Config {
             set(&self.admin_password),
             self.secure_cookies,
             humantime_serde::re::humantime::format_duration(self.session_idle),
+            humantime_serde::re::humantime::format_duration(self.session_absolute),
             self.webhook.user,
             set(&self.webhook.password),
             if self.webhook.password_sha256.is_some() { "<set>" } else { "<unset>" },

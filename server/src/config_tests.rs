@@ -61,6 +61,7 @@ fn errors_name_the_key() {
         ("unknown key", "lisen = \"127.0.0.1:1\"", "lisen"),
         ("bad duration", "session_idle = \"soon\"", "session_idle"),
         ("too short", "session_idle = \"5s\"", "session_idle"),
+        ("absolute below idle", "session_idle = \"2h\"\nsession_absolute = \"1h\"", "session_absolute"),
         ("empty webhook user", "[webhook]\nuser = \"\"", "webhook.user"),
         ("short admin password", "admin_password = \"short\"", "admin_password"),
         ("bad sha256", "[webhook]\npassword_sha256 = \"abc\"", "webhook.password_sha256"),

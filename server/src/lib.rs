@@ -91,7 +91,7 @@ async fn require_login(
     if path == "/login" || path.starts_with("/api/") {
         return next.run(req).await;
     }
-    match user_from_session(&state.pool, &session).await {
+    match user_from_session(&state, &session).await {
         Ok(Some(_)) => next.run(req).await,
         Ok(None) => Redirect::to("/login").into_response(),
         Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),

@@ -177,6 +177,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, engine: &Engine) -> AppStat
         pool: pool.clone(),
         rules: engine.rules.clone(),
         worker_wake: engine.worker_wake.clone(),
+        session_absolute: config.session_absolute,
     }
 }
 

@@ -253,3 +253,21 @@ async fn one_address_spraying_many_names_is_refused() {
     assert!(!auth::login_throttled(&app.pool, "admin", Some("192.0.2.8")).await.unwrap());
     assert!(!auth::login_throttled(&app.pool, "admin", None).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_expiry_however_active() {
+    let app = TestApp::with(|config, _| config.session_absolute = std::time::Duration::from_secs(2)).await;
+    app.add_user("ann", ADMIN_PW, Role::Admin).await;
+    let cookie = app.login("ann", ADMIN_PW).await;
+    let me = app.post_form("/api/me", &[], Some(&cookie)).await;
+    assert_eq!(me.json()["username"], "ann", "fresh session");
+    // Active all along (a request every half second), still over after the absolute limit.
+    for _ in 0..7 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        app.post_form("/api/me", &[], Some(&cookie)).await;
+    }
+    let me = app.post_form("/api/me", &[], Some(&cookie)).await;
+    assert_eq!(me.json(), serde_json::Value::Null, "expired: {}", me.body);
+    let res = app.post_form("/api/users", &[], Some(&cookie)).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}

@@ -55,6 +55,8 @@ pub async fn login(username: String, password: String) -> Result<CurrentUser, Ap
     // A new session id on login: a session id planted before login is worth nothing after it.
     session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
     session.insert(auth::SESSION_USER_KEY, user.id).await.map_err(|e| internal("session write failed", e))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    session.insert(auth::SESSION_LOGIN_AT_KEY, now).await.map_err(|e| internal("session write failed", e))?;
     let event = NewAuditEvent {
         actor: &user.username,
         action: "auth.login",
@@ -75,7 +77,7 @@ pub async fn logout() -> Result<(), AppError> {
 
     let state = app_state()?;
     let session = auth::session().await?;
-    if let Some(user) = auth::user_from_session(&state.pool, &session).await? {
+    if let Some(user) = auth::user_from_session(&state, &session).await? {
         let source = auth::client_addr();
         let event = NewAuditEvent {
             actor: &user.username,

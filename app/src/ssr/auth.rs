@@ -17,6 +17,9 @@ use crate::ssr::{app_state, internal, respond_with};
 /// Session key under which the logged-in user's id is stored.
 pub const SESSION_USER_KEY: &str = "user_id";
 
+/// Session key holding the login time (Unix seconds), for the absolute expiry.
+pub const SESSION_LOGIN_AT_KEY: &str = "login_at";
+
 /// Shortest password we accept: below this, argon2 cannot save a guessable secret.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -135,20 +138,28 @@ pub async fn session() -> Result<Session, AppError> {
 
 /// The enabled user a session belongs to, if any.
 pub async fn user_from_session(
-    pool: &SqlitePool,
+    state: &crate::ssr::AppState,
     session: &Session,
 ) -> Result<Option<CurrentUser>, AppError> {
     let id: Option<i64> =
         session.get(SESSION_USER_KEY).await.map_err(|e| internal("session load failed", e))?;
     let Some(id) = id else { return Ok(None) };
-    let row = users::find_user_by_id(pool, id).await.map_err(|e| internal("user lookup failed", e))?;
+    // Absolute expiry: activity keeps a session alive only until session_absolute after login.
+    let login_at: Option<i64> =
+        session.get(SESSION_LOGIN_AT_KEY).await.map_err(|e| internal("session load failed", e))?;
+    let age = time::OffsetDateTime::now_utc().unix_timestamp() - login_at.unwrap_or(0);
+    if u64::try_from(age).map_or(true, |age| age > state.session_absolute.as_secs()) {
+        session.flush().await.map_err(|e| internal("session delete failed", e))?;
+        return Ok(None);
+    }
+    let row = users::find_user_by_id(&state.pool, id).await.map_err(|e| internal("user lookup failed", e))?;
     Ok(row.filter(|r| !r.disabled).map(|r| CurrentUser { id: r.id, username: r.username, role: r.role }))
 }
 
 /// The logged-in user of the current request, if any.
 pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
     let state = app_state()?;
-    user_from_session(&state.pool, &session().await?).await
+    user_from_session(&state, &session().await?).await
 }
 
 /// The first call of every protected server function: the logged-in user if their role allows

@@ -17,6 +17,8 @@ pub struct AppState {
     pub rules: Arc<[Rule]>,
     /// Poked when a run is queued by hand, so the worker starts it at once.
     pub worker_wake: Arc<Notify>,
+    /// A login session ends this long after the login, however active it is.
+    pub session_absolute: std::time::Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -35,6 +35,28 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Development helpers.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+/// `selfheal dev ...`
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Fill the database with synthetic history (alerts over 30 days, finished runs with
+    /// output) for benchmarks and trying the dashboard. Adds to what is there; seeded rows are
+    /// already decided and finished, so nothing is healed.
+    Seed {
+        /// Alert episodes to add.
+        #[arg(long, default_value_t = 10_000)]
+        alerts: i64,
+        /// Finished runs to add (each for one of the new alerts).
+        #[arg(long, default_value_t = 1_000)]
+        runs: i64,
+        /// Output lines per run.
+        #[arg(long, default_value_t = 100)]
+        lines_per_run: i64,
+    },
 }
 
 /// `selfheal audit ...`

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use server::cli::{AuditCommand, Cli, Command};
+use server::cli::{AuditCommand, Cli, Command, DevCommand};
 use server::config::Config;
 use server::{audit, startup, users};
 
@@ -58,6 +58,21 @@ fn main() -> ExitCode {
                 if !intact? {
                     anyhow::bail!("the audit log was tampered with");
                 }
+                Ok(())
+            }
+            Command::Dev(DevCommand::Seed { alerts, runs, lines_per_run }) => {
+                let size = app::ssr::db::seed::SeedSize { alerts, runs, lines_per_run };
+                let pool = startup::open_database(&config.database).await?;
+                let started = std::time::Instant::now();
+                let seeded = app::ssr::db::seed::seed(&pool, size).await;
+                pool.close().await;
+                seeded?;
+                println!(
+                    "seeded {alerts} alerts, {runs} runs, {} output lines into {} in {:.1?}",
+                    runs * lines_per_run,
+                    config.database.display(),
+                    started.elapsed()
+                );
                 Ok(())
             }
             Command::User(command) => {

@@ -160,3 +160,29 @@ async fn audit_verify_detects_an_edited_row() {
     assert!(!broken.status.success(), "{}", text(&broken));
     assert!(text(&broken).contains(&format!("audit log BROKEN at event {id}")), "{}", text(&broken));
 }
+
+#[tokio::test]
+async fn dev_seed_adds_decided_alerts_and_finished_runs_with_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = selfheal(d, &["dev", "seed", "--alerts", "2000", "--runs", "300", "--lines-per-run", "7"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("seeded 2000 alerts, 300 runs, 2100 output lines"), "{}", text(&out));
+    let url = format!("sqlite://{}", d.join("db/selfheal.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let counts: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM alerts WHERE decided_at IS NULL), \
+                (SELECT count(*) FROM heal_runs), \
+                (SELECT count(*) FROM heal_runs WHERE status IN ('queued', 'running', 'awaiting_approval')), \
+                (SELECT count(*) FROM run_output)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(counts, (2000, 0, 300, 0, 2100), "(alerts, undecided, runs, unfinished, lines)");
+    let names: i64 = sqlx::query_scalar("SELECT count(DISTINCT alertname) FROM alerts")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(names, 8);
+}

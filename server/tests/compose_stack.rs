@@ -142,7 +142,8 @@ async fn the_compose_stack_heals_a_stopped_nginx_container() {
     // every Debian image). selfheal cannot signal another container's processes: it measures
     // the container through the Engine API and restarts it.
     let api = Api::login(&client, project.port("SELFHEAL_PORT")).await;
-    let took = heal_hog(&api, &container, "runaway", "1 while 1", "nginx-runaway-cpu").await;
+    // Two busy processes: the group stays over one CPU even when the machine is busy.
+    let took = heal_hog(&api, &container, "runaway", "fork; 1 while 1", "nginx-runaway-cpu").await;
     eprintln!("compose: cpu hog -> container restarted and verified {took:?}");
     let took = heal_hog(&api, &container, "leak", "$x = 'x' x (640 << 20); sleep 600", "nginx-memory").await;
     eprintln!("compose: memory hog -> container restarted and verified {took:?}");

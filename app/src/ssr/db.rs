@@ -6,6 +6,7 @@ pub mod decisions;
 pub mod outbound;
 pub mod run_output;
 pub mod runs;
+pub mod seed;
 pub mod users;
 
 use std::path::Path;

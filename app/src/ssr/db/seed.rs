@@ -1,0 +1,110 @@
+//! `selfheal dev seed`: a database of realistic size for the dashboard benchmark and for trying
+//! the UI — alerts over the last 30 days, finished runs with output. Pure SQL (recursive CTEs),
+//! so millions of rows take seconds. Everything seeded is already decided and finished: the
+//! engine and the worker leave it alone.
+use sqlx::SqlitePool;
+
+/// How much to seed.
+#[derive(Clone, Copy, Debug)]
+pub struct SeedSize {
+    pub alerts: i64,
+    pub runs: i64,
+    pub lines_per_run: i64,
+}
+
+/// Rows inserted per statement: bounds one transaction's size.
+const BATCH: i64 = 100_000;
+
+/// Appends `size` worth of alerts, runs and output; returns the ids of the first alert and run.
+pub async fn seed(pool: &SqlitePool, size: SeedSize) -> Result<(i64, i64), sqlx::Error> {
+    let first_alert: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM alerts").fetch_one(pool).await?;
+    let mut done = 0;
+    while done < size.alerts {
+        let n = BATCH.min(size.alerts - done);
+        let start = first_alert + done;
+        // Alert k: one of 8 names, 40 hosts, 80 % resolved, spread over the 30 days before now.
+        sqlx::query(
+            "WITH RECURSIVE k(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM k WHERE i < ?1 + ?2 - 1), \
+             a AS (SELECT i, \
+                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ((?3 - i) * 2592 / ?3) || ' seconds') AS at, \
+                     CASE i % 8 WHEN 0 THEN 'NginxDown' WHEN 1 THEN 'NginxServiceUnhealthy' \
+                       WHEN 2 THEN 'NginxHighCPU' WHEN 3 THEN 'NginxHighMemory' WHEN 4 THEN 'DiskFull' \
+                       WHEN 5 THEN 'HostDown' WHEN 6 THEN 'CertExpiring' ELSE 'QueueBacklog' END AS name, \
+                     'web' || (i % 40) || ':9113' AS inst, \
+                     CASE WHEN i % 3 = 0 THEN 'critical' ELSE 'warning' END AS sev \
+                   FROM k) \
+             INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, instance, labels, \
+                                 annotations, source, first_seen_at, last_seen_at, resolved_at, ends_at, \
+                                 decided_at, receiver, group_key) \
+             SELECT printf('seed%012x', i), at, CASE WHEN i % 5 = 0 THEN 'firing' ELSE 'resolved' END, \
+                    name, sev, inst, \
+                    json_object('alertname', name, 'instance', inst, 'severity', sev, 'job', 'nginx'), \
+                    json_object('summary', name || ' on ' || inst), 'webhook', at, at, \
+                    CASE WHEN i % 5 = 0 THEN NULL ELSE at END, CASE WHEN i % 5 = 0 THEN NULL ELSE at END, \
+                    at, 'selfheal', '{}:{alertname=\"' || name || '\"}' FROM a",
+        )
+        .bind(start)
+        .bind(n)
+        .bind(first_alert + size.alerts)
+        .execute(pool)
+        .await?;
+        done += n;
+    }
+
+    let first_run: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM heal_runs").fetch_one(pool).await?;
+    let mut done = 0;
+    while done < size.runs && size.alerts > 0 {
+        let n = BATCH.min(size.runs - done);
+        let start = first_run + done;
+        // Run j heals alert (j * 7 mod alerts): finished, mostly succeeded and verified.
+        sqlx::query(
+            "WITH RECURSIVE k(j) AS (SELECT ?1 UNION ALL SELECT j + 1 FROM k WHERE j < ?1 + ?2 - 1) \
+             INSERT INTO heal_runs (alert_id, rule, playbook, target, limit_host, mode, status, verification, \
+                                    requested_by, extra_vars, timeout_ms, verify_within_ms, alert_starts_at, \
+                                    created_at, started_at, finished_at, verified_at, exit_code, \
+                                    output_lines, time_to_heal_ms) \
+             SELECT a.id, 'nginx-down', 'heal-nginx.yml', a.instance, 'web' || (k.j % 40), 'auto', \
+                    CASE WHEN k.j % 20 = 0 THEN 'failed' WHEN k.j % 20 = 1 THEN 'timed_out' ELSE 'succeeded' END, \
+                    CASE WHEN k.j % 20 < 2 THEN 'skipped' WHEN k.j % 10 = 3 THEN 'not_fixed' ELSE 'verified' END, \
+                    CASE WHEN k.j % 50 = 0 THEN 'admin' ELSE 'engine' END, \
+                    json_object('instance', a.instance), 300000, 60000, a.starts_at, \
+                    a.starts_at, a.starts_at, a.starts_at, \
+                    CASE WHEN k.j % 20 < 2 OR k.j % 10 = 3 THEN NULL ELSE a.starts_at END, \
+                    CASE WHEN k.j % 20 = 0 THEN 2 WHEN k.j % 20 = 1 THEN NULL ELSE 0 END, ?4, \
+                    CASE WHEN k.j % 20 < 2 OR k.j % 10 = 3 THEN NULL ELSE 1500 + (k.j % 9000) END \
+             FROM k JOIN alerts a ON a.id = ?3 + ((k.j * 7) % ?5)",
+        )
+        .bind(start)
+        .bind(n)
+        .bind(first_alert)
+        .bind(size.lines_per_run)
+        .bind(size.alerts)
+        .execute(pool)
+        .await?;
+        done += n;
+    }
+
+    // Output: lines_per_run lines for every seeded run, a few thousand runs per statement.
+    let runs_per_batch = (BATCH / size.lines_per_run.max(1)).max(1);
+    let mut run = first_run;
+    while run < first_run + size.runs && size.lines_per_run > 0 && size.alerts > 0 {
+        let last = (run + runs_per_batch).min(first_run + size.runs);
+        sqlx::query(
+            "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?3) \
+             INSERT INTO run_output (run_id, seq, stream, at, line) \
+             SELECT r.id, s.n, 'stdout', r.created_at, \
+                    CASE WHEN s.n % 10 = 1 THEN 'TASK [nginx_health : Check nginx''s health URL] ' || printf('%.*c', 40, '*') \
+                         ELSE 'ok: [' || r.limit_host || '] => line ' || s.n END \
+             FROM heal_runs r, s WHERE r.id >= ?1 AND r.id < ?2",
+        )
+        .bind(run)
+        .bind(last)
+        .bind(size.lines_per_run)
+        .execute(pool)
+        .await?;
+        run = last;
+    }
+    Ok((first_alert, first_run))
+}

@@ -136,9 +136,12 @@ pub async fn attempts_by_target(
     window_start: &str,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
+        // The window as its own range predicate, so only the window's runs are visited (on
+        // (rule, created_at)); the reset check then runs for those few.
         "SELECT r.target, count(*) FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' \
-         AND r.created_at >= max(?2, coalesce((SELECT max(reset_at) FROM breaker_resets b \
-                                               WHERE b.rule = ?1 AND b.target = r.target), '')) \
+         AND r.created_at >= ?2 \
+         AND r.created_at >= coalesce((SELECT max(reset_at) FROM breaker_resets b \
+                                       WHERE b.rule = ?1 AND b.target = r.target), '') \
          GROUP BY r.target",
     )
     .bind(rule)

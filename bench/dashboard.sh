@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The dashboard at scale: seed 1,000,000 alerts, 100,000 runs and 10,000,000 output lines
+# (`selfheal dev seed`), start the release server on it, and time what the pages ask for —
+# REQUESTS sequential requests each over loopback (curl's time_total: server time plus a
+# loopback round trip) — then report p50/p95 and the server's peak RSS. Prints Markdown.
+#   bench/dashboard.sh            ALERTS=... RUNS=... LINES=... REQUESTS=... to change sizes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+alerts=${ALERTS:-1000000}
+runs=${RUNS:-100000}
+lines=${LINES:-100}
+requests=${REQUESTS:-50}
+
+scripts/setup.sh release >/dev/null
+[ -s target/site/pkg/selfheal.wasm ] || scripts/build.sh --release
+cargo build --locked --release -p server 2>&1 | tail -1
+work=$(mktemp -d)
+pid=""
+cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-admin-pw SELFHEAL_WEBHOOK_PASSWORD=bench
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export SELFHEAL_LISTEN=127.0.0.1:$port
+
+seed_started=$(date +%s.%N)
+target/release/selfheal dev seed --alerts "$alerts" --runs "$runs" --lines-per-run "$lines"
+seed_secs=$(echo "$(date +%s.%N) - $seed_started" | bc)
+RUST_LOG=warn target/release/selfheal serve >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break; sleep 0.1; done
+jar=$work/jar
+curl -fsS -c "$jar" -o /dev/null -d username=admin -d password=bench-admin-pw "http://127.0.0.1:$port/api/login"
+
+mid_alert=$((alerts / 2))
+mid_run=$((runs / 2))
+# name | method | path | form body
+cases=(
+    "overview|POST|/api/overview|"
+    "alerts, first page|POST|/api/alerts|"
+    "alerts, status + alertname filter|POST|/api/alerts|filter[status]=firing&filter[alertname]=NginxDown"
+    "alerts, page in the middle (keyset)|POST|/api/alerts|filter[before]=$mid_alert"
+    "runs, first page|POST|/api/runs|"
+    "run detail|POST|/api/run|id=$mid_run"
+    "run output (first lines)|POST|/api/run_output|id=$mid_run&after=0"
+    "alerts page (server-rendered HTML)|GET|/alerts|"
+)
+echo
+echo "| request | p50 ms | p95 ms |"
+echo "|---|---|---|"
+for case in "${cases[@]}"; do
+    IFS='|' read -r name method path body <<<"$case"
+    times=()
+    for _ in $(seq 1 "$requests"); do
+        if [ "$method" = POST ]; then
+            t=$(curl -fsS -b "$jar" -o /dev/null -w '%{time_total}' -H 'Accept: application/json' \
+                --data "$body" "http://127.0.0.1:$port$path")
+        else
+            t=$(curl -fsS -b "$jar" -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port$path")
+        fi
+        times+=("$t")
+    done
+    printf '%s\n' "${times[@]}" | python3 -c "
+import sys
+v = sorted(float(x) * 1000 for x in sys.stdin.read().split())
+p = lambda q: v[min(len(v) - 1, round(q * (len(v) - 1)))]
+print(f'| $name | {p(0.5):.1f} | {p(0.95):.1f} |')"
+done
+echo
+echo "seeded $alerts alerts, $runs runs, $((runs * lines)) output lines in ${seed_secs}s;" \
+     "database $(du -m "$work/selfheal.db" | cut -f1) MB; server peak RSS $(awk '/VmHWM/ { print int($2 / 1024) }' /proc/$pid/status) MB"

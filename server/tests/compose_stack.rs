@@ -145,7 +145,7 @@ async fn the_compose_stack_heals_a_stopped_nginx_container() {
     // Two busy processes: the group stays over one CPU even when the machine is busy.
     let took = heal_hog(&api, &container, "runaway", "fork; 1 while 1", "nginx-runaway-cpu").await;
     eprintln!("compose: cpu hog -> container restarted and verified {took:?}");
-    let took = heal_hog(&api, &container, "leak", "$x = 'x' x (640 << 20); sleep 600", "nginx-memory").await;
+    let took = heal_hog(&api, &container, "leak", "$x = q(x) x (640 << 20); sleep 600", "nginx-memory").await;
     eprintln!("compose: memory hog -> container restarted and verified {took:?}");
     assert!(get(&client, &nginx).await.is_some(), "nginx serves after all three heals");
 }
@@ -193,8 +193,20 @@ fn started_at(container: &str) -> String {
 async fn heal_hog(api: &Api<'_>, container: &str, name: &str, perl: &str, rule: &str) -> Duration {
     let before = api.latest_run(rule).await.map_or(0, |r| r.0);
     let started = started_at(container);
-    let script = format!("$0 = 'nginx: worker process ({name})'; {perl}");
-    checked(Command::new("docker").args(["exec", "--detach", container, "perl", "-e", &script]));
+    // The name is argv[0] from the exec on (bash's exec -a), never renamed later: process-exporter
+    // decides a process's group when it first sees it, so a perl `$0 = ...` it saw too early
+    // stayed out of the nginx group (seen in CI: the memory hog never alerted).
+    let name = format!("nginx: worker process ({name})");
+    checked(Command::new("docker").args([
+        "exec",
+        "--detach",
+        container,
+        "bash",
+        "-c",
+        "exec -a \"$0\" perl -e \"$1\"",
+        &name,
+        perl,
+    ]));
     let since = Instant::now();
     loop {
         if let Some((id, status, verification)) = api.latest_run(rule).await {

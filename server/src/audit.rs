@@ -2,10 +2,12 @@
 //! verify` for people.
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::db::audit_chain::{seal_audit, verify_audit, ChainReport};
+use app::ssr::db::audit_export::list_audit_exports;
 
 /// How often new audit events are sealed into the chain: the window in which an event is
 /// recorded but not yet covered.
@@ -29,8 +31,44 @@ pub async fn run_sealer(pool: SqlitePool, stop: CancellationToken) {
     }
 }
 
-/// `selfheal audit verify`: prints the verdict; `Ok(false)` when the chain is broken.
+/// `selfheal audit verify`: prints the verdict; `Ok(false)` when the chain is broken or an
+/// export file was changed.
 pub async fn verify(pool: &SqlitePool) -> anyhow::Result<bool> {
+    let chain = verify_chain(pool).await?;
+    Ok(verify_exports(pool).await? && chain)
+}
+
+/// Checks that every recorded audit export still holds what was exported (its SHA-256). A
+/// missing file is reported, not failed: exports are meant to move to other storage.
+async fn verify_exports(pool: &SqlitePool) -> anyhow::Result<bool> {
+    let exports = list_audit_exports(pool).await?;
+    let Some(last) = exports.last() else { return Ok(true) };
+    let (mut intact, mut missing) = (true, 0);
+    for e in &exports {
+        match std::fs::read(&e.file) {
+            Ok(bytes) => {
+                let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                if digest != e.sha256 {
+                    println!(
+                        "audit export CHANGED: {} (events {} to {}) no longer matches its recorded SHA-256",
+                        e.file, e.from_event_id, e.up_to_event_id
+                    );
+                    intact = false;
+                }
+            }
+            Err(_) => missing += 1,
+        }
+    }
+    println!(
+        "audit exports: {} (events up to {}), {} not found here (moved elsewhere?)",
+        exports.len(),
+        last.up_to_event_id,
+        missing
+    );
+    Ok(intact)
+}
+
+async fn verify_chain(pool: &SqlitePool) -> anyhow::Result<bool> {
     match verify_audit(pool).await? {
         ChainReport::Intact { sealed, unsealed, head } => {
             println!("audit log intact: {sealed} events sealed, {unsealed} newer not sealed yet");

@@ -35,6 +35,9 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Pruning of old history (`[retention]`).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Development helpers.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -65,6 +68,14 @@ pub enum AuditCommand {
     /// Recompute the audit log's hash chain; name the first event that was edited, deleted or
     /// slipped in, and exit non-zero if there is one.
     Verify,
+}
+
+/// `selfheal retention ...`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Prune everything `[retention]` says is due now, without the background task's time
+    /// budget (audit events are exported first), print what went, and exit.
+    Run,
 }
 
 /// `selfheal user ...`

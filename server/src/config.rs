@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 use app::ssr::heal::{Rule, RuleConfig};
 
+mod retention;
+pub use retention::RetentionConfig;
+
 /// Shortest value `[ansible] redact` accepts: shorter ones would blank out ordinary output.
 const MIN_REDACT_LEN: usize = 4;
 
@@ -60,6 +63,8 @@ pub struct Config {
     pub prometheus: PrometheusConfig,
     /// The healing engine's limits.
     pub engine: EngineConfig,
+    /// How long history is kept.
+    pub retention: RetentionConfig,
     /// Which alerts heal how (`[[rules]]`), first match wins.
     pub rules: Vec<RuleConfig>,
 }
@@ -181,6 +186,7 @@ impl Default for Config {
             ansible: AnsibleConfig::default(),
             prometheus: PrometheusConfig::default(),
             engine: EngineConfig::default(),
+            retention: RetentionConfig::default(),
             rules: Vec::new(),
         }
     }
@@ -291,6 +297,7 @@ impl Config {
         if self.ansible.max_output_lines == 0 {
             return invalid("ansible.max_output_lines", "must be at least 1");
         }
+        self.retention.validate()?;
         self.build_rules()?;
         if let Some(pw) = &self.admin_password {
             if let Err(message) = app::ssr::auth::validate_password(pw.expose_secret()) {
@@ -298,6 +305,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where audit exports go: `retention.export_dir`, or `audit-export` beside the database.
+    pub fn audit_export_dir(&self) -> PathBuf {
+        self.retention.export_dir.clone().unwrap_or_else(|| {
+            self.database.parent().map(Path::to_path_buf).unwrap_or_default().join("audit-export")
+        })
     }
 
     /// The validated rules: matchers parsed, playbooks present under `ansible.dir`, names unique.
@@ -388,7 +402,7 @@ impl Config {
             if self.prometheus.url.is_empty() { "(off)" } else { &self.prometheus.url },
             self.engine.concurrency,
             self.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
-        )
+        ) + &self.retention.summary(&self.audit_export_dir())
     }
 }
 

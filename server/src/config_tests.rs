@@ -71,6 +71,15 @@ fn errors_name_the_key() {
             "[alertmanager]\nurl = \"http://x\"\nreconcile_interval = \"10ms\"",
             "alertmanager.reconcile_interval",
         ),
+        ("retention interval", "[retention]\ninterval = \"10s\"", "retention.interval"),
+        ("retention too short", "[retention]\nalerts = \"5m\"", "retention.alerts"),
+        ("retention too long", "[retention]\nruns = \"200years\"", "retention.runs"),
+        ("alerts cap", "[retention]\nalerts_max = 10", "retention.alerts_max"),
+        ("output beyond its run", "[retention]\nrun_output = \"200d\"", "retention.run_output"),
+        ("audit not longest", "[retention]\naudit = \"20d\"", "retention.audit"),
+        ("audit below runs", "[retention]\nruns = \"500d\"", "retention.audit"),
+        ("empty export dir", "[retention]\nexport_dir = \"\"", "retention.export_dir"),
+        ("unknown retention key", "[retention]\nalert = \"30d\"", "alert"),
     ];
     for (name, toml, key) in cases {
         Jail::expect_with(|jail| {
@@ -190,6 +199,36 @@ fn secret_values_are_the_configured_secrets_longest_first() {
         assert!(!config.summary().contains("vault-pass"));
         jail.create_file("short.toml", "[ansible]\nredact = [\"ab\"]\n")?;
         assert!(load(jail, Some("short.toml")).is_err(), "a 2-character redact value is refused");
+        Ok(())
+    });
+}
+
+#[test]
+fn retention_defaults_keep_audit_longest_and_export_beside_the_database() {
+    Jail::expect_with(|jail| {
+        let c = load(jail, None).expect("defaults are valid");
+        let r = &c.retention;
+        assert!(r.enabled);
+        let days = |d: Duration| d.as_secs() / 86_400;
+        let ages = [r.alerts, r.notifications, r.run_output, r.runs, r.audit].map(days);
+        assert_eq!(ages, [30, 14, 30, 180, 400]);
+        assert_eq!((r.interval, r.alerts_max), (Duration::from_secs(3600), 1_000_000));
+        assert_eq!(c.audit_export_dir(), PathBuf::from(".selfheal/audit-export"));
+        assert!(c.summary().contains("retention = every 1h: alerts 30days"), "{}", c.summary());
+        Ok(())
+    });
+}
+
+#[test]
+fn retention_can_be_switched_off_and_set_from_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.create_file("selfheal.toml", "[retention]\nenabled = false\nexport_dir = \"/srv/audit\"\n")?;
+        jail.set_env("SELFHEAL_RETENTION__ALERTS", "7d");
+        let c = load(jail, None).expect("valid");
+        assert!(!c.retention.enabled);
+        assert_eq!(c.retention.alerts, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.audit_export_dir(), PathBuf::from("/srv/audit"));
+        assert!(c.summary().contains("retention = off"), "{}", c.summary());
         Ok(())
     });
 }

@@ -11,6 +11,7 @@ pub mod intake;
 pub mod metrics;
 pub mod notify;
 pub mod reconcile;
+pub mod retention;
 pub mod shutdown;
 pub mod silence;
 pub mod startup;

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use server::cli::{AuditCommand, Cli, Command, DevCommand};
+use server::cli::{AuditCommand, Cli, Command, DevCommand, RetentionCommand};
 use server::config::Config;
-use server::{audit, startup, users};
+use server::{audit, retention, startup, users};
 
 /// Log filter when RUST_LOG is unset: our info, libraries' warnings.
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn";
@@ -59,6 +59,15 @@ fn main() -> ExitCode {
                     anyhow::bail!("the audit log was tampered with");
                 }
                 Ok(())
+            }
+            Command::Retention(RetentionCommand::Run) => {
+                let pool = startup::open_database(&config.database).await?;
+                let outcome = retention::run_now(&pool, &config).await;
+                // The `retention.pruned` event is sealed now, not at the server's next start.
+                let sealed = app::ssr::db::audit_chain::seal_audit(&pool).await;
+                pool.close().await;
+                sealed?;
+                outcome.map(|_| ())
             }
             Command::Dev(DevCommand::Seed { alerts, runs, lines_per_run }) => {
                 let size = app::ssr::db::seed::SeedSize { alerts, runs, lines_per_run };

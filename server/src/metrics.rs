@@ -52,6 +52,12 @@ pub struct OpLabel {
     pub op: &'static str,
 }
 
+/// Label: a database table.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    pub table: &'static str,
+}
+
 /// Every metric selfheal exports. Cheap to clone handles; register once at start.
 #[derive(Debug)]
 pub struct Metrics {
@@ -73,6 +79,8 @@ pub struct Metrics {
     pub runs_recovered: Counter,
     pub queue_depth: Gauge,
     pub breaker_open: Family<BreakerLabel, Gauge>,
+    pub retention_pruned: Family<TableLabel, Counter>,
+    pub retention_rounds: Family<ResultLabel, Counter>,
 }
 
 impl Metrics {
@@ -98,6 +106,8 @@ impl Metrics {
             runs_recovered: Counter::default(),
             queue_depth: Gauge::default(),
             breaker_open: Family::default(),
+            retention_pruned: Family::default(),
+            retention_rounds: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -168,6 +178,16 @@ impl Metrics {
             "runs_recovered",
             "Runs found running at start (left by a crash) and marked interrupted",
             m.runs_recovered.clone(),
+        );
+        registry.register(
+            "retention_pruned_rows",
+            "Rows deleted by retention, by table",
+            m.retention_pruned.clone(),
+        );
+        registry.register(
+            "retention_rounds",
+            "Retention rounds by result (ok, partial: stopped at its time budget, error)",
+            m.retention_rounds.clone(),
         );
         Arc::new(Metrics { registry, ..m })
     }

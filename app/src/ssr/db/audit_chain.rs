@@ -1,6 +1,7 @@
-//! The audit log's hash chain (`audit_chain`): sealing new events, verifying the whole chain.
+//! The audit log's hash chain (`audit_chain`): sealing new events, verifying the whole chain
+//! (from the latest audit export's anchor once old events were pruned).
 use sha2::{Digest, Sha256};
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
 use crate::model::AuditEvent;
 
@@ -17,13 +18,28 @@ pub fn chain_hash(prev: &str, e: &AuditEvent) -> String {
     Sha256::digest(canonical.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The newest sealed event and its hash (`(0, GENESIS)` before the first).
-async fn head(ex: impl SqliteExecutor<'_>) -> Result<(i64, String), sqlx::Error> {
+/// Where the chain in the database starts: the last event of the latest export and its hash
+/// (`(0, GENESIS)` while nothing was exported). Every older event has left the database.
+pub async fn audit_anchor(ex: impl SqliteExecutor<'_>) -> Result<(i64, String), sqlx::Error> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT up_to_event_id, last_hash FROM audit_exports ORDER BY up_to_event_id DESC LIMIT 1",
+    )
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.unwrap_or((0, GENESIS.to_owned())))
+}
+
+/// The newest sealed event and its hash; the anchor when none is left (before the first event,
+/// or when every sealed one was exported and pruned).
+async fn head(conn: &mut SqliteConnection) -> Result<(i64, String), sqlx::Error> {
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT event_id, hash FROM audit_chain ORDER BY event_id DESC LIMIT 1")
-            .fetch_optional(ex)
+            .fetch_optional(&mut *conn)
             .await?;
-    Ok(row.unwrap_or((0, GENESIS.to_owned())))
+    match row {
+        Some(row) => Ok(row),
+        None => audit_anchor(conn).await,
+    }
 }
 
 /// Seals every event not sealed yet, in id order; returns how many. One sealer at a time (the
@@ -31,8 +47,8 @@ async fn head(ex: impl SqliteExecutor<'_>) -> Result<(i64, String), sqlx::Error>
 pub async fn seal_audit(pool: &SqlitePool) -> Result<usize, sqlx::Error> {
     let mut sealed = 0;
     loop {
-        let mut tx = pool.begin().await?;
-        let (last_id, mut prev) = head(&mut *tx).await?;
+        let mut tx = super::begin_write(pool).await?;
+        let (last_id, mut prev) = head(&mut tx).await?;
         let events: Vec<AuditEvent> = sqlx::query_as(
             "SELECT id, at, actor, action, target, detail, source FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
         )
@@ -65,9 +81,10 @@ pub enum ChainReport {
     Broken { event_id: i64, reason: String },
 }
 
-/// Recomputes the chain from the first event and reports the first break: an edited event
-/// (its hash no longer matches), a deleted one (a sealed id without its event), or an edited
-/// chain (a stored hash that does not follow from the one before).
+/// Recomputes the chain from the first event (after a prune: from the latest export's hash) and
+/// reports the first break: an edited event (its hash no longer matches), a deleted one (a
+/// sealed id without its event), an edited chain (a stored hash that does not follow from the
+/// one before), or an event older than the latest export.
 pub async fn verify_audit(pool: &SqlitePool) -> Result<ChainReport, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -81,9 +98,19 @@ pub async fn verify_audit(pool: &SqlitePool) -> Result<ChainReport, sqlx::Error>
         detail: Option<String>,
         source: Option<String>,
     }
-    let mut prev = GENESIS.to_owned();
+    // After a prune the chain resumes from the latest export; nothing older may be left.
+    let (mut after, mut prev) = audit_anchor(pool).await?;
+    let older: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM audit_events WHERE id <= ?")
+        .bind(after)
+        .fetch_one(pool)
+        .await?;
+    if let Some(event_id) = older {
+        return Ok(ChainReport::Broken {
+            event_id,
+            reason: "the event is older than the last export".into(),
+        });
+    }
     let mut sealed = 0;
-    let mut after = 0i64;
     loop {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT c.event_id, c.hash, e.id, e.at, e.actor, e.action, e.target, e.detail, e.source \

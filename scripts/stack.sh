@@ -93,8 +93,10 @@ start() {
         launch "$name" prometheus-node-exporter --web.listen-address=127.0.0.1:9100
         ;;
     process-exporter)
+        # -recheck: group each process by its name at every scrape, not by the name it had when
+        # first seen (a process renamed after fork, as nginx's workers are, would stay uncounted).
         launch "$name" prometheus-process-exporter -config.path "$repo/prometheus/process-exporter.yml" \
-            -web.listen-address 127.0.0.1:9256
+            -recheck -web.listen-address 127.0.0.1:9256
         ;;
     blackbox-exporter)
         launch "$name" prometheus-blackbox-exporter --config.file="$repo/prometheus/blackbox.yml" \

@@ -18,8 +18,10 @@ use app::ssr::heal::{Decision, Rule, Skip, SkipReason};
 use crate::metrics::{BreakerLabel, Metrics, ReasonLabel};
 use crate::notify::{Event, Notifier};
 
-/// Alerts decided per step; the loop takes another step at once while work remains.
-const DECIDE_BATCH: i64 = 256;
+/// Alerts decided per step, in one transaction; the loop takes another step at once while
+/// work remains. Large enough to amortise the commit under a storm, small enough that the
+/// inbox writer waits only a few milliseconds for the write lock.
+const DECIDE_BATCH: i64 = 64;
 
 /// Fallback poll when no wake-up arrives (a missed notify must never strand an alert).
 const POLL_EVERY: Duration = Duration::from_secs(2);
@@ -61,15 +63,25 @@ impl Engine {
         }
     }
 
-    /// One step: decides on up to a batch of undecided episodes; returns how many.
+    /// One step: decides on up to a batch of undecided episodes, all in one transaction (one
+    /// write lock for the batch, not one per alert: under a webhook storm the inbox writer
+    /// must not queue behind hundreds of tiny transactions); returns how many.
     pub async fn decide_pending(&self) -> Result<usize, sqlx::Error> {
         let pending = decisions::undecided_alerts(&self.pool, DECIDE_BATCH).await?;
-        let mut queued = false;
-        for alert in &pending {
-            queued |= self.decide_one(alert).await?;
-        }
-        if queued {
-            self.worker_wake.notify_one();
+        if !pending.is_empty() {
+            let mut tx = app::ssr::db::begin_write(&self.pool).await?;
+            let mut outcomes = Vec::with_capacity(pending.len());
+            for alert in &pending {
+                outcomes.push(self.decide_one(&mut tx, alert).await?);
+            }
+            tx.commit().await?;
+            let queued = outcomes.iter().any(|o| o.run_id.is_some());
+            for outcome in outcomes {
+                self.report(outcome);
+            }
+            if queued {
+                self.worker_wake.notify_one();
+            }
         }
         let now = OffsetDateTime::now_utc();
         let older_than = format_utc(now - self.approval_ttl).unwrap_or_default();
@@ -99,18 +111,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Decides on one episode; returns whether a run was queued.
-    async fn decide_one(&self, alert: &UndecidedAlert) -> Result<bool, sqlx::Error> {
+    /// Decides on one episode inside the batch's transaction (earlier decisions of the batch
+    /// are visible to it, so cooldown and breaker count them).
+    async fn decide_one<'e>(
+        &'e self,
+        tx: &mut sqlx::SqliteConnection,
+        alert: &UndecidedAlert,
+    ) -> Result<Outcome<'e>, sqlx::Error> {
         let now = OffsetDateTime::now_utc();
         let now_text = format_utc(now).unwrap_or_default();
-        let mut tx = self.pool.begin().await?;
         let Evaluation { rule, decision, history, labels } =
-            evaluate(&mut tx, &self.rules, alert, now).await?;
+            evaluate(&mut *tx, &self.rules, alert, now).await?;
         let mut decision = decision;
         let mut run_id = None;
         if let (Decision::Run(p), Some(r)) = (&decision, rule) {
             let new = NewRun::for_alert(r, p, alert.id, &alert.starts_at, "engine", &now_text);
-            run_id = runs::enqueue_run(&mut tx, &new).await?;
+            run_id = runs::enqueue_run(&mut *tx, &new).await?;
             if run_id.is_none() {
                 decision = Decision::Skip(Skip {
                     reason: SkipReason::RunInProgress,
@@ -118,7 +134,7 @@ impl Engine {
                 });
             }
         }
-        decisions::record_decision(&mut tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text)
+        decisions::record_decision(&mut *tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text)
             .await?;
         if let Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) = &decision {
             // Labels a rule refused to hand to a playbook are a security event, not just a skip.
@@ -132,8 +148,19 @@ impl Engine {
             };
             record_audit(&mut *tx, &event).await?;
         }
-        tx.commit().await?;
+        Ok(Outcome {
+            alert_id: alert.id,
+            rule,
+            decision,
+            run_id,
+            attempts: history.attempts_in_window,
+            labels,
+        })
+    }
 
+    /// After the commit: metrics, the breaker notification, the log line.
+    fn report(&self, o: Outcome<'_>) {
+        let Outcome { alert_id, rule, decision, run_id, attempts, labels } = o;
         let reason = match &decision {
             Decision::Run(_) => "enqueued",
             Decision::Skip(s) => s.reason.as_str(),
@@ -141,7 +168,7 @@ impl Engine {
         self.metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
         if let (Decision::Skip(s), Some(r)) = (&decision, rule) {
             // Tell people once, when the breaker stops the first attempt (not at every re-fire).
-            if s.reason == SkipReason::BreakerOpen && history.attempts_in_window == r.config.max_attempts {
+            if s.reason == SkipReason::BreakerOpen && attempts == r.config.max_attempts {
                 let target = labels.get(&r.config.target_label).cloned().unwrap_or_default();
                 self.notifier.spawn(
                     &r.config.notify,
@@ -157,7 +184,16 @@ impl Engine {
                 );
             }
         }
-        tracing::info!(alert.id = alert.id, rule = rule.map(Rule::name).unwrap_or("-"), reason, run.id = ?run_id, "decided");
-        Ok(run_id.is_some())
+        tracing::info!(alert.id = alert_id, rule = rule.map(Rule::name).unwrap_or("-"), reason, run.id = ?run_id, "decided");
     }
+}
+
+/// One decision, kept until its batch commits.
+struct Outcome<'r> {
+    alert_id: i64,
+    rule: Option<&'r Rule>,
+    decision: Decision,
+    run_id: Option<i64>,
+    attempts: u32,
+    labels: std::collections::BTreeMap<String, String>,
 }

@@ -1,14 +1,19 @@
-//! The inbox writer: one task owns the writes of webhook notifications and commits them in
-//! groups (one transaction for whatever arrived meanwhile), then answers each request. A 2xx is
-//! sent only after the commit its notification was part of.
+//! The inbox writer: one thread owns a synchronous SQLite connection and the writes of webhook
+//! notifications. It commits them in groups (one transaction for whatever arrived meanwhile),
+//! then answers each request. A 2xx is sent only after the commit its notification was part of.
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::SqlitePool;
+use tokio_util::sync::CancellationToken;
+
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use app::ssr::alert::{AlertStatus, NewAlert};
-use app::ssr::db::alerts::{record_notifications, NewNotification, Source, StoredNotification};
+use app::ssr::db::alerts::{NewNotification, Source, StoredNotification};
+use app::ssr::db::inbox::{open_writer, write_batch, Connection};
 
 use crate::metrics::Metrics;
 
@@ -18,6 +23,35 @@ const MAX_BATCH: usize = 256;
 
 /// Requests that may wait for the writer before senders feel back-pressure.
 const QUEUE_CAPACITY: usize = 4096;
+
+/// How often the WAL is checkpointed into the database file. The writer's connection never
+/// checkpoints on its own (that would stall the group commit behind an fsync), so this task
+/// keeps the WAL short instead.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// WAL frames beyond which a checkpoint also restarts the WAL. A passive checkpoint never
+/// blocks the writer, but under a steady stream of commits it never catches up with the last
+/// frame, and SQLite only starts the WAL over once it has; a restart checkpoint waits for the
+/// writer's current commit and holds off the next one while it copies what the passive one
+/// left (little, it just ran) and syncs. At 8 KiB pages this is about 64 MiB of WAL.
+pub const RESTART_AFTER_FRAMES: i64 = 8192;
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until `stop`, then once more.
+pub async fn run_checkpointer(pool: SqlitePool, metrics: Arc<Metrics>, stop: CancellationToken) {
+    loop {
+        let stopping = tokio::select! {
+            () = stop.cancelled() => true,
+            () = tokio::time::sleep(CHECKPOINT_EVERY) => false,
+        };
+        if let Err(e) = app::ssr::db::checkpoint(&pool, RESTART_AFTER_FRAMES).await {
+            metrics.db_error("checkpoint");
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+        if stopping {
+            return;
+        }
+    }
+}
 
 /// A validated notification ready to be stored.
 #[derive(Debug)]
@@ -38,7 +72,7 @@ pub struct Delivery {
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] app::ssr::db::inbox::Error),
     #[error("the inbox writer has stopped")]
     Closed,
 }
@@ -61,12 +95,18 @@ impl std::fmt::Debug for Job {
 }
 
 impl Inbox {
-    /// Starts the writer; `committed` is poked after every commit (the engine waits on it).
+    /// Opens the writer's own connection to the (migrated) database at `database` and starts
+    /// the writer thread; `committed` is poked after every commit (the engine waits on it).
     /// The writer ends when every `Inbox` handle is dropped.
-    pub fn start(pool: SqlitePool, metrics: Arc<Metrics>, committed: Arc<Notify>) -> (Inbox, JoinHandle<()>) {
+    pub fn start(
+        database: &Path,
+        metrics: Arc<Metrics>,
+        committed: Arc<Notify>,
+    ) -> Result<(Inbox, JoinHandle<()>), InboxError> {
+        let conn = open_writer(database)?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let task = tokio::spawn(run_writer(pool, metrics, committed, rx));
-        (Inbox { tx }, task)
+        let task = tokio::task::spawn_blocking(move || run_writer(conn, metrics, committed, rx));
+        Ok((Inbox { tx }, task))
     }
 
     /// Stores a delivery durably; returns once it is committed.
@@ -77,28 +117,27 @@ impl Inbox {
     }
 }
 
-async fn run_writer(
-    pool: SqlitePool,
+/// The writer thread's loop: block for the first job, take whatever else is waiting (up to
+/// [`MAX_BATCH`]), commit it as one transaction, answer, repeat.
+fn run_writer(
+    mut conn: Connection,
     metrics: Arc<Metrics>,
     committed: Arc<Notify>,
     mut rx: mpsc::Receiver<Job>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
         metrics.inbox_batch_size.observe(batch.len() as f64);
-        let outcomes = match write_together(&pool, &batch).await {
+        let outcomes = match write_together(&mut conn, &batch) {
             Ok(stored) => stored.into_iter().map(Ok).collect(),
             Err(e) => {
                 // One bad job must not fail its neighbours: retry each on its own.
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed, retrying one by one");
                 metrics.db_error("inbox_group_commit");
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for job in &batch {
-                    outcomes.push(
-                        write_together(&pool, std::slice::from_ref(job)).await.map(|mut v| v.remove(0)),
-                    );
-                }
-                outcomes
+                batch
+                    .iter()
+                    .map(|job| write_together(&mut conn, std::slice::from_ref(job)).map(|mut v| v.remove(0)))
+                    .collect::<Vec<_>>()
             }
         };
         committed.notify_one();
@@ -113,7 +152,10 @@ async fn run_writer(
 }
 
 /// Writes the jobs in one transaction; all or nothing.
-async fn write_together(pool: &SqlitePool, jobs: &[Job]) -> Result<Vec<StoredNotification>, sqlx::Error> {
+fn write_together(
+    conn: &mut Connection,
+    jobs: &[Job],
+) -> Result<Vec<StoredNotification>, app::ssr::db::inbox::Error> {
     let batch: Vec<_> = jobs
         .iter()
         .map(|job| {
@@ -132,8 +174,5 @@ async fn write_together(pool: &SqlitePool, jobs: &[Job]) -> Result<Vec<StoredNot
             }
         })
         .collect();
-    let mut tx = pool.begin().await?;
-    let stored = record_notifications(&mut tx, &batch).await?;
-    tx.commit().await?;
-    Ok(stored)
+    write_batch(conn, &batch)
 }

@@ -132,7 +132,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
     let metrics = Metrics::new();
     let rules = config.build_rules()?;
     let committed = Arc::new(tokio::sync::Notify::new());
-    let (inbox, writer) = Inbox::start(pool.clone(), metrics.clone(), committed.clone());
+    let (inbox, writer) = Inbox::start(&config.database, metrics.clone(), committed.clone())?;
     let engine = Engine {
         pool: pool.clone(),
         rules: rules.into(),
@@ -234,6 +234,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(rules = engine.rules.len(), "healing engine ready");
     let engine_task = tokio::spawn(engine.run(stop.clone()));
     let sealer_task = tokio::spawn(crate::audit::run_sealer(pool.clone(), stop.clone()));
+    let checkpointer_task =
+        tokio::spawn(crate::intake::run_checkpointer(pool.clone(), intake.metrics.clone(), stop.clone()));
+    let retention_task = config.retention.enabled.then(|| {
+        let pruner = crate::retention::Pruner::new(pool.clone(), &config, intake.metrics.clone(), "system");
+        tokio::spawn(pruner.run(stop.clone()))
+    });
     let worker_task = tokio::spawn(worker.run());
     let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
@@ -256,7 +262,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = engine_task.await;
+    if let Some(task) = retention_task {
+        let _ = task.await;
+    }
     let _ = sealer_task.await;
+    let _ = checkpointer_task.await;
     let _ = worker_task.await;
     let _ = writer.await;
     pool.close().await;

@@ -39,7 +39,7 @@ pub async fn heal_now(
     let mut p = plan(rule, &labels).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
     p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
     let now = now_utc();
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     let new = NewRun::for_alert(rule, &p, alert_id, &alert.starts_at, &user.username, &now);
     let run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?.ok_or_else(|| {
         respond_with(AppError::Conflict(format!("a run for {} is already in flight", p.target)))
@@ -65,7 +65,7 @@ pub async fn approve(
     comment: &str,
     source: Option<&str>,
 ) -> Result<(), AppError> {
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     if !runs::decide_approval(&mut *tx, run_id, approve, &now_utc()).await.map_err(db)? {
         return Err(respond_with(AppError::Conflict("this run is not awaiting approval".to_owned())));
     }
@@ -81,7 +81,7 @@ pub async fn cancel(
     run_id: i64,
     source: Option<&str>,
 ) -> Result<(), AppError> {
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     let reason = format!("cancelled by {}", user.username);
     if !runs::cancel_pending_run(&mut *tx, run_id, &reason, &now_utc()).await.map_err(db)? {
         return Err(respond_with(AppError::Conflict(
@@ -104,7 +104,7 @@ pub async fn reset_breaker(
     if !rules.iter().any(|r| r.name() == rule) || target.is_empty() {
         return Err(respond_with(AppError::Invalid(format!("no rule `{rule}`, or no target"))));
     }
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     decisions::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
     audit(&mut tx, &user.username, "breaker.reset", &format!("{rule} / {target}"), "breaker reset", source)
         .await?;
@@ -147,7 +147,7 @@ pub async fn replay(
         .ok_or_else(|| respond_with(AppError::NotFound))?;
     let now = time::OffsetDateTime::now_utc();
     let now_text = now_utc();
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     let eval = evaluate(&mut tx, rules, &alert, now).await.map_err(db)?;
     let (reason, detail) = match &eval.decision {
         Decision::Run(p) => (

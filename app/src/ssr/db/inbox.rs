@@ -1,0 +1,350 @@
+//! The inbox's write path: one synchronous SQLite connection owned by the inbox writer thread.
+//! Rows go in multi-row cached prepared statements run in-process, so a group commit of
+//! thousands of rows costs a few statements and no thread hop per statement (sqlx's SQLite driver
+//! sends every statement to a worker thread and back, which dominated intake's profile).
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rusqlite::types::ToSql;
+use rusqlite::{OpenFlags, Statement, Transaction, TransactionBehavior};
+
+pub use rusqlite::{Connection, Error};
+
+use super::alerts::{NewNotification, StoredNotification};
+use crate::ssr::alert::{AlertStatus, NewAlert};
+
+/// Same as the pool's: ride out other writers (the engine, the worker), fail visibly if stuck.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Size the WAL file is truncated to when it starts over (bytes).
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// How often the writer retries SQLite's write lock while another connection holds it.
+/// SQLite's own busy handler backs off to 100 ms sleeps, which a webhook sender would see as
+/// latency; the lock is usually free again within a millisecond.
+const BUSY_RETRY: Duration = Duration::from_micros(250);
+
+/// Prepared statements kept per connection: two tables times seven statement shapes.
+const STATEMENT_CACHE: usize = 16;
+
+/// Opens the writer's connection to an existing, migrated database with the pool's settings:
+/// WAL, `synchronous=NORMAL` (a commit survives a crash of the process), foreign keys on.
+pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_handler(Some(retry_busy))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "journal_mode", "wal")?;
+    conn.pragma_update(None, "synchronous", "normal")?;
+    conn.pragma_update(None, "foreign_keys", "on")?;
+    // Never checkpoint in the writer (an fsync would stall the group commit); the server's
+    // checkpointer task does it (`server::intake::run_checkpointer`).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // When the WAL starts over, its file is cut back to this size rather than left at its peak.
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    // Statement journals in memory: each upsert in a group commit keeps one (it may need to
+    // undo itself alone), and SQLite spills those over 64 KiB to a temp file otherwise.
+    conn.pragma_update(None, "temp_store", "memory")?;
+    Ok(())
+}
+
+/// The writer's busy handler: retry every [`BUSY_RETRY`] until [`BUSY_TIMEOUT`] has passed.
+fn retry_busy(attempt: i32) -> bool {
+    let waited = BUSY_RETRY * u32::try_from(attempt).unwrap_or(u32::MAX);
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(BUSY_RETRY);
+    true
+}
+
+/// Most rows in one INSERT. One statement per row would copy every page it touches into a
+/// statement journal (each upsert may have to undo itself alone), so a group commit of
+/// thousands of alerts would copy the same few index pages thousands of times; multi-row
+/// statements copy them once per statement. 64 alert rows bind 1,088 values, far below
+/// SQLite's 32,766 limit, and larger statements gain nothing measurable.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// Statement sizes are powers of two up to [`ROWS_PER_STATEMENT`]: seven shapes per table.
+const SHAPES: usize = ROWS_PER_STATEMENT.trailing_zeros() as usize + 1;
+
+const NOTIFICATION_COLUMNS: &str =
+    "INSERT INTO notifications (payload_sha256, received_at, last_received_at, \
+     source, receiver, status, group_key, external_url, alert_count, truncated_alerts, payload) VALUES ";
+const NOTIFICATION_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?)";
+const NOTIFICATION_CONFLICT: &str =
+    " ON CONFLICT (payload_sha256) DO UPDATE SET deliveries = deliveries + 1, \
+     last_received_at = excluded.last_received_at RETURNING payload_sha256, id, deliveries";
+
+const ALERT_COLUMNS: &str = "INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, \
+     instance, labels, annotations, ends_at, generator_url, group_key, receiver, source, first_seen_at, \
+     last_seen_at, resolved_at, last_notification_id) VALUES ";
+const ALERT_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+const ALERT_CONFLICT: &str = " ON CONFLICT (fingerprint, starts_at) DO UPDATE SET \
+       status = CASE WHEN alerts.status = 'resolved' THEN 'resolved' ELSE excluded.status END, \
+       ends_at = CASE WHEN alerts.status = 'resolved' THEN alerts.ends_at ELSE excluded.ends_at END, \
+       resolved_at = coalesce(alerts.resolved_at, excluded.resolved_at), \
+       labels = excluded.labels, annotations = excluded.annotations, \
+       generator_url = coalesce(excluded.generator_url, alerts.generator_url), \
+       group_key = excluded.group_key, receiver = excluded.receiver, \
+       last_seen_at = excluded.last_seen_at, deliveries = alerts.deliveries + 1, \
+       last_notification_id = excluded.last_notification_id \
+     RETURNING fingerprint, starts_at, deliveries, resolved_at";
+
+/// The SQL of a `rows`-row statement (a power of two), built once per shape.
+fn statement_sql(
+    cache: &'static OnceLock<[String; SHAPES]>,
+    head: &str,
+    row: &str,
+    tail: &str,
+    rows: usize,
+) -> &'static str {
+    let shapes = cache.get_or_init(|| {
+        std::array::from_fn(|shape| {
+            let values = vec![row; 1 << shape].join(",");
+            format!("{head}{values}{tail}")
+        })
+    });
+    &shapes[rows.trailing_zeros() as usize]
+}
+
+static NOTIFICATION_SQL: OnceLock<[String; SHAPES]> = OnceLock::new();
+static ALERT_SQL: OnceLock<[String; SHAPES]> = OnceLock::new();
+
+/// Splits `n` rows into statement sizes: full chunks, then the remainder in powers of two.
+fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
+    let full = std::iter::repeat_n(ROWS_PER_STATEMENT, n / ROWS_PER_STATEMENT);
+    let rem = n % ROWS_PER_STATEMENT;
+    let bits = (0..usize::BITS).rev().map(|b| 1usize << b).filter(move |size| rem & size != 0);
+    full.chain(bits)
+}
+
+/// Binds `values` in order to the next parameters of `stmt`, starting after `*at`.
+fn bind_all(stmt: &mut Statement<'_>, at: &mut usize, values: &[&dyn ToSql]) -> rusqlite::Result<()> {
+    for v in values {
+        *at += 1;
+        stmt.raw_bind_parameter(*at, v)?;
+    }
+    Ok(())
+}
+
+/// Stores `batch` in one IMMEDIATE transaction (the write lock is taken up front, so a busy
+/// database waits in the busy handler rather than failing at the first write); all or nothing.
+pub fn write_batch(
+    conn: &mut Connection,
+    batch: &[NewNotification<'_>],
+) -> rusqlite::Result<Vec<StoredNotification>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stored = record_notifications(&tx, batch)?;
+    tx.commit()?;
+    Ok(stored)
+}
+
+/// Stores a batch of notifications and upserts each of their alerts, by its own status, in
+/// `tx` (the caller commits). The same bytes again count as a delivery of the first row; an
+/// episode (fingerprint, startsAt) seen again counts as a duplicate. A resolved episode stays
+/// resolved: a late, retried "firing" cannot reopen it.
+pub fn record_notifications(
+    tx: &Transaction<'_>,
+    batch: &[NewNotification<'_>],
+) -> rusqlite::Result<Vec<StoredNotification>> {
+    // Notifications first: their ids go into the alert rows.
+    let mut returned: Vec<(String, (i64, i64))> = Vec::with_capacity(batch.len());
+    let mut rest = batch;
+    for size in chunk_sizes(batch.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let sql = statement_sql(
+            &NOTIFICATION_SQL,
+            NOTIFICATION_COLUMNS,
+            NOTIFICATION_ROW,
+            NOTIFICATION_CONFLICT,
+            size,
+        );
+        let mut stmt = tx.prepare_cached(sql)?;
+        let mut at = 0;
+        for n in chunk {
+            let count = n.alerts.len() as i64;
+            bind_all(
+                &mut stmt,
+                &mut at,
+                &[
+                    &n.payload_sha256,
+                    &n.received_at,
+                    &n.received_at,
+                    &n.source.as_str(),
+                    &n.receiver,
+                    &n.status.as_str(),
+                    &n.group_key,
+                    &n.external_url,
+                    &count,
+                    &n.truncated_alerts,
+                    &n.payload,
+                ],
+            )?;
+        }
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            returned.push((row.get(0)?, (row.get(2)?, row.get(1)?)));
+        }
+    }
+    // Match returned rows to notifications by hash; the same bytes twice in one batch come
+    // back with increasing delivery counts, in batch order.
+    let mut by_sha = group_sorted(returned);
+    let mut stored = Vec::with_capacity(batch.len());
+    for n in batch {
+        let (deliveries, id) = by_sha
+            .get_mut(n.payload_sha256)
+            .and_then(Vec::pop)
+            .ok_or_else(|| missing_row("a notification row was not returned"))?;
+        stored.push(StoredNotification {
+            notification_id: id,
+            duplicate_notification: deliveries > 1,
+            ..Default::default()
+        });
+    }
+
+    let alerts: Vec<(&NewNotification<'_>, i64, &NewAlert)> = batch
+        .iter()
+        .zip(&stored)
+        .flat_map(|(n, s)| n.alerts.iter().map(move |a| (n, s.notification_id, a)))
+        .collect();
+    let mut returned: Vec<(EpisodeKey, (i64, Option<String>))> = Vec::with_capacity(alerts.len());
+    let mut rest = alerts.as_slice();
+    for size in chunk_sizes(alerts.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut stmt =
+            tx.prepare_cached(statement_sql(&ALERT_SQL, ALERT_COLUMNS, ALERT_ROW, ALERT_CONFLICT, size))?;
+        let mut at = 0;
+        for (n, nid, a) in chunk {
+            let resolved_at = (a.status == AlertStatus::Resolved).then_some(n.received_at);
+            bind_all(
+                &mut stmt,
+                &mut at,
+                &[
+                    &a.fingerprint,
+                    &a.starts_at,
+                    &a.status.as_str(),
+                    &a.alertname,
+                    &a.severity,
+                    &a.instance,
+                    &a.labels,
+                    &a.annotations,
+                    &a.ends_at,
+                    &a.generator_url,
+                    &n.group_key,
+                    &n.receiver,
+                    &n.source.as_str(),
+                    &n.received_at,
+                    &n.received_at,
+                    &resolved_at,
+                    nid,
+                ],
+            )?;
+        }
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            returned.push(((row.get(0)?, row.get(1)?), (row.get(2)?, row.get(3)?)));
+        }
+    }
+    // The same episode twice in one batch comes back with increasing delivery counts.
+    let mut by_key = group_sorted(returned);
+    for (n, s) in batch.iter().zip(stored.iter_mut()) {
+        for a in n.alerts {
+            let (deliveries, resolved_at) = by_key
+                .get_mut(&(a.fingerprint.clone(), a.starts_at.clone()))
+                .and_then(Vec::pop)
+                .ok_or_else(|| missing_row("an alert row was not returned"))?;
+            if deliveries == 1 {
+                s.new_alerts += 1;
+            } else {
+                s.duplicate_alerts += 1;
+            }
+            if a.status == AlertStatus::Resolved && resolved_at.as_deref() == Some(n.received_at) {
+                s.resolved_now += 1;
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// An invariant of RETURNING broken (never expected): logged, and fails the batch like a
+/// database error.
+fn missing_row(what: &str) -> rusqlite::Error {
+    tracing::error!("{what}");
+    rusqlite::Error::QueryReturnedNoRows
+}
+
+/// An episode: (fingerprint, startsAt).
+type EpisodeKey = (String, String);
+
+/// Groups `(key, (order, value))` pairs by key, each group sorted by `order` descending, so
+/// that popping yields the lowest order first.
+fn group_sorted<K: Ord, O: Ord, V>(items: Vec<(K, (O, V))>) -> BTreeMap<K, Vec<(O, V)>> {
+    let mut map: BTreeMap<K, Vec<(O, V)>> = BTreeMap::new();
+    for (k, v) in items {
+        map.entry(k).or_default().push(v);
+    }
+    for group in map.values_mut() {
+        group.sort_by(|a, b| b.0.cmp(&a.0));
+    }
+    map
+}
+
+/// A migrated temp-file database open both ways, for tests: the pool (reads, other tables)
+/// and the writer's connection (the inbox write path).
+#[cfg(test)]
+pub struct TestDb {
+    pub pool: sqlx::SqlitePool,
+    pub conn: Connection,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(test)]
+pub async fn test_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("selfheal.db");
+    let pool = super::connect(&path).await.expect("database opens");
+    super::migrate(&pool).await.expect("migrations apply");
+    let conn = open_writer(&path).expect("writer opens");
+    TestDb { pool, conn, _dir: dir }
+}
+
+/// Stores one fixture payload (as the webhook would) in its own transaction, for tests.
+#[cfg(test)]
+pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification {
+    use crate::ssr::alert::{normalise_payload, WebhookPayload};
+    let p: WebhookPayload = serde_json::from_str(raw).expect("fixture parses");
+    let alerts = normalise_payload(&p).expect("fixture is valid");
+    let hash = format!("{:x}", raw.len() as u64 * 31 + raw.bytes().map(u64::from).sum::<u64>());
+    let n = NewNotification {
+        payload_sha256: &hash,
+        received_at: at,
+        source: super::alerts::Source::Webhook,
+        receiver: &p.receiver,
+        status: p.status,
+        group_key: &p.group_key,
+        external_url: p.external_url.as_deref(),
+        truncated_alerts: p.truncated_alerts as i64,
+        payload: raw,
+        alerts: &alerts,
+    };
+    let tx = db.conn.transaction().expect("begin");
+    let stored = record_notifications(&tx, std::slice::from_ref(&n)).expect("stored").remove(0);
+    tx.commit().expect("commit");
+    stored
+}
+
+#[cfg(test)]
+#[path = "inbox_tests.rs"]
+mod tests;

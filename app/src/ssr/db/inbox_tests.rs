@@ -1,0 +1,162 @@
+//! The inbox write path: idempotent upserts, status transitions, repeats within one batch.
+use super::*;
+use crate::ssr::alert::{normalise_payload, WebhookPayload};
+use crate::ssr::db::alerts::Source;
+
+const FIRING: &str =
+    include_str!("../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-firing.json");
+const RESOLVED: &str =
+    include_str!("../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-resolved.json");
+
+fn alert_row(db: &TestDb) -> (String, Option<String>, Option<String>, i64) {
+    db.conn
+        .query_row("SELECT status, ends_at, resolved_at, deliveries FROM alerts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap()
+}
+
+/// A firing notification with the FIRING fixture's text and the given alerts.
+fn notification<'a>(
+    sha: &'a str,
+    at: &'a str,
+    alerts: &'a [crate::ssr::alert::NewAlert],
+) -> NewNotification<'a> {
+    NewNotification {
+        payload_sha256: sha,
+        received_at: at,
+        source: Source::Webhook,
+        receiver: "r",
+        status: AlertStatus::Firing,
+        group_key: "g",
+        external_url: None,
+        truncated_alerts: 0,
+        payload: FIRING,
+        alerts,
+    }
+}
+
+#[tokio::test]
+async fn firing_then_duplicate_then_resolved_then_late_firing() {
+    let mut db = test_db().await;
+    let first = store_fixture(&mut db, FIRING, "2026-11-22T01:25:11.000Z");
+    assert_eq!((first.new_alerts, first.duplicate_alerts, first.duplicate_notification), (1, 0, false));
+    assert_eq!(alert_row(&db), ("firing".into(), None, None, 1));
+
+    let again = store_fixture(&mut db, FIRING, "2026-11-22T01:25:12.000Z");
+    assert_eq!((again.new_alerts, again.duplicate_alerts, again.duplicate_notification), (0, 1, true));
+    assert_eq!(again.notification_id, first.notification_id, "same bytes, same notification row");
+    // Read through the pool as the dashboard does: the writer's commits are visible there.
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM notifications), (SELECT deliveries FROM notifications), (SELECT count(*) FROM alerts)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, (1, 2, 1));
+
+    let resolved = store_fixture(&mut db, RESOLVED, "2026-11-22T01:25:14.000Z");
+    assert_eq!(resolved.resolved_now, 1);
+    let ended = Some("2026-11-22T01:25:13.341Z".to_owned());
+    let when = Some("2026-11-22T01:25:14.000Z".to_owned());
+    assert_eq!(alert_row(&db), ("resolved".into(), ended.clone(), when.clone(), 3));
+
+    // A retried "firing" arriving after the "resolved" must not reopen the episode.
+    let late = store_fixture(&mut db, FIRING, "2026-11-22T01:25:15.000Z");
+    assert_eq!(late.resolved_now, 0);
+    assert_eq!(alert_row(&db), ("resolved".into(), ended, when, 4));
+}
+
+#[tokio::test]
+async fn one_batch_with_repeats_counts_each_delivery_in_order() {
+    let mut db = test_db().await;
+    let p: WebhookPayload = serde_json::from_str(FIRING).unwrap();
+    let alerts = normalise_payload(&p).unwrap();
+    let n = |sha, at| notification(sha, at, &alerts);
+    // The same bytes twice (a retry) and the same episode in a third notification (an HA peer).
+    let batch = [
+        n("aa", "2026-01-01T00:00:00.000Z"),
+        n("aa", "2026-01-01T00:00:00.001Z"),
+        n("bb", "2026-01-01T00:00:00.002Z"),
+    ];
+    let tx = db.conn.transaction().unwrap();
+    let stored = record_notifications(&tx, &batch).unwrap();
+    tx.commit().unwrap();
+    let summary: Vec<_> =
+        stored.iter().map(|s| (s.duplicate_notification, s.new_alerts, s.duplicate_alerts)).collect();
+    assert_eq!(summary, [(false, 1, 0), (true, 0, 1), (false, 0, 1)]);
+    assert_eq!(stored[0].notification_id, stored[1].notification_id);
+    assert_ne!(stored[0].notification_id, stored[2].notification_id);
+    let deliveries: i64 =
+        sqlx::query_scalar("SELECT deliveries FROM alerts").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(deliveries, 3);
+}
+
+#[tokio::test]
+async fn a_failed_batch_leaves_nothing_behind() {
+    let mut db = test_db().await;
+    let p: WebhookPayload = serde_json::from_str(FIRING).unwrap();
+    let alerts = normalise_payload(&p).unwrap();
+    let good = notification("aa", "2026-01-01T00:00:00.000Z", &alerts);
+    // A negative truncated count breaks a CHECK constraint: the whole batch must roll back.
+    let bad = NewNotification { payload_sha256: "bb", truncated_alerts: -1, ..good.clone() };
+    let tx = db.conn.transaction().unwrap();
+    assert!(record_notifications(&tx, &[good, bad]).is_err());
+    drop(tx);
+    let rows: (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM notifications), (SELECT count(*) FROM alerts)")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, (0, 0));
+}
+
+#[test]
+fn chunk_sizes_cover_every_row_in_few_shapes() {
+    for n in [0, 1, 2, 63, 64, 65, 100, 129, 1000] {
+        let sizes: Vec<_> = chunk_sizes(n).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: {sizes:?}");
+        assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= ROWS_PER_STATEMENT), "{n}: {sizes:?}");
+    }
+    assert_eq!(chunk_sizes(100).collect::<Vec<_>>(), [64, 32, 4]);
+}
+
+#[test]
+fn each_shape_binds_one_placeholder_per_value() {
+    for shape in 0..SHAPES {
+        let rows = 1 << shape;
+        let sql = statement_sql(&ALERT_SQL, ALERT_COLUMNS, ALERT_ROW, ALERT_CONFLICT, rows);
+        assert_eq!(sql.matches('?').count(), rows * 17, "{rows} rows");
+        let sql = statement_sql(
+            &NOTIFICATION_SQL,
+            NOTIFICATION_COLUMNS,
+            NOTIFICATION_ROW,
+            NOTIFICATION_CONFLICT,
+            rows,
+        );
+        assert_eq!(sql.matches('?').count(), rows * 11, "{rows} rows");
+    }
+}
+
+#[tokio::test]
+async fn the_writer_leaves_checkpoints_to_the_checkpointer() {
+    let mut db = test_db().await;
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:11.000Z");
+    let auto: i64 = db.conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
+    assert_eq!(auto, 0, "the writer must not checkpoint inside a group commit");
+    let (log, copied) = crate::ssr::db::checkpoint(&db.pool, i64::MAX).await.unwrap();
+    assert!(log > 0, "the commit is in the WAL");
+    assert_eq!(copied, log, "a passive checkpoint with no reader copies every frame");
+}
+
+#[tokio::test]
+async fn a_checkpoint_over_the_limit_restarts_the_wal() {
+    let mut db = test_db().await;
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:11.000Z");
+    let (before, _) = crate::ssr::db::checkpoint(&db.pool, 0).await.unwrap();
+    assert!(before > 0);
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:12.000Z");
+    let (after, _) = crate::ssr::db::checkpoint(&db.pool, i64::MAX).await.unwrap();
+    // Without the restart the WAL would hold the earlier frames and these new ones.
+    assert!(after < before, "the next commit started the WAL over: {after} frames, {before} before");
+}

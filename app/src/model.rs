@@ -62,6 +62,28 @@ pub struct CurrentUser {
     pub role: Role,
 }
 
+/// One API token in the admin list (the token text is shown once, at creation, never again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ApiTokenSummary {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A token just created: the only time its text leaves the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
 /// One user in the admin list (never carries the password hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -1,5 +1,6 @@
 //! One component per route.
 pub mod admin;
+pub mod admin_tokens;
 pub mod alerts;
 pub mod audit;
 pub mod login;

@@ -1,6 +1,7 @@
 //! Server-only code reachable from server functions: state, SQL, authentication.
 pub mod actions;
 pub mod alert;
+pub mod api_token;
 pub mod auth;
 pub mod db;
 pub mod evaluate;

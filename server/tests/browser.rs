@@ -160,6 +160,18 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     wait_path(&c, "/admin").await;
     let users = text_of(&c, "[data-testid=users-table]").await.to_lowercase();
     assert!(users.contains("vera") && users.contains("viewer"), "{users}");
+    // An API token: created from the form, shown once, then listed without its text.
+    c.find(Locator::Css("[data-testid=token-form] input[name=name]"))
+        .await
+        .unwrap()
+        .send_keys("ci-deploys")
+        .await
+        .unwrap();
+    c.find(Locator::Css("[data-testid=token-form] button")).await.unwrap().click().await.unwrap();
+    let shown = text_of(&c, "[data-testid=new-token]").await;
+    assert!(shown.contains("ci-deploys") && shown.contains("shk_"), "{shown}");
+    let tokens = text_of(&c, "[data-testid=tokens-table]").await;
+    assert!(tokens.contains("ci-deploys") && !tokens.contains("shk_"), "{tokens}");
     std::fs::write(artifacts().join("admin-users.png"), c.screenshot().await.unwrap()).unwrap();
 
     // Log out: back to the login form, and the pages are closed again.

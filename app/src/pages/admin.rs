@@ -1,8 +1,9 @@
-//! `/admin`: users (admin only; the server refuses everyone else).
+//! `/admin`: users and API tokens (admin only; the server refuses everyone else).
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::users::list_users;
+use crate::pages::admin_tokens::ApiTokens;
 
 /// The user list.
 #[component]
@@ -34,5 +35,6 @@ pub fn AdminPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <ApiTokens/>
     }
 }

@@ -156,9 +156,15 @@ pub async fn user_from_session(
     Ok(row.filter(|r| !r.disabled).map(|r| CurrentUser { id: r.id, username: r.username, role: r.role }))
 }
 
-/// The logged-in user of the current request, if any.
+/// The principal of the current request, if any: the API token it presents in
+/// `Authorization` (then nothing else counts), else the logged-in user of its session.
 pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
     let state = app_state()?;
+    let authorization = leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get(http::header::AUTHORIZATION).cloned());
+    if let Some(header) = authorization {
+        return crate::ssr::api_token::user_from_authorization(&state.pool, &header).await;
+    }
     user_from_session(&state, &session().await?).await
 }
 

@@ -40,6 +40,8 @@ cases=(
     "alerts, status + alertname filter|POST|/api/alerts|filter[status]=firing&filter[alertname]=NginxDown"
     "alerts, page in the middle (keyset)|POST|/api/alerts|filter[before]=$mid_alert"
     "runs, first page|POST|/api/runs|"
+    "alert detail (timeline)|POST|/api/alert|id=$mid_alert"
+    "alert page (server-rendered HTML)|GET|/alerts/$mid_alert|"
     "run detail|POST|/api/run|id=$mid_run"
     "run output (first lines)|POST|/api/run_output|id=$mid_run&after=0"
     "alerts page (server-rendered HTML)|GET|/alerts|"

@@ -6,8 +6,8 @@ use leptos_router::path;
 
 use crate::components::shell::Shell;
 use crate::pages::{
-    admin::AdminPage, alerts::AlertsPage, audit::AuditPage, login::LoginPage, not_found::NotFound,
-    overview::OverviewPage, run::RunPage, runs::RunsPage,
+    admin::AdminPage, alert::AlertPage, alerts::AlertsPage, audit::AuditPage, login::LoginPage,
+    not_found::NotFound, overview::OverviewPage, run::RunPage, runs::RunsPage,
 };
 
 /// The full HTML document the server renders around the app.
@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("") view=Shell>
                         <Route path=path!("") view=OverviewPage/>
                         <Route path=path!("alerts") view=AlertsPage/>
+                        <Route path=path!("alerts/:id") view=AlertPage/>
                         <Route path=path!("runs") view=RunsPage/>
                         <Route path=path!("runs/:id") view=RunPage/>
                         <Route path=path!("audit") view=AuditPage/>

@@ -151,6 +151,37 @@ pub struct AlertFilter {
     pub before: Option<i64>,
 }
 
+/// One alert episode in full, for its detail page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDetail {
+    pub alert: AlertSummary,
+    /// Labels, by name.
+    pub labels: Vec<(String, String)>,
+    /// Annotations, by name.
+    pub annotations: Vec<(String, String)>,
+    pub generator_url: Option<String>,
+    pub group_key: Option<String>,
+    pub receiver: Option<String>,
+    pub first_seen_at: String,
+    /// Alertmanager's external URL from the last notification (for the Silence link).
+    pub external_url: Option<String>,
+    /// What happened to the episode, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// Runs for this episode, newest first.
+    pub runs: Vec<RunSummary>,
+}
+
+/// One step in an alert's life: received, decided, run queued/started/finished, verified,
+/// resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: String,
+    /// received | delivered | decision | queued | started | finished | verified | not_fixed | resolved
+    pub kind: String,
+    pub text: String,
+    pub run_id: Option<i64>,
+}
+
 /// One alert episode in the list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -1,6 +1,7 @@
 //! One component per route.
 pub mod admin;
 pub mod admin_tokens;
+pub mod alert;
 pub mod alerts;
 pub mod audit;
 pub mod login;

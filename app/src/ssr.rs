@@ -9,6 +9,7 @@ pub mod heal;
 pub mod matcher;
 pub mod security;
 pub mod state;
+pub mod timeline;
 
 pub use state::AppState;
 

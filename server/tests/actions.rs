@@ -203,3 +203,30 @@ async fn finish_all(app: &TestApp) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_alert_detail_tells_its_story_from_receipt_to_resolution() {
+    let app = app("shadow").await;
+    app.deliver(FIRING).await;
+    app.engine.decide_pending().await.unwrap();
+    let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
+    let operator = app.login("olga", "operator-password-1").await;
+    let res = app.post_form("/api/heal_now", &[("alert_id", &alert_id)], Some(&operator)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    app.deliver(RESOLVED).await;
+
+    let viewer = app.login("vera", "viewer-password-1").await;
+    let res = app.post_form("/api/alert", &[("id", &alert_id)], Some(&viewer)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let detail: app::model::AlertDetail = serde_json::from_str(&res.body).unwrap();
+    assert!(detail.labels.contains(&("alertname".to_owned(), "NginxDown".to_owned())), "{:?}", detail.labels);
+    assert!(!detail.annotations.is_empty());
+    let kinds: Vec<_> = detail.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["received", "decision", "queued", "delivered", "resolved"], "{:#?}", detail.timeline);
+    assert!(detail.timeline[1].text.contains("shadow"), "the decision says why: {:?}", detail.timeline[1]);
+    assert!(detail.timeline[2].text.contains("queued by olga"), "{:?}", detail.timeline[2]);
+    assert_eq!(detail.runs.len(), 1);
+
+    let missing = app.post_form("/api/alert", &[("id", "999999")], Some(&viewer)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

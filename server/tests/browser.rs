@@ -245,10 +245,25 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
     wait_path(&c, "/login").await;
 
-    // An operator heals it now, confirms, lands on the live run and sees it finish.
+    // An operator opens the alert from the list: labels and the timeline so far.
     log_in(&c, addr, "olga", "operator-password-1").await;
     wait_path(&c, "/").await;
     c.goto(&format!("http://{addr}/alerts")).await.unwrap();
+    wait_hydrated(&c).await;
+    c.find(Locator::Css("[data-testid=alert-link]")).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !c.current_url().await.unwrap().path().starts_with("/alerts/") {
+        assert!(Instant::now() < deadline, "not taken to the alert");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alert_url = c.current_url().await.unwrap();
+    let labels = text_of(&c, "[data-testid=alert-labels]").await;
+    assert!(labels.contains("alertname") && labels.contains("NginxDown"), "{labels}");
+    let timeline = text_of(&c, "[data-testid=alert-timeline]").await;
+    assert!(timeline.contains("received from webhook") && timeline.contains("shadow"), "{timeline}");
+    std::fs::write(artifacts().join("alert-detail.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // It heals it now from there, confirms, lands on the live run and sees it finish.
     wait_hydrated(&c).await;
     c.wait()
         .at_most(WAIT)
@@ -283,6 +298,12 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     std::fs::write(artifacts().join("run-detail.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // The alert's timeline now tells the whole story, with the run and who asked for it.
+    c.goto(alert_url.as_str()).await.unwrap();
+    let timeline = text_of(&c, "[data-testid=alert-timeline]").await;
+    assert!(timeline.contains("queued by olga") && timeline.contains("succeeded"), "{timeline}");
+    std::fs::write(artifacts().join("alert-timeline.png"), c.screenshot().await.unwrap()).unwrap();
 
     c.goto(&format!("http://{addr}/audit")).await.unwrap();
     let audit = text_of(&c, "[data-testid=audit-table]").await;

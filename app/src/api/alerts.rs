@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AlertFilter, AlertSummary};
+use crate::model::{AlertDetail, AlertFilter, AlertSummary};
 
 /// Alerts per page of the list.
 pub const ALERT_PAGE_SIZE: i64 = 50;
@@ -26,4 +26,50 @@ pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<Vec<A
     db::alerts::list_alerts(&state.pool, &filter, ALERT_PAGE_SIZE)
         .await
         .map_err(|e| internal("list alerts failed", e))
+}
+
+/// Runs listed on an alert's page (the newest; older ones are on the runs page).
+pub const ALERT_RUNS_SHOWN: i64 = 20;
+
+/// `POST /api/alert` (field `id`): one alert episode with its labels, annotations and timeline
+/// (viewer).
+#[server(endpoint = "alert")]
+pub async fn get_alert(id: i64) -> Result<AlertDetail, AppError> {
+    use crate::model::Role;
+    use crate::ssr::db::alert_detail as q;
+    use crate::ssr::{app_state, auth, internal, respond_with, timeline};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    let fail = |e| internal("alert detail failed", e);
+    let alert = q::alert_summary(&state.pool, id)
+        .await
+        .map_err(fail)?
+        .ok_or_else(|| respond_with(AppError::NotFound))?;
+    let extra = q::alert_extra(&state.pool, id)
+        .await
+        .map_err(fail)?
+        .ok_or_else(|| respond_with(AppError::NotFound))?;
+    let decisions = q::alert_decisions(&state.pool, id).await.map_err(fail)?;
+    let runs = q::alert_runs(&state.pool, id, ALERT_RUNS_SHOWN).await.map_err(fail)?;
+    let timeline = timeline::build_timeline(&alert, &extra.first_seen_at, &decisions, &runs);
+    // Stored as JSON objects of strings by the inbox; anything else shows as empty.
+    let pairs = |json: &str| -> Vec<(String, String)> {
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(json)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    };
+    Ok(AlertDetail {
+        labels: pairs(&alert.labels),
+        annotations: pairs(&extra.annotations),
+        alert,
+        generator_url: extra.generator_url,
+        group_key: extra.group_key,
+        receiver: extra.receiver,
+        first_seen_at: extra.first_seen_at,
+        external_url: extra.external_url,
+        timeline,
+        runs,
+    })
 }

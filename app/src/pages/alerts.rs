@@ -83,7 +83,7 @@ fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
                     view! {
                         <tr>
                             <td><StatusBadge status=a.status.clone()/></td>
-                            <td><strong>{a.alertname}</strong>" "{truncated}</td>
+                            <td><a href=format!("/alerts/{id}") data-testid="alert-link"><strong>{a.alertname}</strong></a>" "{truncated}</td>
                             <td>{a.severity.unwrap_or_default()}</td>
                             <td>{a.instance.unwrap_or_default()}</td>
                             <td><time datetime=a.starts_at.clone()>{a.starts_at.replace('T', " ")}</time></td>

@@ -1,4 +1,5 @@
 //! All SQL lives under this module: the pool, the embedded migrations, and one file per table.
+pub mod alert_detail;
 pub mod alerts;
 pub mod api_tokens;
 pub mod audit;

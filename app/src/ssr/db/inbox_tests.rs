@@ -65,6 +65,46 @@ async fn firing_then_duplicate_then_resolved_then_late_firing() {
     let late = store_fixture(&mut db, FIRING, "2026-11-22T01:25:15.000Z");
     assert_eq!(late.resolved_now, 0);
     assert_eq!(alert_row(&db), ("resolved".into(), ended, when, 4));
+    assert_counts_exact(&db);
+}
+
+/// The summary the overview reads equals counting the alerts table.
+fn assert_counts_exact(db: &TestDb) {
+    let (kept, counted): (String, String) = db
+        .conn
+        .query_row(
+            "SELECT (SELECT group_concat(status || '=' || n, ' ') FROM (SELECT * FROM alert_counts ORDER BY status)), \
+                    (SELECT group_concat(status || '=' || n, ' ') FROM \
+                      (SELECT s.status, (SELECT count(*) FROM alerts a WHERE a.status = s.status) AS n \
+                       FROM (SELECT 'firing' AS status UNION ALL SELECT 'resolved') s ORDER BY s.status))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, counted);
+}
+
+#[tokio::test]
+async fn alert_counts_follow_inserts_transitions_and_deletes() {
+    let mut db = test_db().await;
+    let unhealthy = include_str!(
+        "../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-firing-service-unhealthy.json"
+    );
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:11.000Z");
+    store_fixture(&mut db, unhealthy, "2026-11-22T01:25:12.000Z");
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:13.000Z");
+    assert_counts_exact(&db);
+    let firing: i64 =
+        db.conn.query_row("SELECT n FROM alert_counts WHERE status = 'firing'", [], |r| r.get(0)).unwrap();
+    assert_eq!(firing, 2, "a duplicate is not counted twice");
+    store_fixture(&mut db, RESOLVED, "2026-11-22T01:25:14.000Z");
+    assert_counts_exact(&db);
+    // Retention deletes alerts (children first); the counts follow.
+    db.conn.execute("DELETE FROM decisions", []).unwrap();
+    db.conn.execute("DELETE FROM alerts WHERE status = 'resolved'", []).unwrap();
+    assert_counts_exact(&db);
+    db.conn.execute("UPDATE alerts SET status = 'resolved'", []).unwrap();
+    assert_counts_exact(&db);
 }
 
 #[tokio::test]

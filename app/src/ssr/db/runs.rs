@@ -264,14 +264,14 @@ pub async fn expire_approvals(
     Ok(done.rows_affected())
 }
 
-/// Counts for the overview: firing alerts, runs in flight, awaiting approval, and the last
-/// 24 h of runs (all, verified, failed or not fixed).
+/// Counts for the overview: firing alerts (kept by triggers in `alert_counts`), runs in
+/// flight, awaiting approval, and the last 24 h of runs (all, verified, failed or not fixed).
 pub async fn overview_counts(
     ex: impl SqliteExecutor<'_>,
     since: &str,
 ) -> Result<(i64, i64, i64, i64, i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT (SELECT count(*) FROM alerts WHERE status = 'firing'), \
+        "SELECT (SELECT n FROM alert_counts WHERE status = 'firing'), \
                 (SELECT count(*) FROM heal_runs WHERE status IN ('queued', 'running')), \
                 (SELECT count(*) FROM heal_runs WHERE status = 'awaiting_approval'), \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1), \
@@ -285,7 +285,7 @@ pub async fn overview_counts(
 }
 
 /// Columns of a [`RunSummary`].
-const RUN_COLUMNS: &str =
+pub const RUN_COLUMNS: &str =
     "id, alert_id, rule, playbook, target, mode, status, verification, requested_by, created_at, \
      started_at, finished_at, exit_code, error, time_to_heal_ms, output_lines, output_truncated";
 

@@ -1,0 +1,95 @@
+//! `/alerts/:id`: one alert episode — labels, annotations, its timeline from receipt to
+//! resolution, its runs, and the actions an operator may take (Heal now, Replay).
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::alerts::get_alert;
+use crate::api::heal::ReplayAlert;
+use crate::components::badges::StatusBadge;
+use crate::components::heal_button::HealNowButton;
+use crate::components::shell::can_act;
+use crate::model::{AlertDetail, TimelineEntry};
+
+/// The alert detail page.
+#[component]
+pub fn AlertPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let detail = Resource::new(id, get_alert);
+    view! {
+        <Title text="Alert"/>
+        <p><a href="/alerts">"← Alerts"</a></p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <p class="error" data-testid="alert-error">{e.to_string()}</p> }.into_any(),
+                    Ok(d) => view! { <AlertView d/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AlertView(d: AlertDetail) -> impl IntoView {
+    let can_act = can_act();
+    let a = d.alert;
+    let id = a.id;
+    let firing = a.status == "firing";
+    let replay = ServerAction::<ReplayAlert>::new();
+    let pairs = |rows: Vec<(String, String)>| {
+        rows.into_iter().map(|(k, v)| view! { <tr><th>{k}</th><td>{v}</td></tr> }).collect_view()
+    };
+    view! {
+        <h1 data-testid="alert-title">{a.alertname.clone()}" "<StatusBadge status=a.status.clone()/></h1>
+        <p class="muted">
+            {a.instance.clone().unwrap_or_default()}
+            {a.severity.clone().map(|s| format!(" · severity {s}"))}
+            " · started "<time datetime=a.starts_at.clone()>{a.starts_at.replace('T', " ")}</time>
+            " · fingerprint "<code>{a.fingerprint.clone()}</code>
+        </p>
+        <div class="actions" data-testid="alert-actions">
+            {move || (firing && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}
+            <ActionForm action=replay>
+                <input type="hidden" name="alert_id" value=id.to_string()/>
+                <button type="submit" class="btn btn-small" title="What today's rules would decide for this alert (nothing runs)">"Replay (what would happen now?)"</button>
+            </ActionForm>
+            {d.generator_url.clone().map(|url| view! { <a class="btn btn-small" href=url rel="noopener">"Prometheus graph"</a> })}
+            {d.external_url.clone().map(|url| view! { <a class="btn btn-small" href=format!("{url}/#/silences/new") rel="noopener">"Silence in Alertmanager"</a> })}
+        </div>
+        {move || replay.value().get().map(|r| match r {
+            Ok(o) => view! { <p class="notice" data-testid="replay-result">{format!("Today's rules: {} — {}", o.reason.replace('_', " "), o.detail)}</p> }.into_any(),
+            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+        })}
+        <div class="columns">
+            <section>
+                <h2>"Labels"</h2>
+                <table class="table kv" data-testid="alert-labels"><tbody>{pairs(d.labels)}</tbody></table>
+                <h2>"Annotations"</h2>
+                <table class="table kv"><tbody>{pairs(d.annotations)}</tbody></table>
+                <p class="muted">{format!("Receiver {} · group {}", d.receiver.unwrap_or_default(), d.group_key.unwrap_or_default())}</p>
+            </section>
+            <section>
+                <h2>"Timeline"</h2>
+                <ol class="timeline" data-testid="alert-timeline">
+                    {d.timeline.into_iter().map(|e| view! { <TimelineItem e/> }).collect_view()}
+                </ol>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn TimelineItem(e: TimelineEntry) -> impl IntoView {
+    let text = match e.run_id {
+        Some(run) => view! { <a href=format!("/runs/{run}")>{e.text}</a> }.into_any(),
+        None => view! { <span>{e.text}</span> }.into_any(),
+    };
+    view! {
+        <li class=format!("timeline-{}", e.kind)>
+            <time datetime=e.at.clone()>{e.at.replace('T', " ")}</time>" "
+            <span class="timeline-kind">{e.kind.replace('_', " ")}</span>" "{text}
+        </li>
+    }
+}

@@ -1,0 +1,74 @@
+//! One alert episode with everything that happened to it: its row, decisions and runs.
+use sqlx::SqliteExecutor;
+
+use crate::model::{AlertSummary, RunSummary};
+
+/// The alert's own columns beyond the list's.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AlertExtra {
+    pub annotations: String,
+    pub generator_url: Option<String>,
+    pub group_key: Option<String>,
+    pub receiver: Option<String>,
+    pub first_seen_at: String,
+    pub external_url: Option<String>,
+}
+
+/// A stored decision about the alert.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DecisionRow {
+    pub at: String,
+    pub rule: Option<String>,
+    pub outcome: String,
+    pub reason: String,
+    pub detail: String,
+    pub run_id: Option<i64>,
+}
+
+/// The list columns of one alert, by id.
+pub async fn alert_summary(
+    ex: impl SqliteExecutor<'_>,
+    id: i64,
+) -> Result<Option<AlertSummary>, sqlx::Error> {
+    sqlx::query_as(&format!("{} WHERE a.id = ?", super::alerts::ALERT_SUMMARY_FROM))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The detail columns of one alert, by id.
+pub async fn alert_extra(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<AlertExtra>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.annotations, a.generator_url, a.group_key, a.receiver, a.first_seen_at, n.external_url \
+         FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id WHERE a.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Every decision about the alert, oldest first.
+pub async fn alert_decisions(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Vec<DecisionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, rule, outcome, reason, detail, run_id FROM decisions WHERE alert_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Runs for the alert, newest first (at most `limit`).
+pub async fn alert_runs(
+    ex: impl SqliteExecutor<'_>,
+    id: i64,
+    limit: i64,
+) -> Result<Vec<RunSummary>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM heal_runs WHERE alert_id = ? ORDER BY id DESC LIMIT ?",
+        super::runs::RUN_COLUMNS
+    ))
+    .bind(id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}

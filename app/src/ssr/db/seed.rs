@@ -12,7 +12,8 @@ pub struct SeedSize {
     pub lines_per_run: i64,
 }
 
-/// Rows inserted per statement: bounds one transaction's size.
+/// Rows inserted per statement: bounds one transaction's size. (Alerts are spread over 30 days:
+/// 2,592,000 seconds, the literal in the alert statement.)
 const BATCH: i64 = 100_000;
 
 /// Appends `size` worth of alerts, runs and output; returns the ids of the first alert and run.
@@ -27,7 +28,7 @@ pub async fn seed(pool: &SqlitePool, size: SeedSize) -> Result<(i64, i64), sqlx:
         sqlx::query(
             "WITH RECURSIVE k(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM k WHERE i < ?1 + ?2 - 1), \
              a AS (SELECT i, \
-                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ((?3 - i) * 2592 / ?3) || ' seconds') AS at, \
+                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ((?3 - i) * 2592000 / ?3) || ' seconds') AS at, \
                      CASE i % 8 WHEN 0 THEN 'NginxDown' WHEN 1 THEN 'NginxServiceUnhealthy' \
                        WHEN 2 THEN 'NginxHighCPU' WHEN 3 THEN 'NginxHighMemory' WHEN 4 THEN 'DiskFull' \
                        WHEN 5 THEN 'HostDown' WHEN 6 THEN 'CertExpiring' ELSE 'QueueBacklog' END AS name, \
@@ -107,4 +108,27 @@ pub async fn seed(pool: &SqlitePool, size: SeedSize) -> Result<(i64, i64), sqlx:
         run = last;
     }
     Ok((first_alert, first_run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db::test_pool;
+
+    #[tokio::test]
+    async fn alerts_spread_over_thirty_days_and_runs_follow_them() {
+        let pool = test_pool().await;
+        seed(&pool, SeedSize { alerts: 1000, runs: 10, lines_per_run: 2 }).await.unwrap();
+        // Days between now and the oldest and newest alert.
+        let (oldest, newest, runs_in_a_day): (f64, f64, i64) = sqlx::query_as(
+            "SELECT julianday('now') - julianday(min(first_seen_at)), julianday('now') - julianday(max(first_seen_at)), \
+                    (SELECT count(*) FROM heal_runs WHERE julianday('now') - julianday(created_at) < 1) FROM alerts",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!((29.0..=30.0).contains(&oldest), "oldest alert {oldest} days ago");
+        assert!(newest < 0.1, "newest alert {newest} days ago");
+        assert!(runs_in_a_day < 10, "runs spread too: {runs_in_a_day} of 10 in the last day");
+    }
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Removes each hardening protection once and checks that its test then fails (issue #7:
+"tests that fail when the protection is removed"). Each mutation is a literal replacement in
+one file, restored afterwards whatever happens. Slow (one rebuild per mutation), so not part of
+CI: run it by hand after touching a protection, and paste the table into docs/hardening.md.
+
+    scripts/mutation-check.py            # all
+    scripts/mutation-check.py csrf       # those whose name contains "csrf"
+"""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (protection, file, text, replacement, test command that must FAIL once the text is replaced)
+MUTATIONS = [
+    ("runs left running are recovered at start", "server/src/startup.rs",
+     "    recover_runs(&pool, &intake.metrics).await?;\n", "    let _ = recover_runs;\n",
+     "cargo test -q -p server --test crash_safety"),
+    ("cross-site POSTs refused", "server/src/lib.rs",
+     "        .layer(middleware::from_fn(csrf::refuse_cross_site))\n", "",
+     "cargo test -q -p server --test auth_matrix server_functions_refuse"),
+    ("heal now needs an operator", "app/src/api/heal.rs",
+     "    let user = auth::require_role(Role::Operator).await?;\n", "    let user = auth::require_role(Role::Viewer).await?;\n",
+     "cargo test -q -p server --test auth_matrix every_server_function"),
+    ("failed logins throttled", "app/src/ssr/auth.rs",
+     "    use crate::ssr::db::audit::count_recent;\n",
+     "    use crate::ssr::db::audit::count_recent;\n    if !username.is_empty() {\n        return Ok(false);\n    }\n",
+     "cargo test -q -p server --test auth"),
+    ("session id cycled at login", "app/src/api/auth.rs",
+     "    session.cycle_id().await.map_err(|e| internal(\"session cycle failed\", e))?;\n", "",
+     "cargo test -q -p server --test auth"),
+    ("ansible_* label names refused", "app/src/ssr/heal/rule.rs",
+     'if name.starts_with("ansible_") || name == "selfheal" {', 'if name == "selfheal" {',
+     "cargo test -q -p app --features ssr --lib heal"),
+    ("audit hash chain covers the detail", "app/src/ssr/db/audit_chain.rs",
+     "e.actor, e.action, e.target, e.detail, e.source]", "e.actor, e.action, e.target, e.source]",
+     "cargo test -q -p server --test audit_chain"),
+    ("unexported audit events cannot be deleted", "migrations/20261122100000_enable_retention.sql",
+     "WHEN NOT EXISTS (SELECT 1 FROM audit_exports WHERE old.id <= up_to_event_id)", "WHEN 0 = 1",
+     "cargo test -q -p app --features ssr --lib audit_export"),
+    ("secrets redacted in stored output", "server/src/worker/output.rs",
+     "        if !self.0.iter().any(|v| line.contains(v.as_str())) {", "        if !line.is_empty() {",
+     "cargo test -q -p server --test ansible"),
+    ("revoked API tokens refused", "app/src/ssr/db/api_tokens.rs",
+     "WHERE token_sha256 = ? AND revoked_at IS NULL RETURNING", "WHERE token_sha256 = ? RETURNING",
+     "cargo test -q -p server --test auth_matrix a_token_made"),
+    ("X-Frame-Options DENY", "server/src/lib.rs",
+     'HeaderValue::from_static("DENY")', 'HeaderValue::from_static("SAMEORIGIN")',
+     "cargo test -q -p server --test headers"),
+    ("firing count kept exact on status changes", "migrations/20261122130000_count_firing_alerts.sql",
+     "WHEN old.status <> new.status\nBEGIN\n    UPDATE alert_counts SET n = n - 1 WHERE status = old.status;\n",
+     "WHEN old.status <> new.status\nBEGIN\n",
+     "cargo test -q -p app --features ssr --lib inbox"),
+]
+
+
+def main():
+    os.chdir(ROOT)
+    if subprocess.run(["git", "diff", "--quiet"]).returncode != 0:
+        sys.exit("commit or stash your changes first: mutations are undone with git checkout")
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    rows, missed = [], 0
+    for name, path, text, replacement, cmd in MUTATIONS:
+        if only and only not in name:
+            continue
+        source = open(path).read()
+        if text not in source:
+            rows.append(f"| {name} | mutation no longer applies: update this script |")
+            missed += 1
+            continue
+        try:
+            open(path, "w").write(source.replace(text, replacement, 1))
+            print(f"-- {name}: {cmd}", flush=True)
+            failed = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0
+        finally:
+            subprocess.run(["git", "checkout", "-q", "--", path], check=True)
+        if failed:
+            rows.append(f"| {name} | caught: `{cmd}` fails |")
+        else:
+            rows.append(f"| {name} | **missed**: `{cmd}` still passes |")
+            missed += 1
+    print("\n| protection removed | result |\n|---|---|")
+    print("\n".join(rows))
+    print(f"\n{len(rows) - missed} caught, {missed} missed")
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -70,10 +70,16 @@ async fn the_chain_and_the_events_refuse_changes() {
 }
 
 #[tokio::test]
-async fn an_edited_event_is_named() {
-    let pool = sealed_then_unprotected().await;
-    sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE id = 3").execute(&pool).await.unwrap();
-    assert!(matches!(verify_audit(&pool).await.unwrap(), ChainReport::Broken { event_id: 3, .. }));
+async fn an_edit_of_any_column_is_named() {
+    for column in ["at", "actor", "action", "target", "detail", "source"] {
+        let pool = sealed_then_unprotected().await;
+        sqlx::query(&format!("UPDATE audit_events SET {column} = 'mallory' WHERE id = 3"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let report = verify_audit(&pool).await.unwrap();
+        assert!(matches!(report, ChainReport::Broken { event_id: 3, .. }), "{column} edited: {report:?}");
+    }
 }
 
 #[tokio::test]

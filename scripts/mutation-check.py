@@ -17,6 +17,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (protection, file, text, replacement, test command that must FAIL once every occurrence of the
 # text is replaced). A test that fails to build does not count as caught.
 MUTATIONS = [
+    ("every acknowledged alert is committed before its 2xx", "app/src/ssr/db/inbox.rs",
+     "    let stored = record_notifications(&tx, batch)?;\n    tx.commit()?;\n",
+     "    let stored = record_notifications(&tx, batch)?;\n    drop(tx);\n",
+     "cargo test -q -p server --test crash_safety"),
     ("runs left running are recovered at start", "server/src/startup.rs",
      "    recover_runs(&pool, &intake.metrics).await?;\n", "    let _ = recover_runs;\n",
      "cargo test -q -p server --test crash_safety"),

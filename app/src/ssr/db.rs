@@ -33,6 +33,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// quarter of the system calls of SQLite's 4 KiB default, and reads of whole rows are no slower.
 const PAGE_SIZE: u32 = 8192;
 
+/// Longest a restart checkpoint waits for readers while it holds the write lock (see
+/// [`checkpoint`]): a webhook's commit may wait this long behind it, not the busy timeout.
+const RESTART_WAIT: Duration = Duration::from_millis(100);
+
 /// Connections in the pool. SQLite has one writer at a time; a few readers keep pages fast.
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -71,8 +75,18 @@ pub async fn checkpoint(pool: &SqlitePool, restart_after: i64) -> Result<(i64, i
     if log <= restart_after {
         return Ok((log, copied));
     }
-    let (_busy, log, copied): (i64, i64, i64) =
-        sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(pool).await?;
+    // A restart holds the write lock while it waits for readers, so the inbox writer (and a
+    // webhook's 2xx) waits with it: bound that wait; a busy restart is retried next round.
+    let mut conn = pool.acquire().await?;
+    let set_timeout = |t: Duration| format!("PRAGMA busy_timeout = {}", t.as_millis());
+    sqlx::query(&set_timeout(RESTART_WAIT)).execute(&mut *conn).await?;
+    let restart = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await;
+    if let Err(e) = sqlx::query(&set_timeout(BUSY_TIMEOUT)).execute(&mut *conn).await {
+        // Never hand a connection with the short timeout back to the pool.
+        conn.close_on_drop();
+        return Err(e);
+    }
+    let (_busy, log, copied): (i64, i64, i64) = restart?;
     Ok((log, copied))
 }
 

@@ -200,3 +200,27 @@ async fn a_checkpoint_over_the_limit_restarts_the_wal() {
     // Without the restart the WAL would hold the earlier frames and these new ones.
     assert!(after < before, "the next commit started the WAL over: {after} frames, {before} before");
 }
+
+#[tokio::test]
+async fn a_restart_blocked_by_a_reader_gives_up_and_leaves_the_pool_as_it_was() {
+    let mut db = test_db().await;
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:11.000Z");
+    // A reader holding an old snapshot: the restart cannot finish while it lasts.
+    let mut reader = db.pool.acquire().await.unwrap();
+    sqlx::query("BEGIN").execute(&mut *reader).await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts").fetch_one(&mut *reader).await.unwrap();
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:12.000Z");
+    let blocked = crate::ssr::db::checkpoint(&db.pool, 0).await;
+    assert!(blocked.is_ok(), "a busy restart is not an error: {blocked:?}");
+    sqlx::query("COMMIT").execute(&mut *reader).await.unwrap();
+    drop(reader);
+    // Every pooled connection still waits the full busy timeout.
+    for _ in 0..4 {
+        let t: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(t, 5000);
+    }
+    let (before, _) = crate::ssr::db::checkpoint(&db.pool, 0).await.unwrap();
+    store_fixture(&mut db, FIRING, "2026-11-22T01:25:13.000Z");
+    let (after, _) = crate::ssr::db::checkpoint(&db.pool, i64::MAX).await.unwrap();
+    assert!(after < before, "once the reader is gone the WAL starts over: {after} frames, {before} before");
+}

@@ -3,18 +3,27 @@
 # step, with plain cargo and wasm-bindgen: nothing is downloaded).
 #   scripts/build.sh            debug build (tests)
 #   scripts/build.sh --release  optimised binary and wasm bundle (start.sh)
+#   scripts/build.sh --site     the web assets only (test.sh: `cargo test` builds the binary with
+#                               the dev-dependencies' features, so building it here too would
+#                               compile app and server twice)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 release=false
-[ "${1:-}" = "--release" ] && release=true
+binary=true
+case "${1:-}" in
+    --release) release=true ;;
+    --site) binary=false ;;
+    "") ;;
+    *) echo "usage: scripts/build.sh [--release|--site]" >&2; exit 2 ;;
+esac
 
 if $release; then
     cargo build --locked -p server --release
     cargo build --locked -p app --lib --target wasm32-unknown-unknown --features hydrate --profile wasm-release
     wasm=target/wasm32-unknown-unknown/wasm-release/app.wasm
 else
-    cargo build --locked -p server
+    if $binary; then cargo build --locked -p server; fi
     cargo build --locked -p app --lib --target wasm32-unknown-unknown --features hydrate
     wasm=target/wasm32-unknown-unknown/debug/app.wasm
 fi

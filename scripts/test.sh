@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
+# A clean CI machine gains nothing from incremental state: it only costs disk (2.2 GB) and time.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 scripts/setup.sh test
 cargo fmt --all -- --check
-scripts/build.sh
+scripts/build.sh --site
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
 cargo test --locked --workspace --no-fail-fast

@@ -234,8 +234,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(rules = engine.rules.len(), "healing engine ready");
     let engine_task = tokio::spawn(engine.run(stop.clone()));
     let sealer_task = tokio::spawn(crate::audit::run_sealer(pool.clone(), stop.clone()));
-    let checkpointer_task =
-        tokio::spawn(crate::intake::run_checkpointer(pool.clone(), intake.metrics.clone(), stop.clone()));
+    let checkpointer_task = tokio::spawn(crate::intake::run_checkpointer(
+        pool.clone(),
+        intake.inbox.wal_tail(),
+        intake.metrics.clone(),
+        stop.clone(),
+    ));
     let retention_task = config.retention.enabled.then(|| {
         let pruner = crate::retention::Pruner::new(pool.clone(), &config, intake.metrics.clone(), "system");
         tokio::spawn(pruner.run(stop.clone()))

@@ -53,8 +53,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "wal")?;
     conn.pragma_update(None, "synchronous", "normal")?;
     conn.pragma_update(None, "foreign_keys", "on")?;
-    // Never checkpoint in the writer (an fsync would stall the group commit); the server's
-    // checkpointer task does it (`server::intake::run_checkpointer`).
+    // Never checkpoint inside a group commit (an fsync would stall it): the server's
+    // checkpointer task copies most of the WAL, and the writer finishes the job between two
+    // group commits (`checkpoint_between_commits`).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // When the WAL starts over, its file is cut back to this size rather than left at its peak.
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
@@ -72,6 +73,17 @@ fn retry_busy(attempt: i32) -> bool {
     }
     std::thread::sleep(BUSY_RETRY);
     true
+}
+
+/// Copies the WAL into the database file from the writer's own connection, between two of its
+/// group commits (`PASSIVE`: it never waits for readers or other writers). A checkpointer on
+/// another connection chases a WAL the writer keeps appending to and never reaches its end;
+/// here nothing is appended meanwhile (unless the engine commits), so it usually copies every
+/// frame, and the writer's next commit starts the WAL over with no wait. Most frames were
+/// already copied by that other checkpointer, so this is the tail and two syncs.
+/// Returns the frames in the WAL and how many of them are now in the database file.
+pub fn checkpoint_between_commits(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
 }
 
 /// Stores `batch` in one IMMEDIATE transaction (the write lock is taken up front, so a busy

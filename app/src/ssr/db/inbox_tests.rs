@@ -224,3 +224,18 @@ async fn a_restart_blocked_by_a_reader_gives_up_and_leaves_the_pool_as_it_was() 
     let (after, _) = crate::ssr::db::checkpoint(&db.pool, i64::MAX).await.unwrap();
     assert!(after < before, "once the reader is gone the WAL starts over: {after} frames, {before} before");
 }
+
+#[tokio::test]
+async fn a_checkpoint_between_commits_lets_the_next_commit_start_the_wal_over() {
+    let mut db = test_db().await;
+    for i in 0..20 {
+        store_fixture(&mut db, FIRING, &format!("2026-11-22T01:25:{i:02}.000Z"));
+    }
+    let (before, copied) = super::checkpoint_between_commits(&db.conn).unwrap();
+    assert!(before > 0, "the commits are in the WAL");
+    assert_eq!(copied, before, "with no reader every frame is copied");
+    store_fixture(&mut db, FIRING, "2026-11-22T01:26:00.000Z");
+    let (after, _) = super::checkpoint_between_commits(&db.conn).unwrap();
+    // Without the restart the WAL would hold all the earlier frames and the new ones.
+    assert!(after < before, "the next commit started the WAL over: {after} frames, {before} before");
+}

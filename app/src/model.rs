@@ -273,5 +273,23 @@ pub struct Overview {
     pub runs_24h: i64,
     pub verified_24h: i64,
     pub failed_24h: i64,
+    /// Median and 95th percentile time to heal (alert start to verified) over the charts' hours.
+    pub tth_p50_ms: Option<i64>,
+    pub tth_p95_ms: Option<i64>,
+    /// The last 24 hours, oldest first, for the charts.
+    pub hours: Vec<HourStat>,
     pub open_breakers: Vec<OpenBreaker>,
+}
+
+/// Runs created in one hour of the overview's charts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourStat {
+    /// `YYYY-MM-DDTHH`, UTC.
+    pub hour: String,
+    pub runs: i64,
+    pub verified: i64,
+    /// Failed, timed out, or not fixed.
+    pub failed: i64,
+    pub tth_p50_ms: Option<i64>,
+    pub tth_p95_ms: Option<i64>,
 }

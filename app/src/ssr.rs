@@ -6,6 +6,7 @@ pub mod auth;
 pub mod db;
 pub mod evaluate;
 pub mod heal;
+pub mod heal_stats;
 pub mod matcher;
 pub mod security;
 pub mod state;

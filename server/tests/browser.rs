@@ -315,3 +315,49 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     stop.cancel();
     let _ = work.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_charts_a_day_of_seeded_heals() {
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::new().await;
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    // 30 days of history: about a hundred runs fall in the last 24 hours.
+    let size = app::ssr::db::seed::SeedSize { alerts: 3000, runs: 3000, lines_per_run: 1 };
+    app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
+    let addr = app.serve().await;
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    log_in(&c, addr, "vera", "viewer-password-1").await;
+    wait_path(&c, "/").await;
+    let p50 = text_of(&c, "[data-testid=tth-p50]").await;
+    let p95 = text_of(&c, "[data-testid=tth-p95]").await;
+    // Seeded times to heal are 1.5 s to 10.5 s.
+    assert!(p50.ends_with("time to heal, median") && p50.contains(" s"), "{p50}");
+    assert!(p95.contains(" s") && !p95.contains('—'), "{p95}");
+    for chart in ["heals-chart", "tth-chart"] {
+        let bars = c.find_all(Locator::Css(&format!("[data-testid={chart}] svg g.bar"))).await.unwrap();
+        assert!(bars.len() >= 12, "{chart}: {} hours drawn", bars.len());
+        let label = c
+            .find(Locator::Css(&format!("[data-testid={chart}] svg")))
+            .await
+            .unwrap()
+            .attr("aria-label")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(label.contains("last 24 hours"), "{chart}: {label}");
+    }
+    let hover = c
+        .find(Locator::Css("[data-testid=heals-chart] svg g.bar title"))
+        .await
+        .unwrap()
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(hover.contains("UTC") && hover.contains("verified"), "{hover}");
+    std::fs::write(artifacts().join("overview-charts.png"), c.screenshot().await.unwrap()).unwrap();
+    c.close().await.unwrap();
+}

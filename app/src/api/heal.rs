@@ -97,14 +97,24 @@ pub async fn replay_alert(
 #[server(endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
     use crate::model::Role;
-    use crate::ssr::{actions, app_state, auth, db, internal};
+    use crate::ssr::{actions, app_state, auth, db, heal_stats, internal};
 
     auth::require_role(Role::Viewer).await?;
     let state = app_state()?;
-    let since = crate::ssr::alert::format_utc(time::OffsetDateTime::now_utc() - time::Duration::hours(24))
-        .unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc();
+    let utc = |t| crate::ssr::alert::format_utc(t).unwrap_or_default();
+    let since = utc(now - time::Duration::hours(24));
     let (firing_alerts, runs_in_flight, awaiting_approval, runs_24h, verified_24h, failed_24h) =
         db::runs::overview_counts(&state.pool, &since).await.map_err(|e| internal("overview failed", e))?;
+    let start = heal_stats::window_start(now);
+    let counts = db::run_stats::runs_per_hour(&state.pool, &utc(start))
+        .await
+        .map_err(|e| internal("runs per hour failed", e))?;
+    let times = db::run_stats::times_to_heal(&state.pool, &utc(start))
+        .await
+        .map_err(|e| internal("times to heal failed", e))?;
+    let mut all: Vec<i64> = times.iter().map(|(_, ms)| *ms).collect();
+    all.sort_unstable();
     let open_breakers = actions::open_breakers(&state.pool, &state.rules)
         .await
         .map_err(|e| internal("breakers failed", e))?;
@@ -115,6 +125,9 @@ pub async fn get_overview() -> Result<Overview, AppError> {
         runs_24h,
         verified_24h,
         failed_24h,
+        tth_p50_ms: heal_stats::percentile(&all, 0.5),
+        tth_p95_ms: heal_stats::percentile(&all, 0.95),
+        hours: heal_stats::hourly(start, &counts, &times),
         open_breakers,
     })
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::heal::{get_overview, ResetBreaker};
+use crate::components::chart::{format_ms, HealsChart, TimeToHealChart};
 use crate::components::empty_state::EmptyState;
 use crate::components::shell::can_act;
 use crate::model::{OpenBreaker, Overview};
@@ -20,7 +21,14 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match overview.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(o) => view! { <Figures o=o.clone()/> <Breakers open=o.open_breakers reset/> }.into_any(),
+                    Ok(o) => view! {
+                        <Figures o=o.clone()/>
+                        <div class="charts">
+                            <HealsChart hours=o.hours.clone()/>
+                            <TimeToHealChart hours=o.hours.clone()/>
+                        </div>
+                        <Breakers open=o.open_breakers reset/>
+                    }.into_any(),
                 }
             })}
         </Transition>
@@ -45,6 +53,8 @@ fn Figures(o: Overview) -> impl IntoView {
             <div class="card stat"><span class="n">{o.runs_24h}</span><span>"heals in 24 h"</span></div>
             <div class="card stat"><span class="n">{rate(o.verified_24h, o.runs_24h)}</span><span>"verified (24 h)"</span></div>
             <div class="card stat"><span class="n">{o.failed_24h}</span><span>"failed or not fixed (24 h)"</span></div>
+            <div class="card stat" data-testid="tth-p50"><span class="n">{o.tth_p50_ms.map_or("—".to_owned(), format_ms)}</span><span>"time to heal, median"</span></div>
+            <div class="card stat" data-testid="tth-p95"><span class="n">{o.tth_p95_ms.map_or("—".to_owned(), format_ms)}</span><span>"time to heal, p95"</span></div>
         </div>
         {quiet.then(|| view! {
             <EmptyState title="No alerts received yet">

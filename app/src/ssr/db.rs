@@ -10,6 +10,7 @@ pub mod inbox;
 pub mod outbound;
 pub mod retention;
 pub mod run_output;
+pub mod run_stats;
 pub mod runs;
 pub mod seed;
 pub mod users;

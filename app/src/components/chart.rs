@@ -1,0 +1,223 @@
+//! The overview's two charts as inline SVG rendered on the server (no chart code in the wasm
+//! bundle, no script needed to see them): heals per hour by outcome, and time to heal per hour.
+//! Each bar carries a `<title>` (the hover text and what a screen reader reads), and the legend
+//! names each colour, so no figure depends on colour alone.
+use leptos::prelude::*;
+
+use crate::model::HourStat;
+
+/// Drawing area, in SVG user units (the SVG scales to its container).
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 170.0;
+/// Room for the y axis labels on the left and the hour labels below.
+const LEFT: f64 = 44.0;
+const BOTTOM: f64 = 20.0;
+const TOP: f64 = 8.0;
+/// Gap between two bars.
+const GAP: f64 = 3.0;
+/// An hour label every this many bars.
+const LABEL_EVERY: usize = 6;
+
+/// A duration in milliseconds for people: `850 ms`, `4.2 s`, `3.5 min`.
+pub fn format_ms(ms: i64) -> String {
+    match ms {
+        ..=999 => format!("{ms} ms"),
+        1_000..=9_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        10_000..=59_999 => format!("{} s", ms / 1000),
+        _ => format!("{:.1} min", ms as f64 / 60_000.0),
+    }
+}
+
+/// `2026-11-22T13` → `13:00`.
+fn hour_label(hour: &str) -> String {
+    format!("{}:00", hour.get(11..13).unwrap_or("??"))
+}
+
+/// A "nice" upper bound for an axis: 1, 2 or 5 times a power of ten, at least `max`.
+fn nice_ceiling(max: f64) -> f64 {
+    if max <= 0.0 {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(max.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|v| *v >= max).unwrap_or(max)
+}
+
+/// Where bar `i` of `n` starts and how wide it is.
+fn bar_x(i: usize, n: usize) -> (f64, f64) {
+    let slot = (WIDTH - LEFT) / n.max(1) as f64;
+    (LEFT + i as f64 * slot + GAP / 2.0, (slot - GAP).max(1.0))
+}
+
+/// Height in user units of `value` on an axis topped at `ceiling`.
+fn scaled(value: f64, ceiling: f64) -> f64 {
+    (value / ceiling) * (HEIGHT - BOTTOM - TOP)
+}
+
+/// The frame shared by both charts: horizontal grid lines with their labels and hour labels.
+fn axes(hours: &[HourStat], ceiling: f64, label: impl Fn(f64) -> String) -> impl IntoView {
+    let base = HEIGHT - BOTTOM;
+    let grid = [0.0, 0.5, 1.0].map(|f| {
+        let y = base - scaled(f * ceiling, ceiling);
+        view! {
+            <line class="chart-grid" x1=LEFT x2=WIDTH y1=y y2=y/>
+            <text class="chart-label" x=LEFT - 6.0 y=y + 4.0 text-anchor="end">{label(f * ceiling)}</text>
+        }
+    });
+    let n = hours.len();
+    let ticks = hours
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % LABEL_EVERY == 0)
+        .map(|(i, h)| {
+            let (x, w) = bar_x(i, n);
+            view! { <text class="chart-label" x=x + w / 2.0 y=HEIGHT - 5.0 text-anchor="middle">{hour_label(&h.hour)}</text> }
+        })
+        .collect_view();
+    view! { <g>{grid.into_iter().collect_view()}{ticks}</g> }
+}
+
+/// Heals per hour, each bar split into verified, failed or not fixed, and the rest (running,
+/// cancelled, not verified).
+#[component]
+pub fn HealsChart(hours: Vec<HourStat>) -> impl IntoView {
+    let total: i64 = hours.iter().map(|h| h.runs).sum();
+    let ceiling = nice_ceiling(hours.iter().map(|h| h.runs).max().unwrap_or(0) as f64);
+    let n = hours.len();
+    let base = HEIGHT - BOTTOM;
+    let bars = hours
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.runs > 0)
+        .map(|(i, h)| {
+            let (x, w) = bar_x(i, n);
+            let other = (h.runs - h.verified - h.failed).max(0);
+            let mut y = base;
+            let mut segment = |count: i64, class: &'static str| {
+                let height = scaled(count as f64, ceiling);
+                y -= height;
+                (count > 0).then(|| view! { <rect class=class x=x y=y width=w height=height/> })
+            };
+            let parts =
+                (segment(h.verified, "bar-ok"), segment(h.failed, "bar-bad"), segment(other, "bar-other"));
+            let title = format!(
+                "{} UTC: {} heals, {} verified, {} failed or not fixed, {} other",
+                hour_label(&h.hour),
+                h.runs,
+                h.verified,
+                h.failed,
+                other
+            );
+            view! { <g class="bar"><title>{title}</title>{parts}</g> }
+        })
+        .collect_view();
+    let summary = format!("Heals per hour over the last 24 hours: {total} in all.");
+    view! {
+        <figure class="card chart" data-testid="heals-chart">
+            <figcaption>
+                <span>"Heals per hour"</span>
+                <span class="legend">
+                    <span class="key key-ok">"verified"</span>
+                    <span class="key key-bad">"failed or not fixed"</span>
+                    <span class="key key-other">"other"</span>
+                </span>
+            </figcaption>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=summary>
+                {axes(&hours, ceiling, |v| if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") })}
+                {bars}
+            </svg>
+        </figure>
+    }
+}
+
+/// Time to heal per hour: a light bar up to the 95th percentile, a dark one up to the median.
+#[component]
+pub fn TimeToHealChart(hours: Vec<HourStat>) -> impl IntoView {
+    let max = hours.iter().filter_map(|h| h.tth_p95_ms).max().unwrap_or(0);
+    let ceiling = nice_ceiling(max as f64);
+    let n = hours.len();
+    let base = HEIGHT - BOTTOM;
+    let bars = hours
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| Some((i, h, h.tth_p50_ms?, h.tth_p95_ms?)))
+        .map(|(i, h, p50, p95)| {
+            let (x, w) = bar_x(i, n);
+            let (h95, h50) = (scaled(p95 as f64, ceiling), scaled(p50 as f64, ceiling));
+            let title =
+                format!("{} UTC: median {}, p95 {}", hour_label(&h.hour), format_ms(p50), format_ms(p95));
+            view! {
+                <g class="bar">
+                    <title>{title}</title>
+                    <rect class="bar-p95" x=x y=base - h95 width=w height=h95/>
+                    <rect class="bar-p50" x=x y=base - h50 width=w height=h50/>
+                </g>
+            }
+        })
+        .collect_view();
+    let summary = format!(
+        "Time to heal per hour over the last 24 hours; the slowest hour's p95 is {}.",
+        format_ms(max)
+    );
+    view! {
+        <figure class="card chart" data-testid="tth-chart">
+            <figcaption>
+                <span>"Time to heal (alert start → verified)"</span>
+                <span class="legend">
+                    <span class="key key-p50">"median"</span>
+                    <span class="key key-p95">"p95"</span>
+                </span>
+            </figcaption>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=summary>
+                {axes(&hours, ceiling, |v| if v == 0.0 { "0".to_owned() } else { format_ms(v as i64) })}
+                {bars}
+            </svg>
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let cases = [
+            (0, "0 ms"),
+            (850, "850 ms"),
+            (1_000, "1.0 s"),
+            (4_250, "4.2 s"),
+            (12_345, "12 s"),
+            (59_999, "59 s"),
+            (210_000, "3.5 min"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(format_ms(ms), want, "{ms}");
+        }
+    }
+
+    #[test]
+    fn axes_end_on_round_numbers_at_or_above_the_largest_value() {
+        let cases = [
+            (0.0, 1.0),
+            (1.0, 1.0),
+            (3.0, 5.0),
+            (7.0, 10.0),
+            (12.0, 20.0),
+            (45_000.0, 50_000.0),
+            (100.0, 100.0),
+        ];
+        for (max, want) in cases {
+            assert_eq!(nice_ceiling(max), want, "{max}");
+        }
+    }
+
+    #[test]
+    fn bars_fill_the_width_without_overlapping() {
+        let (first, w) = bar_x(0, 24);
+        let (last, w_last) = bar_x(23, 24);
+        assert!(first >= LEFT && w > 0.0);
+        assert!((last + w_last + GAP / 2.0 - WIDTH).abs() < 1e-9);
+        let (second, _) = bar_x(1, 24);
+        assert!(first + w < second);
+    }
+}

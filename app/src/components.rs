@@ -3,4 +3,5 @@ pub mod badges;
 pub mod chart;
 pub mod empty_state;
 pub mod heal_button;
+pub mod run_output;
 pub mod shell;

@@ -235,6 +235,19 @@ pub struct RunSummary {
     pub output_truncated: bool,
 }
 
+/// One host's line of a run's PLAY RECAP.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecap {
+    pub host: String,
+    pub ok: u64,
+    pub changed: u64,
+    pub unreachable: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub rescued: u64,
+    pub ignored: u64,
+}
+
 /// One line of a run's output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

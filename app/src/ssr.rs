@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod heal;
 pub mod heal_stats;
 pub mod matcher;
+pub mod recap;
 pub mod security;
 pub mod state;
 pub mod timeline;

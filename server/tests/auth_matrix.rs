@@ -20,6 +20,8 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/runs", "", Some(Role::Viewer)),
     ("/api/run", "id=1", Some(Role::Viewer)),
     ("/api/run_output", "id=1&after=0", Some(Role::Viewer)),
+    ("/api/run_output_search", "id=1&q=ok", Some(Role::Viewer)),
+    ("/api/run_recap", "id=1", Some(Role::Viewer)),
     ("/api/audit", "", Some(Role::Viewer)),
     ("/api/replay", "alert_id=1", Some(Role::Viewer)),
     ("/api/replay", "alert_id=1&enqueue=true", Some(Role::Operator)),
@@ -108,7 +110,7 @@ async fn every_server_function_enforces_its_role_on_the_server() {
         }
     }
     eprintln!("permission matrix: {cells} cells checked");
-    assert!(cells >= 20 * 7 - 7, "{cells}");
+    assert!(cells >= 22 * 7 - 7, "{cells}");
 }
 
 #[tokio::test]

@@ -1,14 +1,17 @@
-//! `/runs/:id`: one run, its outcome and its playbook output, refreshed every second while the
-//! run is queued or running (server-rendered first, so it reads without JavaScript too).
+//! `/runs/:id`: one run, its outcome, its per-host recap and its playbook output, refreshed every
+//! second while the run is queued or running (server-rendered first, so it reads without
+//! JavaScript too; the output's own paging and live tail are in `components::run_output`).
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::heal::{ApproveRun, CancelRun};
-use crate::api::runs::{get_run, get_run_output, OUTPUT_PAGE_SIZE};
+use crate::api::run_output::get_run_recap;
+use crate::api::runs::get_run;
 use crate::components::badges::StatusBadge;
+use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
-use crate::model::RunSummary;
+use crate::model::{HostRecap, RunSummary};
 
 /// How often a live run's page asks for news.
 const REFRESH_MS: u64 = 1000;
@@ -27,7 +30,9 @@ pub fn RunPage() -> impl IntoView {
     let cancel = ServerAction::<CancelRun>::new();
     let acted = move || approve.version().get() + cancel.version().get();
     let run = Resource::new(move || (id(), tick.get(), acted()), |(id, _, _)| get_run(id));
-    let output = Resource::new(move || (id(), tick.get()), |(id, _)| get_run_output(id, 0));
+    let recap = Resource::new(move || (id(), tick.get()), |(id, _)| get_run_recap(id));
+    let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| in_flight(&r.status)));
+    let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
 
     // In the browser only: poll while the run is in flight.
     Effect::new(move |_| {
@@ -54,27 +59,11 @@ pub fn RunPage() -> impl IntoView {
                     Ok(r) => view! { <RunHeader run=r.clone()/> <RunActions run=r approve cancel/> }.into_any(),
                 }
             })}
-            <h2>"Output"</h2>
             {move || Suspend::new(async move {
-                match output.await {
-                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(lines) if lines.is_empty() => view! { <p class="muted">"No output yet."</p> }.into_any(),
-                    Ok(lines) => {
-                        let more = (lines.len() as i64 == OUTPUT_PAGE_SIZE).then(|| view! {
-                            <p class="muted">{format!("Showing the first {OUTPUT_PAGE_SIZE} lines.")}</p>
-                        });
-                        view! {
-                            <pre class="output" data-testid="run-output">
-                                {lines.into_iter().map(|l| view! {
-                                    <span class=format!("line line-{}", l.stream)>{l.line}"\n"</span>
-                                }).collect_view()}
-                            </pre>
-                            {more}
-                        }.into_any()
-                    }
-                }
+                recap.await.ok().filter(|hosts| !hosts.is_empty()).map(|hosts| view! { <Recap hosts/> })
             })}
         </Transition>
+        {move || view! { <RunOutput run_id=id() live total/> }}
     }
 }
 
@@ -135,5 +124,32 @@ fn RunHeader(run: RunSummary) -> impl IntoView {
             <dt>"Output"</dt><dd>{format!("{} lines{}", run.output_lines, if run.output_truncated { " (truncated)" } else { "" })}</dd>
         </dl>
         {run.error.clone().map(|e| view! { <p class="error">{e}</p> })}
+    }
+}
+
+/// The PLAY RECAP, one row per host; non-zero failures and unreachables stand out.
+#[component]
+fn Recap(hosts: Vec<HostRecap>) -> impl IntoView {
+    let cell = |n: u64, bad: bool| {
+        let class = if bad && n > 0 { "num tone-bad" } else { "num" };
+        view! { <td class=class>{n}</td> }
+    };
+    view! {
+        <h2>"Recap"</h2>
+        <table class="table recap" data-testid="run-recap">
+            <thead><tr>
+                <th>"Host"</th><th>"ok"</th><th>"changed"</th><th>"unreachable"</th><th>"failed"</th>
+                <th>"skipped"</th><th>"rescued"</th><th>"ignored"</th>
+            </tr></thead>
+            <tbody>
+                {hosts.into_iter().map(|h| view! {
+                    <tr>
+                        <td><code>{h.host}</code></td>
+                        {cell(h.ok, false)}{cell(h.changed, false)}{cell(h.unreachable, true)}{cell(h.failed, true)}
+                        {cell(h.skipped, false)}{cell(h.rescued, false)}{cell(h.ignored, false)}
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -51,3 +51,71 @@ pub async fn run_output(
     .fetch_all(ex)
     .await
 }
+
+/// Output lines of a run that contain `needle` (ASCII case-insensitive), in order, at most
+/// `limit`. A scan of the run's own rows (the primary key's `run_id` prefix), no other.
+pub async fn search_output(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+    needle: &str,
+    limit: i64,
+) -> Result<Vec<OutputLineView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, stream, line FROM run_output \
+         WHERE run_id = ? AND instr(lower(line), lower(?)) > 0 ORDER BY seq LIMIT ?",
+    )
+    .bind(run_id)
+    .bind(needle)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// A run's PLAY RECAP as stored (JSON: host to counts), if it has one.
+pub async fn run_recap(ex: impl SqliteExecutor<'_>, run_id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT recap FROM heal_runs WHERE id = ?")
+        .bind(run_id)
+        .fetch_optional(ex)
+        .await
+        .map(Option::flatten)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db::seed::{seed, SeedSize};
+    use crate::ssr::db::test_pool;
+
+    #[tokio::test]
+    async fn search_finds_lines_of_one_run_in_order_ignoring_case() {
+        let pool = test_pool().await;
+        let (_, run) = seed(&pool, SeedSize { alerts: 2, runs: 2, lines_per_run: 30 }).await.unwrap();
+        let seqs = |lines: Vec<OutputLineView>| lines.into_iter().map(|l| l.seq).collect::<Vec<_>>();
+        // Every tenth line (1, 11, 21) is a TASK header; the others end in "line <n>".
+        assert_eq!(seqs(search_output(&pool, run, "task [", 100).await.unwrap()), vec![1, 11, 21]);
+        assert_eq!(
+            seqs(search_output(&pool, run, "LINE 2", 100).await.unwrap()),
+            vec![2, 20, 22, 23, 24, 25, 26, 27, 28, 29]
+        );
+        assert_eq!(seqs(search_output(&pool, run, "line 2", 3).await.unwrap()), vec![2, 20, 22]);
+        assert!(search_output(&pool, run, "%", 100).await.unwrap().is_empty(), "no pattern characters");
+        let other = search_output(&pool, run + 1, "task [", 100).await.unwrap();
+        assert_eq!(other.len(), 3, "the other run's own lines only");
+    }
+
+    #[tokio::test]
+    async fn the_recap_is_read_back_as_stored() {
+        let pool = test_pool().await;
+        let (_, run) = seed(&pool, SeedSize { alerts: 1, runs: 1, lines_per_run: 0 }).await.unwrap();
+        assert_eq!(run_recap(&pool, run).await.unwrap(), None);
+        let json = r#"{"web1":{"changed":1,"failed":0,"ok":3}}"#;
+        sqlx::query("UPDATE heal_runs SET recap = ? WHERE id = ?")
+            .bind(json)
+            .bind(run)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(run_recap(&pool, run).await.unwrap().as_deref(), Some(json));
+        assert_eq!(run_recap(&pool, run + 99).await.unwrap(), None, "no such run");
+    }
+}

@@ -11,6 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
 use app::model::Role;
+use app::ssr::db::seed::SeedSize;
 use common::TestApp;
 
 /// How long any one browser condition may take (hydration of a debug bundle included).
@@ -316,23 +317,38 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     let _ = work.await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_overview_charts_a_day_of_seeded_heals() {
-    let _one = ONE_BROWSER.lock().await;
+/// A viewer logged in, in a real browser, to a fresh app seeded with history.
+struct Seeded {
+    app: TestApp,
+    /// The first seeded run.
+    run: i64,
+    addr: SocketAddr,
+    c: Client,
+    _driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+}
+
+async fn seeded_viewer(size: SeedSize) -> Seeded {
     let app = TestApp::new().await;
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
-    // 30 days of history: about a hundred runs fall in the last 24 hours.
-    let size = app::ssr::db::seed::SeedSize { alerts: 3000, runs: 3000, lines_per_run: 1 };
-    app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
+    let (_, run) = app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
     let addr = app.serve().await;
     let driver = ChromeDriver::start();
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile.path()).await;
-
     log_in(&c, addr, "vera", "viewer-password-1").await;
     wait_path(&c, "/").await;
-    let p50 = text_of(&c, "[data-testid=tth-p50]").await;
-    let p95 = text_of(&c, "[data-testid=tth-p95]").await;
+    Seeded { app, run, addr, c, _driver: driver, _profile: profile }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_charts_a_day_of_seeded_heals() {
+    let _one = ONE_BROWSER.lock().await;
+    // 30 days of history: about a hundred runs fall in the last 24 hours.
+    let s = seeded_viewer(SeedSize { alerts: 3000, runs: 3000, lines_per_run: 1 }).await;
+    let c = &s.c;
+    let p50 = text_of(c, "[data-testid=tth-p50]").await;
+    let p95 = text_of(c, "[data-testid=tth-p95]").await;
     // Seeded times to heal are 1.5 s to 10.5 s.
     assert!(p50.ends_with("time to heal, median") && p50.contains(" s"), "{p50}");
     assert!(p95.contains(" s") && !p95.contains('—'), "{p95}");
@@ -359,39 +375,31 @@ async fn the_overview_charts_a_day_of_seeded_heals() {
         .unwrap_or_default();
     assert!(hover.contains("UTC") && hover.contains("verified"), "{hover}");
     std::fs::write(artifacts().join("overview-charts.png"), c.screenshot().await.unwrap()).unwrap();
-    c.close().await.unwrap();
+    s.c.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched() {
     let _one = ONE_BROWSER.lock().await;
-    let app = TestApp::new().await;
-    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
-    let size = app::ssr::db::seed::SeedSize { alerts: 1, runs: 1, lines_per_run: 100_000 };
-    let (_, run) = app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
+    let s = seeded_viewer(SeedSize { alerts: 1, runs: 1, lines_per_run: 100_000 }).await;
+    let (c, run) = (&s.c, s.run);
     sqlx::query("UPDATE heal_runs SET recap = ? WHERE id = ?")
         .bind(r#"{"web1":{"ok":5,"changed":1,"failed":1}}"#)
         .bind(run)
-        .execute(&app.pool)
+        .execute(&s.app.pool)
         .await
         .unwrap();
-    let addr = app.serve().await;
-    let driver = ChromeDriver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(&driver, profile.path()).await;
-    log_in(&c, addr, "vera", "viewer-password-1").await;
-    wait_path(&c, "/").await;
 
-    let run_url = format!("http://{addr}/runs/{run}");
+    let run_url = format!("http://{}/runs/{run}", s.addr);
     c.goto(&run_url).await.unwrap();
-    wait_hydrated(&c).await;
-    text_of(&c, "[data-testid=run-output]").await;
+    wait_hydrated(c).await;
+    text_of(c, "[data-testid=run-output]").await;
     let shown = c.find_all(Locator::Css("[data-testid=run-output] .line")).await.unwrap().len();
     assert_eq!(shown, 2000, "one page of the 100,000 lines, not all of them");
-    assert!(text_of(&c, ".output-pages").await.contains("lines 1–2000 of 100000"));
-    let recap = text_of(&c, "[data-testid=run-recap]").await;
+    assert!(text_of(c, ".output-pages").await.contains("lines 1–2000 of 100000"));
+    let recap = text_of(c, "[data-testid=run-recap]").await;
     assert!(recap.contains("web1"), "{recap}");
-    assert_eq!(text_of(&c, "[data-testid=run-recap] td.tone-bad").await, "1", "a failure stands out");
+    assert_eq!(text_of(c, "[data-testid=run-recap] td.tone-bad").await, "1", "a failure stands out");
 
     c.find(Locator::Css("[data-testid=output-last]")).await.unwrap().click().await.unwrap();
     let tail = c.wait().at_most(WAIT).for_element(Locator::Css("#L100000")).await.unwrap();
@@ -401,12 +409,12 @@ async fn a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched
     let q = c.find(Locator::Css(".output-search input[name=q]")).await.unwrap();
     q.send_keys("LINE 99999").await.unwrap();
     c.find(Locator::Css(".output-search button")).await.unwrap().click().await.unwrap();
-    let hits = text_of(&c, "[data-testid=search-hits]").await;
+    let hits = text_of(c, "[data-testid=search-hits]").await;
     assert!(hits.contains("1 matching line") && hits.contains("99999"), "{hits}");
     std::fs::write(artifacts().join("run-output-search.png"), c.screenshot().await.unwrap()).unwrap();
     c.find(Locator::Css("[data-testid=search-hits] a")).await.unwrap().click().await.unwrap();
     let hit = c.wait().at_most(WAIT).for_element(Locator::Css("#L99999")).await.unwrap();
     assert!(hit.text().await.unwrap().ends_with("line 99999"));
-    assert!(text_of(&c, ".output-pages").await.contains("lines 99979–"));
-    c.close().await.unwrap();
+    assert!(text_of(c, ".output-pages").await.contains("lines 99979–"));
+    s.c.close().await.unwrap();
 }

@@ -5,3 +5,4 @@ pub mod empty_state;
 pub mod heal_button;
 pub mod run_output;
 pub mod shell;
+pub mod time;

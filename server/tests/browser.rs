@@ -397,6 +397,11 @@ async fn a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched
     let shown = c.find_all(Locator::Css("[data-testid=run-output] .line")).await.unwrap().len();
     assert_eq!(shown, 2000, "one page of the 100,000 lines, not all of them");
     assert!(text_of(c, ".output-pages").await.contains("lines 1–2000 of 100000"));
+    // Times read relative, with the exact UTC time on hover.
+    let queued = c.find(Locator::Css("[data-testid=run-facts] time")).await.unwrap();
+    let (text, title) =
+        (queued.text().await.unwrap(), queued.attr("title").await.unwrap().unwrap_or_default());
+    assert!(text.ends_with(" ago") && title.ends_with(" UTC"), "{text} / {title}");
     let recap = text_of(c, "[data-testid=run-recap]").await;
     assert!(recap.contains("web1"), "{recap}");
     assert_eq!(text_of(c, "[data-testid=run-recap] td.tone-bad").await, "1", "a failure stands out");

@@ -25,6 +25,7 @@ pub fn can_act() -> Signal<bool> {
 pub fn Shell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
     provide_context(user);
+    crate::components::time::provide_now();
 
     view! {
         <div class="layout">

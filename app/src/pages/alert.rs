@@ -9,6 +9,7 @@ use crate::api::heal::ReplayAlert;
 use crate::components::badges::StatusBadge;
 use crate::components::heal_button::HealNowButton;
 use crate::components::shell::can_act;
+use crate::components::time::RelTime;
 use crate::model::{AlertDetail, TimelineEntry};
 
 /// The alert detail page.
@@ -46,7 +47,7 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
         <p class="muted">
             {a.instance.clone().unwrap_or_default()}
             {a.severity.clone().map(|s| format!(" · severity {s}"))}
-            " · started "<time datetime=a.starts_at.clone()>{a.starts_at.replace('T', " ")}</time>
+            " · started "<RelTime at=a.starts_at.clone()/>
             " · fingerprint "<code>{a.fingerprint.clone()}</code>
         </p>
         <div class="actions" data-testid="alert-actions">

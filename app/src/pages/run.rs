@@ -9,8 +9,10 @@ use crate::api::heal::{ApproveRun, CancelRun};
 use crate::api::run_output::get_run_recap;
 use crate::api::runs::get_run;
 use crate::components::badges::StatusBadge;
+use crate::components::chart::format_ms;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
+use crate::components::time::{duration_ms, RelTime};
 use crate::model::{HostRecap, RunSummary};
 
 /// How often a live run's page asks for news.
@@ -117,10 +119,13 @@ fn RunHeader(run: RunSummary) -> impl IntoView {
             <dt>"Playbook"</dt><dd><code>{run.playbook.clone()}</code>" ("{run.mode.clone()}")"</dd>
             <dt>"Target"</dt><dd><code>{run.target.clone()}</code></dd>
             <dt>"Triggered by"</dt><dd>{run.requested_by.clone()}{run.alert_id.map(|a| format!(" (alert #{a})"))}</dd>
-            <dt>"Queued / started / finished"</dt>
-            <dd>{format!("{} / {} / {}", run.created_at, run.started_at.clone().unwrap_or_default(), run.finished_at.clone().unwrap_or_default())}</dd>
+            <dt>"Queued"</dt><dd><RelTime at=run.created_at.clone()/></dd>
+            <dt>"Ran"</dt>
+            <dd>{run.started_at.clone().map(|s| view! { "started "<RelTime at=s/> })}
+                {run.started_at.as_deref().zip(run.finished_at.as_deref()).and_then(|(s, f)| duration_ms(s, f))
+                    .map(|ms| format!(", took {}", format_ms(ms)))}</dd>
             <dt>"Exit code"</dt><dd>{run.exit_code.map(|c| c.to_string())}</dd>
-            <dt>"Time to heal"</dt><dd>{run.time_to_heal_ms.map(|ms| format!("{:.1} s from the alert's start", ms as f64 / 1000.0))}</dd>
+            <dt>"Time to heal"</dt><dd>{run.time_to_heal_ms.map(|ms| format!("{} from the alert's start to verified", format_ms(ms)))}</dd>
             <dt>"Output"</dt><dd>{format!("{} lines{}", run.output_lines, if run.output_truncated { " (truncated)" } else { "" })}</dd>
         </dl>
         {run.error.clone().map(|e| view! { <p class="error">{e}</p> })}

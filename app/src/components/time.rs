@@ -1,0 +1,127 @@
+//! Times as people read them: "4 min ago", with the exact UTC time on hover and in the
+//! `datetime` attribute (machines and screen readers get the absolute time).
+use leptos::prelude::*;
+
+/// How often relative times on a page move on.
+const TICK_MS: u64 = 30_000;
+
+/// The clock relative times are measured against: milliseconds since the epoch, moved on every
+/// [`TICK_MS`] in the browser. Provided by the shell; a page without it reads the clock once.
+#[derive(Clone, Copy, Debug)]
+pub struct Now(pub RwSignal<i64>);
+
+/// Provides [`Now`] to everything below and keeps it moving (in the browser).
+pub fn provide_now() {
+    let now = RwSignal::new(now_ms());
+    provide_context(Now(now));
+    Effect::new(move |_| {
+        let tick = move || now.set(now_ms());
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(TICK_MS)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
+/// A stored UTC timestamp (`2026-11-22T01:25:10.341Z`), relative to now.
+#[component]
+pub fn RelTime(at: String) -> impl IntoView {
+    let now = use_context::<Now>().map(|n| n.0);
+    let then = epoch_ms(&at);
+    let title = format!("{} UTC", at.replacen('T', " ", 1).trim_end_matches('Z'));
+    let text = {
+        let at = at.clone();
+        move || match then {
+            Some(t) => relative(now.map_or_else(now_ms, |n| n.get()) - t),
+            None => at.clone(),
+        }
+    };
+    view! { <time datetime=at title=title>{text}</time> }
+}
+
+/// Milliseconds from one stored timestamp to another, when both parse.
+pub fn duration_ms(from: &str, to: &str) -> Option<i64> {
+    Some(epoch_ms(to)? - epoch_ms(from)?)
+}
+
+/// `ago_ms` (negative: in the future) in words: `just now`, `5 min ago`, `3 h ago`, `12 d ago`,
+/// `in 2 min`.
+pub fn relative(ago_ms: i64) -> String {
+    let s = ago_ms.abs() / 1000;
+    let amount = match s {
+        0..=44 => return "just now".to_owned(),
+        45..=5_399 => format!("{} min", ((s + 30) / 60).max(1)),
+        5_400..=129_599 => format!("{} h", (s + 1_800) / 3_600),
+        _ => format!("{} d", (s + 43_200) / 86_400),
+    };
+    if ago_ms < 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn epoch_ms(at: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+#[cfg(feature = "ssr")]
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn epoch_ms(at: &str) -> Option<i64> {
+    let ms = js_sys::Date::parse(at);
+    ms.is_finite().then_some(ms as i64)
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn epoch_ms(_at: &str) -> Option<i64> {
+    None
+}
+
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn now_ms() -> i64 {
+    0
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_naturally() {
+        let min = 60_000;
+        let cases = [
+            (0, "just now"),
+            (44_999, "just now"),
+            (45_000, "1 min ago"),
+            (5 * min, "5 min ago"),
+            (89 * min, "89 min ago"),
+            (90 * min, "2 h ago"),
+            (35 * 60 * min, "35 h ago"),
+            (40 * 60 * min, "2 d ago"),
+            (12 * 24 * 60 * min, "12 d ago"),
+            (-2 * min, "in 2 min"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(relative(ms), want, "{ms}");
+        }
+    }
+
+    #[test]
+    fn stored_times_parse_to_epoch_milliseconds() {
+        assert_eq!(epoch_ms("1970-01-01T00:00:01.500Z"), Some(1_500));
+        assert_eq!(epoch_ms("2026-11-22T01:25:10.341Z"), Some(1_795_310_710_341));
+        assert_eq!(epoch_ms("yesterday"), None);
+        assert_eq!(duration_ms("2026-11-22T13:33:09.046Z", "2026-11-22T13:33:09.880Z"), Some(834));
+        assert_eq!(duration_ms("2026-11-22T13:33:09.046Z", ""), None);
+    }
+}

@@ -6,4 +6,5 @@ pub mod auth;
 pub mod heal;
 pub mod run_output;
 pub mod runs;
+pub mod silence;
 pub mod users;

@@ -5,4 +5,5 @@ pub mod empty_state;
 pub mod heal_button;
 pub mod run_output;
 pub mod shell;
+pub mod silence_button;
 pub mod time;

@@ -10,6 +10,7 @@ pub mod heal_stats;
 pub mod matcher;
 pub mod recap;
 pub mod security;
+pub mod silence;
 pub mod state;
 pub mod timeline;
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use app::ssr::alert::format_utc;
+use app::ssr::silence::{SilenceAlerts, SilenceFuture, SilenceRequest};
 
 /// Longest a silence call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,10 +73,15 @@ impl Silencer {
             created_by: "selfheal",
             comment: format!("selfheal run #{run_id} is healing this; expires when the run ends"),
         };
+        self.create(&body).await
+    }
+
+    /// Creates a silence; returns its id.
+    async fn create(&self, body: &NewSilence<'_>) -> Result<String, String> {
         let res = self
             .client
             .post(format!("{}/api/v2/silences", self.base_url))
-            .json(&body)
+            .json(body)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -93,5 +99,26 @@ impl Silencer {
             .and_then(reqwest::Response::error_for_status)
             .map(|_| ())
             .map_err(|e| format!("cannot expire silence {silence_id}: {e}"))
+    }
+}
+
+/// A person's silence from the dashboard: every label of the alert, matched exactly.
+impl SilenceAlerts for Silencer {
+    fn create_silence(&self, request: SilenceRequest) -> SilenceFuture<'_> {
+        Box::pin(async move {
+            let now = OffsetDateTime::now_utc();
+            let body = NewSilence {
+                matchers: request
+                    .matchers
+                    .iter()
+                    .map(|(name, value)| Matcher { name, value, is_regex: false, is_equal: true })
+                    .collect(),
+                starts_at: format_utc(now)?,
+                ends_at: format_utc(now + request.lasting)?,
+                created_by: &request.created_by,
+                comment: request.comment.clone(),
+            };
+            self.create(&body).await
+        })
     }
 }

@@ -243,6 +243,9 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     assert!(table.contains("NginxDown") && table.contains("shadow"), "{table}");
     wait_hydrated(&c).await;
     assert!(c.find(Locator::Css("[data-testid=heal-now]")).await.is_err(), "no heal button for a viewer");
+    c.find(Locator::Css("[data-testid=alert-link]")).await.unwrap().click().await.unwrap();
+    text_of(&c, "[data-testid=alert-labels]").await;
+    assert!(c.find(Locator::Css("[data-testid=silence]")).await.is_err(), "no silence button for a viewer");
     c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
     wait_path(&c, "/login").await;
 
@@ -262,6 +265,8 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     assert!(labels.contains("alertname") && labels.contains("NginxDown"), "{labels}");
     let timeline = text_of(&c, "[data-testid=alert-timeline]").await;
     assert!(timeline.contains("received from webhook") && timeline.contains("shadow"), "{timeline}");
+    // Silence is offered to an operator (this app has no Alertmanager: the server would say so).
+    c.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=silence] summary")).await.unwrap();
     std::fs::write(artifacts().join("alert-detail.png"), c.screenshot().await.unwrap()).unwrap();
 
     // It heals it now from there, confirms, lands on the live run and sees it finish.

@@ -168,3 +168,78 @@ async fn notifications_are_retried_recorded_and_keep_no_secrets() {
     assert!(finished["text"].as_str().unwrap().contains("succeeded"), "{finished}");
     assert_eq!(finished["verification"], "inconclusive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_silences_an_alert_in_alertmanager_and_it_is_audited() {
+    let am = Alertmanager::start(&config_blackhole()).await;
+    let am_url = am.url.clone();
+    let app = TestApp::with(move |config, _| config.alertmanager.url = am_url).await;
+    app.deliver(FIRING).await;
+    app.add_user("olga", "operator-password-1", app::model::Role::Operator).await;
+    let cookie = app.login("olga", "operator-password-1").await;
+    let silence = |hours: &'static str, comment: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            app.post_form(
+                "/api/silence_alert",
+                &[("alert_id", "1"), ("hours", hours), ("comment", comment)],
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+
+    // Bad input: a clear 400, and nothing reaches Alertmanager.
+    assert_eq!(silence("0", "maintenance").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(silence("4", "  ").await.status, StatusCode::BAD_REQUEST);
+
+    let res = silence("4", "planned nginx upgrade").await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+    let id: String = serde_json::from_str(&res.body).unwrap();
+    let created: serde_json::Value =
+        reqwest::get(format!("{}/api/v2/silence/{id}", am.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(created["createdBy"], "olga");
+    assert_eq!(created["comment"], "planned nginx upgrade");
+    assert_eq!(created["status"]["state"], "active");
+    let labels: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    let labels = labels["alerts"][0]["labels"].as_object().unwrap().clone();
+    let matchers = created["matchers"].as_array().unwrap();
+    assert_eq!(matchers.len(), labels.len(), "one exact matcher per label");
+    for m in matchers {
+        let name = m["name"].as_str().unwrap();
+        assert_eq!(labels[name], m["value"], "{name}");
+        assert_eq!((m["isRegex"].as_bool(), m["isEqual"].as_bool()), (Some(false), Some(true)));
+    }
+    let silences: Vec<serde_json::Value> =
+        reqwest::get(format!("{}/api/v2/silences", am.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(silences.len(), 1, "the refused attempts created nothing");
+    assert!(app.audit_actions().await.contains(&"alert.silence".to_owned()));
+
+    // No such alert: 404, and still one silence.
+    let res = app
+        .post_form(
+            "/api/silence_alert",
+            &[("alert_id", "999"), ("hours", "1"), ("comment", "x")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn silencing_without_an_alertmanager_is_a_clear_conflict() {
+    let app = TestApp::new().await;
+    app.deliver(FIRING).await;
+    app.add_user("olga", "operator-password-1", app::model::Role::Operator).await;
+    let cookie = app.login("olga", "operator-password-1").await;
+    let res = app
+        .post_form(
+            "/api/silence_alert",
+            &[("alert_id", "1"), ("hours", "1"), ("comment", "x")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(res.body.contains("no [alertmanager] url"), "{}", res.body);
+}

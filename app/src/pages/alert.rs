@@ -9,6 +9,7 @@ use crate::api::heal::ReplayAlert;
 use crate::components::badges::StatusBadge;
 use crate::components::heal_button::HealNowButton;
 use crate::components::shell::can_act;
+use crate::components::silence_button::SilenceButton;
 use crate::components::time::RelTime;
 use crate::model::{AlertDetail, TimelineEntry};
 
@@ -57,7 +58,10 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
                 <button type="submit" class="btn btn-small" title="What today's rules would decide for this alert (nothing runs)">"Replay (what would happen now?)"</button>
             </ActionForm>
             {d.generator_url.clone().map(|url| view! { <a class="btn btn-small" href=url rel="noopener">"Prometheus graph"</a> })}
-            {d.external_url.clone().map(|url| view! { <a class="btn btn-small" href=format!("{url}/#/silences/new") rel="noopener">"Silence in Alertmanager"</a> })}
+            {
+                let alertmanager = d.external_url.clone();
+                move || (firing && can_act.get()).then(|| view! { <SilenceButton alert_id=id alertmanager=alertmanager.clone()/> })
+            }
         </div>
         {move || replay.value().get().map(|r| match r {
             Ok(o) => view! { <p class="notice" data-testid="replay-result">{format!("Today's rules: {} — {}", o.reason.replace('_', " "), o.detail)}</p> }.into_any(),

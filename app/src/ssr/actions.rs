@@ -12,6 +12,7 @@ use crate::ssr::db::decisions;
 use crate::ssr::db::runs::{self, NewRun};
 use crate::ssr::evaluate::evaluate;
 use crate::ssr::heal::{plan, select_rule, Decision, Rule, RuleMode};
+use crate::ssr::silence::{self, SilenceAlerts, SilenceRequest};
 use crate::ssr::{internal, respond_with};
 
 fn db(e: sqlx::Error) -> AppError {
@@ -54,6 +55,46 @@ pub async fn heal_now(
     audit(&mut tx, &user.username, "run.heal_now", &target, &detail, source).await?;
     tx.commit().await.map_err(db)?;
     Ok(run_id)
+}
+
+/// Silences an alert in Alertmanager for `hours`, matching every one of its labels exactly, on
+/// behalf of `user`; audited. Returns the silence id.
+pub async fn silence_alert(
+    pool: &SqlitePool,
+    silences: Option<&dyn SilenceAlerts>,
+    user: &CurrentUser,
+    alert_id: i64,
+    hours: u32,
+    comment: &str,
+    source: Option<&str>,
+) -> Result<String, AppError> {
+    let (lasting, comment) =
+        silence::validate(hours, comment).map_err(|e| respond_with(AppError::Invalid(e)))?;
+    let silences = silences.ok_or_else(|| {
+        respond_with(AppError::Conflict(
+            "no [alertmanager] url is configured to create silences in".to_owned(),
+        ))
+    })?;
+    let alert = decisions::alert_for_action(pool, alert_id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| respond_with(AppError::NotFound))?;
+    let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
+    let request = SilenceRequest {
+        matchers: labels.into_iter().collect(),
+        lasting,
+        created_by: user.username.clone(),
+        comment: comment.clone(),
+    };
+    let id = silences.create_silence(request).await.map_err(|e| {
+        tracing::warn!(alert_id, error = %e, "silence refused");
+        respond_with(AppError::Conflict(format!("Alertmanager did not take the silence: {e}")))
+    })?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
+    let detail = format!("silence {id} for {hours} h: {comment}");
+    audit(&mut tx, &user.username, "alert.silence", &format!("alert #{alert_id}"), &detail, source).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(id)
 }
 
 /// Approves (queues) or rejects (cancels) a run awaiting approval.

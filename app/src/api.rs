@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod heal;
 pub mod run_output;
 pub mod runs;

@@ -235,6 +235,19 @@ pub struct RunSummary {
     pub output_truncated: bool,
 }
 
+/// One playbook of the catalog: a rule's playbook, runnable by hand on a named target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub rule: String,
+    pub playbook: String,
+    /// The rule's mode when an alert triggers it (`auto`, `approval`, `dry-run`).
+    pub mode: String,
+    /// The label a target names (one run at a time per value).
+    pub target_label: String,
+    /// The label `--limit` comes from, when the rule limits its runs.
+    pub limit_label: Option<String>,
+}
+
 /// One host's line of a run's PLAY RECAP.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostRecap {

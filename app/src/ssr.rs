@@ -3,6 +3,7 @@ pub mod actions;
 pub mod alert;
 pub mod api_token;
 pub mod auth;
+pub mod catalog;
 pub mod db;
 pub mod evaluate;
 pub mod heal;

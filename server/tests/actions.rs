@@ -14,10 +14,7 @@ const RESOLVED: &str = include_str!("fixtures/alertmanager/alertmanager-webhook-
 async fn app(mode: &str) -> TestApp {
     let mode = mode.to_owned();
     let app = TestApp::with(move |config, dir| {
-        let ansible = dir.join("ansible");
-        std::fs::create_dir_all(&ansible).unwrap();
-        std::fs::write(ansible.join("heal-nginx.yml"), "- hosts: all\n  tasks: []\n").unwrap();
-        config.ansible.dir = ansible;
+        common::with_playbook(config, dir, "heal-nginx.yml");
         config.rules = vec![serde_json::from_value(serde_json::json!({
             "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml",
             "mode": mode, "cooldown": "0s",

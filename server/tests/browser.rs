@@ -317,6 +317,14 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     c.goto(&format!("http://{addr}/")).await.unwrap();
     text_of(&c, "[data-testid=overview]").await;
     std::fs::write(artifacts().join("overview-operator.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // The playbook catalog offers the rule's playbook with a run form.
+    c.goto(&format!("http://{addr}/playbooks")).await.unwrap();
+    let catalog = text_of(&c, "[data-testid=catalog]").await;
+    assert!(catalog.contains("heal-nginx.yml"), "{catalog}");
+    wait_hydrated(&c).await;
+    c.find(Locator::Css("[data-testid=run-playbook] summary")).await.unwrap().click().await.unwrap();
+    std::fs::write(artifacts().join("playbooks.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
     stop.cancel();
     let _ = work.await;

@@ -15,7 +15,7 @@ use crate::ssr::heal::{plan, select_rule, Decision, Rule, RuleMode};
 use crate::ssr::silence::{self, SilenceAlerts, SilenceRequest};
 use crate::ssr::{internal, respond_with};
 
-fn db(e: sqlx::Error) -> AppError {
+pub(crate) fn db(e: sqlx::Error) -> AppError {
     internal("operator action failed", e)
 }
 
@@ -217,7 +217,7 @@ pub async fn replay(
     Ok(ReplayOutcome { reason, detail, run_id })
 }
 
-async fn audit(
+pub(crate) async fn audit(
     tx: &mut sqlx::SqliteConnection,
     actor: &str,
     action: &str,

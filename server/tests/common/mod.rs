@@ -75,6 +75,14 @@ impl TestResponse {
 }
 
 /// The built web assets (scripts/build.sh writes them).
+/// Points `config` at an ansible folder under `dir` holding one do-nothing playbook `name`.
+pub fn with_playbook(config: &mut Config, dir: &std::path::Path, name: &str) {
+    let ansible = dir.join("ansible");
+    std::fs::create_dir_all(&ansible).unwrap();
+    std::fs::write(ansible.join(name), "- hosts: all\n  tasks: []\n").unwrap();
+    config.ansible.dir = ansible;
+}
+
 pub fn site_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
 }

@@ -1,5 +1,6 @@
 //! Reusable pieces of the UI.
 pub mod badges;
+#[cfg(feature = "ssr")]
 pub mod chart;
 pub mod empty_state;
 pub mod heal_button;

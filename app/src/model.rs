@@ -302,8 +302,11 @@ pub struct Overview {
     /// Median and 95th percentile time to heal (alert start to verified) over the charts' hours.
     pub tth_p50_ms: Option<i64>,
     pub tth_p95_ms: Option<i64>,
-    /// The last 24 hours, oldest first, for the charts.
+    /// The last 24 hours, oldest first.
     pub hours: Vec<HourStat>,
+    /// The charts of those hours, as HTML rendered by the server (SVG inside a figure).
+    pub heals_chart: String,
+    pub time_to_heal_chart: String,
     pub open_breakers: Vec<OpenBreaker>,
 }
 

@@ -96,6 +96,7 @@ pub async fn replay_alert(
 /// `POST /api/overview`: what is happening now (viewer).
 #[server(endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
+    use crate::components::chart;
     use crate::model::Role;
     use crate::ssr::{actions, app_state, auth, db, heal_stats, internal};
 
@@ -113,6 +114,7 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     let times = db::run_stats::times_to_heal(&state.pool, &utc(start))
         .await
         .map_err(|e| internal("times to heal failed", e))?;
+    let hours = heal_stats::hourly(start, &counts, &times);
     let mut all: Vec<i64> = times.iter().map(|(_, ms)| *ms).collect();
     all.sort_unstable();
     let open_breakers = actions::open_breakers(&state.pool, &state.rules)
@@ -127,7 +129,9 @@ pub async fn get_overview() -> Result<Overview, AppError> {
         failed_24h,
         tth_p50_ms: heal_stats::percentile(&all, 0.5),
         tth_p95_ms: heal_stats::percentile(&all, 0.95),
-        hours: heal_stats::hourly(start, &counts, &times),
+        heals_chart: chart::heals_html(&hours),
+        time_to_heal_chart: chart::time_to_heal_html(&hours),
+        hours,
         open_breakers,
     })
 }

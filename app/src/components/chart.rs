@@ -1,10 +1,22 @@
-//! The overview's two charts as inline SVG rendered on the server (no chart code in the wasm
-//! bundle, no script needed to see them): heals per hour by outcome, and time to heal per hour.
-//! Each bar carries a `<title>` (the hover text and what a screen reader reads), and the legend
-//! names each colour, so no figure depends on colour alone.
+//! The overview's two charts as inline SVG, rendered to HTML on the server only (the overview
+//! server function sends the markup; none of this is in the wasm bundle, and no script is needed
+//! to see them): heals per hour by outcome, and time to heal per hour. Each bar carries a
+//! `<title>` (the hover text and what a screen reader reads), and the legend names each colour,
+//! so no figure depends on colour alone.
 use leptos::prelude::*;
 
+use crate::components::time::format_ms;
 use crate::model::HourStat;
+
+/// The heals-per-hour chart as HTML.
+pub fn heals_html(hours: &[HourStat]) -> String {
+    view! { <HealsChart hours=hours.to_vec()/> }.to_html()
+}
+
+/// The time-to-heal chart as HTML.
+pub fn time_to_heal_html(hours: &[HourStat]) -> String {
+    view! { <TimeToHealChart hours=hours.to_vec()/> }.to_html()
+}
 
 /// Drawing area, in SVG user units (the SVG scales to its container).
 const WIDTH: f64 = 720.0;
@@ -17,16 +29,6 @@ const TOP: f64 = 8.0;
 const GAP: f64 = 3.0;
 /// An hour label every this many bars.
 const LABEL_EVERY: usize = 6;
-
-/// A duration in milliseconds for people: `850 ms`, `4.2 s`, `3.5 min`.
-pub fn format_ms(ms: i64) -> String {
-    match ms {
-        ..=999 => format!("{ms} ms"),
-        1_000..=9_999 => format!("{:.1} s", ms as f64 / 1000.0),
-        10_000..=59_999 => format!("{} s", ms / 1000),
-        _ => format!("{:.1} min", ms as f64 / 60_000.0),
-    }
-}
 
 /// `2026-11-22T13` → `13:00`.
 fn hour_label(hour: &str) -> String {
@@ -180,22 +182,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_naturally() {
-        let cases = [
-            (0, "0 ms"),
-            (850, "850 ms"),
-            (1_000, "1.0 s"),
-            (4_250, "4.2 s"),
-            (12_345, "12 s"),
-            (59_999, "59 s"),
-            (210_000, "3.5 min"),
-        ];
-        for (ms, want) in cases {
-            assert_eq!(format_ms(ms), want, "{ms}");
-        }
-    }
-
-    #[test]
     fn axes_end_on_round_numbers_at_or_above_the_largest_value() {
         let cases = [
             (0.0, 1.0),
@@ -209,6 +195,24 @@ mod tests {
         for (max, want) in cases {
             assert_eq!(nice_ceiling(max), want, "{max}");
         }
+    }
+
+    #[test]
+    fn the_charts_render_to_html_with_a_bar_per_hour_that_had_runs() {
+        let hour = |h: u32, runs| HourStat {
+            hour: format!("2026-11-22T{h:02}"),
+            runs,
+            verified: runs,
+            failed: 0,
+            tth_p50_ms: (runs > 0).then_some(1_000),
+            tth_p95_ms: (runs > 0).then_some(2_000),
+        };
+        let hours: Vec<HourStat> = (0..24).map(|h| hour(h, if h % 2 == 0 { 3 } else { 0 })).collect();
+        let heals = heals_html(&hours);
+        assert!(heals.starts_with("<figure") && heals.contains("<svg"), "{heals}");
+        assert_eq!(heals.matches("<g class=\"bar\"").count(), 12);
+        assert!(heals.contains("02:00 UTC: 3 heals, 3 verified"));
+        assert_eq!(time_to_heal_html(&hours).matches("class=\"bar-p50\"").count(), 12);
     }
 
     #[test]

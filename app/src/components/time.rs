@@ -43,6 +43,16 @@ pub fn duration_ms(from: &str, to: &str) -> Option<i64> {
     Some(epoch_ms(to)? - epoch_ms(from)?)
 }
 
+/// A duration in milliseconds for people: `850 ms`, `4.2 s`, `3.5 min`.
+pub fn format_ms(ms: i64) -> String {
+    match ms {
+        ..=999 => format!("{ms} ms"),
+        1_000..=9_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        10_000..=59_999 => format!("{} s", ms / 1000),
+        _ => format!("{:.1} min", ms as f64 / 60_000.0),
+    }
+}
+
 /// `ago_ms` (negative: in the future) in words: `just now`, `5 min ago`, `3 h ago`, `12 d ago`,
 /// `in 2 min`.
 pub fn relative(ago_ms: i64) -> String {
@@ -113,6 +123,22 @@ mod tests {
         ];
         for (ms, want) in cases {
             assert_eq!(relative(ms), want, "{ms}");
+        }
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        let cases = [
+            (0, "0 ms"),
+            (850, "850 ms"),
+            (1_000, "1.0 s"),
+            (4_250, "4.2 s"),
+            (12_345, "12 s"),
+            (59_999, "59 s"),
+            (210_000, "3.5 min"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(format_ms(ms), want, "{ms}");
         }
     }
 

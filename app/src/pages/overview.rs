@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::heal::{get_overview, ResetBreaker};
-use crate::components::chart::{format_ms, HealsChart, TimeToHealChart};
 use crate::components::empty_state::EmptyState;
 use crate::components::shell::can_act;
+use crate::components::time::format_ms;
 use crate::model::{OpenBreaker, Overview};
 
 /// The overview.
@@ -23,9 +23,10 @@ pub fn OverviewPage() -> impl IntoView {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(o) => view! {
                         <Figures o=o.clone()/>
+                        // Server-rendered SVG (see components::chart); our own markup, escaped there.
                         <div class="charts">
-                            <HealsChart hours=o.hours.clone()/>
-                            <TimeToHealChart hours=o.hours.clone()/>
+                            <div inner_html=o.heals_chart.clone()></div>
+                            <div inner_html=o.time_to_heal_chart.clone()></div>
                         </div>
                         <Breakers open=o.open_breakers reset/>
                     }.into_any(),

@@ -9,10 +9,9 @@ use crate::api::heal::{ApproveRun, CancelRun};
 use crate::api::run_output::get_run_recap;
 use crate::api::runs::get_run;
 use crate::components::badges::StatusBadge;
-use crate::components::chart::format_ms;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
-use crate::components::time::{duration_ms, RelTime};
+use crate::components::time::{duration_ms, format_ms, RelTime};
 use crate::model::{HostRecap, RunSummary};
 
 /// How often a live run's page asks for news.

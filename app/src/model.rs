@@ -84,6 +84,16 @@ pub struct NewApiToken {
     pub token: String,
 }
 
+/// A user just added or whose password was just reset: a generated password is shown here
+/// once and stored nowhere but as its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedPassword {
+    pub username: String,
+    pub role: Role,
+    /// Set only when the server generated the password.
+    pub password: Option<String>,
+}
+
 /// One user in the admin list (never carries the password hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

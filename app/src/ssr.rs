@@ -10,6 +10,7 @@ pub mod matcher;
 pub mod security;
 pub mod state;
 pub mod timeline;
+pub mod user_admin;
 
 pub use state::AppState;
 

@@ -176,7 +176,8 @@ pub async fn replay(
     Ok(ReplayOutcome { reason, detail, run_id })
 }
 
-async fn audit(
+/// Records what `actor` did, from `source`, in the transaction of the change itself.
+pub(crate) async fn audit(
     tx: &mut sqlx::SqliteConnection,
     actor: &str,
     action: &str,

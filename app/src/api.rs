@@ -4,5 +4,6 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod heal;
+pub mod rules;
 pub mod runs;
 pub mod users;

@@ -7,7 +7,7 @@ use leptos_router::path;
 use crate::components::shell::Shell;
 use crate::pages::{
     admin::AdminPage, alert::AlertPage, alerts::AlertsPage, audit::AuditPage, login::LoginPage,
-    not_found::NotFound, overview::OverviewPage, run::RunPage, runs::RunsPage,
+    not_found::NotFound, overview::OverviewPage, rules::RulesPage, run::RunPage, runs::RunsPage,
 };
 
 /// The full HTML document the server renders around the app.
@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("alerts/:id") view=AlertPage/>
                         <Route path=path!("runs") view=RunsPage/>
                         <Route path=path!("runs/:id") view=RunPage/>
+                        <Route path=path!("rules") view=RulesPage/>
                         <Route path=path!("audit") view=AuditPage/>
                         <Route path=path!("admin") view=AdminPage/>
                     </ParentRoute>

@@ -7,5 +7,6 @@ pub mod audit;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod rules;
 pub mod run;
 pub mod runs;

@@ -7,6 +7,7 @@ pub mod db;
 pub mod evaluate;
 pub mod heal;
 pub mod matcher;
+pub mod rule_view;
 pub mod security;
 pub mod state;
 pub mod timeline;

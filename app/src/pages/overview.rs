@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::heal::{get_overview, ResetBreaker};
+use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
-use crate::components::shell::can_act;
 use crate::model::{OpenBreaker, Overview};
 
 /// The overview.
@@ -57,7 +57,6 @@ fn Figures(o: Overview) -> impl IntoView {
 
 #[component]
 fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>) -> impl IntoView {
-    let can_act = can_act();
     if open.is_empty() {
         return view! { <p class="muted" data-testid="breakers">"All circuit breakers are closed."</p> }
             .into_any();
@@ -74,15 +73,7 @@ fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>) -> impl I
                             <td>{b.rule}</td>
                             <td><code>{b.target}</code></td>
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
-                            <td>{move || can_act.get().then(|| {
-                                let (rule, target) = (rule.clone(), target.clone());
-                                view! {
-                                <ActionForm action=reset>
-                                    <input type="hidden" name="rule" value=rule/>
-                                    <input type="hidden" name="target" value=target/>
-                                    <button type="submit" class="btn btn-small">"Reset"</button>
-                                </ActionForm>
-                            }})}</td>
+                            <td><BreakerReset rule target reset/></td>
                         </tr>
                     }
                 }).collect_view()}

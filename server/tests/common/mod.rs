@@ -79,6 +79,16 @@ pub fn site_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
 }
 
+/// A config edit for [`TestApp::with`]: a no-op `heal-nginx.yml` in the temp dir's ansible
+/// folder, and `rule` (which may name it) as the only rule.
+pub fn one_rule(config: &mut Config, dir: &std::path::Path, rule: serde_json::Value) {
+    let ansible = dir.join("ansible");
+    std::fs::create_dir_all(&ansible).expect("ansible dir");
+    std::fs::write(ansible.join("heal-nginx.yml"), "- hosts: all\n  tasks: []\n").expect("playbook");
+    config.ansible.dir = ansible;
+    config.rules = vec![serde_json::from_value(rule).expect("a valid rule")];
+}
+
 impl TestApp {
     pub async fn new() -> TestApp {
         TestApp::with(|_, _| {}).await

@@ -101,6 +101,14 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
         target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(in_window, 2, "the first attempt fell out of the window");
 
+    let row = |attempts, last_reset: Option<&str>| BreakerRow {
+        target: "web1:9113".into(),
+        attempts,
+        last_attempt: "2026-01-01T00:20:00.000Z".into(),
+        last_reset: last_reset.map(str::to_owned),
+    };
+    let states = breaker_states(&mut *conn, "nginx-down", "2026-01-01T00:05:00.000Z").await.unwrap();
+    assert_eq!(states, [row(2, None)], "the breaker counts what target_history counts");
     sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES ('nginx-down', 'web1:9113', '2026-01-01T00:15:00.000Z', 'ops')")
         .execute(&mut *conn)
         .await
@@ -108,6 +116,9 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
     let (_, _, after_reset) =
         target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(after_reset, 1, "only attempts after the reset count");
+    let states = breaker_states(&mut *conn, "nginx-down", "2026-01-01T00:05:00.000Z").await.unwrap();
+    assert_eq!(states, [row(1, Some("2026-01-01T00:15:00.000Z"))]);
+    assert!(breaker_states(&mut *conn, "other-rule", "2025-01-01T00:00:00.000Z").await.unwrap().is_empty());
     let (_, other_last, other) =
         target_history(&mut conn, "other-rule", "web1:9113", "2025-01-01T00:00:00.000Z").await.unwrap();
     assert_eq!((other_last, other), (None, 0));

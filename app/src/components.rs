@@ -1,4 +1,5 @@
 //! Reusable pieces of the UI.
+pub mod approval_form;
 pub mod badges;
 pub mod breaker_reset;
 pub mod empty_state;

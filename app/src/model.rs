@@ -4,7 +4,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod approvals;
 mod rules;
+pub use approvals::PendingApproval;
 pub use rules::{BreakerState, RuleView};
 
 /// What a user may do. Ordered: every role can do what the roles below it can.

@@ -3,6 +3,7 @@ pub mod admin;
 pub mod admin_tokens;
 pub mod alert;
 pub mod alerts;
+pub mod approvals;
 pub mod audit;
 pub mod login;
 pub mod not_found;

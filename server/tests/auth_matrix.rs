@@ -22,6 +22,7 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/run_output", "id=1&after=0", Some(Role::Viewer)),
     ("/api/audit", "", Some(Role::Viewer)),
     ("/api/rules", "", Some(Role::Viewer)),
+    ("/api/approvals", "", Some(Role::Viewer)),
     ("/api/replay", "alert_id=1", Some(Role::Viewer)),
     ("/api/replay", "alert_id=1&enqueue=true", Some(Role::Operator)),
     ("/api/heal_now", "alert_id=1", Some(Role::Operator)),
@@ -113,7 +114,7 @@ async fn every_server_function_enforces_its_role_on_the_server() {
         }
     }
     eprintln!("permission matrix: {cells} cells checked");
-    assert!(cells >= 25 * 7 - 7, "{cells}");
+    assert!(cells >= 26 * 7 - 7, "{cells}");
 }
 
 #[tokio::test]

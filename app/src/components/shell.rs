@@ -60,6 +60,7 @@ fn Nav(user: CurrentUser) -> impl IntoView {
             <A href="/" exact=true>"Overview"</A>
             <A href="/alerts">"Alerts"</A>
             <A href="/runs">"Runs"</A>
+            <A href="/approvals">"Approvals"</A>
             <A href="/rules">"Rules"</A>
             <A href="/audit">"Audit"</A>
             {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}

@@ -41,7 +41,7 @@ fn Figures(o: Overview) -> impl IntoView {
         <div class="cards" data-testid="overview">
             <a class="card stat" href="/alerts?status=firing"><span class="n">{o.firing_alerts}</span><span>"firing alerts"</span></a>
             <a class="card stat" href="/runs"><span class="n">{o.runs_in_flight}</span><span>"runs in flight"</span></a>
-            <a class="card stat" href="/runs"><span class="n">{o.awaiting_approval}</span><span>"awaiting approval"</span></a>
+            <a class="card stat" href="/approvals" data-testid="awaiting-approval"><span class="n">{o.awaiting_approval}</span><span>"awaiting approval"</span></a>
             <div class="card stat"><span class="n">{o.runs_24h}</span><span>"heals in 24 h"</span></div>
             <div class="card stat"><span class="n">{rate(o.verified_24h, o.runs_24h)}</span><span>"verified (24 h)"</span></div>
             <div class="card stat"><span class="n">{o.failed_24h}</span><span>"failed or not fixed (24 h)"</span></div>

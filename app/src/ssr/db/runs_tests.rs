@@ -60,13 +60,7 @@ async fn one_run_per_target_then_claim_in_order() {
 #[tokio::test]
 async fn a_claimed_run_carries_its_alerts_name_for_verification() {
     let pool = test_pool().await;
-    sqlx::query(
-        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, first_seen_at, last_seen_at) \
-         VALUES (3, 'f', '2026-01-01T00:00:00.000Z', 'firing', 'NginxServiceUnhealthy', '{}', '{}', 'webhook', 'n', 'n')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    crate::ssr::db::insert_test_alert(&pool, 3, "NginxServiceUnhealthy").await;
     let mut conn = pool.acquire().await.unwrap();
     let (a, b) = (plan("web1"), plan("web2"));
     let for_alert = NewRun { alert_id: Some(3), ..new_run(&a, "2026-01-01T00:00:01.000Z") };
@@ -127,13 +121,7 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
 #[tokio::test]
 async fn decisions_are_stored_and_mark_the_alert_decided() {
     let pool = test_pool().await;
-    sqlx::query(
-        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, first_seen_at, last_seen_at) \
-         VALUES (7, 'f', '2026-01-01T00:00:00.000Z', 'firing', 'X', '{}', '{}', 'webhook', 'n', 'n')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    crate::ssr::db::insert_test_alert(&pool, 7, "X").await;
     assert_eq!(undecided_alerts(&pool, 10).await.unwrap().len(), 1);
     let mut conn = pool.acquire().await.unwrap();
     let skip = Decision::Skip(Skip { reason: SkipReason::Cooldown, detail: "cooldown: 30s ago".into() });

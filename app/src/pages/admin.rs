@@ -132,7 +132,7 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
             <td><span class=format!("role role-{}", u.role)>{u.role.as_str()}</span></td>
             <td>{if u.disabled { view! { <span class="badge tone-bad">"disabled"</span> }.into_any() } else { "active".into_any() }}</td>
             <td>{u.created_at.replace('T', " ")}</td>
-            <td class="actions">
+            <td><div class="row-actions">
                 <ActionForm action=set_role>
                     <input type="hidden" name="username" value=name/>
                     <RoleSelect current=u.role/>
@@ -150,7 +150,7 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
                         <button type="submit" class="btn btn-small" data-testid="reset-password">"Reset password"</button>
                     </ActionForm>
                 })}
-            </td>
+            </div></td>
         </tr>
     }
 }

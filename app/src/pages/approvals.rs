@@ -44,10 +44,10 @@ pub fn ApprovalsPage() -> impl IntoView {
                                         <tr>
                                             <td><a href=format!("/runs/{run_id}")>{format!("#{run_id}")}</a></td>
                                             <td>{alert}</td>
-                                            <td>{p.rule}</td>
+                                            <td class="nowrap">{p.rule}</td>
                                             <td><code>{p.target}</code></td>
-                                            <td><code>{p.playbook}</code></td>
-                                            <td>{format!("{} by {}", p.requested_at.replace('T', " "), p.requested_by)}</td>
+                                            <td class="nowrap"><code>{p.playbook}</code></td>
+                                            <td>{p.requested_at.replace('T', " ")}<br/><span class="muted">{format!("by {}", p.requested_by)}</span></td>
                                             <td>{move || can_act.get().then(|| view! { <ApprovalForm run_id approve/> })}</td>
                                         </tr>
                                     }

@@ -43,7 +43,11 @@ pub fn RulesPage() -> impl IntoView {
 #[component]
 fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView {
     let name = rule.name.clone();
-    let or_none = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
+    let attempts = if rule.max_attempts == 1 { "attempt" } else { "attempts" };
+    let notify = match rule.notify_targets {
+        0 => "none".to_owned(),
+        n => format!("{n} target{}", if n == 1 { "" } else { "s" }),
+    };
     let vars =
         if rule.vars_from_labels.is_empty() { "—".to_owned() } else { rule.vars_from_labels.join(", ") };
     view! {
@@ -53,10 +57,10 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView 
                 <dt>"Matches"</dt>
                 <dd>{rule.matchers.into_iter().map(|m| view! { <code class="chip">{m}</code>" " }).collect_view()}</dd>
                 <dt>"Playbook"</dt><dd><code>{rule.playbook}</code></dd>
-                <dt>"Target label"</dt><dd><code>{rule.target_label}</code>" · limit from "<code>{or_none(rule.limit_from)}</code></dd>
+                <dt>"Target label"</dt><dd><code>{rule.target_label}</code>{rule.limit_from.map(|l| view! { " · "<code>"--limit"</code>" from "<code>{l}</code> })}</dd>
                 <dt>"Variables from labels"</dt><dd>{vars}</dd>
                 <dt>"Cooldown"</dt><dd>{rule.cooldown}</dd>
-                <dt>"Breaker"</dt><dd>{format!("opens at {} attempts within {}", rule.max_attempts, rule.window)}</dd>
+                <dt>"Breaker"</dt><dd>{format!("opens after {} {attempts} within {}", rule.max_attempts, rule.window)}</dd>
                 <dt>"Timeout"</dt><dd>{rule.timeout}</dd>
                 <dt>"Verify"</dt>
                 <dd>{match rule.verify {
@@ -64,7 +68,7 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView 
                     None => "the alert no longer firing".into_any(),
                 }}{format!(" · within {}, held {}", rule.verify_within, rule.verify_hold)}</dd>
                 <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
-                <dt>"Notifications"</dt><dd>{format!("{} target(s)", rule.notify_targets)}</dd>
+                <dt>"Notifications"</dt><dd>{notify}</dd>
             </dl>
             <Breakers rule=name breakers=rule.breakers reset/>
         </section>

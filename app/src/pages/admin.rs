@@ -29,7 +29,6 @@ pub fn AdminPage() -> impl IntoView {
         |_| list_users(),
     );
     let me = use_context::<UserResource>();
-    let my_id = move || me.and_then(|u| u.get()).and_then(Result::ok).flatten().map(|u| u.id);
     let error = move || {
         let err = |r: Option<Result<(), AppError>>| r.and_then(Result::err);
         err(set_role.value().get())
@@ -46,6 +45,11 @@ pub fn AdminPage() -> impl IntoView {
         {move || error().map(|e| view! { <p class="error" data-testid="user-error">{e}</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                // Awaited, not peeked: the server and the browser then mark the same row as yours.
+                let my_id = match me {
+                    Some(me) => me.await.ok().flatten().map(|u| u.id),
+                    None => None,
+                };
                 match users.await {
                     Err(e) => view! { <p class="error" data-testid="admin-error">{e.to_string()}</p> }.into_any(),
                     Ok(rows) => view! {
@@ -53,7 +57,7 @@ pub fn AdminPage() -> impl IntoView {
                             <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created (UTC)"</th><th>"Actions"</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|u| {
-                                    let is_me = my_id() == Some(u.id);
+                                    let is_me = my_id == Some(u.id);
                                     view! { <UserRow u is_me acts/> }
                                 }).collect_view()}
                             </tbody>

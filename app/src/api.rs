@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod heal;
+pub mod rules;
 pub mod run_output;
 pub mod runs;
 pub mod silence;

@@ -6,8 +6,9 @@ use leptos_router::path;
 
 use crate::components::shell::Shell;
 use crate::pages::{
-    admin::AdminPage, alert::AlertPage, alerts::AlertsPage, audit::AuditPage, login::LoginPage,
-    not_found::NotFound, overview::OverviewPage, playbooks::PlaybooksPage, run::RunPage, runs::RunsPage,
+    admin::AdminPage, alert::AlertPage, alerts::AlertsPage, approvals::ApprovalsPage, audit::AuditPage,
+    login::LoginPage, not_found::NotFound, overview::OverviewPage, playbooks::PlaybooksPage,
+    rules::RulesPage, run::RunPage, runs::RunsPage,
 };
 
 /// The full HTML document the server renders around the app.
@@ -55,6 +56,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("runs") view=RunsPage/>
                         <Route path=path!("runs/:id") view=RunPage/>
                         <Route path=path!("playbooks") view=PlaybooksPage/>
+                        <Route path=path!("approvals") view=ApprovalsPage/>
+                        <Route path=path!("rules") view=RulesPage/>
                         <Route path=path!("audit") view=AuditPage/>
                         <Route path=path!("admin") view=AdminPage/>
                     </ParentRoute>

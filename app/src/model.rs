@@ -4,6 +4,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod approvals;
+mod rules;
+pub use approvals::PendingApproval;
+pub use rules::{BreakerState, RuleView};
+
 /// What a user may do. Ordered: every role can do what the roles below it can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
@@ -82,6 +87,16 @@ pub struct NewApiToken {
     pub name: String,
     pub role: Role,
     pub token: String,
+}
+
+/// A user just added or whose password was just reset: a generated password is shown here
+/// once and stored nowhere but as its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedPassword {
+    pub username: String,
+    pub role: Role,
+    /// Set only when the server generated the password.
+    pub password: Option<String>,
 }
 
 /// One user in the admin list (never carries the password hash).

@@ -10,10 +10,12 @@ pub mod heal;
 pub mod heal_stats;
 pub mod matcher;
 pub mod recap;
+pub mod rule_view;
 pub mod security;
 pub mod silence;
 pub mod state;
 pub mod timeline;
+pub mod user_admin;
 
 pub use state::AppState;
 

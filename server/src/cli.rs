@@ -94,7 +94,7 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set a new password for a user (prompted, or --password-stdin).
+    /// Set a new password for a user (prompted, or --password-stdin); their open sessions end.
     Passwd {
         /// The user's name.
         name: String,

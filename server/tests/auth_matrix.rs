@@ -23,6 +23,8 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/run_output_search", "id=1&q=ok", Some(Role::Viewer)),
     ("/api/run_recap", "id=1", Some(Role::Viewer)),
     ("/api/audit", "", Some(Role::Viewer)),
+    ("/api/rules", "", Some(Role::Viewer)),
+    ("/api/approvals", "", Some(Role::Viewer)),
     ("/api/replay", "alert_id=1", Some(Role::Viewer)),
     ("/api/replay", "alert_id=1&enqueue=true", Some(Role::Operator)),
     ("/api/heal_now", "alert_id=1", Some(Role::Operator)),
@@ -36,6 +38,10 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/api_tokens", "", Some(Role::Admin)),
     ("/api/create_api_token", "name=matrix&role=viewer", Some(Role::Admin)),
     ("/api/revoke_api_token", "id=999999", Some(Role::Admin)),
+    ("/api/add_user", "username=matrix-new&role=viewer", Some(Role::Admin)),
+    ("/api/set_user_role", "username=nobody&role=viewer", Some(Role::Admin)),
+    ("/api/set_user_disabled", "username=nobody&disabled=true", Some(Role::Admin)),
+    ("/api/reset_password", "username=nobody", Some(Role::Admin)),
 ];
 
 const PASSWORD: &str = "matrix-password-1";
@@ -113,7 +119,7 @@ async fn every_server_function_enforces_its_role_on_the_server() {
         }
     }
     eprintln!("permission matrix: {cells} cells checked");
-    assert!(cells >= 25 * 7 - 7, "{cells}");
+    assert!(cells >= 31 * 7 - 7, "{cells}");
 }
 
 #[tokio::test]

@@ -1,129 +1,19 @@
 //! The UI in a real headless Chromium (Debian's chromium + chromium-driver, via WebDriver):
-//! log in through the form, see the shell, log out; a viewer sees fewer rights.
+//! log in through the form, see the shell, log out; a viewer sees fewer rights; an admin adds a
+//! user; an operator heals; the approvals queue and the rules with their breakers.
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::{Client, Locator};
 
 use app::model::Role;
 use app::ssr::db::seed::SeedSize;
+use common::browser::{
+    artifacts, browser, log_in, text_of, wait_hydrated, wait_path, ChromeDriver, ONE_BROWSER, WAIT,
+};
 use common::TestApp;
-
-/// How long any one browser condition may take (hydration of a debug bundle included).
-const WAIT: Duration = Duration::from_secs(20);
-
-/// One browser at a time: two Chromiums on two cores make every wait flaky.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A chromedriver process, killed on drop.
-struct ChromeDriver {
-    child: Child,
-    url: String,
-}
-
-impl ChromeDriver {
-    fn start() -> ChromeDriver {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed (scripts/setup.sh test)");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        ChromeDriver { child, url }
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn browser(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else { unreachable!() };
-    // ChromeDriver may accept connections a moment before it accepts sessions.
-    let mut last_error = None;
-    for _ in 0..5 {
-        match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&driver.url).await {
-            Ok(client) => return client,
-            Err(e) => last_error = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("no browser session: {last_error:?}")
-}
-
-fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Waits until the wasm bundle has hydrated the page (the marker only flips in the browser).
-async fn wait_hydrated(c: &Client) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#app[data-hydrated='true']"))
-        .await
-        .expect("the page hydrates (is target/site built? run scripts/build.sh)");
-}
-
-async fn wait_path(c: &Client, path: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let url = c.current_url().await.unwrap();
-        if url.path() == path {
-            return;
-        }
-        assert!(Instant::now() < deadline, "expected {path}, still at {url}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn log_in(c: &Client, addr: SocketAddr, name: &str, password: &str) {
-    c.goto(&format!("http://{addr}/")).await.unwrap();
-    wait_path(c, "/login").await;
-    wait_hydrated(c).await;
-    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys(name).await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     let _one = ONE_BROWSER.lock().await;
@@ -173,6 +63,26 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     assert!(shown.contains("ci-deploys") && shown.contains("shk_"), "{shown}");
     let tokens = text_of(&c, "[data-testid=tokens-table]").await;
     assert!(tokens.contains("ci-deploys") && !tokens.contains("shk_"), "{tokens}");
+    // A user added from the form with a generated password: shown once, then listed.
+    let form = "[data-testid=add-user-form]";
+    let name_field = c.find(Locator::Css(&format!("{form} input[name=username]"))).await.unwrap();
+    name_field.send_keys("olga").await.unwrap();
+    c.find(Locator::Css(&format!("{form} select[name=role] option[value=operator]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("{form} button"))).await.unwrap().click().await.unwrap();
+    let issued = text_of(&c, "[data-testid=issued-password]").await;
+    assert!(issued.contains("olga") && issued.contains("not be shown again"), "{issued}");
+    let deadline = Instant::now() + WAIT;
+    while !text_of(&c, "[data-testid=users-table]").await.contains("olga") {
+        assert!(Instant::now() < deadline, "olga never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let users = text_of(&c, "[data-testid=users-table]").await.to_lowercase();
+    assert!(users.contains("olga") && users.contains("operator"), "{users}");
     std::fs::write(artifacts().join("admin-users.png"), c.screenshot().await.unwrap()).unwrap();
 
     // Log out: back to the login form, and the pages are closed again.
@@ -328,6 +238,65 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     c.close().await.unwrap();
     stop.cancel();
     let _ = work.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers() {
+    let _one = ONE_BROWSER.lock().await;
+    assert!(common::site_root().join("pkg/selfheal.wasm").exists(), "run scripts/build.sh first");
+    let rule = serde_json::json!({
+        "name": "nginx-down", "match": { "alertname": "NginxDown" },
+        "matchers": ["severity=~\"crit.*|page\""], "playbook": "heal-nginx.yml",
+        "mode": "approval", "max_attempts": 1, "window": "30m",
+    });
+    let app = TestApp::with(|config, dir| common::one_rule(config, dir, rule)).await;
+    app.add_user("olga", "operator-password-1", Role::Operator).await;
+    app.deliver(include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json")).await;
+    app.engine.decide_pending().await.unwrap();
+    let addr = app.serve().await;
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // From the overview's card to the queue: the parked run with its alert.
+    log_in(&c, addr, "olga", "operator-password-1").await;
+    wait_path(&c, "/").await;
+    wait_hydrated(&c).await;
+    c.find(Locator::Css("[data-testid=awaiting-approval]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/approvals").await;
+    let queue = text_of(&c, "[data-testid=approvals-table]").await;
+    assert!(queue.contains("NginxDown") && queue.contains("heal-nginx.yml"), "{queue}");
+    std::fs::write(artifacts().join("approvals.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // The rules: the engine's one attempt opened the breaker (max 1), an operator may reset it.
+    c.find(Locator::LinkText("Rules")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/rules").await;
+    let rules = text_of(&c, "[data-testid=rules]").await;
+    assert!(
+        rules.contains("nginx-down") && rules.contains("approval") && rules.contains("1 of 1"),
+        "{rules}"
+    );
+    assert!(text_of(&c, "[data-testid=rule-breakers]").await.contains("open"));
+    std::fs::write(artifacts().join("rules.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Reject with a comment: off the queue, audited with the comment.
+    c.goto(&format!("http://{addr}/approvals")).await.unwrap();
+    wait_hydrated(&c).await;
+    c.find(Locator::Css("input[name=comment]"))
+        .await
+        .unwrap()
+        .send_keys("not during the demo")
+        .await
+        .unwrap();
+    c.find(Locator::Css("[data-testid=reject]")).await.unwrap().click().await.unwrap();
+    text_of(&c, ".empty-state").await;
+    let audit: (String, String) =
+        sqlx::query_as("SELECT actor, detail FROM audit_events WHERE action = 'run.reject'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audit, ("olga".to_owned(), "not during the demo".to_owned()));
+    c.close().await.unwrap();
 }
 
 /// A viewer logged in, in a real browser, to a fresh app seeded with history.

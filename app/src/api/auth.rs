@@ -57,6 +57,10 @@ pub async fn login(username: String, password: String) -> Result<CurrentUser, Ap
     session.insert(auth::SESSION_USER_KEY, user.id).await.map_err(|e| internal("session write failed", e))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     session.insert(auth::SESSION_LOGIN_AT_KEY, now).await.map_err(|e| internal("session write failed", e))?;
+    session
+        .insert(auth::SESSION_EPOCH_KEY, user.session_epoch)
+        .await
+        .map_err(|e| internal("session write failed", e))?;
     let event = NewAuditEvent {
         actor: &user.username,
         action: "auth.login",

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Overview, ReplayOutcome};
+use crate::model::{Overview, PendingApproval, ReplayOutcome};
 
 /// `POST /api/heal_now` (fields `alert_id`, optional `dry_run`): queue the matching rule's
 /// playbook for this alert now; returns the run id and sends the browser to the live run.
@@ -46,6 +46,20 @@ pub async fn approve_run(
         state.worker_wake.notify_one();
     }
     Ok(())
+}
+
+/// `POST /api/approvals`: runs awaiting approval, oldest first (viewer).
+#[server(endpoint = "approvals")]
+pub async fn list_approvals() -> Result<Vec<PendingApproval>, AppError> {
+    use crate::model::Role;
+    use crate::ssr::db::approvals::{pending_approvals, MAX_PENDING_APPROVALS};
+    use crate::ssr::{app_state, auth, internal};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    pending_approvals(&state.pool, MAX_PENDING_APPROVALS)
+        .await
+        .map_err(|e| internal("list approvals failed", e))
 }
 
 /// `POST /api/cancel_run` (field `run_id`): cancel a run that has not started.

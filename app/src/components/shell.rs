@@ -62,6 +62,8 @@ fn Nav(user: CurrentUser) -> impl IntoView {
             <A href="/alerts">"Alerts"</A>
             <A href="/runs">"Runs"</A>
             <A href="/playbooks">"Playbooks"</A>
+            <A href="/approvals">"Approvals"</A>
+            <A href="/rules">"Rules"</A>
             <A href="/audit">"Audit"</A>
             {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}
         </nav>

@@ -1,33 +1,64 @@
-//! `/admin`: users and API tokens (admin only; the server refuses everyone else).
+//! `/admin`: users (add, change role, disable or enable, reset a password) and API tokens
+//! (admin only; the server refuses everyone else and guards against locking admins out).
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::users::list_users;
+use crate::api::users::{list_users, AddUser, ResetPassword, SetUserDisabled, SetUserRole};
+use crate::components::shell::UserResource;
+use crate::error::AppError;
+use crate::model::{IssuedPassword, Role, UserSummary};
 use crate::pages::admin_tokens::ApiTokens;
 
-/// The user list.
+/// The users section, then the API tokens.
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let users = Resource::new(|| (), |_| list_users());
+    let add = ServerAction::<AddUser>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let acts = UserActions { set_role, set_disabled, reset };
+    let users = Resource::new(
+        move || {
+            (
+                add.version().get(),
+                set_role.version().get(),
+                set_disabled.version().get(),
+                reset.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    let me = use_context::<UserResource>();
+    let error = move || {
+        let err = |r: Option<Result<(), AppError>>| r.and_then(Result::err);
+        err(set_role.value().get())
+            .or_else(|| err(set_disabled.value().get()))
+            .or_else(|| reset.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
     view! {
         <Title text="Admin"/>
         <h1>"Users"</h1>
-        <p class="muted">"Add users with "<code>"selfheal user add NAME --role viewer|operator|admin"</code>"."</p>
+        <AddUserForm add/>
+        <Issued result=Signal::derive(move || add.value().get())/>
+        <Issued result=Signal::derive(move || reset.value().get())/>
+        {move || error().map(|e| view! { <p class="error" data-testid="user-error">{e}</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                // Awaited, not peeked: the server and the browser then mark the same row as yours.
+                let my_id = match me {
+                    Some(me) => me.await.ok().flatten().map(|u| u.id),
+                    None => None,
+                };
                 match users.await {
                     Err(e) => view! { <p class="error" data-testid="admin-error">{e.to_string()}</p> }.into_any(),
                     Ok(rows) => view! {
                         <table class="table" data-testid="users-table">
-                            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created (UTC)"</th></tr></thead>
+                            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created (UTC)"</th><th>"Actions"</th></tr></thead>
                             <tbody>
-                                {rows.into_iter().map(|u| view! {
-                                    <tr>
-                                        <td>{u.username}</td>
-                                        <td><span class=format!("role role-{}", u.role)>{u.role.as_str()}</span></td>
-                                        <td>{if u.disabled { "disabled" } else { "active" }}</td>
-                                        <td>{u.created_at.replace('T', " ")}</td>
-                                    </tr>
+                                {rows.into_iter().map(|u| {
+                                    let is_me = my_id == Some(u.id);
+                                    view! { <UserRow u is_me acts/> }
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -35,6 +66,95 @@ pub fn AdminPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <p class="muted">"From a terminal on the server: "<code>"selfheal user add NAME --role viewer|operator|admin"</code>
+            ", "<code>"selfheal user passwd NAME"</code>"."</p>
         <ApiTokens/>
+    }
+}
+
+/// The row actions, shared by every row.
+#[derive(Clone, Copy)]
+struct UserActions {
+    set_role: ServerAction<SetUserRole>,
+    set_disabled: ServerAction<SetUserDisabled>,
+    reset: ServerAction<ResetPassword>,
+}
+
+/// Name, role and a password left empty to have one generated.
+#[component]
+fn AddUserForm(add: ServerAction<AddUser>) -> impl IntoView {
+    view! {
+        <ActionForm action=add attr:class="inline-form" attr:data-testid="add-user-form">
+            <label>"User name "<input type="text" name="username" required maxlength="64" placeholder="vera" autocomplete="off"/></label>
+            <label>"Role "<RoleSelect current=Role::Viewer/></label>
+            <label>"Password "<input type="password" name="password" placeholder="empty: generate one" autocomplete="new-password"/></label>
+            <button type="submit" class="btn btn-primary">"Add user"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn RoleSelect(current: Role) -> impl IntoView {
+    view! {
+        <select name="role">
+            {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == current>{r.as_str()}</option> }).collect_view()}
+        </select>
+    }
+}
+
+/// The outcome of an add or a reset: a generated password, shown this once; or the error.
+#[component]
+fn Issued(result: Signal<Option<Result<IssuedPassword, AppError>>>) -> impl IntoView {
+    move || {
+        result.get().map(|r| match r {
+            Ok(IssuedPassword { username, password: Some(password), .. }) => view! {
+                <p class="notice" data-testid="issued-password">
+                    "Password of "<strong>{username}</strong>": "<code>{password}</code>
+                    " — hand it over now: it is not stored and will not be shown again."
+                </p>
+            }
+            .into_any(),
+            Ok(IssuedPassword { username, role, password: None }) => {
+                view! { <p class="notice" data-testid="issued-password">{format!("Added {username} ({role}).")}</p> }
+                    .into_any()
+            }
+            Err(e) => view! { <p class="error" data-testid="user-error">{e.to_string()}</p> }.into_any(),
+        })
+    }
+}
+
+/// One user with their actions (none on your own row but the role change, which the server
+/// refuses when it would demote you).
+#[component]
+fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
+    let UserActions { set_role, set_disabled, reset } = acts;
+    let name = u.username.clone();
+    let (name2, name3) = (name.clone(), name.clone());
+    view! {
+        <tr data-testid="user-row">
+            <td>{u.username.clone()}{is_me.then_some(" (you)")}</td>
+            <td><span class=format!("role role-{}", u.role)>{u.role.as_str()}</span></td>
+            <td>{if u.disabled { view! { <span class="badge tone-bad">"disabled"</span> }.into_any() } else { "active".into_any() }}</td>
+            <td>{u.created_at.replace('T', " ")}</td>
+            <td><div class="row-actions">
+                <ActionForm action=set_role>
+                    <input type="hidden" name="username" value=name/>
+                    <RoleSelect current=u.role/>
+                    <button type="submit" class="btn btn-small">"Set role"</button>
+                </ActionForm>
+                {(!is_me).then(|| view! {
+                    <ActionForm action=set_disabled>
+                        <input type="hidden" name="username" value=name2/>
+                        <input type="hidden" name="disabled" value=(!u.disabled).to_string()/>
+                        <button type="submit" class=if u.disabled { "btn btn-small" } else { "btn btn-small btn-danger" }
+                            data-testid="toggle-disabled">{if u.disabled { "Enable" } else { "Disable" }}</button>
+                    </ActionForm>
+                    <ActionForm action=reset>
+                        <input type="hidden" name="username" value=name3/>
+                        <button type="submit" class="btn btn-small" data-testid="reset-password">"Reset password"</button>
+                    </ActionForm>
+                })}
+            </div></td>
+        </tr>
     }
 }

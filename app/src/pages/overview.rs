@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::heal::{get_overview, ResetBreaker};
+use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
-use crate::components::shell::can_act;
 use crate::components::time::format_ms;
 use crate::model::{OpenBreaker, Overview};
 
@@ -50,7 +50,7 @@ fn Figures(o: Overview) -> impl IntoView {
         <div class="cards" data-testid="overview">
             <a class="card stat" href="/alerts?status=firing"><span class="n">{o.firing_alerts}</span><span>"firing alerts"</span></a>
             <a class="card stat" href="/runs"><span class="n">{o.runs_in_flight}</span><span>"runs in flight"</span></a>
-            <a class="card stat" href="/runs"><span class="n">{o.awaiting_approval}</span><span>"awaiting approval"</span></a>
+            <a class="card stat" href="/approvals" data-testid="awaiting-approval"><span class="n">{o.awaiting_approval}</span><span>"awaiting approval"</span></a>
             <div class="card stat"><span class="n">{o.runs_24h}</span><span>"heals in 24 h"</span></div>
             <div class="card stat"><span class="n">{rate(o.verified_24h, o.runs_24h)}</span><span>"verified (24 h)"</span></div>
             <div class="card stat"><span class="n">{o.failed_24h}</span><span>"failed or not fixed (24 h)"</span></div>
@@ -68,7 +68,6 @@ fn Figures(o: Overview) -> impl IntoView {
 
 #[component]
 fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>) -> impl IntoView {
-    let can_act = can_act();
     if open.is_empty() {
         return view! { <p class="muted" data-testid="breakers">"All circuit breakers are closed."</p> }
             .into_any();
@@ -85,15 +84,7 @@ fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>) -> impl I
                             <td>{b.rule}</td>
                             <td><code>{b.target}</code></td>
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
-                            <td>{move || can_act.get().then(|| {
-                                let (rule, target) = (rule.clone(), target.clone());
-                                view! {
-                                <ActionForm action=reset>
-                                    <input type="hidden" name="rule" value=rule/>
-                                    <input type="hidden" name="target" value=target/>
-                                    <button type="submit" class="btn btn-small">"Reset"</button>
-                                </ActionForm>
-                            }})}</td>
+                            <td><BreakerReset rule target reset/></td>
                         </tr>
                     }
                 }).collect_view()}

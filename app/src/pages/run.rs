@@ -8,6 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::heal::{ApproveRun, CancelRun};
 use crate::api::run_output::get_run_recap;
 use crate::api::runs::get_run;
+use crate::components::approval_form::ApprovalForm;
 use crate::components::badges::StatusBadge;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
@@ -91,12 +92,7 @@ fn RunActions(
         {move || (can_act.get() && cancellable).then(|| view! {
             <div class="actions" data-testid="run-actions">
                 {waiting.then(|| view! {
-                    <ActionForm action=approve>
-                        <input type="hidden" name="run_id" value=id.to_string()/>
-                        <input type="text" name="comment" placeholder="comment (optional)"/>
-                        <button type="submit" name="approve" value="true" class="btn btn-primary btn-small" data-testid="approve">"Approve"</button>
-                        <button type="submit" name="approve" value="false" class="btn btn-small" data-testid="reject">"Reject"</button>
-                    </ActionForm>
+                    <ApprovalForm run_id=id approve/>
                 })}
                 <ActionForm action=cancel>
                     <input type="hidden" name="run_id" value=id.to_string()/>

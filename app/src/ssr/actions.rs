@@ -157,15 +157,10 @@ pub async fn open_breakers(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<Open
     let now = time::OffsetDateTime::now_utc();
     let mut open = Vec::new();
     for rule in rules {
-        let window_start = crate::ssr::alert::format_utc(now - rule.config.window).unwrap_or_default();
-        for (target, attempts) in decisions::attempts_by_target(pool, rule.name(), &window_start).await? {
-            if attempts >= i64::from(rule.config.max_attempts) {
-                open.push(OpenBreaker {
-                    rule: rule.name().to_owned(),
-                    target,
-                    attempts,
-                    max_attempts: i64::from(rule.config.max_attempts),
-                });
+        for b in crate::ssr::rule_view::rule_breakers(pool, rule, now).await? {
+            if b.open {
+                let (target, attempts, max_attempts) = (b.target, b.attempts, b.max_attempts);
+                open.push(OpenBreaker { rule: rule.name().to_owned(), target, attempts, max_attempts });
             }
         }
     }
@@ -217,6 +212,7 @@ pub async fn replay(
     Ok(ReplayOutcome { reason, detail, run_id })
 }
 
+/// Records what `actor` did, from `source`, in the transaction of the change itself.
 pub(crate) async fn audit(
     tx: &mut sqlx::SqliteConnection,
     actor: &str,

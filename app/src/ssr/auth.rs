@@ -20,6 +20,10 @@ pub const SESSION_USER_KEY: &str = "user_id";
 /// Session key holding the login time (Unix seconds), for the absolute expiry.
 pub const SESSION_LOGIN_AT_KEY: &str = "login_at";
 
+/// Session key holding the user's `session_epoch` at login; a session whose value is older
+/// than the user's (password reset, disabled) has ended. Sessions from before it read as 0.
+pub const SESSION_EPOCH_KEY: &str = "session_epoch";
+
 /// Shortest password we accept: below this, argon2 cannot save a guessable secret.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -152,8 +156,19 @@ pub async fn user_from_session(
         session.flush().await.map_err(|e| internal("session delete failed", e))?;
         return Ok(None);
     }
+    let epoch: Option<i64> =
+        session.get(SESSION_EPOCH_KEY).await.map_err(|e| internal("session load failed", e))?;
     let row = users::find_user_by_id(&state.pool, id).await.map_err(|e| internal("user lookup failed", e))?;
-    Ok(row.filter(|r| !r.disabled).map(|r| CurrentUser { id: r.id, username: r.username, role: r.role }))
+    match row {
+        Some(r) if !r.disabled && r.session_epoch == epoch.unwrap_or(0) => {
+            Ok(Some(CurrentUser { id: r.id, username: r.username, role: r.role }))
+        }
+        // Disabled, or its password was reset since this login: the session is over for good.
+        _ => {
+            session.flush().await.map_err(|e| internal("session delete failed", e))?;
+            Ok(None)
+        }
+    }
 }
 
 /// The principal of the current request, if any: the API token it presents in
@@ -181,7 +196,6 @@ pub async fn require_role(needed: Role) -> Result<CurrentUser, AppError> {
     }
 }
 
-/// The peer address of the current request, for the audit log (none in in-process tests).
 /// Whether a login for `username` from `source` must be refused because of earlier failures
 /// (counted from the audit log, so they survive restarts). Checked before the password, the
 /// same way for names that exist and names that do not.
@@ -206,6 +220,7 @@ pub async fn login_throttled(
     }
 }
 
+/// The peer address of the current request, for the audit log (none in in-process tests).
 pub fn client_addr() -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
     parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string())

@@ -2,6 +2,7 @@
 pub mod alert_detail;
 pub mod alerts;
 pub mod api_tokens;
+pub mod approvals;
 pub mod audit;
 pub mod audit_chain;
 pub mod audit_export;
@@ -112,4 +113,20 @@ pub async fn test_pool() -> SqlitePool {
         .expect("in-memory sqlite");
     migrate(&pool).await.expect("migrations apply");
     pool
+}
+
+/// Stores a firing alert episode `id` named `alertname` for unit tests of the tables that
+/// refer to alerts.
+#[cfg(test)]
+pub async fn insert_test_alert(pool: &SqlitePool, id: i64, alertname: &str) {
+    sqlx::query(
+        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, \
+         first_seen_at, last_seen_at) \
+         VALUES (?, 'f', '2026-01-01T00:00:00.000Z', 'firing', ?, '{}', '{}', 'webhook', 'n', 'n')",
+    )
+    .bind(id)
+    .bind(alertname)
+    .execute(pool)
+    .await
+    .expect("test alert");
 }

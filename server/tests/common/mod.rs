@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
+pub mod browser;
 pub mod process;
 pub mod prometheus;
 
@@ -85,6 +86,16 @@ pub fn with_playbook(config: &mut Config, dir: &std::path::Path, name: &str) {
 
 pub fn site_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
+}
+
+/// A config edit for [`TestApp::with`]: a no-op `heal-nginx.yml` in the temp dir's ansible
+/// folder, and `rule` (which may name it) as the only rule.
+pub fn one_rule(config: &mut Config, dir: &std::path::Path, rule: serde_json::Value) {
+    let ansible = dir.join("ansible");
+    std::fs::create_dir_all(&ansible).expect("ansible dir");
+    std::fs::write(ansible.join("heal-nginx.yml"), "- hosts: all\n  tasks: []\n").expect("playbook");
+    config.ansible.dir = ansible;
+    config.rules = vec![serde_json::from_value(rule).expect("a valid rule")];
 }
 
 impl TestApp {

@@ -128,21 +128,35 @@ pub async fn reset_breaker(
     Ok(())
 }
 
-/// Engine attempts per target of one rule since the window start (or each target's last
-/// breaker reset, if later).
-pub async fn attempts_by_target(
+/// One target of a rule as its circuit breaker sees it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct BreakerRow {
+    pub target: String,
+    /// Engine attempts in the window since the target's last reset: what the breaker counts.
+    pub attempts: i64,
+    /// The latest engine attempt in the window.
+    pub last_attempt: String,
+    pub last_reset: Option<String>,
+}
+
+/// Every target of one rule with engine attempts since the window start, by target: the
+/// attempts that count (those since the target's last breaker reset, if later), the last
+/// attempt and the last reset.
+pub async fn breaker_states(
     ex: impl SqliteExecutor<'_>,
     rule: &str,
     window_start: &str,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
+) -> Result<Vec<BreakerRow>, sqlx::Error> {
     sqlx::query_as(
         // The window as its own range predicate, so only the window's runs are visited (on
-        // (rule, created_at)); the reset check then runs for those few.
-        "SELECT r.target, count(*) FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' \
-         AND r.created_at >= ?2 \
-         AND r.created_at >= coalesce((SELECT max(reset_at) FROM breaker_resets b \
-                                       WHERE b.rule = ?1 AND b.target = r.target), '') \
-         GROUP BY r.target",
+        // (rule, created_at)); the reset lookup then runs for those few.
+        "SELECT target, sum(created_at >= coalesce(reset_at, '')) AS attempts, \
+                max(created_at) AS last_attempt, max(reset_at) AS last_reset \
+         FROM (SELECT r.target, r.created_at, \
+                      (SELECT max(reset_at) FROM breaker_resets b WHERE b.rule = ?1 AND b.target = r.target) \
+                      AS reset_at \
+               FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' AND r.created_at >= ?2) \
+         GROUP BY target ORDER BY target",
     )
     .bind(rule)
     .bind(window_start)

@@ -60,13 +60,7 @@ async fn one_run_per_target_then_claim_in_order() {
 #[tokio::test]
 async fn a_claimed_run_carries_its_alerts_name_for_verification() {
     let pool = test_pool().await;
-    sqlx::query(
-        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, first_seen_at, last_seen_at) \
-         VALUES (3, 'f', '2026-01-01T00:00:00.000Z', 'firing', 'NginxServiceUnhealthy', '{}', '{}', 'webhook', 'n', 'n')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    crate::ssr::db::insert_test_alert(&pool, 3, "NginxServiceUnhealthy").await;
     let mut conn = pool.acquire().await.unwrap();
     let (a, b) = (plan("web1"), plan("web2"));
     let for_alert = NewRun { alert_id: Some(3), ..new_run(&a, "2026-01-01T00:00:01.000Z") };
@@ -101,6 +95,14 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
         target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(in_window, 2, "the first attempt fell out of the window");
 
+    let row = |attempts, last_reset: Option<&str>| BreakerRow {
+        target: "web1:9113".into(),
+        attempts,
+        last_attempt: "2026-01-01T00:20:00.000Z".into(),
+        last_reset: last_reset.map(str::to_owned),
+    };
+    let states = breaker_states(&mut *conn, "nginx-down", "2026-01-01T00:05:00.000Z").await.unwrap();
+    assert_eq!(states, [row(2, None)], "the breaker counts what target_history counts");
     sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES ('nginx-down', 'web1:9113', '2026-01-01T00:15:00.000Z', 'ops')")
         .execute(&mut *conn)
         .await
@@ -108,6 +110,9 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
     let (_, _, after_reset) =
         target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(after_reset, 1, "only attempts after the reset count");
+    let states = breaker_states(&mut *conn, "nginx-down", "2026-01-01T00:05:00.000Z").await.unwrap();
+    assert_eq!(states, [row(1, Some("2026-01-01T00:15:00.000Z"))]);
+    assert!(breaker_states(&mut *conn, "other-rule", "2025-01-01T00:00:00.000Z").await.unwrap().is_empty());
     let (_, other_last, other) =
         target_history(&mut conn, "other-rule", "web1:9113", "2025-01-01T00:00:00.000Z").await.unwrap();
     assert_eq!((other_last, other), (None, 0));
@@ -116,13 +121,7 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
 #[tokio::test]
 async fn decisions_are_stored_and_mark_the_alert_decided() {
     let pool = test_pool().await;
-    sqlx::query(
-        "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, first_seen_at, last_seen_at) \
-         VALUES (7, 'f', '2026-01-01T00:00:00.000Z', 'firing', 'X', '{}', '{}', 'webhook', 'n', 'n')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    crate::ssr::db::insert_test_alert(&pool, 7, "X").await;
     assert_eq!(undecided_alerts(&pool, 10).await.unwrap().len(), 1);
     let mut conn = pool.acquire().await.unwrap();
     let skip = Decision::Skip(Skip { reason: SkipReason::Cooldown, detail: "cooldown: 30s ago".into() });

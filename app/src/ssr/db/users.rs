@@ -12,6 +12,8 @@ pub struct UserRow {
     pub password_hash: PasswordHash,
     pub role: Role,
     pub disabled: bool,
+    /// Bumped by a password change, disable or enable; a session from an older one has ended.
+    pub session_epoch: i64,
 }
 
 /// Inserts a user and returns its id. Fails with a unique violation if the name is taken
@@ -35,18 +37,22 @@ pub async fn find_user_by_name(
     ex: impl SqliteExecutor<'_>,
     username: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, password_hash, role, disabled FROM users WHERE username = ?")
-        .bind(username)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(
+        "SELECT id, username, password_hash, role, disabled, session_epoch FROM users WHERE username = ?",
+    )
+    .bind(username)
+    .fetch_optional(ex)
+    .await
 }
 
 /// The user with this id, if any.
 pub async fn find_user_by_id(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, password_hash, role, disabled FROM users WHERE id = ?")
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(
+        "SELECT id, username, password_hash, role, disabled, session_epoch FROM users WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(ex)
+    .await
 }
 
 /// Every user, by name.
@@ -63,14 +69,14 @@ pub async fn count_users(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error
     sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(ex).await
 }
 
-/// Replaces a user's password hash; returns whether the user exists.
+/// Replaces a user's password hash and ends their sessions; returns whether the user exists.
 pub async fn set_password(
     ex: impl SqliteExecutor<'_>,
     username: &str,
     hash: &PasswordHash,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+        "UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
          WHERE username = ?",
     )
     .bind(hash)
@@ -80,15 +86,15 @@ pub async fn set_password(
     Ok(done.rows_affected() == 1)
 }
 
-/// Disables or re-enables a user; returns whether the user exists. A disabled user's sessions
-/// stop working at their next request.
+/// Disables or re-enables a user; returns whether the user exists. Either way the sessions
+/// opened before end at their next request (a disabled user's are refused anyway).
 pub async fn set_disabled(
     ex: impl SqliteExecutor<'_>,
     username: &str,
     disabled: bool,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+        "UPDATE users SET disabled = ?, session_epoch = session_epoch + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
          WHERE username = ?",
     )
     .bind(disabled)
@@ -96,6 +102,23 @@ pub async fn set_disabled(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Changes a user's role; returns whether the user exists. Takes effect at their next request.
+pub async fn set_role(ex: impl SqliteExecutor<'_>, username: &str, role: Role) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET role = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE username = ?",
+    )
+    .bind(role)
+    .bind(username)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many admins are enabled (the last one may be neither disabled nor demoted).
+pub async fn count_active_admins(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0").fetch_one(ex).await
 }
 
 #[cfg(test)]
@@ -121,7 +144,9 @@ mod tests {
 
         assert!(insert_user(&pool, "ALICE", &hash("h2"), Role::Viewer).await.is_err(), "dup name");
 
+        assert_eq!(find_user_by_id(&pool, id).await.unwrap().unwrap().session_epoch, 0);
         assert!(set_password(&pool, "alice", &hash("h3")).await.unwrap());
+        assert_eq!(find_user_by_id(&pool, id).await.unwrap().unwrap().session_epoch, 1, "sessions end");
         assert!(!set_password(&pool, "bob", &hash("h3")).await.unwrap());
         assert!(set_disabled(&pool, "alice", true).await.unwrap());
         assert!(!set_disabled(&pool, "bob", true).await.unwrap());
@@ -129,10 +154,25 @@ mod tests {
         let row = find_user_by_id(&pool, id).await.unwrap().unwrap();
         assert_eq!(row.password_hash.as_str(), "h3");
         assert!(row.disabled);
+        assert_eq!(row.session_epoch, 2, "disabling ends the sessions too");
         let list = list_users(&pool).await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].username, "Alice");
         assert_eq!(count_users(&pool).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn roles_change_and_only_enabled_admins_count() {
+        let pool = test_pool().await;
+        insert_user(&pool, "ada", &hash("h"), Role::Admin).await.unwrap();
+        insert_user(&pool, "bob", &hash("h"), Role::Viewer).await.unwrap();
+        assert_eq!(count_active_admins(&pool).await.unwrap(), 1);
+        assert!(set_role(&pool, "BOB", Role::Admin).await.unwrap());
+        assert!(!set_role(&pool, "nobody", Role::Admin).await.unwrap());
+        assert_eq!(find_user_by_name(&pool, "bob").await.unwrap().unwrap().role, Role::Admin);
+        assert_eq!(count_active_admins(&pool).await.unwrap(), 2);
+        set_disabled(&pool, "ada", true).await.unwrap();
+        assert_eq!(count_active_admins(&pool).await.unwrap(), 1, "a disabled admin does not count");
     }
 
     #[tokio::test]

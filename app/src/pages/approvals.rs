@@ -1,0 +1,62 @@
+//! `/approvals`: runs waiting for an operator's yes or no, oldest first, with approve and
+//! reject (and a comment) for operators.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::heal::{list_approvals, ApproveRun};
+use crate::components::approval_form::ApprovalForm;
+use crate::components::empty_state::EmptyState;
+use crate::components::shell::can_act;
+
+/// The approvals queue.
+#[component]
+pub fn ApprovalsPage() -> impl IntoView {
+    let approve = ServerAction::<ApproveRun>::new();
+    let pending = Resource::new(move || approve.version().get(), |_| list_approvals());
+    let can_act = can_act();
+    view! {
+        <Title text="Approvals"/>
+        <h1>"Awaiting approval"</h1>
+        <p class="muted">"Runs of rules in approval mode wait here until an operator decides; an approved run is queued at once. A pending approval expires after the configured time, or when its alert resolves."</p>
+        {move || approve.value().get().and_then(Result::err).map(|e| view! { <p class="error" data-testid="approval-error">{e.to_string()}</p> })}
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match pending.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(rows) if rows.is_empty() => view! {
+                        <EmptyState title="Nothing awaiting approval">
+                            <p>"Rules with "<code>"mode = \"approval\""</code>" park their runs here instead of running them."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(rows) => view! {
+                        <table class="table" data-testid="approvals-table">
+                            <thead><tr><th>"Run"</th><th>"Alert"</th><th>"Rule"</th><th>"Target"</th><th>"Playbook"</th><th>"Requested (UTC)"</th><th></th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|p| {
+                                    let run_id = p.run_id;
+                                    let alert = match (p.alert_id, p.alertname) {
+                                        (Some(id), name) => view! {
+                                            <a href=format!("/alerts/{id}")>{name.unwrap_or_else(|| format!("alert #{id}"))}</a>
+                                        }.into_any(),
+                                        (None, _) => view! { <span class="muted">"—"</span> }.into_any(),
+                                    };
+                                    view! {
+                                        <tr>
+                                            <td><a href=format!("/runs/{run_id}")>{format!("#{run_id}")}</a></td>
+                                            <td>{alert}</td>
+                                            <td class="nowrap">{p.rule}</td>
+                                            <td><code>{p.target}</code></td>
+                                            <td class="nowrap"><code>{p.playbook}</code></td>
+                                            <td>{p.requested_at.replace('T', " ")}<br/><span class="muted">{format!("by {}", p.requested_by)}</span></td>
+                                            <td>{move || can_act.get().then(|| view! { <ApprovalForm run_id approve/> })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

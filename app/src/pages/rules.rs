@@ -1,0 +1,109 @@
+//! `/rules`: the rules selfheal loaded at start — what each matches, runs and how — and each
+//! target's circuit breaker, with a reset for operators.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::heal::ResetBreaker;
+use crate::api::rules::list_rules;
+use crate::components::breaker_reset::BreakerReset;
+use crate::components::empty_state::EmptyState;
+use crate::model::{BreakerState, RuleView};
+
+/// Every rule as a card, in the order the engine tries them.
+#[component]
+pub fn RulesPage() -> impl IntoView {
+    let reset = ServerAction::<ResetBreaker>::new();
+    let rules = Resource::new(move || reset.version().get(), |_| list_rules());
+    view! {
+        <Title text="Rules"/>
+        <h1>"Rules"</h1>
+        <p class="muted">"Loaded from the configuration at start, tried in this order: the first rule whose matchers all hold decides."</p>
+        {move || reset.value().get().and_then(Result::err).map(|e| view! { <p class="error">{e.to_string()}</p> })}
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rules.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(rules) if rules.is_empty() => view! {
+                        <EmptyState title="No rules loaded">
+                            <p>"Add "<code>"[[rules]]"</code>" to the configuration file (see "<code>"selfheal.example.toml"</code>
+                               ") and restart; until then selfheal records alerts but heals nothing."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(rules) => view! {
+                        <div data-testid="rules">
+                            {rules.into_iter().map(|r| view! { <RuleCard rule=r reset/> }).collect_view()}
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView {
+    let name = rule.name.clone();
+    let attempts = if rule.max_attempts == 1 { "attempt" } else { "attempts" };
+    let notify = match rule.notify_targets {
+        0 => "none".to_owned(),
+        n => format!("{n} target{}", if n == 1 { "" } else { "s" }),
+    };
+    let vars =
+        if rule.vars_from_labels.is_empty() { "—".to_owned() } else { rule.vars_from_labels.join(", ") };
+    view! {
+        <section class="card rule" data-testid="rule">
+            <h2>{rule.name.clone()}" "<span class=format!("badge mode-{}", rule.mode)>{rule.mode.clone()}</span></h2>
+            <dl class="facts">
+                <dt>"Matches"</dt>
+                <dd>{rule.matchers.into_iter().map(|m| view! { <code class="chip">{m}</code>" " }).collect_view()}</dd>
+                <dt>"Playbook"</dt><dd><code>{rule.playbook}</code></dd>
+                <dt>"Target label"</dt><dd><code>{rule.target_label}</code>{rule.limit_from.map(|l| view! { " · "<code>"--limit"</code>" from "<code>{l}</code> })}</dd>
+                <dt>"Variables from labels"</dt><dd>{vars}</dd>
+                <dt>"Cooldown"</dt><dd>{rule.cooldown}</dd>
+                <dt>"Breaker"</dt><dd>{format!("opens after {} {attempts} within {}", rule.max_attempts, rule.window)}</dd>
+                <dt>"Timeout"</dt><dd>{rule.timeout}</dd>
+                <dt>"Verify"</dt>
+                <dd>{match rule.verify {
+                    Some(q) => view! { <code>{q}</code> }.into_any(),
+                    None => "the alert no longer firing".into_any(),
+                }}{format!(" · within {}, held {}", rule.verify_within, rule.verify_hold)}</dd>
+                <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
+                <dt>"Notifications"</dt><dd>{notify}</dd>
+            </dl>
+            <Breakers rule=name breakers=rule.breakers reset/>
+        </section>
+    }
+}
+
+#[component]
+fn Breakers(rule: String, breakers: Vec<BreakerState>, reset: ServerAction<ResetBreaker>) -> impl IntoView {
+    if breakers.is_empty() {
+        return view! { <p class="muted">"No engine attempts within the window: every breaker closed."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="table" data-testid="rule-breakers">
+            <thead><tr><th>"Target"</th><th>"Breaker"</th><th>"Attempts in window"</th><th>"Last attempt (UTC)"</th><th>"Last reset (UTC)"</th><th></th></tr></thead>
+            <tbody>
+                {breakers.into_iter().map(|b| {
+                    let (rule, target) = (rule.clone(), b.target.clone());
+                    view! {
+                        <tr>
+                            <td><code>{b.target}</code></td>
+                            <td>{if b.open {
+                                view! { <span class="badge tone-bad">"open"</span> }.into_any()
+                            } else {
+                                view! { <span class="badge tone-ok">"closed"</span> }.into_any()
+                            }}</td>
+                            <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
+                            <td>{b.last_attempt.replace('T', " ")}</td>
+                            <td>{b.last_reset.map(|at| at.replace('T', " ")).unwrap_or_else(|| "—".into())}</td>
+                            <td><BreakerReset rule target reset/></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

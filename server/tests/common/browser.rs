@@ -1,0 +1,119 @@
+//! Helpers for the headless-browser tests: a ChromeDriver process, a Chromium session, waits
+//! for elements, paths and hydration, logging in through the form, and the screenshot folder.
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// How long any one browser condition may take (hydration of a debug bundle included).
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// One browser at a time: two Chromiums on two cores make every wait flaky.
+pub static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A chromedriver process, killed on drop.
+pub struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    pub fn start() -> ChromeDriver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/setup.sh test)");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ChromeDriver { child, url }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn browser(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    // ChromeDriver may accept connections a moment before it accepts sessions.
+    let mut last_error = None;
+    for _ in 0..5 {
+        match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&driver.url).await {
+            Ok(client) => return client,
+            Err(e) => last_error = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no browser session: {last_error:?}")
+}
+
+pub fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until the wasm bundle has hydrated the page (the marker only flips in the browser).
+pub async fn wait_hydrated(c: &Client) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#app[data-hydrated='true']"))
+        .await
+        .expect("the page hydrates (is target/site built? run scripts/build.sh)");
+}
+
+pub async fn wait_path(c: &Client, path: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        assert!(Instant::now() < deadline, "expected {path}, still at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn log_in(c: &Client, addr: SocketAddr, name: &str, password: &str) {
+    c.goto(&format!("http://{addr}/")).await.unwrap();
+    wait_path(c, "/login").await;
+    wait_hydrated(c).await;
+    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys(name).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+}

@@ -270,14 +270,18 @@ mod tests {
         let metrics = Metrics::new();
         let (inbox, _writer) = Inbox::start(&path, metrics.clone(), Arc::default()).unwrap();
 
+        // The writer answers a job before its own checkpoint, and handles jobs one after another:
+        // once the answer to a later job arrives, the work after the earlier commit is done.
         inbox.store(delivery(1)).await.unwrap();
         inbox.store(delivery(2)).await.unwrap();
         assert_eq!(writer_checkpoints(&metrics), 0, "no checkpoint inside the writer unasked");
 
         inbox.wal_tail().raise();
         inbox.store(delivery(3)).await.unwrap();
-        assert_eq!(writer_checkpoints(&metrics), 1, "the tail is taken after the next commit");
         inbox.store(delivery(4)).await.unwrap();
+        assert_eq!(writer_checkpoints(&metrics), 1, "the tail is taken after the next commit");
+        inbox.store(delivery(5)).await.unwrap();
+        inbox.store(delivery(6)).await.unwrap();
         assert_eq!(writer_checkpoints(&metrics), 1, "once per pass of the checkpointer");
     }
 }

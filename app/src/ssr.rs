@@ -5,6 +5,7 @@ pub mod api_token;
 pub mod auth;
 pub mod db;
 pub mod evaluate;
+pub mod filter;
 pub mod heal;
 pub mod matcher;
 pub mod security;
@@ -41,6 +42,11 @@ pub fn respond_with(err: AppError) -> AppError {
 pub fn internal(context: &'static str, err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "{context}");
     respond_with(AppError::Internal)
+}
+
+/// A refused input, answered with 400 and the message.
+pub fn invalid(message: String) -> AppError {
+    respond_with(AppError::Invalid(message))
 }
 
 /// The application state every server function reaches through `use_context`.

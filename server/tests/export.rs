@@ -11,6 +11,7 @@ use tower::ServiceExt;
 use app::model::Role;
 use common::{notification, TestApp};
 
+/// The test users' password.
 const PASSWORD: &str = "export-password-1";
 
 /// Label values an attacker who can make an alert fire controls.

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use app::model::Role;
 use common::{notification, TestApp};
 
+/// The test users' password.
 const PASSWORD: &str = "lists-password-1";
 
 /// A form's fields.

@@ -65,6 +65,7 @@ fn text(s: &str) -> Option<String> {
 /// What the plan tests put before each query.
 const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
 
+/// Every row, no scan window (as an export reads).
 const ALL: Window = Window { before: i64::MAX, floor: None, limit: 50 };
 
 #[tokio::test]

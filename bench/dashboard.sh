@@ -33,6 +33,11 @@ curl -fsS -c "$jar" -o /dev/null -d username=admin -d password=bench-admin-pw "h
 
 mid_alert=$((alerts / 2))
 mid_run=$((runs / 2))
+# A day ten days back, and three days (about 100,000 of the seed's alerts) for the export.
+day_from=$(date -u -d '10 days ago' +%Y-%m-%dT%H:%M)
+day_to=$(date -u -d '9 days ago' +%Y-%m-%dT%H:%M)
+export_from=$(date -u -d '20 days ago' +%Y-%m-%dT%H:%M)
+export_to=$(date -u -d '17 days ago' +%Y-%m-%dT%H:%M)
 # name | method | path | form body
 cases=(
     "overview|POST|/api/overview|"
@@ -45,6 +50,16 @@ cases=(
     "run detail|POST|/api/run|id=$mid_run"
     "run output (first lines)|POST|/api/run_output|id=$mid_run&after=0"
     "alerts page (server-rendered HTML)|GET|/alerts|"
+    "alerts, severity filter|POST|/api/alerts|filter[severity]=critical"
+    "alerts, instance filter (1 in 40)|POST|/api/alerts|filter[instance]=web7:9113"
+    "alerts, name + instance + severity matching nothing (whole scan window)|POST|/api/alerts|filter[alertname]=HostDown&filter[instance]=web7:9113&filter[severity]=critical"
+    "alerts, free text in a label value|POST|/api/alerts|filter[q]=web7:"
+    "alerts, free text matching nothing (whole scan window)|POST|/api/alerts|filter[q]=no-such-text"
+    "alerts, last 24 h|POST|/api/alerts|filter[since]=24h"
+    "alerts, last 7 days + instance|POST|/api/alerts|filter[since]=7d&filter[instance]=web7:9113"
+    "alerts, one day 10 days ago|POST|/api/alerts|filter[from]=$day_from&filter[to]=$day_to"
+    "alerts page, filtered (server-rendered HTML)|GET|/alerts?severity=critical&q=web7|"
+    "runs, status + trigger filter|POST|/api/runs|filter[status]=failed&filter[trigger]=engine"
 )
 echo
 echo "| request | p50 ms | p95 ms |"
@@ -66,6 +81,14 @@ import sys
 v = sorted(float(x) * 1000 for x in sys.stdin.read().split())
 p = lambda q: v[min(len(v) - 1, round(q * (len(v) - 1)))]
 print(f'| $name | {p(0.5):.1f} | {p(0.95):.1f} |')"
+done
+# The export of about 100,000 alerts (three days of the seed), a few times: time and rows.
+for kind in csv jsonl; do
+    for _ in 1 2 3; do
+        out=$(curl -fsS -b "$jar" -o "$work/export.$kind" -w '%{time_total} %{size_download}' \
+            "http://127.0.0.1:$port/api/export/alerts.$kind?from=$export_from&to=$export_to")
+        echo "| export alerts.$kind, $(wc -l <"$work/export.$kind") lines, ${out#* } bytes | ${out% *} s |"
+    done
 done
 echo
 echo "seeded $alerts alerts, $runs runs, $((runs * lines)) output lines in ${seed_secs}s;" \

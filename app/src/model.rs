@@ -8,6 +8,10 @@ mod approvals;
 mod rules;
 pub use approvals::PendingApproval;
 pub use rules::{BreakerState, RuleView};
+mod filter;
+pub use filter::{
+    AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage, RUN_STATUSES, RUN_TRIGGERS,
+};
 
 /// What a user may do. Ordered: every role can do what the roles below it can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -153,17 +157,6 @@ mod tests {
         let err = "root".parse::<Role>().unwrap_err();
         assert!(err.contains("root"), "{err}");
     }
-}
-
-/// Filters of the alert list; every field optional. `before` is the keyset cursor (an alert id).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertFilter {
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub alertname: Option<String>,
-    #[serde(default)]
-    pub before: Option<i64>,
 }
 
 /// One alert episode in full, for its detail page.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod db;
 pub mod evaluate;
+pub mod filter;
 pub mod heal;
 pub mod heal_stats;
 pub mod matcher;
@@ -47,6 +48,11 @@ pub fn respond_with(err: AppError) -> AppError {
 pub fn internal(context: &'static str, err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "{context}");
     respond_with(AppError::Internal)
+}
+
+/// A refused input, answered with 400 and the message.
+pub fn invalid(message: String) -> AppError {
+    respond_with(AppError::Invalid(message))
 }
 
 /// The application state every server function reaches through `use_context`.

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod engine;
+pub mod export;
 pub mod health;
 pub mod intake;
 pub mod metrics;
@@ -56,6 +57,7 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
         .route("/health", get(health::health))
         .route("/webhook", post(webhook::receive).with_state(intake))
         .route("/metrics", get(metrics::serve_metrics).with_state(metrics))
+        .route("/api/export/{file}", get(export::export))
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             move || provide_context(fallback_state.clone()),

@@ -88,7 +88,7 @@ async fn a_viewer_is_refused_an_admin_function_but_may_read() {
     assert!(!users.body.contains("admin-password"), "no detail leaks");
     let audit = app.post_form("/api/audit", &[], Some(&viewer)).await;
     assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
-    assert_eq!(audit.json()[0]["action"], "auth.login");
+    assert_eq!(audit.json()["rows"][0]["action"], "auth.login");
 
     let admin = app.login("admin", ADMIN_PW).await;
     let users = app.post_form("/api/users", &[], Some(&admin)).await;

@@ -205,3 +205,55 @@ async fn server_functions_refuse_get_and_cross_site_posts() {
     // Past the cross-site check; the handler then answers for itself (400: no such rule here).
     assert_eq!(app.send(same_site).await.status, StatusCode::BAD_REQUEST, "the dashboard's own post passes");
 }
+
+/// The plain axum routes under `/api/` (not server functions, so not in `server_fn_paths`):
+/// read-only GETs, each needing at least the viewer role.
+const GET_ROUTES: &[&str] = &[
+    "/api/export/alerts.csv",
+    "/api/export/alerts.jsonl",
+    "/api/export/runs.csv",
+    "/api/export/runs.jsonl",
+    "/api/export/audit.csv",
+    "/api/export/audit.jsonl",
+];
+
+#[tokio::test]
+async fn exports_need_a_viewer_session_or_token_and_change_nothing() {
+    let app = TestApp::new().await;
+    let mut principals = vec![("nobody", None), ("bad token", Some(Credential::Bearer("shk_0000".into())))];
+    for role in Role::ALL {
+        let name = format!("matrix-{}", role.as_str());
+        app.add_user(&name, PASSWORD, role).await;
+        principals.push((role.as_str(), Some(Credential::Cookie(app.login(&name, PASSWORD).await))));
+        principals.push((role.as_str(), Some(Credential::Bearer(token(&app, role).await))));
+    }
+    let audit_before = app.audit_actions().await.len();
+    for path in GET_ROUTES {
+        for (who, credential) in &principals {
+            let mut req = Request::get(*path);
+            match credential {
+                Some(Credential::Cookie(c)) => req = req.header(header::COOKIE, c),
+                Some(Credential::Bearer(t)) => req = req.header(header::AUTHORIZATION, format!("Bearer {t}")),
+                None => {}
+            }
+            let res = app.send(req.body(Body::empty()).unwrap()).await;
+            let want = if credential.is_none() || *who == "bad token" {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(res.status, want, "{path} as {who}: {}", res.body);
+            if want == StatusCode::UNAUTHORIZED {
+                assert_eq!(res.body, r#""Unauthorized""#, "{path} as {who}: nothing exported");
+            }
+        }
+    }
+    assert_eq!(app.audit_actions().await.len(), audit_before, "an export changes nothing");
+    // A POST is not an export.
+    let cookie = match &principals[2].1 {
+        Some(Credential::Cookie(c)) => c.clone(),
+        _ => unreachable!(),
+    };
+    let post = app.post_form("/api/export/alerts.csv", &[], Some(&cookie)).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -178,7 +178,7 @@ impl<'a> Api<'a> {
     async fn latest_run(&self, rule: &str) -> Option<(i64, String, String)> {
         let res = self.client.post(format!("{}/api/runs", self.base)).header("cookie", &self.cookie);
         let runs: serde_json::Value = res.send().await.ok()?.json().await.ok()?;
-        runs.as_array()?.iter().find(|r| r["rule"] == rule).map(|r| {
+        runs["rows"].as_array()?.iter().find(|r| r["rule"] == rule).map(|r| {
             let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
             (r["id"].as_i64().unwrap_or(0), text("status"), text("verification"))
         })

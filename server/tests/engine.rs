@@ -189,8 +189,8 @@ async fn runs_and_decisions_are_visible_to_a_viewer() {
 
     let runs = app.post_form("/api/runs", &[], Some(&cookie)).await;
     assert_eq!(runs.status, StatusCode::OK, "{}", runs.body);
-    assert_eq!(runs.json()[0]["status"], "queued");
-    assert_eq!(runs.json()[0]["requested_by"], "engine");
+    assert_eq!(runs.json()["rows"][0]["status"], "queued");
+    assert_eq!(runs.json()["rows"][0]["requested_by"], "engine");
     let output =
         app.post_form("/api/run_output", &[("id", &run_id.to_string()), ("after", "0")], Some(&cookie)).await;
     assert_eq!(output.json()[0]["line"], "PLAY [all] ***");

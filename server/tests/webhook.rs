@@ -166,7 +166,7 @@ async fn truncated_alerts_are_recorded_and_visible() {
     let cookie = app.login("vera", "viewer-password-1").await;
     let list = app.post_form("/api/alerts", &[], Some(&cookie)).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    assert_eq!(list.json()[0]["truncated_alerts"], 7);
+    assert_eq!(list.json()["rows"][0]["truncated_alerts"], 7);
     let page = app.get("/alerts", Some(&cookie)).await;
     assert!(page.body.contains("+7 truncated"), "{}", page.body);
     let metrics = app.get("/metrics", None).await.body;

@@ -2,30 +2,28 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AlertDetail, AlertFilter, AlertSummary};
+use crate::model::{AlertDetail, AlertFilter, AlertPage};
 
 /// Alerts per page of the list.
 pub const ALERT_PAGE_SIZE: i64 = 50;
 
-/// `POST /api/alerts` (optional fields `filter[status]`, `filter[alertname]`, `filter[before]`):
-/// stored alert episodes, newest first (viewer).
+/// `POST /api/alerts` (optional fields `filter[status]`, `filter[alertname]`,
+/// `filter[severity]`, `filter[instance]`, `filter[q]`, `filter[since]`, `filter[from]`,
+/// `filter[to]`, `filter[before]`): one page of alert episodes, newest first (viewer).
 #[server(endpoint = "alerts")]
-pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<Vec<AlertSummary>, AppError> {
+pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<AlertPage, AppError> {
     use crate::model::Role;
-    use crate::ssr::{app_state, auth, db, internal, respond_with};
+    use crate::ssr::db::lists::{self, Listed, Window};
+    use crate::ssr::{app_state, auth, filter as check, internal, invalid};
 
     auth::require_role(Role::Viewer).await?;
-    if let Some(status) = filter.status.as_deref().filter(|s| !s.is_empty()) {
-        if status != "firing" && status != "resolved" {
-            return Err(respond_with(AppError::Invalid(format!(
-                "status must be firing or resolved, not `{status}`"
-            ))));
-        }
-    }
+    let q = check::alert_query(&filter, time::OffsetDateTime::now_utc()).map_err(invalid)?;
     let state = app_state()?;
-    db::alerts::list_alerts(&state.pool, &filter, ALERT_PAGE_SIZE)
-        .await
-        .map_err(|e| internal("list alerts failed", e))
+    let fail = |e| internal("list alerts failed", e);
+    let (min, max) = lists::id_bounds(&state.pool, Listed::Alerts).await.map_err(fail)?;
+    let w = Window::page(filter.before, max, ALERT_PAGE_SIZE);
+    let rows = lists::list_alerts(&state.pool, &q, w).await.map_err(fail)?;
+    Ok(lists::into_page(rows, |r| r.id, &w, min))
 }
 
 /// Runs listed on an alert's page (the newest; older ones are on the runs page).

@@ -1,13 +1,14 @@
-//! `/alerts`: alert history, newest first, with status and name filters (a plain GET form, so
-//! it works before hydration) and keyset paging.
+//! `/alerts`: alert history, newest first, with filters (status, name, severity, instance, free
+//! text, time range) in a plain GET form, so they work before hydration, keyset paging, export.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::alerts::{list_alerts, ALERT_PAGE_SIZE};
+use crate::api::alerts::list_alerts;
 use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::components::heal_button::HealNowButton;
+use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::shell::can_act;
 use crate::model::{AlertFilter, AlertSummary};
 
@@ -21,15 +22,23 @@ pub fn AlertsPage() -> impl IntoView {
         AlertFilter {
             status: text("status"),
             alertname: text("alertname"),
+            severity: text("severity"),
+            instance: text("instance"),
+            q: text("q"),
+            since: text("since"),
+            from: text("from"),
+            to: text("to"),
             before: text("before").and_then(|v| v.parse().ok()),
         }
     });
     let alerts = Resource::new(move || filter.get(), list_alerts);
+    let value =
+        move |f: fn(&AlertFilter) -> &Option<String>| move || f(&filter.read()).clone().unwrap_or_default();
 
     view! {
         <Title text="Alerts"/>
         <h1>"Alerts"</h1>
-        <form method="get" action="/alerts" class="filters">
+        <form method="get" action="/alerts" class="filters" data-testid="alert-filters">
             <label>"Status"
                 <select name="status">
                     <option value="" selected=move || filter.read().status.is_none()>"any"</option>
@@ -37,17 +46,27 @@ pub fn AlertsPage() -> impl IntoView {
                     <option value="resolved" selected=move || filter.read().status.as_deref() == Some("resolved")>"resolved"</option>
                 </select>
             </label>
-            <label>"Alert name"
-                <input type="text" name="alertname" prop:value=move || filter.read().alertname.clone().unwrap_or_default()/>
-            </label>
+            <label>"Alert name"<input type="text" name="alertname" prop:value=value(|f| &f.alertname)/></label>
+            <label>"Severity"<input type="text" name="severity" size="8" prop:value=value(|f| &f.severity)/></label>
+            <label>"Instance"<input type="text" name="instance" prop:value=value(|f| &f.instance)/></label>
+            <label>"Text"<input type="search" name="q" maxlength="100" placeholder="name, instance, label…" prop:value=value(|f| &f.q)/></label>
+            {move || {
+                let f = filter.get();
+                view! { <TimeRangeFields since=f.since from=f.from to=f.to/> }
+            }}
             <button type="submit" class="btn">"Filter"</button>
         </form>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let query = filter.read_untracked().to_query();
                 match alerts.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(rows) if rows.is_empty() => view! { <NoAlerts/> }.into_any(),
-                    Ok(rows) => view! { <AlertTable rows filter=filter.get_untracked()/> }.into_any(),
+                    Ok(page) if page.rows.is_empty() && page.next_before.is_none() && query.is_empty() => view! { <NoAlerts/> }.into_any(),
+                    Ok(page) => view! {
+                        {page.rows.is_empty().then(|| view! { <p class="muted">"No alerts match."</p> })}
+                        <AlertTable rows=page.rows/>
+                        <ListNav base="/alerts" export="alerts" query next_before=page.next_before scan_limited=page.scan_limited/>
+                    }.into_any(),
                 }
             })}
         </Suspense>
@@ -55,16 +74,8 @@ pub fn AlertsPage() -> impl IntoView {
 }
 
 #[component]
-fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
+fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
     let can_act = can_act();
-    let next = (rows.len() as i64 == ALERT_PAGE_SIZE).then(|| {
-        let last = rows.last().map(|r| r.id).unwrap_or_default();
-        format!(
-            "/alerts?status={}&alertname={}&before={last}",
-            filter.status.unwrap_or_default(),
-            filter.alertname.unwrap_or_default()
-        )
-    });
     view! {
         <table class="table" data-testid="alerts-table">
             <thead><tr>
@@ -96,7 +107,6 @@ fn AlertTable(rows: Vec<AlertSummary>, filter: AlertFilter) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-        {next.map(|href| view! { <p class="pager"><a href=href>"Older alerts →"</a></p> })}
     }
 }
 

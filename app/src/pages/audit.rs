@@ -1,44 +1,82 @@
-//! `/audit`: who did what, newest first.
+//! `/audit`: who did what, newest first, filtered by actor, action and time (a plain GET
+//! form), keyset paging and export.
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::list_audit_events;
 use crate::components::empty_state::EmptyState;
+use crate::components::list_nav::{ListNav, TimeRangeFields};
+use crate::model::{AuditEvent, AuditFilter};
 
 /// The audit log.
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let events = Resource::new(|| (), |_| list_audit_events(None));
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        let q = query.read();
+        let text = |k: &str| q.get(k).filter(|v| !v.is_empty());
+        AuditFilter {
+            actor: text("actor"),
+            action: text("action"),
+            since: text("since"),
+            from: text("from"),
+            to: text("to"),
+            before: text("before").and_then(|v| v.parse().ok()),
+        }
+    });
+    let events = Resource::new(move || filter.get(), list_audit_events);
     view! {
         <Title text="Audit"/>
         <h1>"Audit log"</h1>
+        {move || {
+            let f = filter.get();
+            view! {
+                <form method="get" action="/audit" class="filters" data-testid="audit-filters">
+                    <label>"Who"<input type="text" name="actor" value=f.actor.unwrap_or_default()/></label>
+                    <label>"Action"<input type="text" name="action" placeholder="e.g. auth.login" value=f.action.unwrap_or_default()/></label>
+                    <TimeRangeFields since=f.since from=f.from to=f.to/>
+                    <button type="submit" class="btn">"Filter"</button>
+                </form>
+            }
+        }}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let query = filter.read_untracked().to_query();
                 match events.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(rows) if rows.is_empty() => view! {
+                    Ok(page) if page.rows.is_empty() && page.next_before.is_none() && query.is_empty() => view! {
                         <EmptyState title="Nothing audited yet">
                             <p>"Logins, heals and changes will be listed here."</p>
                         </EmptyState>
                     }.into_any(),
-                    Ok(rows) => view! {
-                        <table class="table" data-testid="audit-table">
-                            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|e| view! {
-                                    <tr>
-                                        <td><time datetime=e.at.clone()>{e.at.replace('T', " ")}</time></td>
-                                        <td>{e.actor}</td>
-                                        <td><code>{e.action}</code></td>
-                                        <td>{e.target.unwrap_or_default()}</td>
-                                        <td>{e.source.unwrap_or_default()}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                    Ok(page) => view! {
+                        {page.rows.is_empty().then(|| view! { <p class="muted">"No entries match."</p> })}
+                        <AuditTable rows=page.rows/>
+                        <ListNav base="/audit" export="audit" query next_before=page.next_before scan_limited=page.scan_limited/>
                     }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn AuditTable(rows: Vec<AuditEvent>) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="audit-table">
+            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|e| view! {
+                    <tr>
+                        <td><time datetime=e.at.clone()>{e.at.replace('T', " ")}</time></td>
+                        <td>{e.actor}</td>
+                        <td><code>{e.action}</code></td>
+                        <td>{e.target.unwrap_or_default()}</td>
+                        <td>{e.source.unwrap_or_default()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -177,23 +177,38 @@ pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
     let state = app_state()?;
     let authorization = leptos::prelude::use_context::<http::request::Parts>()
         .and_then(|parts| parts.headers.get(http::header::AUTHORIZATION).cloned());
-    if let Some(header) = authorization {
-        return crate::ssr::api_token::user_from_authorization(&state.pool, &header).await;
+    principal(&state, authorization.as_ref(), &session().await?).await
+}
+
+/// Who a request is, from its `Authorization` header and session, for plain axum handlers as
+/// for server functions: a request that presents credentials is judged by them alone.
+pub async fn principal(
+    state: &crate::ssr::AppState,
+    authorization: Option<&http::HeaderValue>,
+    session: &Session,
+) -> Result<Option<CurrentUser>, AppError> {
+    match authorization {
+        Some(header) => crate::ssr::api_token::user_from_authorization(&state.pool, header).await,
+        None => user_from_session(state, session).await,
     }
-    user_from_session(&state, &session().await?).await
+}
+
+/// `user` if their role allows `needed`, else `Unauthorized` (nobody) or `Forbidden`.
+pub fn check_role(user: Option<CurrentUser>, needed: Role) -> Result<CurrentUser, AppError> {
+    match user {
+        None => Err(AppError::Unauthorized),
+        Some(user) if user.role.allows(needed) => Ok(user),
+        Some(user) => {
+            tracing::warn!(user = %user.username, role = %user.role, needed = %needed, "forbidden");
+            Err(AppError::Forbidden)
+        }
+    }
 }
 
 /// The first call of every protected server function: the logged-in user if their role allows
 /// `needed`, else `Unauthorized` (401) or `Forbidden` (403).
 pub async fn require_role(needed: Role) -> Result<CurrentUser, AppError> {
-    match current_user().await? {
-        None => Err(respond_with(AppError::Unauthorized)),
-        Some(user) if user.role.allows(needed) => Ok(user),
-        Some(user) => {
-            tracing::warn!(user = %user.username, role = %user.role, needed = %needed, "forbidden");
-            Err(respond_with(AppError::Forbidden))
-        }
-    }
+    check_role(current_user().await?, needed).map_err(respond_with)
 }
 
 /// Whether a login for `username` from `source` must be refused because of earlier failures

@@ -8,6 +8,7 @@ pub mod audit_chain;
 pub mod audit_export;
 pub mod decisions;
 pub mod inbox;
+pub mod lists;
 pub mod outbound;
 pub mod retention;
 pub mod run_output;

@@ -205,3 +205,33 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// One alert of a test notification: (fingerprint, alertname, severity, instance, startsAt,
+/// extra labels, annotations).
+pub type TestAlert<'a> =
+    (&'a str, &'a str, &'a str, &'a str, &'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+
+/// An Alertmanager webhook body carrying `alerts`, all firing.
+pub fn notification(alerts: &[TestAlert<'_>]) -> String {
+    let alerts: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|(fp, name, severity, instance, starts_at, extra, annotations)| {
+            let mut labels = serde_json::json!({ "alertname": name, "severity": severity, "instance": instance });
+            for (k, v) in *extra {
+                labels[*k] = serde_json::json!(v);
+            }
+            let annotations: serde_json::Map<String, serde_json::Value> =
+                annotations.iter().map(|(k, v)| ((*k).to_owned(), serde_json::json!(v))).collect();
+            serde_json::json!({
+                "status": "firing", "labels": labels, "annotations": annotations, "startsAt": starts_at,
+                "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph", "fingerprint": fp,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "receiver": "heal", "status": "firing", "alerts": alerts, "groupLabels": {}, "commonLabels": {},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "version": "4",
+        "groupKey": "{}:{}", "truncatedAlerts": 0,
+    })
+    .to_string()
+}

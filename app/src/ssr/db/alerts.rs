@@ -2,7 +2,6 @@
 //! episode, keyed by fingerprint + startsAt).
 use sqlx::SqliteExecutor;
 
-use crate::model::{AlertFilter, AlertSummary};
 use crate::ssr::alert::{AlertStatus, NewAlert};
 
 /// Where an alert or notification came from.
@@ -82,34 +81,13 @@ pub async fn record_reconciled_alert(
     Ok(done.rows_affected() == 1)
 }
 
-/// The columns of an [`AlertSummary`], from `alerts a` joined to its last notification `n`.
+/// The columns of an [`AlertSummary`](crate::model::AlertSummary), from `alerts a` joined to its last notification `n`.
 pub const ALERT_SUMMARY_FROM: &str =
     "SELECT a.id, a.fingerprint, a.alertname, a.status, a.severity, a.instance, a.starts_at, a.ends_at, \
      a.resolved_at, a.source, a.deliveries, a.last_seen_at, a.labels, \
      coalesce(n.truncated_alerts, 0) AS truncated_alerts, \
      (SELECT reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1) AS decision \
      FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id";
-
-/// Alerts, newest first, filtered, one keyset page (`before` is an alert id).
-pub async fn list_alerts(
-    ex: impl SqliteExecutor<'_>,
-    filter: &AlertFilter,
-    limit: i64,
-) -> Result<Vec<AlertSummary>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{ALERT_SUMMARY_FROM} \
-         WHERE a.id < coalesce(?1, 9223372036854775807) \
-           AND (?2 IS NULL OR a.status = ?2) \
-           AND (?3 IS NULL OR a.alertname = ?3) \
-         ORDER BY a.id DESC LIMIT ?4"
-    ))
-    .bind(filter.before)
-    .bind(filter.status.as_deref().filter(|s| !s.is_empty()))
-    .bind(filter.alertname.as_deref().filter(|s| !s.is_empty()))
-    .bind(limit)
-    .fetch_all(ex)
-    .await
-}
 
 #[cfg(test)]
 #[path = "alerts_tests.rs"]

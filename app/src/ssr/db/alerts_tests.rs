@@ -27,27 +27,3 @@ async fn reconciliation_adds_only_unknown_episodes() {
         "new episode"
     );
 }
-
-#[tokio::test]
-async fn list_filters_and_pages_newest_first() {
-    let mut db = test_db().await;
-    let pool = db.pool.clone();
-    store_fixture(&mut db, FIRING, "2026-11-22T01:25:11.000Z");
-    let unhealthy = include_str!(
-        "../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-firing-service-unhealthy.json"
-    );
-    store_fixture(&mut db, unhealthy, "2026-11-22T01:25:12.000Z");
-
-    let all = list_alerts(&pool, &AlertFilter::default(), 10).await.unwrap();
-    assert_eq!(all.len(), 2);
-    assert!(all[0].id > all[1].id);
-    let page =
-        list_alerts(&pool, &AlertFilter { before: Some(all[0].id), ..Default::default() }, 10).await.unwrap();
-    assert_eq!(page, all[1..]);
-    let by_name = AlertFilter { alertname: Some("NginxDown".into()), ..Default::default() };
-    let named = list_alerts(&pool, &by_name, 10).await.unwrap();
-    assert_eq!(named.len(), 1);
-    assert_eq!(named[0].alertname, "NginxDown");
-    let resolved = AlertFilter { status: Some("resolved".into()), ..Default::default() };
-    assert!(list_alerts(&pool, &resolved, 10).await.unwrap().is_empty());
-}

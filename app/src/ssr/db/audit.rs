@@ -1,8 +1,6 @@
 //! The append-only `audit_events` table.
 use sqlx::SqliteExecutor;
 
-use crate::model::AuditEvent;
-
 /// An audit entry about to be written.
 #[derive(Clone, Debug, Default)]
 pub struct NewAuditEvent<'a> {
@@ -47,26 +45,12 @@ pub async fn count_recent(
     .await
 }
 
-/// The newest entries first, at most `limit`, older than `before` (an id) when given.
-pub async fn list_audit(
-    ex: impl SqliteExecutor<'_>,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<AuditEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, at, actor, action, target, detail, source FROM audit_events \
-         WHERE id < coalesce(?, 9223372036854775807) ORDER BY id DESC LIMIT ?",
-    )
-    .bind(before)
-    .bind(limit)
-    .fetch_all(ex)
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ssr::db::lists::{list_audit, Window};
     use crate::ssr::db::test_pool;
+    use crate::ssr::filter::AuditQuery;
 
     #[tokio::test]
     async fn audit_appends_lists_newest_first_and_refuses_updates() {
@@ -75,10 +59,10 @@ mod tests {
             let e = NewAuditEvent { actor: "alice", action, source: Some("127.0.0.1"), ..Default::default() };
             record_audit(&pool, &e).await.unwrap();
         }
-        let all = list_audit(&pool, None, 10).await.unwrap();
+        let all = list_audit(&pool, &AuditQuery::default(), Window::chunk(i64::MAX, 10)).await.unwrap();
         let actions: Vec<_> = all.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["auth.logout", "user.add", "auth.login"]);
-        let page = list_audit(&pool, Some(all[0].id), 1).await.unwrap();
+        let page = list_audit(&pool, &AuditQuery::default(), Window::chunk(all[0].id, 1)).await.unwrap();
         assert_eq!(page[0].action, "user.add");
 
         let edit = sqlx::query("UPDATE audit_events SET actor = 'mallory'").execute(&pool).await;

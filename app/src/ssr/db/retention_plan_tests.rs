@@ -1,7 +1,9 @@
 //! A database stays fast through and after a large prune: the prune's own lookups use indexes,
 //! and afterwards the statistics are fresh and `list_alerts` still walks its indexes.
 use super::*;
+use crate::ssr::db::lists::{alerts_sql, Window};
 use crate::ssr::db::test_pool;
+use crate::ssr::filter::AlertQuery;
 
 const OLD: &str = "2026-01-01T00:00:00.000Z";
 
@@ -17,16 +19,6 @@ async fn drain(pool: &SqlitePool, step: Step, cut: &Cutoffs) -> Pruned {
         }
     }
 }
-
-/// `list_alerts`' query (app/src/ssr/db/alerts.rs), for its plan.
-const LIST_ALERTS: &str =
-    "SELECT a.id, a.fingerprint, a.alertname, a.status, a.severity, a.instance, a.starts_at, \
-     a.ends_at, a.resolved_at, a.source, a.deliveries, a.last_seen_at, a.labels, \
-     coalesce(n.truncated_alerts, 0) AS truncated_alerts, \
-     (SELECT reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1) AS decision \
-     FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id \
-     WHERE a.id < coalesce(?1, 9223372036854775807) AND (?2 IS NULL OR a.status = ?2) \
-       AND (?3 IS NULL OR a.alertname = ?3) ORDER BY a.id DESC LIMIT ?4";
 
 #[tokio::test]
 async fn a_large_prune_leaves_fresh_statistics_and_list_alerts_on_its_indexes() {
@@ -80,14 +72,13 @@ async fn a_large_prune_leaves_fresh_statistics_and_list_alerts_on_its_indexes() 
         ("by status", Some("firing"), None),
         ("by name", None, Some("DiskFull")),
     ] {
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {LIST_ALERTS}"))
-            .bind(None::<i64>)
-            .bind(status)
-            .bind(alertname)
-            .bind(50)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        let q = AlertQuery {
+            status: status.map(str::to_owned),
+            alertname: alertname.map(str::to_owned),
+            ..Default::default()
+        };
+        let mut explain = alerts_sql("EXPLAIN QUERY PLAN ", &q, Window::page(None, 50_000, 50));
+        let plan: Vec<(i64, i64, i64, String)> = explain.build_query_as().fetch_all(&pool).await.unwrap();
         let text = plan.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join(" | ");
         let on_index = ["SEARCH a USING INTEGER PRIMARY KEY", "alerts_status_id", "alerts_alertname_id"];
         assert!(

@@ -289,21 +289,6 @@ pub const RUN_COLUMNS: &str =
     "id, alert_id, rule, playbook, target, mode, status, verification, requested_by, created_at, \
      started_at, finished_at, exit_code, error, time_to_heal_ms, output_lines, output_truncated";
 
-/// Runs, newest first, one keyset page (`before` is a run id).
-pub async fn list_runs(
-    ex: impl SqliteExecutor<'_>,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<RunSummary>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM heal_runs WHERE id < coalesce(?, 9223372036854775807) ORDER BY id DESC LIMIT ?"
-    ))
-    .bind(before)
-    .bind(limit)
-    .fetch_all(ex)
-    .await
-}
-
 /// One run.
 pub async fn get_run(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<RunSummary>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM heal_runs WHERE id = ?"))

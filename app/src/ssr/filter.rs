@@ -1,0 +1,185 @@
+//! Checks the list filters people type (pages, server functions and exports alike) and turns
+//! them into the validated queries `db` runs: values from fixed sets, bounded text, time ranges.
+use std::time::Duration;
+
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::model::{AlertFilter, AuditFilter, RunFilter, RUN_STATUSES, RUN_TRIGGERS};
+use crate::ssr::alert::{format_utc, normalise_time};
+
+/// Longest value of an exact-match filter (names, instances, actors): longer than any real
+/// label value we have seen, short enough that a hostile URL cannot make queries heavy.
+pub const MAX_FILTER_LEN: usize = 200;
+
+/// Longest free-text search: each alert the search visits is matched against it.
+pub const MAX_TEXT_LEN: usize = 100;
+
+/// The relative ranges of the `since` field.
+pub const SINCE_CHOICES: [(&str, Duration); 4] = [
+    ("1h", Duration::from_secs(3600)),
+    ("24h", Duration::from_secs(24 * 3600)),
+    ("7d", Duration::from_secs(7 * 24 * 3600)),
+    ("30d", Duration::from_secs(30 * 24 * 3600)),
+];
+
+/// Alert statuses a filter may name.
+pub const ALERT_STATUSES: [&str; 2] = ["firing", "resolved"];
+
+/// A half-open range `[from, to)` of stored timestamps; either end may be open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A validated alert filter: exact matches, a free-text search, a range of `starts_at`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    pub status: Option<String>,
+    pub alertname: Option<String>,
+    pub severity: Option<String>,
+    pub instance: Option<String>,
+    pub text: Option<String>,
+    pub range: TimeRange,
+}
+
+/// How a run came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// Queued by the engine for a new alert.
+    Engine,
+    /// Queued by a person with "heal now".
+    HealNow,
+    /// Queued by a person replaying an alert through today's rules.
+    Replay,
+}
+
+/// A validated run filter; `rule` matches the rule or the playbook, `range` the queue time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    pub status: Option<String>,
+    pub rule: Option<String>,
+    pub target: Option<String>,
+    pub trigger: Option<Trigger>,
+    pub range: TimeRange,
+}
+
+/// A validated audit filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub range: TimeRange,
+}
+
+/// Checks an alert filter; the error names the field.
+pub fn alert_query(f: &AlertFilter, now: OffsetDateTime) -> Result<AlertQuery, String> {
+    Ok(AlertQuery {
+        status: one_of("status", &f.status, &ALERT_STATUSES)?,
+        alertname: exact("alertname", &f.alertname)?,
+        severity: exact("severity", &f.severity)?,
+        instance: exact("instance", &f.instance)?,
+        text: bounded("q", &f.q, MAX_TEXT_LEN)?,
+        range: time_range(&f.since, &f.from, &f.to, now)?,
+    })
+}
+
+/// Checks a run filter; the error names the field.
+pub fn run_query(f: &RunFilter, now: OffsetDateTime) -> Result<RunQuery, String> {
+    let trigger = one_of("trigger", &f.trigger, &RUN_TRIGGERS)?.map(|t| match t.as_str() {
+        "engine" => Trigger::Engine,
+        "heal_now" => Trigger::HealNow,
+        _ => Trigger::Replay,
+    });
+    Ok(RunQuery {
+        status: one_of("status", &f.status, &RUN_STATUSES)?,
+        rule: exact("rule", &f.rule)?,
+        target: exact("target", &f.target)?,
+        trigger,
+        range: time_range(&f.since, &f.from, &f.to, now)?,
+    })
+}
+
+/// Checks an audit filter; the error names the field.
+pub fn audit_query(f: &AuditFilter, now: OffsetDateTime) -> Result<AuditQuery, String> {
+    Ok(AuditQuery {
+        actor: exact("actor", &f.actor)?,
+        action: exact("action", &f.action)?,
+        range: time_range(&f.since, &f.from, &f.to, now)?,
+    })
+}
+
+/// A trimmed value, `None` when empty, refused when longer than `max` or holding a control
+/// character.
+fn bounded(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>, String> {
+    let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if v.chars().count() > max {
+        return Err(format!("{field} is too long (at most {max} characters)"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(format!("{field} may not contain control characters"));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+fn exact(field: &str, v: &Option<String>) -> Result<Option<String>, String> {
+    bounded(field, v, MAX_FILTER_LEN)
+}
+
+fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> Result<Option<String>, String> {
+    match exact(field, v)? {
+        Some(v) if !allowed.contains(&v.as_str()) => {
+            Err(format!("{field} must be one of {}, not `{v}`", allowed.join(", ")))
+        }
+        v => Ok(v),
+    }
+}
+
+/// `since` (relative to `now`) or `from`/`to` (absolute, UTC), not both.
+fn time_range(
+    since: &Option<String>,
+    from: &Option<String>,
+    to: &Option<String>,
+    now: OffsetDateTime,
+) -> Result<TimeRange, String> {
+    let from = exact("from", from)?.map(|v| parse_time("from", &v)).transpose()?;
+    let to = exact("to", to)?.map(|v| parse_time("to", &v)).transpose()?;
+    if let Some(since) = exact("since", since)? {
+        if from.is_some() || to.is_some() {
+            return Err("give either since or from/to, not both".to_owned());
+        }
+        let choices = SINCE_CHOICES.map(|c| c.0);
+        let (_, span) = SINCE_CHOICES
+            .iter()
+            .find(|c| c.0 == since)
+            .ok_or_else(|| format!("since must be one of {}, not `{since}`", choices.join(", ")))?;
+        return Ok(TimeRange { from: Some(format_utc(now - *span)?), to: None });
+    }
+    if let (Some(f), Some(t)) = (&from, &to) {
+        if f >= t {
+            return Err(format!("from ({f}) must be before to ({t})"));
+        }
+    }
+    Ok(TimeRange { from, to })
+}
+
+/// An RFC 3339 time, or a browser's `datetime-local` value (`YYYY-MM-DDTHH:MM[:SS]`, taken
+/// as UTC), or a date; in the stored form, so that ranges compare as text.
+fn parse_time(field: &str, raw: &str) -> Result<String, String> {
+    if let Ok(t) = normalise_time(raw) {
+        return Ok(t);
+    }
+    let minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let date = format_description!("[year]-[month]-[day]");
+    let local = PrimitiveDateTime::parse(raw, &minutes)
+        .or_else(|_| PrimitiveDateTime::parse(raw, &seconds))
+        .or_else(|_| time::Date::parse(raw, &date).map(|d| d.midnight()))
+        .map_err(|_| format!("{field} must be a UTC time like 2026-11-22T10:00, not `{raw}`"))?;
+    format_utc(local.assume_utc())
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

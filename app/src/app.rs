@@ -6,9 +6,9 @@ use leptos_router::path;
 
 use crate::components::shell::Shell;
 use crate::pages::{
-    admin::AdminPage, alert::AlertPage, alerts::AlertsPage, approvals::ApprovalsPage, audit::AuditPage,
-    login::LoginPage, not_found::NotFound, overview::OverviewPage, playbooks::PlaybooksPage,
-    rules::RulesPage, run::RunPage, runs::RunsPage,
+    account::AccountPage, admin::AdminPage, alert::AlertPage, alerts::AlertsPage, approvals::ApprovalsPage,
+    audit::AuditPage, login::LoginPage, not_found::NotFound, overview::OverviewPage,
+    playbooks::PlaybooksPage, rules::RulesPage, run::RunPage, runs::RunsPage,
 };
 
 /// The full HTML document the server renders around the app.
@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("rules") view=RulesPage/>
                         <Route path=path!("audit") view=AuditPage/>
                         <Route path=path!("admin") view=AdminPage/>
+                        <Route path=path!("account") view=AccountPage/>
                     </ParentRoute>
                 </Routes>
             </Router>

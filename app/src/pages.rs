@@ -1,4 +1,5 @@
 //! One component per route.
+pub mod account;
 pub mod admin;
 pub mod admin_tokens;
 pub mod alert;

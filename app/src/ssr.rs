@@ -10,6 +10,7 @@ pub mod filter;
 pub mod heal;
 pub mod heal_stats;
 pub mod matcher;
+pub mod own_password;
 pub mod recap;
 pub mod rule_view;
 pub mod security;

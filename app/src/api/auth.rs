@@ -101,3 +101,24 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     crate::ssr::auth::current_user().await
 }
+
+/// `POST /api/change_password` (fields `current`, `new`): the logged-in user's own password.
+/// Only from a session, never with an API token; a wrong current password counts as a failed
+/// login. The user's other sessions end; this one stays (audited).
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    use crate::ssr::{app_state, auth, own_password, respond_with};
+
+    let state = app_state()?;
+    let token = use_context::<http::request::Parts>()
+        .is_some_and(|parts| parts.headers.contains_key(http::header::AUTHORIZATION));
+    if token {
+        return Err(respond_with(AppError::Forbidden));
+    }
+    let session = auth::session().await?;
+    let user = auth::user_from_session(&state, &session)
+        .await?
+        .ok_or_else(|| respond_with(AppError::Unauthorized))?;
+    own_password::change_own_password(&state, &session, &user, &current, &new, auth::client_addr().as_deref())
+        .await
+}

@@ -68,7 +68,7 @@ fn Nav(user: CurrentUser) -> impl IntoView {
             {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}
         </nav>
         <div class="userbox">
-            <span class="user" data-testid="current-user">{user.username}</span>
+            <a href="/account" class="user" data-testid="current-user" title="Your account">{user.username}</a>
             <span class=format!("role role-{}", user.role) data-testid="current-role">{user.role.as_str()}</span>
             <ActionForm action=logout>
                 <button type="submit" class="btn btn-quiet" data-testid="logout">"Log out"</button>

@@ -56,7 +56,7 @@ fn db(e: sqlx::Error) -> AppError {
 }
 
 /// Hashes a password off the async threads (argon2 takes tens of milliseconds on purpose).
-async fn hash(password: String) -> Result<PasswordHash, AppError> {
+pub(crate) async fn hash(password: String) -> Result<PasswordHash, AppError> {
     tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .map_err(|e| internal("hashing task failed", e))?

@@ -178,6 +178,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, engine: &Engine) -> AppStat
         rules: engine.rules.clone(),
         worker_wake: engine.worker_wake.clone(),
         session_absolute: config.session_absolute,
+        approval_ttl: config.engine.approval_ttl,
         silences: (!config.alertmanager.url.is_empty()).then(|| {
             std::sync::Arc::new(Silencer::new(&config.alertmanager.url))
                 as std::sync::Arc<dyn app::ssr::silence::SilenceAlerts>

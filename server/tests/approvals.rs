@@ -37,6 +37,8 @@ async fn parked_runs_are_listed_until_an_operator_decides() {
         (Some("NginxDown"), "nginx-down", "heal-nginx.yml", "engine")
     );
     assert!(p.alert_id.is_some() && !p.target.is_empty() && !p.requested_at.is_empty(), "{p:?}");
+    let ttl = app.config.engine.approval_ttl;
+    assert_eq!(p.expires_at, app::ssr::alert::add_utc(&p.requested_at, ttl).unwrap(), "expiry shown: {p:?}");
     let overview = app.post_form("/api/overview", &[], Some(&vera)).await.json();
     assert_eq!(overview["awaiting_approval"], 1);
 

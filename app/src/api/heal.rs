@@ -57,9 +57,13 @@ pub async fn list_approvals() -> Result<Vec<PendingApproval>, AppError> {
 
     auth::require_role(Role::Viewer).await?;
     let state = app_state()?;
-    pending_approvals(&state.pool, MAX_PENDING_APPROVALS)
+    let mut pending = pending_approvals(&state.pool, MAX_PENDING_APPROVALS)
         .await
-        .map_err(|e| internal("list approvals failed", e))
+        .map_err(|e| internal("list approvals failed", e))?;
+    for p in &mut pending {
+        p.expires_at = crate::ssr::alert::add_utc(&p.requested_at, state.approval_ttl).unwrap_or_default();
+    }
+    Ok(pending)
 }
 
 /// `POST /api/cancel_run` (field `run_id`): cancel a run that has not started.

@@ -15,4 +15,7 @@ pub struct PendingApproval {
     pub requested_by: String,
     /// When the run was parked (UTC).
     pub requested_at: String,
+    /// When it expires unanswered (UTC); filled in from the configured time to live.
+    #[cfg_attr(feature = "ssr", sqlx(default))]
+    pub expires_at: String,
 }

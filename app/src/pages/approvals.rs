@@ -7,6 +7,7 @@ use crate::api::heal::{list_approvals, ApproveRun};
 use crate::components::approval_form::ApprovalForm;
 use crate::components::empty_state::EmptyState;
 use crate::components::shell::can_act;
+use crate::components::time::RelTime;
 
 /// The approvals queue.
 #[component]
@@ -30,7 +31,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(rows) => view! {
                         <table class="table" data-testid="approvals-table">
-                            <thead><tr><th>"Run"</th><th>"Alert"</th><th>"Rule"</th><th>"Target"</th><th>"Playbook"</th><th>"Requested (UTC)"</th><th></th></tr></thead>
+                            <thead><tr><th>"Run"</th><th>"Alert"</th><th>"Rule"</th><th>"Target"</th><th>"Playbook"</th><th>"Requested"</th><th>"Expires"</th><th></th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|p| {
                                     let run_id = p.run_id;
@@ -47,7 +48,8 @@ pub fn ApprovalsPage() -> impl IntoView {
                                             <td class="nowrap">{p.rule}</td>
                                             <td><code>{p.target}</code></td>
                                             <td class="nowrap"><code>{p.playbook}</code></td>
-                                            <td>{p.requested_at.replace('T', " ")}<br/><span class="muted">{format!("by {}", p.requested_by)}</span></td>
+                                            <td><RelTime at=p.requested_at/><br/><span class="muted">{format!("by {}", p.requested_by)}</span></td>
+                                            <td data-testid="approval-expires">{(!p.expires_at.is_empty()).then(|| view! { <RelTime at=p.expires_at/> })}</td>
                                             <td>{move || can_act.get().then(|| view! { <ApprovalForm run_id approve/> })}</td>
                                         </tr>
                                     }

@@ -97,6 +97,12 @@ pub fn format_utc(t: OffsetDateTime) -> Result<String, String> {
     t.to_offset(time::UtcOffset::UTC).format(&fmt).map_err(|e| e.to_string())
 }
 
+/// A stored timestamp plus `by`, as stored; none when `at` does not parse.
+pub fn add_utc(at: &str, by: std::time::Duration) -> Option<String> {
+    let t = OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
+    format_utc(t + by).ok()
+}
+
 /// Now, as stored.
 pub fn now_utc() -> String {
     format_utc(OffsetDateTime::now_utc()).unwrap_or_default()

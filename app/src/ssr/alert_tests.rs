@@ -73,3 +73,10 @@ fn unknown_fields_are_ignored_and_optional_ones_default() {
     assert_eq!(alerts[0].annotations, "{}");
     assert_eq!(alerts[0].generator_url, None);
 }
+
+#[test]
+fn add_utc_moves_a_stored_time_on_and_refuses_garbage() {
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(add_utc("2026-11-22T23:30:00.250Z", hour).as_deref(), Some("2026-11-23T00:30:00.250Z"));
+    assert_eq!(add_utc("yesterday", hour), None);
+}

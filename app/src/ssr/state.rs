@@ -19,6 +19,8 @@ pub struct AppState {
     pub worker_wake: Arc<Notify>,
     /// A login session ends this long after the login, however active it is.
     pub session_absolute: std::time::Duration,
+    /// A run awaiting approval expires this long after it was parked.
+    pub approval_ttl: std::time::Duration,
     /// The Alertmanager to create silences in, when one is configured.
     pub silences: Option<Arc<dyn crate::ssr::silence::SilenceAlerts>>,
 }

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::users::{list_users, AddUser, ResetPassword, SetUserDisabled, SetUserRole};
 use crate::components::shell::UserResource;
+use crate::components::time::RelTime;
 use crate::error::AppError;
 use crate::model::{IssuedPassword, Role, UserSummary};
 use crate::pages::admin_tokens::ApiTokens;
@@ -54,7 +55,7 @@ pub fn AdminPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" data-testid="admin-error">{e.to_string()}</p> }.into_any(),
                     Ok(rows) => view! {
                         <table class="table" data-testid="users-table">
-                            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created (UTC)"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|u| {
                                     let is_me = my_id == Some(u.id);
@@ -135,7 +136,7 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
             <td>{u.username.clone()}{is_me.then_some(" (you)")}</td>
             <td><span class=format!("role role-{}", u.role)>{u.role.as_str()}</span></td>
             <td>{if u.disabled { view! { <span class="badge tone-bad">"disabled"</span> }.into_any() } else { "active".into_any() }}</td>
-            <td>{u.created_at.replace('T', " ")}</td>
+            <td><RelTime at=u.created_at.clone()/></td>
             <td><div class="row-actions">
                 <ActionForm action=set_role>
                     <input type="hidden" name="username" value=name/>

@@ -2,6 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api::users::{list_api_tokens, CreateApiToken, RevokeApiToken};
+use crate::components::time::RelTime;
 use crate::model::Role;
 
 /// Tokens: the create form, the token just made, and the list with revoke buttons.
@@ -47,8 +48,8 @@ pub fn ApiTokens() -> impl IntoView {
                                         <tr>
                                             <td>{t.name}</td>
                                             <td><span class=format!("role role-{}", t.role)>{t.role.as_str()}</span></td>
-                                            <td>{format!("{} by {}", t.created_at.replace('T', " "), t.created_by)}</td>
-                                            <td>{t.last_used_at.map(|at| at.replace('T', " ")).unwrap_or_else(|| "never".into())}</td>
+                                            <td><RelTime at=t.created_at/>{format!(" by {}", t.created_by)}</td>
+                                            <td>{match t.last_used_at { Some(at) => view! { <RelTime at=at/> }.into_any(), None => "never".into_any() }}</td>
                                             <td>{if revoked { "revoked" } else { "active" }}</td>
                                             <td>
                                                 <Show when=move || !revoked>

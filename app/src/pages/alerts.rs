@@ -10,6 +10,7 @@ use crate::components::empty_state::EmptyState;
 use crate::components::heal_button::HealNowButton;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::shell::can_act;
+use crate::components::time::RelTime;
 use crate::model::{AlertFilter, AlertSummary};
 
 /// The alert history.
@@ -80,7 +81,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
         <table class="table" data-testid="alerts-table">
             <thead><tr>
                 <th>"Status"</th><th>"Alert"</th><th>"Severity"</th><th>"Instance"</th>
-                <th>"Started (UTC)"</th><th>"Deliveries"</th><th>"Source"</th><th>"Decision"</th><th></th>
+                <th>"Started"</th><th>"Deliveries"</th><th>"Source"</th><th>"Decision"</th><th></th>
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(move |a| {
@@ -97,7 +98,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                             <td><a href=format!("/alerts/{id}") data-testid="alert-link"><strong>{a.alertname}</strong></a>" "{truncated}</td>
                             <td>{a.severity.unwrap_or_default()}</td>
                             <td>{a.instance.unwrap_or_default()}</td>
-                            <td><time datetime=a.starts_at.clone()>{a.starts_at.replace('T', " ")}</time></td>
+                            <td><RelTime at=a.starts_at/></td>
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
                             <td>{a.decision.map(|d| d.replace('_', " "))}</td>

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::audit::list_audit_events;
 use crate::components::empty_state::EmptyState;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
+use crate::components::time::RelTime;
 use crate::model::{AuditEvent, AuditFilter};
 
 /// The audit log.
@@ -65,11 +66,11 @@ pub fn AuditPage() -> impl IntoView {
 fn AuditTable(rows: Vec<AuditEvent>) -> impl IntoView {
     view! {
         <table class="table" data-testid="audit-table">
-            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
+            <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|e| view! {
                     <tr>
-                        <td><time datetime=e.at.clone()>{e.at.replace('T', " ")}</time></td>
+                        <td><RelTime at=e.at/></td>
                         <td>{e.actor}</td>
                         <td><code>{e.action}</code></td>
                         <td>{e.target.unwrap_or_default()}</td>

@@ -7,6 +7,7 @@ use crate::api::heal::ResetBreaker;
 use crate::api::rules::list_rules;
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
+use crate::components::time::RelTime;
 use crate::model::{BreakerState, RuleView};
 
 /// Every rule as a card, in the order the engine tries them.
@@ -83,7 +84,7 @@ fn Breakers(rule: String, breakers: Vec<BreakerState>, reset: ServerAction<Reset
     }
     view! {
         <table class="table" data-testid="rule-breakers">
-            <thead><tr><th>"Target"</th><th>"Breaker"</th><th>"Attempts in window"</th><th>"Last attempt (UTC)"</th><th>"Last reset (UTC)"</th><th></th></tr></thead>
+            <thead><tr><th>"Target"</th><th>"Breaker"</th><th>"Attempts in window"</th><th>"Last attempt"</th><th>"Last reset"</th><th></th></tr></thead>
             <tbody>
                 {breakers.into_iter().map(|b| {
                     let (rule, target) = (rule.clone(), b.target.clone());
@@ -96,8 +97,8 @@ fn Breakers(rule: String, breakers: Vec<BreakerState>, reset: ServerAction<Reset
                                 view! { <span class="badge tone-ok">"closed"</span> }.into_any()
                             }}</td>
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
-                            <td>{b.last_attempt.replace('T', " ")}</td>
-                            <td>{b.last_reset.map(|at| at.replace('T', " ")).unwrap_or_else(|| "—".into())}</td>
+                            <td><RelTime at=b.last_attempt/></td>
+                            <td>{match b.last_reset { Some(at) => view! { <RelTime at=at/> }.into_any(), None => "—".into_any() }}</td>
                             <td><BreakerReset rule target reset/></td>
                         </tr>
                     }

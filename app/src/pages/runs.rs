@@ -8,6 +8,7 @@ use crate::api::runs::list_runs;
 use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
+use crate::components::time::{format_ms, RelTime};
 use crate::model::{RunFilter, RunSummary, RUN_STATUSES, RUN_TRIGGERS};
 
 /// How the filter names each of [`RUN_TRIGGERS`].
@@ -83,7 +84,7 @@ fn RunTable(rows: Vec<RunSummary>) -> impl IntoView {
         <table class="table" data-testid="runs-table">
             <thead><tr>
                 <th>"Run"</th><th>"Status"</th><th>"Verification"</th><th>"Rule"</th><th>"Target"</th>
-                <th>"Playbook"</th><th>"By"</th><th>"Queued (UTC)"</th><th>"Time to heal"</th>
+                <th>"Playbook"</th><th>"By"</th><th>"Queued"</th><th>"Time to heal"</th>
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|r| view! {
@@ -95,8 +96,8 @@ fn RunTable(rows: Vec<RunSummary>) -> impl IntoView {
                         <td><code>{r.target}</code></td>
                         <td><code>{r.playbook}</code>{(r.mode == "dry-run").then_some(" (dry run)")}</td>
                         <td>{r.requested_by}</td>
-                        <td>{r.created_at.replace('T', " ")}</td>
-                        <td>{r.time_to_heal_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0))}</td>
+                        <td><RelTime at=r.created_at/></td>
+                        <td>{r.time_to_heal_ms.map(format_ms)}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -103,6 +103,18 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     assert!(audit.contains("auth.login_failed") && audit.contains("auth.logout"), "{audit}");
     std::fs::write(artifacts().join("audit-viewer.png"), c.screenshot().await.unwrap()).unwrap();
 
+    // Anyone changes their own password from /account (their name in the top bar links there).
+    c.find(Locator::Css("[data-testid=current-user]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/account").await;
+    for (name, value) in [("current", "viewer-password-1"), ("new", "viewer-password-2")] {
+        let css = format!("[data-testid=change-password] input[name={name}]");
+        c.find(Locator::Css(&css)).await.unwrap().send_keys(value).await.unwrap();
+    }
+    c.find(Locator::Css("[data-testid=change-password] button")).await.unwrap().click().await.unwrap();
+    let done = text_of(&c, "[data-testid=password-changed]").await;
+    assert!(done.contains("Password changed"), "{done}");
+    std::fs::write(artifacts().join("account.png"), c.screenshot().await.unwrap()).unwrap();
+
     c.close().await.unwrap();
 }
 
@@ -403,5 +415,101 @@ async fn a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched
     let hit = c.wait().at_most(WAIT).for_element(Locator::Css("#L99999")).await.unwrap();
     assert!(hit.text().await.unwrap().ends_with("line 99999"));
     assert!(text_of(c, ".output-pages").await.contains("lines 99979–"));
+    s.c.close().await.unwrap();
+}
+
+/// Hrefs of the alert links in the table (one per row).
+async fn alert_links(c: &Client) -> Vec<String> {
+    let mut hrefs = Vec::new();
+    for a in c.find_all(Locator::Css("[data-testid=alerts-table] [data-testid=alert-link]")).await.unwrap() {
+        hrefs.push(a.attr("href").await.unwrap().unwrap_or_default());
+    }
+    hrefs
+}
+
+/// Whether the page is wider than the window (a phone would scroll sideways).
+async fn overflows_sideways(c: &Client) -> bool {
+    let v = c
+        .execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![])
+        .await
+        .unwrap();
+    v.as_bool().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_keyset_pages_on_a_seeded_database_then_the_pages_on_a_phone() {
+    let _one = ONE_BROWSER.lock().await;
+    // 4,000 alerts: 1 in 40 is a firing DiskFull, so the filter selects 100, two pages of 50.
+    let s = seeded_viewer(SeedSize { alerts: 4000, runs: 50, lines_per_run: 20 }).await;
+    let (c, addr) = (&s.c, s.addr);
+    c.goto(&format!("http://{addr}/alerts")).await.unwrap();
+    wait_hydrated(c).await;
+    let form = "[data-testid=alert-filters]";
+    c.find(Locator::Css(&format!("{form} select[name=status] option[value=firing]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("{form} input[name=alertname]")))
+        .await
+        .unwrap()
+        .send_keys("DiskFull")
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("{form} button[type=submit]"))).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !c.current_url().await.unwrap().query().unwrap_or_default().contains("alertname=DiskFull") {
+        assert!(Instant::now() < deadline, "the filter never reached the URL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = loop {
+        let links = alert_links(c).await;
+        let table = text_of(c, "[data-testid=alerts-table] tbody").await;
+        if links.len() == 50 && !table.contains("resolved") {
+            assert_eq!(table.matches("DiskFull").count(), 50, "{table}");
+            assert!(!table.contains("NginxDown"), "{table}");
+            break links;
+        }
+        assert!(Instant::now() < deadline, "{} rows: {table}", links.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let export =
+        c.find(Locator::Css("[data-testid=export-csv]")).await.unwrap().attr("href").await.unwrap().unwrap();
+    assert!(export.contains("status=firing") && export.contains("alertname=DiskFull"), "{export}");
+    std::fs::write(artifacts().join("alerts-filtered.png"), c.screenshot().await.unwrap()).unwrap();
+
+    c.find(Locator::Css("[data-testid=next-page]")).await.unwrap().click().await.unwrap();
+    let second = loop {
+        let links = alert_links(c).await;
+        if links.len() == 50 && links != first {
+            break links;
+        }
+        assert!(Instant::now() < deadline, "the next page never came: {links:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let id = |href: &String| href.rsplit('/').next().unwrap().parse::<i64>().unwrap();
+    assert!(id(second.first().unwrap()) < id(first.last().unwrap()), "older rows, no overlap");
+    let url = c.current_url().await.unwrap();
+    assert!(url.query().unwrap_or_default().contains("alertname=DiskFull"), "the filter stays: {url}");
+    let table = text_of(c, "[data-testid=alerts-table] tbody").await;
+    assert_eq!(table.matches("DiskFull").count(), 50, "{table}");
+
+    // A phone: every main page fits the width (tables scroll inside themselves).
+    c.set_window_size(390, 844).await.unwrap();
+    let run = s.run;
+    let alert = id(&first[0]);
+    for (path, shot) in [
+        ("/".to_owned(), "mobile-overview.png"),
+        ("/alerts?status=firing".to_owned(), "mobile-alerts.png"),
+        (format!("/alerts/{alert}"), "mobile-alert.png"),
+        (format!("/runs/{run}"), "mobile-run.png"),
+        ("/audit".to_owned(), "mobile-audit.png"),
+    ] {
+        c.goto(&format!("http://{addr}{path}")).await.unwrap();
+        wait_hydrated(c).await;
+        assert!(!overflows_sideways(c).await, "{path} is wider than a phone");
+        std::fs::write(artifacts().join(shot), c.screenshot().await.unwrap()).unwrap();
+    }
     s.c.close().await.unwrap();
 }

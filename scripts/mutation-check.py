@@ -67,6 +67,13 @@ MUTATIONS = [
      "WHEN old.status <> new.status\nBEGIN\n    UPDATE alert_counts SET n = n - 1 WHERE status = old.status;\n",
      "WHEN old.status <> new.status\nBEGIN\n",
      "cargo test -q -p app --features ssr --lib inbox"),
+    ("a password change or disable ends the user's sessions", "app/src/ssr/auth.rs",
+     "Some(r) if !r.disabled && r.session_epoch == epoch.unwrap_or(0) => {", "Some(r) if !r.disabled => {",
+     "cargo test -q -p server --test account --test user_admin"),
+    ("a wrong current password counts as a failed login", "app/src/ssr/own_password.rs",
+     "        record_audit(pool, &event).await.map_err(db)?;\n        return Err(respond_with(AppError::Invalid(\"the current password is wrong\".into())));",
+     "        let _ = &event;\n        return Err(respond_with(AppError::Invalid(\"the current password is wrong\".into())));",
+     "cargo test -q -p server --test account"),
 ]
 
 

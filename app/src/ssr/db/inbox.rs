@@ -127,6 +127,7 @@ pub fn record_notifications(
                 &mut stmt,
                 &mut at,
                 &[
+                    &newest_start(n),
                     &n.payload_sha256,
                     &n.received_at,
                     &n.received_at,
@@ -225,6 +226,14 @@ pub fn record_notifications(
         }
     }
     Ok(stored)
+}
+
+/// The first half of a notification's dedup key: the newest startsAt among its alerts ('' for
+/// none). The same bytes carry the same alerts, so the key still makes them one row, and new
+/// notifications land together at the right edge of the unique index instead of on a random
+/// leaf each (the hash alone is random).
+fn newest_start<'a>(n: &NewNotification<'a>) -> &'a str {
+    n.alerts.iter().map(|a| a.starts_at.as_str()).max().unwrap_or("")
 }
 
 /// An invariant of RETURNING broken (never expected): logged, and fails the batch like a

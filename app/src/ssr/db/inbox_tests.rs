@@ -174,7 +174,7 @@ fn each_shape_binds_one_placeholder_per_value() {
             NOTIFICATION_CONFLICT,
             rows,
         );
-        assert_eq!(sql.matches('?').count(), rows * 11, "{rows} rows");
+        assert_eq!(sql.matches('?').count(), rows * 12, "{rows} rows");
     }
 }
 

@@ -16,11 +16,11 @@ pub(super) const ROWS_PER_STATEMENT: usize = 64;
 pub(super) const SHAPES: usize = ROWS_PER_STATEMENT.trailing_zeros() as usize + 1;
 
 pub(super) const NOTIFICATION_COLUMNS: &str =
-    "INSERT INTO notifications (payload_sha256, received_at, last_received_at, \
+    "INSERT INTO notifications (newest_starts_at, payload_sha256, received_at, last_received_at, \
      source, receiver, status, group_key, external_url, alert_count, truncated_alerts, payload) VALUES ";
-pub(super) const NOTIFICATION_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?)";
+pub(super) const NOTIFICATION_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?)";
 pub(super) const NOTIFICATION_CONFLICT: &str =
-    " ON CONFLICT (payload_sha256) DO UPDATE SET deliveries = deliveries + 1, \
+    " ON CONFLICT (newest_starts_at, payload_sha256) DO UPDATE SET deliveries = deliveries + 1, \
      last_received_at = excluded.last_received_at RETURNING payload_sha256, id, deliveries";
 
 pub(super) const ALERT_COLUMNS: &str =

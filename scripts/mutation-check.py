@@ -63,7 +63,7 @@ MUTATIONS = [
     ("X-Frame-Options DENY", "server/src/lib.rs",
      'HeaderValue::from_static("DENY")', 'HeaderValue::from_static("SAMEORIGIN")',
      "cargo test -q -p server --test headers"),
-    ("firing count kept exact on status changes", "migrations/20261122130000_count_firing_alerts.sql",
+    ("firing count kept exact on status changes", "migrations/20261122190000_key_alerts_by_time.sql",
      "WHEN old.status <> new.status\nBEGIN\n    UPDATE alert_counts SET n = n - 1 WHERE status = old.status;\n",
      "WHEN old.status <> new.status\nBEGIN\n",
      "cargo test -q -p app --features ssr --lib inbox"),

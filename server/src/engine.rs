@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use app::ssr::alert::format_utc;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
-use app::ssr::db::decisions::{self, UndecidedAlert};
+use app::ssr::db::decisions::{self, DecisionRow, HistoryCache, UndecidedAlert};
 use app::ssr::db::runs::{self, NewRun};
 use app::ssr::evaluate::{evaluate, Evaluation};
 use app::ssr::heal::{Decision, Rule, Skip, SkipReason};
@@ -65,15 +65,30 @@ impl Engine {
 
     /// One step: decides on up to a batch of undecided episodes, all in one transaction (one
     /// write lock for the batch, not one per alert: under a webhook storm the inbox writer
-    /// must not queue behind hundreds of tiny transactions); returns how many.
+    /// must not queue behind hundreds of tiny transactions); returns how many. The batch is
+    /// decided at one instant, reads each target's history once and stores its decisions in
+    /// two statements, so the lock is held for as few round trips as the batch allows.
     pub async fn decide_pending(&self) -> Result<usize, sqlx::Error> {
         let pending = decisions::undecided_alerts(&self.pool, DECIDE_BATCH).await?;
         if !pending.is_empty() {
+            let now = OffsetDateTime::now_utc();
+            let now_text = format_utc(now).unwrap_or_default();
             let mut tx = app::ssr::db::begin_write(&self.pool).await?;
+            let mut cache = HistoryCache::default();
             let mut outcomes = Vec::with_capacity(pending.len());
             for alert in &pending {
-                outcomes.push(self.decide_one(&mut tx, alert).await?);
+                outcomes.push(self.decide_one(&mut tx, &mut cache, alert, now, &now_text).await?);
             }
+            let rows: Vec<DecisionRow<'_>> = outcomes
+                .iter()
+                .map(|o| DecisionRow {
+                    alert_id: o.alert_id,
+                    rule: o.rule.map(Rule::name),
+                    decision: &o.decision,
+                    run_id: o.run_id,
+                })
+                .collect();
+            decisions::record_decisions(&mut tx, &rows, &now_text).await?;
             tx.commit().await?;
             let queued = outcomes.iter().any(|o| o.run_id.is_some());
             for outcome in outcomes {
@@ -111,31 +126,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Decides on one episode inside the batch's transaction (earlier decisions of the batch
-    /// are visible to it, so cooldown and breaker count them).
+    /// Decides on one episode inside the batch's transaction (runs queued earlier in the batch
+    /// are visible to it, so cooldown and breaker count them); the caller stores the decision.
     async fn decide_one<'e>(
         &'e self,
         tx: &mut sqlx::SqliteConnection,
+        cache: &mut HistoryCache,
         alert: &UndecidedAlert,
+        now: OffsetDateTime,
+        now_text: &str,
     ) -> Result<Outcome<'e>, sqlx::Error> {
-        let now = OffsetDateTime::now_utc();
-        let now_text = format_utc(now).unwrap_or_default();
         let Evaluation { rule, decision, history, labels } =
-            evaluate(&mut *tx, &self.rules, alert, now).await?;
+            evaluate(&mut *tx, cache, &self.rules, alert, now).await?;
         let mut decision = decision;
         let mut run_id = None;
         if let (Decision::Run(p), Some(r)) = (&decision, rule) {
-            let new = NewRun::for_alert(r, p, alert.id, &alert.starts_at, "engine", &now_text);
+            let new = NewRun::for_alert(r, p, alert.id, &alert.starts_at, "engine", now_text);
             run_id = runs::enqueue_run(&mut *tx, &new).await?;
-            if run_id.is_none() {
+            if run_id.is_some() {
+                cache.forget_target(&p.target);
+            } else {
                 decision = Decision::Skip(Skip {
                     reason: SkipReason::RunInProgress,
                     detail: format!("a run for {} is already in flight", p.target),
                 });
             }
         }
-        decisions::record_decision(&mut *tx, alert.id, rule.map(Rule::name), &decision, run_id, &now_text)
-            .await?;
         if let Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) = &decision {
             // Labels a rule refused to hand to a playbook are a security event, not just a skip.
             let target = format!("alert {}", alert.id);

@@ -113,6 +113,50 @@ async fn resolved_alerts_and_unmatched_alerts_never_run_and_say_why() {
 }
 
 #[tokio::test]
+async fn a_storm_over_four_targets_makes_one_run_each_and_stores_every_decision() {
+    let app = app("0s").await;
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    let one = v["alerts"][0].clone();
+    v["alerts"] = (0..40)
+        .map(|i| {
+            let mut a = one.clone();
+            a["labels"]["instance"] = format!("web{}:9113", i % 4).into();
+            a["fingerprint"] = format!("{i:016x}").into();
+            a
+        })
+        .collect();
+    app.deliver(&v.to_string()).await;
+    let mut decided = 0;
+    loop {
+        let n = app.engine.decide_pending().await.unwrap();
+        if n == 0 {
+            break;
+        }
+        decided += n;
+    }
+    assert_eq!(decided, 40);
+    let by_reason: Vec<(String, i64)> =
+        sqlx::query_as("SELECT reason, count(*) FROM decisions GROUP BY reason ORDER BY reason")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(by_reason, [("enqueued".to_owned(), 4), ("run_in_progress".to_owned(), 36)]);
+    let targets: Vec<String> = sqlx::query_scalar(
+        "SELECT r.target FROM decisions d JOIN heal_runs r ON r.id = d.run_id AND r.alert_id = d.alert_id \
+         ORDER BY r.target",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(targets, ["web0:9113", "web1:9113", "web2:9113", "web3:9113"]);
+    let undecided: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE decided_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(undecided, 0);
+}
+
+#[tokio::test]
 async fn a_second_episode_waits_while_a_run_is_in_flight_then_respects_the_cooldown() {
     let app = app("1h").await;
     app.deliver(&episode("2026-11-22T01:00:00.000Z")).await;

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::ssr::alert::{format_utc, AlertStatus};
-use crate::ssr::db::decisions::{self, UndecidedAlert};
+use crate::ssr::db::decisions::{self, HistoryCache, UndecidedAlert};
 use crate::ssr::heal::{decide, plan, select_rule, Decision, Rule, Skip, SkipReason, TargetHistory};
 
 /// What the rules say about an alert now.
@@ -18,9 +18,11 @@ pub struct Evaluation<'r> {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Evaluates `alert` under `rules` with the history read through `conn`.
+/// Evaluates `alert` under `rules` with the history read through `conn`, or remembered in
+/// `cache` from earlier in the same transaction.
 pub async fn evaluate<'r>(
     conn: &mut SqliteConnection,
+    cache: &mut HistoryCache,
     rules: &'r [Rule],
     alert: &UndecidedAlert,
     now: OffsetDateTime,
@@ -35,8 +37,7 @@ pub async fn evaluate<'r>(
     let history = match (rule, &planned) {
         (Some(r), Ok(p)) if status == AlertStatus::Firing => {
             let window_start = format_utc(now - r.config.window).unwrap_or_default();
-            let (active, last, attempts) =
-                decisions::target_history(conn, r.name(), &p.target, &window_start).await?;
+            let (active, last, attempts) = cache.get(conn, r.name(), &p.target, &window_start).await?;
             decisions::history_from(active, last.as_deref(), attempts, now)
         }
         _ => TargetHistory::default(),

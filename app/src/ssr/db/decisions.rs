@@ -34,7 +34,7 @@ pub async fn target_history(
     rule: &str,
     target: &str,
     window_start: &str,
-) -> Result<(bool, Option<String>, u32), sqlx::Error> {
+) -> Result<RawHistory, sqlx::Error> {
     let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(
         "SELECT \
            EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
@@ -51,6 +51,53 @@ pub async fn target_history(
     Ok((active, last, u32::try_from(attempts).unwrap_or(u32::MAX)))
 }
 
+/// What [`target_history`] returns: run in flight, last engine run's start, attempts in window.
+pub type RawHistory = (bool, Option<String>, u32);
+
+/// [`target_history`] remembered within one transaction: under a storm most alerts of a batch
+/// share a handful of targets, and each read held the write lock the inbox waits for. Only a
+/// run queued in the same transaction changes what the read returns, so the caller forgets the
+/// target's entries when it queues one ([`HistoryCache::forget_target`]). Valid for one
+/// transaction only (other writers change history between transactions).
+#[derive(Debug, Default)]
+pub struct HistoryCache {
+    seen: std::collections::HashMap<(String, String, String), RawHistory>,
+}
+
+impl HistoryCache {
+    /// [`target_history`], read once per (rule, target, window start).
+    pub async fn get(
+        &mut self,
+        conn: &mut SqliteConnection,
+        rule: &str,
+        target: &str,
+        window_start: &str,
+    ) -> Result<RawHistory, sqlx::Error> {
+        let key = (rule.to_owned(), target.to_owned(), window_start.to_owned());
+        if let Some(h) = self.seen.get(&key) {
+            return Ok(h.clone());
+        }
+        let h = target_history(conn, rule, target, window_start).await?;
+        self.seen.insert(key, h.clone());
+        Ok(h)
+    }
+
+    /// A run for `target` was queued: its "in flight", and its rule's last start and attempts,
+    /// are stale for every rule.
+    pub fn forget_target(&mut self, target: &str) {
+        self.seen.retain(|(_, t, _), _| t != target);
+    }
+}
+
+/// One decision about one alert, to store with [`record_decisions`].
+#[derive(Clone, Copy, Debug)]
+pub struct DecisionRow<'a> {
+    pub alert_id: i64,
+    pub rule: Option<&'a str>,
+    pub decision: &'a Decision,
+    pub run_id: Option<i64>,
+}
+
 /// Stores a decision about an alert and marks the alert decided.
 pub async fn record_decision(
     conn: &mut SqliteConnection,
@@ -60,29 +107,55 @@ pub async fn record_decision(
     run_id: Option<i64>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    let (outcome, reason, detail) = match decision {
-        Decision::Run(p) => (
-            "enqueued",
-            "enqueued",
-            format!("{} on {} ({})", p.playbook, p.limit.as_deref().unwrap_or(&p.target), p.mode.as_str()),
-        ),
-        Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
-    };
-    sqlx::query("INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(alert_id)
-        .bind(now)
-        .bind(rule)
-        .bind(outcome)
-        .bind(reason)
-        .bind(detail)
-        .bind(run_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE alerts SET decided_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(alert_id)
-        .execute(&mut *conn)
-        .await?;
+    record_decisions(conn, &[DecisionRow { alert_id, rule, decision, run_id }], now).await
+}
+
+/// Rows per multi-row statement: 7 parameters each, far below SQLite's 32,766.
+const DECISION_ROWS_PER_STATEMENT: usize = 256;
+
+/// Stores decisions and marks their alerts decided: two statements per chunk of rows, not two
+/// per alert (each statement is a round trip to the connection's thread, under the write lock).
+pub async fn record_decisions(
+    conn: &mut SqliteConnection,
+    rows: &[DecisionRow<'_>],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(DECISION_ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) ",
+        );
+        insert.push_values(chunk, |mut b, row| {
+            let (outcome, reason, detail) = match row.decision {
+                Decision::Run(p) => (
+                    "enqueued",
+                    "enqueued",
+                    format!(
+                        "{} on {} ({})",
+                        p.playbook,
+                        p.limit.as_deref().unwrap_or(&p.target),
+                        p.mode.as_str()
+                    ),
+                ),
+                Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
+            };
+            b.push_bind(row.alert_id)
+                .push_bind(now)
+                .push_bind(row.rule)
+                .push_bind(outcome)
+                .push_bind(reason)
+                .push_bind(detail)
+                .push_bind(row.run_id);
+        });
+        insert.build().execute(&mut *conn).await?;
+        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE alerts SET decided_at = ");
+        update.push_bind(now).push(" WHERE id IN (");
+        let mut ids = update.separated(", ");
+        for row in chunk {
+            ids.push_bind(row.alert_id);
+        }
+        update.push(")");
+        update.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

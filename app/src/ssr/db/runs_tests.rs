@@ -143,3 +143,60 @@ fn history_from_measures_time_since_the_last_attempt() {
     assert!(h.active_run);
     assert_eq!(history_from(false, None, 0, now).since_last_attempt, None);
 }
+
+#[tokio::test]
+async fn the_history_cache_reads_once_and_forgets_a_target_when_a_run_is_queued_for_it() {
+    let pool = test_pool().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let mut cache = HistoryCache::default();
+    let window = "2025-12-31T00:00:00.000Z";
+    assert_eq!(cache.get(&mut conn, "nginx-down", "web1:9113", window).await.unwrap(), (false, None, 0));
+    let other = cache.get(&mut conn, "nginx-down", "web2:9113", window).await.unwrap();
+    let at = "2026-01-01T00:00:00.000Z";
+    enqueue_run(&mut conn, &new_run(&plan("web1:9113"), at)).await.unwrap().expect("queued");
+    enqueue_run(&mut conn, &new_run(&plan("web2:9113"), at)).await.unwrap().expect("queued");
+    assert_eq!(
+        cache.get(&mut conn, "nginx-down", "web1:9113", window).await.unwrap(),
+        (false, None, 0),
+        "remembered, not read again"
+    );
+    cache.forget_target("web1:9113");
+    assert_eq!(
+        cache.get(&mut conn, "nginx-down", "web1:9113", window).await.unwrap(),
+        (true, Some(at.to_owned()), 1),
+        "read again after the run was queued"
+    );
+    assert_eq!(
+        cache.get(&mut conn, "nginx-down", "web2:9113", window).await.unwrap(),
+        other,
+        "only that target is forgotten"
+    );
+}
+
+#[tokio::test]
+async fn many_decisions_are_stored_in_chunks_and_every_alert_is_marked_decided() {
+    let pool = test_pool().await;
+    sqlx::query(
+        "WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < 600) \
+         INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, \
+           first_seen_at, last_seen_at) \
+         SELECT id, printf('%016x', id), '2026-01-01T00:00:00.000Z', 'firing', 'X', '{}', '{}', 'webhook', 'n', 'n' FROM n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let skip = Decision::Skip(Skip { reason: SkipReason::NoRule, detail: "no rule".into() });
+    let rows: Vec<DecisionRow<'_>> = (1..=600)
+        .map(|alert_id| DecisionRow { alert_id, rule: None, decision: &skip, run_id: None })
+        .collect();
+    let mut conn = pool.acquire().await.unwrap();
+    record_decisions(&mut conn, &rows, "2026-01-01T00:00:01.000Z").await.unwrap();
+    drop(conn);
+    assert!(undecided_alerts(&pool, 1000).await.unwrap().is_empty());
+    let (n, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT alert_id) FROM decisions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((n, distinct), (600, 600));
+}

@@ -26,6 +26,10 @@ const DECIDE_BATCH: i64 = 64;
 /// Fallback poll when no wake-up arrives (a missed notify must never strand an alert).
 const POLL_EVERY: Duration = Duration::from_secs(2);
 
+/// While full batches keep coming, approvals are expired and gauges refreshed at most this
+/// often (each is a trip for the write lock or the pool the storm needs).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+
 /// Decides on new alert episodes.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -41,6 +45,8 @@ pub struct Engine {
     pub notifier: Notifier,
     /// Breakers reported open at least once (to report them closed later).
     pub breakers_seen: Arc<std::sync::Mutex<std::collections::HashSet<BreakerLabel>>>,
+    /// When approvals were last expired and gauges refreshed.
+    pub housekept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Engine {
@@ -98,6 +104,26 @@ impl Engine {
                 self.worker_wake.notify_one();
             }
         }
+        if self.housekeeping_due(pending.len() as i64 == DECIDE_BATCH) {
+            self.housekeep().await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Housekeeping is due after every step that caught up, and during a storm (full batches
+    /// back to back) once per [`HOUSEKEEPING_EVERY`]. Marks it done when due.
+    fn housekeeping_due(&self, full_batch: bool) -> bool {
+        let mut last = self.housekept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let due = housekeeping_due(*last, now, full_batch);
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+
+    /// Cancels approvals that expired or whose alert resolved, and refreshes the gauges.
+    async fn housekeep(&self) -> Result<(), sqlx::Error> {
         let now = OffsetDateTime::now_utc();
         let older_than = format_utc(now - self.approval_ttl).unwrap_or_default();
         let expired =
@@ -105,8 +131,7 @@ impl Engine {
         if expired > 0 {
             tracing::info!(expired, "approvals cancelled (alert resolved or approval expired)");
         }
-        self.update_gauges().await?;
-        Ok(pending.len())
+        self.update_gauges().await
     }
 
     /// Queue depth and breaker states for /metrics. A breaker that closed (window passed or
@@ -204,6 +229,11 @@ impl Engine {
     }
 }
 
+/// Housekeeping is due when the step caught up, or when it last ran [`HOUSEKEEPING_EVERY`] ago.
+fn housekeeping_due(last: Option<std::time::Instant>, now: std::time::Instant, full_batch: bool) -> bool {
+    !full_batch || last.is_none_or(|at| now.duration_since(at) >= HOUSEKEEPING_EVERY)
+}
+
 /// One decision, kept until its batch commits.
 struct Outcome<'r> {
     alert_id: i64,
@@ -212,4 +242,20 @@ struct Outcome<'r> {
     run_id: Option<i64>,
     attempts: u32,
     labels: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{housekeeping_due, HOUSEKEEPING_EVERY};
+
+    #[test]
+    fn housekeeping_runs_after_every_catch_up_and_once_a_second_in_a_storm() {
+        let t0 = Instant::now();
+        assert!(housekeeping_due(None, t0, true), "the first step of a storm");
+        assert!(housekeeping_due(Some(t0), t0, false), "a step that caught up, however recent");
+        assert!(!housekeeping_due(Some(t0), t0 + Duration::from_millis(300), true), "mid-storm");
+        assert!(housekeeping_due(Some(t0), t0 + HOUSEKEEPING_EVERY, true), "a second into the storm");
+    }
 }

@@ -142,6 +142,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         approval_ttl: config.engine.approval_ttl,
         notifier: Notifier::new(pool.clone()),
         breakers_seen: Arc::default(),
+        housekept: Arc::default(),
     };
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
     let worker = Worker {

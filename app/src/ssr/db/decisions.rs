@@ -98,18 +98,6 @@ pub struct DecisionRow<'a> {
     pub run_id: Option<i64>,
 }
 
-/// Stores a decision about an alert and marks the alert decided.
-pub async fn record_decision(
-    conn: &mut SqliteConnection,
-    alert_id: i64,
-    rule: Option<&str>,
-    decision: &Decision,
-    run_id: Option<i64>,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    record_decisions(conn, &[DecisionRow { alert_id, rule, decision, run_id }], now).await
-}
-
 /// Rows per multi-row statement: 7 parameters each, far below SQLite's 32,766.
 const DECISION_ROWS_PER_STATEMENT: usize = 256;
 

@@ -125,7 +125,8 @@ async fn decisions_are_stored_and_mark_the_alert_decided() {
     assert_eq!(undecided_alerts(&pool, 10).await.unwrap().len(), 1);
     let mut conn = pool.acquire().await.unwrap();
     let skip = Decision::Skip(Skip { reason: SkipReason::Cooldown, detail: "cooldown: 30s ago".into() });
-    record_decision(&mut conn, 7, Some("nginx-down"), &skip, None, "2026-01-01T00:00:01.000Z").await.unwrap();
+    let row = DecisionRow { alert_id: 7, rule: Some("nginx-down"), decision: &skip, run_id: None };
+    record_decisions(&mut conn, &[row], "2026-01-01T00:00:01.000Z").await.unwrap();
     drop(conn);
     assert!(undecided_alerts(&pool, 10).await.unwrap().is_empty());
     let (reason, detail): (String, String) =

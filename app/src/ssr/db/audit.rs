@@ -24,6 +24,32 @@ pub async fn record_audit(ex: impl SqliteExecutor<'_>, event: &NewAuditEvent<'_>
     Ok(())
 }
 
+/// Rows per multi-row statement: 5 parameters each, far below SQLite's 32,766.
+const AUDIT_ROWS_PER_STATEMENT: usize = 256;
+
+/// Appends entries to the audit log in order, one statement per chunk rather than one per
+/// entry: the engine writes one per refused alert, and under a webhook storm each statement
+/// is a round trip made while it holds the write lock the inbox waits for.
+pub async fn record_audits(
+    conn: &mut sqlx::SqliteConnection,
+    events: &[NewAuditEvent<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks(AUDIT_ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_events (actor, action, target, detail, source) ",
+        );
+        insert.push_values(chunk, |mut b, e| {
+            b.push_bind(e.actor)
+                .push_bind(e.action)
+                .push_bind(e.target)
+                .push_bind(e.detail)
+                .push_bind(e.source);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// How many `action` entries since `since` (an `at` timestamp) have `target` (when given) or
 /// `source` (when given) equal to the value: e.g. failed logins for one name or one address.
 pub async fn count_recent(

@@ -42,31 +42,43 @@ async fn head(conn: &mut SqliteConnection) -> Result<(i64, String), sqlx::Error>
     }
 }
 
-/// Seals every event not sealed yet, in id order; returns how many. One sealer at a time (the
-/// server's background task); a second one fails on the primary key and changes nothing.
+/// Seals every event not sealed yet, in id order; returns how many. Each batch is read and
+/// hashed outside the write lock, which is then held for a check and one insert: under a storm
+/// of refused alerts (an audit entry each) the sealer runs back to back, and the webhooks'
+/// group commits wait for every write lock it holds. When another sealer (the CLI's, beside
+/// the server's) moved the head meanwhile, the batch is dropped and read again.
 pub async fn seal_audit(pool: &SqlitePool) -> Result<usize, sqlx::Error> {
     let mut sealed = 0;
     loop {
-        let mut tx = super::begin_write(pool).await?;
-        let (last_id, mut prev) = head(&mut tx).await?;
+        let mut conn = pool.acquire().await?;
+        let start = head(&mut conn).await?;
+        let (last_id, mut prev) = start.clone();
         let events: Vec<AuditEvent> = sqlx::query_as(
             "SELECT id, at, actor, action, target, detail, source FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
         )
         .bind(last_id)
         .bind(SEAL_BATCH)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
+        drop(conn);
         if events.is_empty() {
             return Ok(sealed);
         }
+        let mut links = Vec::with_capacity(events.len());
         for e in &events {
             prev = chain_hash(&prev, e);
-            sqlx::query("INSERT INTO audit_chain (event_id, hash) VALUES (?, ?)")
-                .bind(e.id)
-                .bind(&prev)
-                .execute(&mut *tx)
-                .await?;
+            links.push((e.id, prev.clone()));
         }
+        // One multi-row statement: a statement per event was a round trip each under the lock.
+        let mut tx = super::begin_write(pool).await?;
+        if head(&mut tx).await? != start {
+            continue;
+        }
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO audit_chain (event_id, hash) ");
+        insert.push_values(&links, |mut b, (id, hash)| {
+            b.push_bind(*id).push_bind(hash.as_str());
+        });
+        insert.build().execute(&mut *tx).await?;
         tx.commit().await?;
         sealed += events.len();
     }

@@ -1,7 +1,7 @@
 //! The chain seals in order, verifies intact, and names the first edited, deleted or
 //! back-dated event once an attacker has dropped the append-only triggers.
 use super::*;
-use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+use crate::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use crate::ssr::db::test_pool;
 
 async fn pool_with_events(n: usize) -> SqlitePool {
@@ -51,6 +51,58 @@ async fn sealed_events_verify_and_new_ones_are_reported_unsealed() {
         .unwrap();
     match verify_audit(&pool).await.unwrap() {
         ChainReport::Intact { sealed: 3, unsealed: 1, head } => assert_eq!(head.len(), 64),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn events_written_together_seal_over_several_batches_in_order() {
+    let pool = test_pool().await;
+    let n = 2 * SEAL_BATCH as usize + 7;
+    let details: Vec<String> = (0..n).map(|i| format!("event {i}")).collect();
+    let events: Vec<NewAuditEvent<'_>> = details
+        .iter()
+        .map(|d| NewAuditEvent {
+            actor: "system",
+            action: "engine.labels_rejected",
+            detail: Some(d),
+            ..Default::default()
+        })
+        .collect();
+    let mut conn = pool.acquire().await.unwrap();
+    record_audits(&mut conn, &events).await.unwrap();
+    drop(conn);
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM audit_events ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(stored, details, "one row each, in the order given");
+    assert_eq!(seal_audit(&pool).await.unwrap(), n);
+    match verify_audit(&pool).await.unwrap() {
+        ChainReport::Intact { sealed, unsealed: 0, .. } => assert_eq!(sealed, n as i64),
+        other => panic!("{other:?}"),
+    }
+    // Each link follows from the one before, across batch boundaries too.
+    let hashes: Vec<String> =
+        sqlx::query_scalar("SELECT hash FROM audit_chain ORDER BY event_id").fetch_all(&pool).await.unwrap();
+    let rows: Vec<AuditEvent> =
+        sqlx::query_as("SELECT id, at, actor, action, target, detail, source FROM audit_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut prev = GENESIS.to_owned();
+    for (e, h) in rows.iter().zip(&hashes) {
+        prev = chain_hash(&prev, e);
+        assert_eq!(&prev, h, "event {}", e.id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sealers_at_once_both_succeed_and_seal_each_event_once() {
+    let pool = pool_with_events(3 * SEAL_BATCH as usize).await;
+    let (a, b) = tokio::join!(seal_audit(&pool), seal_audit(&pool));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a + b, 3 * SEAL_BATCH as usize, "every event sealed by exactly one of them");
+    match verify_audit(&pool).await.unwrap() {
+        ChainReport::Intact { sealed, unsealed: 0, .. } => assert_eq!(sealed, 3 * SEAL_BATCH),
         other => panic!("{other:?}"),
     }
 }

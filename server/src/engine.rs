@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::alert::format_utc;
-use app::ssr::db::audit::{record_audit, NewAuditEvent};
+use app::ssr::db::audit::{record_audits, NewAuditEvent};
 use app::ssr::db::decisions::{self, DecisionRow, HistoryCache, UndecidedAlert};
 use app::ssr::db::runs::{self, NewRun};
 use app::ssr::evaluate::{evaluate, Evaluation};
@@ -47,6 +47,8 @@ pub struct Engine {
     pub breakers_seen: Arc<std::sync::Mutex<std::collections::HashSet<BreakerLabel>>>,
     /// When approvals were last expired and gauges refreshed.
     pub housekept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// Raised by the inbox when it stored a resolution: housekeeping is due at once.
+    pub resolutions: crate::intake::Resolutions,
 }
 
 impl Engine {
@@ -95,6 +97,28 @@ impl Engine {
                 })
                 .collect();
             decisions::record_decisions(&mut tx, &rows, &now_text).await?;
+            // Labels a rule refused to hand to a playbook are a security event, not just a
+            // skip: one audit entry per refused alert, written together.
+            let refused: Vec<(String, &str)> = outcomes
+                .iter()
+                .filter_map(|o| match &o.decision {
+                    Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) => {
+                        Some((format!("alert {}", o.alert_id), detail.as_str()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let events: Vec<NewAuditEvent<'_>> = refused
+                .iter()
+                .map(|(target, detail)| NewAuditEvent {
+                    actor: "system",
+                    action: "engine.labels_rejected",
+                    target: Some(target),
+                    detail: Some(detail),
+                    source: Some("engine"),
+                })
+                .collect();
+            record_audits(&mut tx, &events).await?;
             tx.commit().await?;
             let queued = outcomes.iter().any(|o| o.run_id.is_some());
             for outcome in outcomes {
@@ -104,18 +128,19 @@ impl Engine {
                 self.worker_wake.notify_one();
             }
         }
-        if self.housekeeping_due(pending.len() as i64 == DECIDE_BATCH) {
+        if self.housekeeping_due(pending.len()) {
             self.housekeep().await?;
         }
         Ok(pending.len())
     }
 
-    /// Housekeeping is due after every step that caught up, and during a storm (full batches
-    /// back to back) once per [`HOUSEKEEPING_EVERY`]. Marks it done when due.
-    fn housekeeping_due(&self, full_batch: bool) -> bool {
+    /// Housekeeping is due after every step that decided something and caught up, when the
+    /// inbox stored a resolution (an approval may wait on it), and otherwise (a storm of full batches, or wake-ups with nothing to decide) once per
+    /// [`HOUSEKEEPING_EVERY`]. Marks it done when due.
+    fn housekeeping_due(&self, decided: usize) -> bool {
         let mut last = self.housekept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = std::time::Instant::now();
-        let due = housekeeping_due(*last, now, full_batch);
+        let due = self.resolutions.take() | housekeeping_due(*last, now, decided);
         if due {
             *last = Some(now);
         }
@@ -177,18 +202,6 @@ impl Engine {
                 });
             }
         }
-        if let Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) = &decision {
-            // Labels a rule refused to hand to a playbook are a security event, not just a skip.
-            let target = format!("alert {}", alert.id);
-            let event = NewAuditEvent {
-                actor: "system",
-                action: "engine.labels_rejected",
-                target: Some(&target),
-                detail: Some(detail),
-                source: Some("engine"),
-            };
-            record_audit(&mut *tx, &event).await?;
-        }
         Ok(Outcome {
             alert_id: alert.id,
             rule,
@@ -229,9 +242,13 @@ impl Engine {
     }
 }
 
-/// Housekeeping is due when the step caught up, or when it last ran [`HOUSEKEEPING_EVERY`] ago.
-fn housekeeping_due(last: Option<std::time::Instant>, now: std::time::Instant, full_batch: bool) -> bool {
-    !full_batch || last.is_none_or(|at| now.duration_since(at) >= HOUSEKEEPING_EVERY)
+/// Housekeeping is due when a step that decided `decided` alerts caught up (fewer than a
+/// batch, but some), or when it last ran [`HOUSEKEEPING_EVERY`] ago. A step that decided
+/// nothing waits its turn: the inbox decides most alerts of a storm itself, and the engine,
+/// woken by its commits, must not take the write lock (expiring approvals) for each.
+fn housekeeping_due(last: Option<std::time::Instant>, now: std::time::Instant, decided: usize) -> bool {
+    let caught_up = decided > 0 && (decided as i64) < DECIDE_BATCH;
+    caught_up || last.is_none_or(|at| now.duration_since(at) >= HOUSEKEEPING_EVERY)
 }
 
 /// One decision, kept until its batch commits.
@@ -248,14 +265,23 @@ struct Outcome<'r> {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{housekeeping_due, HOUSEKEEPING_EVERY};
+    use super::{housekeeping_due, DECIDE_BATCH, HOUSEKEEPING_EVERY};
 
     #[test]
     fn housekeeping_runs_after_every_catch_up_and_once_a_second_in_a_storm() {
+        let full = DECIDE_BATCH as usize;
         let t0 = Instant::now();
-        assert!(housekeeping_due(None, t0, true), "the first step of a storm");
-        assert!(housekeeping_due(Some(t0), t0, false), "a step that caught up, however recent");
-        assert!(!housekeeping_due(Some(t0), t0 + Duration::from_millis(300), true), "mid-storm");
-        assert!(housekeeping_due(Some(t0), t0 + HOUSEKEEPING_EVERY, true), "a second into the storm");
+        assert!(housekeeping_due(None, t0, full), "the first step of a storm");
+        assert!(housekeeping_due(Some(t0), t0, 3), "a step that caught up, however recent");
+        assert!(!housekeeping_due(Some(t0), t0 + Duration::from_millis(300), full), "mid-storm");
+        assert!(housekeeping_due(Some(t0), t0 + HOUSEKEEPING_EVERY, full), "a second into the storm");
+    }
+
+    #[test]
+    fn wake_ups_with_nothing_to_decide_housekeep_once_a_second() {
+        let t0 = Instant::now();
+        assert!(housekeeping_due(None, t0, 0), "the first ever");
+        assert!(!housekeeping_due(Some(t0), t0 + Duration::from_millis(10), 0), "the inbox decided it all");
+        assert!(housekeeping_due(Some(t0), t0 + HOUSEKEEPING_EVERY, 0), "idle polls still housekeep");
     }
 }

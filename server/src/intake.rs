@@ -14,9 +14,11 @@ use tokio::task::JoinHandle;
 
 use app::ssr::alert::{AlertStatus, NewAlert};
 use app::ssr::db::alerts::{NewNotification, Source, StoredNotification};
-use app::ssr::db::inbox::{checkpoint_between_commits, open_writer, write_batch, Connection};
+use app::ssr::db::inbox::{checkpoint_between_commits, open_writer, write_batch, Connection, Written};
+use app::ssr::evaluate::{prejudge, Prejudged};
+use app::ssr::heal::{Rule, SkipReason};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReasonLabel};
 
 /// Most notifications committed in one transaction: large enough to amortise the commit,
 /// small enough that the first request in a group does not wait long for the last.
@@ -38,22 +40,29 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// left (little, it just ran) and syncs. At 8 KiB pages this is about 64 MiB of WAL.
 pub const RESTART_AFTER_FRAMES: i64 = 8192;
 
+/// A flag one task raises and another takes (and lowers) when it next looks.
+#[derive(Clone, Debug, Default)]
+pub struct Flag(Arc<AtomicBool>);
+
+impl Flag {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
+    }
+}
+
 /// Raised by the checkpointer after each pass, taken by the inbox writer: the bulk of the WAL is
 /// now in the database file, so the writer's own checkpoint between two group commits
 /// ([`checkpoint_between_commits`]) copies a short tail, after which its next commit starts the
 /// WAL over. The checkpointer alone never gets there under a steady stream of commits.
-#[derive(Clone, Debug, Default)]
-pub struct WalTail(Arc<AtomicBool>);
+pub type WalTail = Flag;
 
-impl WalTail {
-    fn raise(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::AcqRel)
-    }
-}
+/// Raised by the inbox writer when a commit resolved an alert, taken by the engine: approvals
+/// waiting on that alert are cancelled at its next step, not at its next housekeeping.
+pub type Resolutions = Flag;
 
 /// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until `stop`, then once more; after each
 /// pass, leaves the tail to the writer.
@@ -94,6 +103,8 @@ pub struct Delivery {
     pub truncated_alerts: i64,
     pub raw: String,
     pub alerts: Vec<NewAlert>,
+    /// [`Inbox::prejudge`] of each alert, in order (empty: leave every new one to the engine).
+    pub verdicts: Vec<Prejudged>,
 }
 
 /// Why a delivery was not stored.
@@ -115,6 +126,8 @@ struct Job {
 pub struct Inbox {
     tx: mpsc::Sender<Job>,
     tail: WalTail,
+    resolutions: Resolutions,
+    rules: Arc<[Rule]>,
 }
 
 impl std::fmt::Debug for Job {
@@ -125,10 +138,13 @@ impl std::fmt::Debug for Job {
 
 impl Inbox {
     /// Opens the writer's own connection to the (migrated) database at `database` and starts
-    /// the writer thread; `committed` is poked after every commit (the engine waits on it).
-    /// The writer ends when every `Inbox` handle is dropped.
+    /// the writer thread, which decides new episodes under `rules` where no run is needed;
+    /// `committed` is poked after every commit that leaves new episodes to the engine (which
+    /// waits on it) or resolves an alert (then [`Inbox::resolutions`] is raised too). The
+    /// writer ends when every `Inbox` handle is dropped.
     pub fn start(
         database: &Path,
+        rules: Arc<[Rule]>,
         metrics: Arc<Metrics>,
         committed: Arc<Notify>,
     ) -> Result<(Inbox, JoinHandle<()>), InboxError> {
@@ -136,8 +152,26 @@ impl Inbox {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let tail = WalTail::default();
         let writer_tail = tail.clone();
-        let task = tokio::task::spawn_blocking(move || run_writer(conn, metrics, committed, writer_tail, rx));
-        Ok((Inbox { tx, tail }, task))
+        let resolutions = Resolutions::default();
+        let signals = Signals { committed, tail: writer_tail, resolutions: resolutions.clone() };
+        let writer_rules = rules.clone();
+        let task = tokio::task::spawn_blocking(move || run_writer(conn, &writer_rules, metrics, signals, rx));
+        Ok((Inbox { tx, tail, resolutions, rules }, task))
+    }
+
+    /// The signal the engine takes to cancel approvals of resolved alerts promptly.
+    pub fn resolutions(&self) -> Resolutions {
+        self.resolutions.clone()
+    }
+
+    /// What the writer's rules make of an alert before history: call on the request's own
+    /// thread, so the writer only reads history.
+    pub fn prejudge(
+        &self,
+        status: AlertStatus,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Prejudged {
+        prejudge(&self.rules, status, labels)
     }
 
     /// The signal [`run_checkpointer`] gives this inbox's writer.
@@ -155,29 +189,56 @@ impl Inbox {
 
 /// The writer thread's loop: block for the first job, take whatever else is waiting (up to
 /// [`MAX_BATCH`]), commit it as one transaction, answer, repeat.
+/// How the writer tells others what it did.
+struct Signals {
+    /// Poked after a commit that left new episodes to the engine, or resolved an alert.
+    committed: Arc<Notify>,
+    /// Taken: the checkpointer asks for the WAL's tail.
+    tail: WalTail,
+    /// Raised after a commit that resolved an alert.
+    resolutions: Resolutions,
+}
+
 fn run_writer(
     mut conn: Connection,
+    rules: &[Rule],
     metrics: Arc<Metrics>,
-    committed: Arc<Notify>,
-    tail: WalTail,
+    signals: Signals,
     mut rx: mpsc::Receiver<Job>,
 ) {
+    let Signals { committed, tail, resolutions } = signals;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
         metrics.inbox_batch_size.observe(batch.len() as f64);
-        let outcomes = match write_together(&mut conn, &batch) {
-            Ok(stored) => stored.into_iter().map(Ok).collect(),
+        let mut undecided = 0;
+        let outcomes: Vec<Result<StoredNotification, app::ssr::db::inbox::Error>> = match write_together(
+            &mut conn, rules, &batch,
+        ) {
+            Ok(written) => {
+                undecided += report_decided(&metrics, rules, &written);
+                written.stored.into_iter().map(Ok).collect()
+            }
             Err(e) => {
                 // One bad job must not fail its neighbours: retry each on its own.
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed, retrying one by one");
                 metrics.db_error("inbox_group_commit");
                 batch
                     .iter()
-                    .map(|job| write_together(&mut conn, std::slice::from_ref(job)).map(|mut v| v.remove(0)))
+                    .map(|job| {
+                        let mut written = write_together(&mut conn, rules, std::slice::from_ref(job))?;
+                        undecided += report_decided(&metrics, rules, &written);
+                        Ok(written.stored.remove(0))
+                    })
                     .collect::<Vec<_>>()
             }
         };
-        committed.notify_one();
+        let resolved = outcomes.iter().any(|o| o.as_ref().is_ok_and(|s| s.resolved_now > 0));
+        if resolved {
+            resolutions.raise();
+        }
+        if undecided > 0 || resolved {
+            committed.notify_one();
+        }
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             if outcome.is_err() {
                 metrics.db_error("inbox_write");
@@ -196,11 +257,31 @@ fn run_writer(
     }
 }
 
+/// Counts and logs what a commit decided, as the engine does for its own decisions; returns
+/// how many new episodes it left to the engine.
+fn report_decided(metrics: &Metrics, rules: &[Rule], written: &Written) -> usize {
+    // One counter update per reason, not per alert: a storm decides thousands per commit.
+    let mut by_reason: Vec<(SkipReason, u64)> = Vec::new();
+    for d in &written.decided {
+        match by_reason.iter_mut().find(|(r, _)| *r == d.reason) {
+            Some((_, n)) => *n += 1,
+            None => by_reason.push((d.reason, 1)),
+        }
+        let rule = d.rule.and_then(|i| rules.get(i)).map_or("-", Rule::name);
+        tracing::info!(alert.id = d.alert_id, rule, reason = d.reason.as_str(), by = "intake", "decided");
+    }
+    for (reason, n) in by_reason {
+        metrics.decisions.get_or_create(&ReasonLabel { reason: reason.as_str() }).inc_by(n);
+    }
+    written.undecided
+}
+
 /// Writes the jobs in one transaction; all or nothing.
 fn write_together(
     conn: &mut Connection,
+    rules: &[Rule],
     jobs: &[Job],
-) -> Result<Vec<StoredNotification>, app::ssr::db::inbox::Error> {
+) -> Result<Written, app::ssr::db::inbox::Error> {
     let batch: Vec<_> = jobs
         .iter()
         .map(|job| {
@@ -216,10 +297,11 @@ fn write_together(
                 truncated_alerts: d.truncated_alerts,
                 payload: &d.raw,
                 alerts: &d.alerts,
+                verdicts: &d.verdicts,
             }
         })
         .collect();
-    write_batch(conn, &batch)
+    write_batch(conn, rules, &batch)
 }
 
 #[cfg(test)]
@@ -238,6 +320,7 @@ mod tests {
             external_url: None,
             truncated_alerts: 0,
             raw: format!("{{\"n\":{n}}}"),
+            verdicts: Vec::new(),
             alerts: vec![NewAlert {
                 fingerprint,
                 starts_at: "2026-11-22T01:25:10.341Z".to_owned(),
@@ -268,7 +351,7 @@ mod tests {
         let pool = app::ssr::db::connect(&path).await.unwrap();
         app::ssr::db::migrate(&pool).await.unwrap();
         let metrics = Metrics::new();
-        let (inbox, _writer) = Inbox::start(&path, metrics.clone(), Arc::default()).unwrap();
+        let (inbox, _writer) = Inbox::start(&path, Arc::from([]), metrics.clone(), Arc::default()).unwrap();
 
         // The writer answers a job before its own checkpoint, and handles jobs one after another:
         // once the answer to a later job arrives, the work after the earlier commit is done.

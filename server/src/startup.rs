@@ -15,6 +15,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 use app::model::Role;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
+use app::ssr::heal::Rule;
 use app::ssr::{auth, db, AppState};
 
 use crate::config::Config;
@@ -130,12 +131,12 @@ pub struct Services {
 /// Builds the services over an open database.
 pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
-    let rules = config.build_rules()?;
+    let rules: Arc<[Rule]> = config.build_rules()?.into();
     let committed = Arc::new(tokio::sync::Notify::new());
-    let (inbox, writer) = Inbox::start(&config.database, metrics.clone(), committed.clone())?;
+    let (inbox, writer) = Inbox::start(&config.database, rules.clone(), metrics.clone(), committed.clone())?;
     let engine = Engine {
         pool: pool.clone(),
-        rules: rules.into(),
+        rules: rules.clone(),
         metrics: metrics.clone(),
         wake: committed,
         worker_wake: Arc::new(tokio::sync::Notify::new()),
@@ -143,6 +144,7 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         notifier: Notifier::new(pool.clone()),
         breakers_seen: Arc::default(),
         housekept: Arc::default(),
+        resolutions: inbox.resolutions(),
     };
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
     let worker = Worker {

@@ -206,6 +206,7 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
         external_url: payload.external_url,
         truncated_alerts: i64::try_from(truncated).unwrap_or(i64::MAX),
         raw,
+        verdicts: payload.alerts.iter().map(|a| state.inbox.prejudge(a.status, &a.labels)).collect(),
         alerts,
     };
     let count = delivery.alerts.len();

@@ -255,8 +255,8 @@ async fn refused_label_values_are_audited_and_never_run() {
     let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     v["alerts"][0]["labels"]["service"] = "nginx\u{0}; rm -rf /".into();
     app.deliver(&v.to_string()).await;
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 1, "decided once");
-    assert_eq!(reasons(&app).await, ["invalid_labels"]);
+    assert_eq!(reasons(&app).await, ["invalid_labels"], "decided in the commit that stored it");
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 0, "nothing left to the engine");
     assert_eq!(runs(&app).await, 0);
     let (actor, detail): (String, String) =
         sqlx::query_as("SELECT actor, detail FROM audit_events WHERE action = 'engine.labels_rejected'")
@@ -265,4 +265,82 @@ async fn refused_label_values_are_audited_and_never_run() {
             .unwrap();
     assert_eq!(actor, "system");
     assert!(detail.contains("service"), "{detail}");
+}
+
+#[tokio::test]
+async fn every_refused_alert_of_a_batch_gets_its_own_audit_entry() {
+    let app = app("0s").await;
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    let one = v["alerts"][0].clone();
+    // Five alerts, three of them with a service label the playbook must never see.
+    v["alerts"] = (0..5)
+        .map(|i| {
+            let mut a = one.clone();
+            a["labels"]["instance"] = format!("web{i}:9113").into();
+            if i % 2 == 0 {
+                a["labels"]["service"] = format!("nginx{i}\u{0}").into();
+            }
+            a["fingerprint"] = format!("{i:016x}").into();
+            a
+        })
+        .collect();
+    app.deliver(&v.to_string()).await;
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 2, "the runs are the engine's to queue");
+    let refused: Vec<i64> = sqlx::query_scalar(
+        "SELECT alert_id FROM decisions WHERE reason = 'invalid_labels' ORDER BY alert_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(refused.len(), 3);
+    let audited: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, target, detail FROM audit_events WHERE action = 'engine.labels_rejected' ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let targets: Vec<String> = refused.iter().map(|id| format!("alert {id}")).collect();
+    assert_eq!(audited.iter().map(|a| a.1.clone()).collect::<Vec<_>>(), targets, "one each, in order");
+    assert!(audited.iter().all(|(actor, _, detail)| actor == "system" && detail.contains("service")));
+    let undecided: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE decided_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(undecided, 0);
+    assert_eq!(runs(&app).await, 2, "the two clean alerts still run");
+}
+
+#[tokio::test]
+async fn a_storm_on_a_busy_target_is_decided_at_intake_with_no_work_left_to_the_engine() {
+    let app = app("2m").await;
+    app.deliver(FIRING).await;
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 1, "the run is the engine's to queue");
+    // Fifty new episodes on the same target while its run is queued, in one notification.
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    let one = v["alerts"][0].clone();
+    v["alerts"] = (0..50)
+        .map(|i| {
+            let mut a = one.clone();
+            a["fingerprint"] = format!("{:016x}", 0xf000 + i).into();
+            a
+        })
+        .collect();
+    app.deliver(&v.to_string()).await;
+    let in_flight: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM decisions WHERE reason = 'run_in_progress' AND detail LIKE '%in flight%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(in_flight, 50, "decided in the commit that stored them");
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 0);
+    let metrics = app.get("/metrics", None).await.body;
+    assert!(metrics.contains("selfheal_decisions_total{reason=\"run_in_progress\"} 50"), "{metrics}");
+
+    // The run ends; the next episode meets the cooldown, also at intake.
+    finish_runs(&app).await;
+    app.deliver(&episode("2026-11-22T02:00:00.000Z")).await;
+    assert_eq!(reasons(&app).await.last().map(String::as_str), Some("cooldown"));
+    assert_eq!(app.engine.decide_pending().await.unwrap(), 0);
+    assert_eq!(runs(&app).await, 1);
 }

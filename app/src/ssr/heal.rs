@@ -184,16 +184,32 @@ pub fn decide(
     plan: Result<Plan, Skip>,
     history: TargetHistory,
 ) -> Decision {
-    if status == AlertStatus::Resolved {
-        return Decision::Skip(skip(SkipReason::Resolved, "the alert is resolved: nothing to heal"));
+    match (rule, precheck(status, rule, plan)) {
+        (Some(rule), Ok(plan)) => weigh(rule, &plan, history),
+        (_, Err(s)) => Decision::Skip(s),
+        (None, Ok(_)) => Decision::Skip(no_rule()),
     }
-    let Some(rule) = rule else {
-        return Decision::Skip(skip(SkipReason::NoRule, "no rule matches this alert's labels"));
-    };
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(s) => return Decision::Skip(s),
-    };
+}
+
+/// The half of [`decide`] that needs no history: resolved, no rule, or the plan's refusal; the
+/// plan when the alert is worth weighing against its target's history.
+pub fn precheck(status: AlertStatus, rule: Option<&Rule>, plan: Result<Plan, Skip>) -> Result<Plan, Skip> {
+    if status == AlertStatus::Resolved {
+        return Err(skip(SkipReason::Resolved, "the alert is resolved: nothing to heal"));
+    }
+    if rule.is_none() {
+        return Err(no_rule());
+    }
+    plan
+}
+
+fn no_rule() -> Skip {
+    skip(SkipReason::NoRule, "no rule matches this alert's labels")
+}
+
+/// The half of [`decide`] that weighs a firing alert's plan against its target's history
+/// (the plan is copied only into a run).
+pub fn weigh(rule: &Rule, plan: &Plan, history: TargetHistory) -> Decision {
     let cfg = &rule.config;
     if history.active_run {
         return Decision::Skip(skip(
@@ -234,7 +250,7 @@ pub fn decide(
             ),
         ));
     }
-    Decision::Run(plan)
+    Decision::Run(plan.clone())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use sqlx::SqliteExecutor;
 
 use crate::ssr::alert::{AlertStatus, NewAlert};
+use crate::ssr::evaluate::Prejudged;
 
 /// Where an alert or notification came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +36,10 @@ pub struct NewNotification<'a> {
     pub truncated_alerts: i64,
     pub payload: &'a str,
     pub alerts: &'a [NewAlert],
+    /// What the rules say about each alert without history, in the order of `alerts`; the
+    /// inbox writer decides new episodes with them in the commit that stores them. Empty:
+    /// every new episode is left to the engine.
+    pub verdicts: &'a [Prejudged],
 }
 
 /// What storing one notification did.

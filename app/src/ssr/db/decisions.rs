@@ -35,21 +35,23 @@ pub async fn target_history(
     target: &str,
     window_start: &str,
 ) -> Result<RawHistory, sqlx::Error> {
-    let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(
-        "SELECT \
-           EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
-           (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
-           (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
-              AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
-                                                 WHERE rule = ?1 AND target = ?2), '')))",
-    )
-    .bind(rule)
-    .bind(target)
-    .bind(window_start)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(TARGET_HISTORY_SQL)
+        .bind(rule)
+        .bind(target)
+        .bind(window_start)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok((active, last, u32::try_from(attempts).unwrap_or(u32::MAX)))
 }
+
+/// [`target_history`]'s query (the inbox writer runs it too, on its own connection):
+/// parameters rule, target, window start; columns in flight, last start, attempts.
+pub const TARGET_HISTORY_SQL: &str = "SELECT \
+    EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
+    (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
+    (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
+       AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
+                                          WHERE rule = ?1 AND target = ?2), '')))";
 
 /// What [`target_history`] returns: run in flight, last engine run's start, attempts in window.
 pub type RawHistory = (bool, Option<String>, u32);
@@ -113,19 +115,7 @@ pub async fn record_decisions(
             "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) ",
         );
         insert.push_values(chunk, |mut b, row| {
-            let (outcome, reason, detail) = match row.decision {
-                Decision::Run(p) => (
-                    "enqueued",
-                    "enqueued",
-                    format!(
-                        "{} on {} ({})",
-                        p.playbook,
-                        p.limit.as_deref().unwrap_or(&p.target),
-                        p.mode.as_str()
-                    ),
-                ),
-                Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
-            };
+            let (outcome, reason, detail) = decision_columns(row.decision);
             b.push_bind(row.alert_id)
                 .push_bind(now)
                 .push_bind(row.rule)
@@ -145,6 +135,18 @@ pub async fn record_decisions(
         update.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A decision as the `decisions` table stores it: outcome, reason, detail.
+pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, String) {
+    match decision {
+        Decision::Run(p) => (
+            "enqueued",
+            "enqueued",
+            format!("{} on {} ({})", p.playbook, p.limit.as_deref().unwrap_or(&p.target), p.mode.as_str()),
+        ),
+        Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
+    }
 }
 
 /// Converts raw history into what `decide` needs, given now.

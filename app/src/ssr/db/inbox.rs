@@ -2,22 +2,27 @@
 //! Rows go in multi-row cached prepared statements run in-process, so a group commit of
 //! thousands of rows costs a few statements and no thread hop per statement (sqlx's SQLite driver
 //! sends every statement to a worker thread and back, which dominated intake's profile).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{OpenFlags, Transaction, TransactionBehavior};
+use time::OffsetDateTime;
 
 pub use rusqlite::{Connection, Error};
 
 use super::alerts::{NewNotification, StoredNotification};
-use crate::ssr::alert::{AlertStatus, NewAlert};
+use super::decisions::{history_from, TARGET_HISTORY_SQL};
+use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
+use crate::ssr::evaluate::Prejudged;
+use crate::ssr::heal::{weigh, Decision, Rule, Skip, SkipReason, TargetHistory};
 
 mod statements;
 
 use statements::{
-    bind_all, chunk_sizes, statement_sql, ALERT_COLUMNS, ALERT_CONFLICT, ALERT_ROW, ALERT_SQL,
-    NOTIFICATION_COLUMNS, NOTIFICATION_CONFLICT, NOTIFICATION_ROW, NOTIFICATION_SQL,
+    bind_all, chunk_sizes, statement_sql, ALERT_COLUMNS, ALERT_CONFLICT, ALERT_ROW, ALERT_SQL, AUDIT_COLUMNS,
+    AUDIT_ROW, AUDIT_SQL, DECISION_COLUMNS, DECISION_ROW, DECISION_SQL, NOTIFICATION_COLUMNS,
+    NOTIFICATION_CONFLICT, NOTIFICATION_ROW, NOTIFICATION_SQL,
 };
 #[cfg(test)]
 use statements::{ROWS_PER_STATEMENT, SHAPES};
@@ -33,8 +38,9 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// latency; the lock is usually free again within a millisecond.
 const BUSY_RETRY: Duration = Duration::from_micros(250);
 
-/// Prepared statements kept per connection: two tables times seven statement shapes.
-const STATEMENT_CACHE: usize = 16;
+/// Prepared statements kept per connection: four statements times seven shapes, and the
+/// history query.
+const STATEMENT_CACHE: usize = 40;
 
 /// Opens the writer's connection to an existing, migrated database with the pool's settings:
 /// WAL, `synchronous=NORMAL` (a commit survives a crash of the process), foreign keys on.
@@ -86,16 +92,166 @@ pub fn checkpoint_between_commits(conn: &Connection) -> rusqlite::Result<(i64, i
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
 }
 
+/// What one group commit stored and decided.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// One per notification, in batch order.
+    pub stored: Vec<StoredNotification>,
+    /// New episodes decided in the same commit.
+    pub decided: Vec<Decided>,
+    /// New episodes left to the engine (a run to queue, a breaker to report, or no verdict).
+    pub undecided: usize,
+}
+
+/// An alert episode the inbox writer decided in the commit that stored it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub alert_id: i64,
+    /// The rule, as an index into the writer's rules.
+    pub rule: Option<usize>,
+    pub reason: SkipReason,
+}
+
 /// Stores `batch` in one IMMEDIATE transaction (the write lock is taken up front, so a busy
-/// database waits in the busy handler rather than failing at the first write); all or nothing.
+/// database waits in the busy handler rather than failing at the first write), and decides
+/// its new episodes where no run is needed ([`plan_skips`]); all or nothing.
 pub fn write_batch(
     conn: &mut Connection,
+    rules: &[Rule],
     batch: &[NewNotification<'_>],
-) -> rusqlite::Result<Vec<StoredNotification>> {
+) -> rusqlite::Result<Written> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let stored = record_notifications(&tx, batch)?;
+    let now = OffsetDateTime::now_utc();
+    let now_text = format_utc(now).unwrap_or_default();
+    let planned = plan_skips(&tx, rules, batch, now)?;
+    let (stored, ids) = record_with_ids(&tx, batch, &planned, &now_text)?;
+    let (decided, undecided) = store_decisions(&tx, rules, &planned, &ids, &now_text)?;
     tx.commit()?;
-    Ok(stored)
+    Ok(Written { stored, decided, undecided })
+}
+
+/// A skip worked out for an alert before it is stored: the rule (an index) and why.
+pub type Planned = Option<(Option<usize>, Skip)>;
+
+/// For each alert of `batch` (by notification, in order), the skip the engine would decide
+/// at `now` when that skip needs no action: resolved, no rule, refused labels (audited), a run
+/// in flight, the cooldown, shadow mode. The history is read in `tx`, under the write lock the
+/// engine would decide under, so it is the engine's decision at this instant, stored with the
+/// alert rather than by a second transaction rewriting it: under a webhook storm of re-fires
+/// the engine had to decide every alert, and held the write lock the webhooks wait for. A run
+/// to queue, and a breaker that must be reported, are left to the engine (`None`), as is an
+/// alert without a verdict. Only the alerts the batch creates are decided ([`store_decisions`]).
+pub fn plan_skips(
+    tx: &Transaction<'_>,
+    rules: &[Rule],
+    batch: &[NewNotification<'_>],
+    now: OffsetDateTime,
+) -> rusqlite::Result<Vec<Vec<Planned>>> {
+    let mut histories: HashMap<(usize, &str), TargetHistory> = HashMap::new();
+    let mut planned = Vec::with_capacity(batch.len());
+    for n in batch {
+        let mut skips = Vec::with_capacity(n.alerts.len());
+        for i in 0..n.alerts.len() {
+            let skip = match n.verdicts.get(i) {
+                None => None,
+                Some(Prejudged::Skip { rule, skip }) => Some((*rule, skip.clone())),
+                Some(Prejudged::Check { rule, plan }) => match rules.get(*rule) {
+                    None => None,
+                    Some(r) => {
+                        let key = (*rule, plan.target.as_str());
+                        let history = match histories.get(&key) {
+                            Some(h) => *h,
+                            None => {
+                                *histories.entry(key).or_insert(target_history(tx, r, &plan.target, now)?)
+                            }
+                        };
+                        match weigh(r, plan, history) {
+                            Decision::Skip(s) => Some((Some(*rule), s)),
+                            Decision::Run(_) => None,
+                        }
+                    }
+                },
+            };
+            skips.push(skip.filter(|(_, s)| s.reason != SkipReason::BreakerOpen));
+        }
+        planned.push(skips);
+    }
+    Ok(planned)
+}
+
+/// The engine's history read ([`TARGET_HISTORY_SQL`]) for one (rule, target) at `now`.
+fn target_history(
+    tx: &Transaction<'_>,
+    rule: &Rule,
+    target: &str,
+    now: OffsetDateTime,
+) -> rusqlite::Result<TargetHistory> {
+    let window_start = format_utc(now - rule.config.window).unwrap_or_default();
+    let (active, last, attempts): (bool, Option<String>, i64) = tx
+        .prepare_cached(TARGET_HISTORY_SQL)?
+        .query_row(rusqlite::params![rule.name(), target, window_start], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok(history_from(active, last.as_deref(), u32::try_from(attempts).unwrap_or(u32::MAX), now))
+}
+
+/// Writes the planned skips of the alerts this batch created (`ids`), and an audit entry for
+/// each refused one (as the engine does): a few multi-row statements. Their `decided_at` was
+/// stored with the row. Returns what was decided and how many new episodes are the engine's.
+fn store_decisions(
+    tx: &Transaction<'_>,
+    rules: &[Rule],
+    planned: &[Vec<Planned>],
+    ids: &[NewIds],
+    now: &str,
+) -> rusqlite::Result<(Vec<Decided>, usize)> {
+    let mut rows: Vec<(i64, Option<usize>, &Skip)> = Vec::new();
+    let mut undecided = 0;
+    for (n, ids) in ids.iter().enumerate() {
+        for (i, id) in ids.iter().enumerate() {
+            let Some(id) = *id else { continue };
+            match planned.get(n).and_then(|p| p.get(i)) {
+                Some(Some((rule, skip))) => rows.push((id, *rule, skip)),
+                _ => undecided += 1,
+            }
+        }
+    }
+    let mut rest = rows.as_slice();
+    for size in chunk_sizes(rows.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut stmt =
+            tx.prepare_cached(statement_sql(&DECISION_SQL, DECISION_COLUMNS, DECISION_ROW, "", size))?;
+        let mut at = 0;
+        for (id, rule, skip) in chunk {
+            let rule = rule.and_then(|i| rules.get(i)).map(Rule::name);
+            let reason = skip.reason.as_str();
+            bind_all(&mut stmt, &mut at, &[id, &now, &rule, &"skipped", &reason, &skip.detail])?;
+        }
+        stmt.raw_execute()?;
+    }
+    let refused: Vec<(String, &str)> = rows
+        .iter()
+        .filter(|(_, _, s)| s.reason == SkipReason::InvalidLabels)
+        .map(|(id, _, s)| (format!("alert {id}"), s.detail.as_str()))
+        .collect();
+    let mut rest = refused.as_slice();
+    for size in chunk_sizes(refused.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut stmt = tx.prepare_cached(statement_sql(&AUDIT_SQL, AUDIT_COLUMNS, AUDIT_ROW, "", size))?;
+        let mut at = 0;
+        for (target, detail) in chunk {
+            // Labels a rule refused to hand to a playbook are a security event, not just a skip.
+            bind_all(&mut stmt, &mut at, &[&"system", &"engine.labels_rejected", target, detail, &"intake"])?;
+        }
+        stmt.raw_execute()?;
+    }
+    let decided = rows
+        .into_iter()
+        .map(|(alert_id, rule, skip)| Decided { alert_id, rule, reason: skip.reason })
+        .collect();
+    Ok((decided, undecided))
 }
 
 /// Stores a batch of notifications and upserts each of their alerts, by its own status, in
@@ -106,6 +262,18 @@ pub fn record_notifications(
     tx: &Transaction<'_>,
     batch: &[NewNotification<'_>],
 ) -> rusqlite::Result<Vec<StoredNotification>> {
+    Ok(record_with_ids(tx, batch, &[], "")?.0)
+}
+
+/// [`record_notifications`], and for each notification its alerts' row ids where this batch
+/// created the row (`None` for an episode seen before). A new row with a `planned` skip is
+/// stored decided at `now`.
+fn record_with_ids(
+    tx: &Transaction<'_>,
+    batch: &[NewNotification<'_>],
+    planned: &[Vec<Planned>],
+    now: &str,
+) -> rusqlite::Result<(Vec<StoredNotification>, Vec<NewIds>)> {
     // Notifications first: their ids go into the alert rows.
     let mut returned: Vec<(String, (i64, i64))> = Vec::with_capacity(batch.len());
     let mut rest = batch;
@@ -163,12 +331,17 @@ pub fn record_notifications(
         });
     }
 
-    let alerts: Vec<(&NewNotification<'_>, i64, &NewAlert)> = batch
+    let decided_at =
+        |n: usize, i: usize| planned.get(n).and_then(|p| p.get(i)).and_then(Option::as_ref).map(|_| now);
+    let alerts: Vec<(&NewNotification<'_>, i64, &NewAlert, Option<&str>)> = batch
         .iter()
         .zip(&stored)
-        .flat_map(|(n, s)| n.alerts.iter().map(move |a| (n, s.notification_id, a)))
+        .enumerate()
+        .flat_map(|(ni, (n, s))| {
+            n.alerts.iter().enumerate().map(move |(i, a)| (n, s.notification_id, a, decided_at(ni, i)))
+        })
         .collect();
-    let mut returned: Vec<(EpisodeKey, (i64, Option<String>))> = Vec::with_capacity(alerts.len());
+    let mut returned: Vec<(EpisodeKey, (i64, AlertReturned))> = Vec::with_capacity(alerts.len());
     let mut rest = alerts.as_slice();
     for size in chunk_sizes(alerts.len()) {
         let (chunk, tail) = rest.split_at(size);
@@ -176,7 +349,7 @@ pub fn record_notifications(
         let mut stmt =
             tx.prepare_cached(statement_sql(&ALERT_SQL, ALERT_COLUMNS, ALERT_ROW, ALERT_CONFLICT, size))?;
         let mut at = 0;
-        for (n, nid, a) in chunk {
+        for (n, nid, a, decided_at) in chunk {
             let resolved_at = (a.status == AlertStatus::Resolved).then_some(n.received_at);
             bind_all(
                 &mut stmt,
@@ -199,22 +372,26 @@ pub fn record_notifications(
                     &n.received_at,
                     &resolved_at,
                     nid,
+                    decided_at,
                 ],
             )?;
         }
         let mut rows = stmt.raw_query();
         while let Some(row) = rows.next()? {
-            returned.push(((row.get(0)?, row.get(1)?), (row.get(2)?, row.get(3)?)));
+            returned.push(((row.get(0)?, row.get(1)?), (row.get(2)?, (row.get(3)?, row.get(4)?))));
         }
     }
     // The same episode twice in one batch comes back with increasing delivery counts.
     let mut by_key = group_sorted(returned);
+    let mut ids = Vec::with_capacity(batch.len());
     for (n, s) in batch.iter().zip(stored.iter_mut()) {
+        let mut new_ids = Vec::with_capacity(n.alerts.len());
         for a in n.alerts {
-            let (deliveries, resolved_at) = by_key
+            let (deliveries, (resolved_at, id)) = by_key
                 .get_mut(&(a.fingerprint.clone(), a.starts_at.clone()))
                 .and_then(Vec::pop)
                 .ok_or_else(|| missing_row("an alert row was not returned"))?;
+            new_ids.push((deliveries == 1).then_some(id));
             if deliveries == 1 {
                 s.new_alerts += 1;
             } else {
@@ -224,8 +401,9 @@ pub fn record_notifications(
                 s.resolved_now += 1;
             }
         }
+        ids.push(new_ids);
     }
-    Ok(stored)
+    Ok((stored, ids))
 }
 
 /// The first half of a notification's dedup key: the newest startsAt among its alerts ('' for
@@ -245,6 +423,12 @@ fn missing_row(what: &str) -> rusqlite::Error {
 
 /// An episode: (fingerprint, startsAt).
 type EpisodeKey = (String, String);
+
+/// What an alert upsert returns besides its key and delivery count: resolved_at, row id.
+type AlertReturned = (Option<String>, i64);
+
+/// One notification's alerts, in order: the row id where this batch created the row.
+pub type NewIds = Vec<Option<i64>>;
 
 /// Groups `(key, (order, value))` pairs by key, each group sorted by `order` descending, so
 /// that popping yields the lowest order first.
@@ -296,6 +480,7 @@ pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification
         truncated_alerts: p.truncated_alerts as i64,
         payload: raw,
         alerts: &alerts,
+        verdicts: &[],
     };
     let tx = db.conn.transaction().expect("begin");
     let stored = record_notifications(&tx, std::slice::from_ref(&n)).expect("stored").remove(0);

@@ -8,7 +8,7 @@ use rusqlite::Statement;
 /// Most rows in one INSERT. One statement per row would copy every page it touches into a
 /// statement journal (each upsert may have to undo itself alone), so a group commit of
 /// thousands of alerts would copy the same few index pages thousands of times; multi-row
-/// statements copy them once per statement. 64 alert rows bind 1,088 values, far below
+/// statements copy them once per statement. 64 alert rows bind 1,152 values, far below
 /// SQLite's 32,766 limit, and larger statements gain nothing measurable.
 pub(super) const ROWS_PER_STATEMENT: usize = 64;
 
@@ -26,8 +26,8 @@ pub(super) const NOTIFICATION_CONFLICT: &str =
 pub(super) const ALERT_COLUMNS: &str =
     "INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, \
      instance, labels, annotations, ends_at, generator_url, group_key, receiver, source, first_seen_at, \
-     last_seen_at, resolved_at, last_notification_id) VALUES ";
-pub(super) const ALERT_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+     last_seen_at, resolved_at, last_notification_id, decided_at) VALUES ";
+pub(super) const ALERT_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 pub(super) const ALERT_CONFLICT: &str = " ON CONFLICT (fingerprint, starts_at) DO UPDATE SET \
        status = CASE WHEN alerts.status = 'resolved' THEN 'resolved' ELSE excluded.status END, \
        ends_at = CASE WHEN alerts.status = 'resolved' THEN alerts.ends_at ELSE excluded.ends_at END, \
@@ -37,7 +37,15 @@ pub(super) const ALERT_CONFLICT: &str = " ON CONFLICT (fingerprint, starts_at) D
        group_key = excluded.group_key, receiver = excluded.receiver, \
        last_seen_at = excluded.last_seen_at, deliveries = alerts.deliveries + 1, \
        last_notification_id = excluded.last_notification_id \
-     RETURNING fingerprint, starts_at, deliveries, resolved_at";
+     RETURNING fingerprint, starts_at, deliveries, resolved_at, id";
+
+pub(super) const DECISION_COLUMNS: &str =
+    "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail) VALUES ";
+pub(super) const DECISION_ROW: &str = "(?,?,?,?,?,?)";
+
+pub(super) const AUDIT_COLUMNS: &str =
+    "INSERT INTO audit_events (actor, action, target, detail, source) VALUES ";
+pub(super) const AUDIT_ROW: &str = "(?,?,?,?,?)";
 
 /// The SQL of a `rows`-row statement (a power of two), built once per shape.
 pub(super) fn statement_sql(
@@ -58,6 +66,8 @@ pub(super) fn statement_sql(
 
 pub(super) static NOTIFICATION_SQL: OnceLock<[String; SHAPES]> = OnceLock::new();
 pub(super) static ALERT_SQL: OnceLock<[String; SHAPES]> = OnceLock::new();
+pub(super) static DECISION_SQL: OnceLock<[String; SHAPES]> = OnceLock::new();
+pub(super) static AUDIT_SQL: OnceLock<[String; SHAPES]> = OnceLock::new();
 
 /// Splits `n` rows into statement sizes: full chunks, then the remainder in powers of two.
 pub(super) fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {

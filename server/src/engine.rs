@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::alert::format_utc;
-use app::ssr::db::audit::{record_audits, NewAuditEvent};
+use app::ssr::db::audit::{record_audits, NewAuditEvent, LABELS_REJECTED};
 use app::ssr::db::decisions::{self, DecisionRow, HistoryCache, UndecidedAlert};
 use app::ssr::db::runs::{self, NewRun};
 use app::ssr::evaluate::{evaluate, Evaluation};
@@ -112,7 +112,7 @@ impl Engine {
                 .iter()
                 .map(|(target, detail)| NewAuditEvent {
                     actor: "system",
-                    action: "engine.labels_rejected",
+                    action: LABELS_REJECTED,
                     target: Some(target),
                     detail: Some(detail),
                     source: Some("engine"),

@@ -1,6 +1,10 @@
 //! The append-only `audit_events` table.
 use sqlx::SqliteExecutor;
 
+/// The action of the audit entry for an alert whose labels a rule refused to hand to a
+/// playbook (written by the engine and by the inbox writer).
+pub const LABELS_REJECTED: &str = "engine.labels_rejected";
+
 /// An audit entry about to be written.
 #[derive(Clone, Debug, Default)]
 pub struct NewAuditEvent<'a> {

@@ -2,6 +2,7 @@
 use super::*;
 use crate::ssr::alert::{normalise_payload, WebhookPayload};
 use crate::ssr::db::alerts::Source;
+use crate::ssr::heal::SkipReason;
 
 const FIRING: &str =
     include_str!("../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-firing.json");

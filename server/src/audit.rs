@@ -47,7 +47,7 @@ async fn verify_exports(pool: &SqlitePool) -> anyhow::Result<bool> {
     for e in &exports {
         match std::fs::read(&e.file) {
             Ok(bytes) => {
-                let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                let digest: String = format!("{:x}", Sha256::digest(&bytes));
                 if digest != e.sha256 {
                     println!(
                         "audit export CHANGED: {} (events {} to {}) no longer matches its recorded SHA-256",

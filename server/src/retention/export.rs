@@ -139,6 +139,6 @@ pub fn write_export(dir: &Path, prev_hash: &str, events: &[SealedEvent]) -> std:
     let path = dir.join(name);
     std::fs::rename(&tmp, &path)?;
     File::open(&dir)?.sync_all()?;
-    let sha256 = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
     Ok(ExportFile { path, sha256 })
 }

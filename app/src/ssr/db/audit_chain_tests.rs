@@ -158,3 +158,36 @@ async fn an_event_slipped_in_before_the_head_is_named() {
         .unwrap();
     assert!(matches!(verify_audit(&pool).await.unwrap(), ChainReport::Broken { event_id: 0, .. }));
 }
+
+/// Chains sealed before the tuple serialisation must still verify: the same bytes as the
+/// `serde_json::Value` array they were hashed from, for awkward text and missing fields alike.
+#[test]
+fn chain_hash_is_the_sha256_of_the_json_array_it_always_was() {
+    let awkward = AuditEvent {
+        id: 9_007_199_254_740_993,
+        at: "2026-11-22T01:25:10.341Z".into(),
+        actor: "ünïcødé \"quoted\" \\ back".into(),
+        action: "engine.labels_rejected".into(),
+        target: Some("alert 7\n\t\u{0}\u{1f}\u{7f}".into()),
+        detail: None,
+        source: Some("</script>😀".into()),
+    };
+    for e in [awkward, AuditEvent { target: None, source: None, ..event_for_hash() }] {
+        let value = serde_json::json!([GENESIS, e.id, e.at, e.actor, e.action, e.target, e.detail, e.source]);
+        let expected: String =
+            Sha256::digest(value.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(chain_hash(GENESIS, &e), expected, "{e:?}");
+    }
+}
+
+fn event_for_hash() -> AuditEvent {
+    AuditEvent {
+        id: 1,
+        at: "2026-11-22T01:25:10.341Z".into(),
+        actor: "admin".into(),
+        action: "auth.login".into(),
+        target: Some("admin".into()),
+        detail: Some("from 127.0.0.1".into()),
+        source: Some("127.0.0.1".into()),
+    }
+}

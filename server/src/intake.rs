@@ -37,7 +37,7 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// blocks the writer, but under a steady stream of commits it never catches up with the last
 /// frame, and SQLite only starts the WAL over once it has; a restart checkpoint waits for the
 /// writer's current commit and holds off the next one while it copies what the passive one
-/// left (little, it just ran) and syncs. At 8 KiB pages this is about 64 MiB of WAL.
+/// left (little, it just ran) and syncs. At 4 KiB pages this is about 32 MiB of WAL.
 pub const RESTART_AFTER_FRAMES: i64 = 8192;
 
 /// A flag one task raises and another takes (and lowers) when it next looks.
@@ -117,7 +117,9 @@ pub enum InboxError {
 }
 
 struct Job {
-    delivery: Delivery,
+    /// Shared with the request, which drops it last: freeing a storm's bodies and alerts is
+    /// the handlers' work, not the single writer's.
+    delivery: Arc<Delivery>,
     reply: oneshot::Sender<Result<StoredNotification, InboxError>>,
 }
 
@@ -182,8 +184,11 @@ impl Inbox {
     /// Stores a delivery durably; returns once it is committed.
     pub async fn store(&self, delivery: Delivery) -> Result<StoredNotification, InboxError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job { delivery, reply }).await.map_err(|_| InboxError::Closed)?;
-        answer.await.map_err(|_| InboxError::Closed)?
+        let delivery = Arc::new(delivery);
+        self.tx.send(Job { delivery: delivery.clone(), reply }).await.map_err(|_| InboxError::Closed)?;
+        let stored = answer.await.map_err(|_| InboxError::Closed)?;
+        drop(delivery);
+        stored
     }
 }
 
@@ -239,12 +244,14 @@ fn run_writer(
         if undecided > 0 || resolved {
             committed.notify_one();
         }
-        for (job, outcome) in batch.drain(..).zip(outcomes) {
+        for (Job { delivery, reply }, outcome) in batch.drain(..).zip(outcomes) {
             if outcome.is_err() {
                 metrics.db_error("inbox_write");
             }
+            // Before the answer, so that the waiting request holds the last reference.
+            drop(delivery);
             // The request may have gone (client hung up): the data is stored all the same.
-            let _ = job.reply.send(outcome.map_err(InboxError::from));
+            let _ = reply.send(outcome.map_err(InboxError::from));
         }
         if tail.take() {
             let started = Instant::now();

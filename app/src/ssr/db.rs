@@ -31,10 +31,12 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// out a burst of writers, short enough that a stuck request fails visibly.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Page size of a new database (an existing one keeps its own). A group commit writes every
-/// page it touched to the WAL with one `pwrite` per page; at 8 KiB a webhook storm costs half
-/// the system calls of SQLite's 4 KiB default, and reads of whole rows are no slower.
-const PAGE_SIZE: u32 = 8192;
+/// Page size of a new database (an existing one keeps its own): SQLite's default 4 KiB. A
+/// group commit writes every page it touched to the WAL, and a commit of a few single-alert
+/// notifications touches a page or two of each table and index it writes: at 8 KiB (our
+/// setting until session 8) that was twice the bytes to copy, checksum and checkpoint per
+/// commit, for no gain on 100-alert notifications (docs/benchmarks.md).
+const PAGE_SIZE: u32 = 4096;
 
 /// Longest a restart checkpoint waits for readers while it holds the write lock (see
 /// [`checkpoint`]): a webhook's commit may wait this long behind it, not the busy timeout.

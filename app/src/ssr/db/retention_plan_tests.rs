@@ -104,12 +104,17 @@ async fn every_foreign_key_a_prune_deletes_through_is_indexed() {
         ("run_output", "run_id"),
         ("audit_chain", "event_id"),
     ] {
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(&format!("EXPLAIN QUERY PLAN SELECT 1 FROM {child} WHERE {column} = 1"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        let text = plan.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join(" | ");
-        assert!(text.starts_with(&format!("SEARCH {child} USING")), "{child}.{column}: {text}");
+        // A literal and a bound value: a partial index (`WHERE column IS NOT NULL`) must serve
+        // both, as it serves SQLite's own child-key scan.
+        for value in ["1", "?"] {
+            let sql = format!("EXPLAIN QUERY PLAN SELECT 1 FROM {child} WHERE {column} = {value}");
+            let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql);
+            if value == "?" {
+                query = query.bind(1_i64);
+            }
+            let plan = query.fetch_all(&pool).await.unwrap();
+            let text = plan.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join(" | ");
+            assert!(text.starts_with(&format!("SEARCH {child} USING")), "{child}.{column} = {value}: {text}");
+        }
     }
 }

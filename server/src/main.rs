@@ -8,12 +8,6 @@ use server::cli::{AuditCommand, Cli, Command, DevCommand, RetentionCommand};
 use server::config::Config;
 use server::{audit, retention, startup, users};
 
-/// mimalloc instead of glibc's allocator (docs/benchmarks.md): a webhook storm allocates and
-/// frees tens of kilobytes per request across threads, where glibc spent a third of the
-/// handlers' time in malloc, free and chunk consolidation.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Log filter when RUST_LOG is unset: our info, libraries' warnings.
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn";
 

@@ -192,8 +192,6 @@ impl Inbox {
     }
 }
 
-/// The writer thread's loop: block for the first job, take whatever else is waiting (up to
-/// [`MAX_BATCH`]), commit it as one transaction, answer, repeat.
 /// How the writer tells others what it did.
 struct Signals {
     /// Poked after a commit that left new episodes to the engine, or resolved an alert.
@@ -204,6 +202,9 @@ struct Signals {
     resolutions: Resolutions,
 }
 
+/// The writer thread's loop: block for the first job, take whatever else is waiting (up to
+/// [`MAX_BATCH`]), commit it as one transaction, answer, repeat. Waiting a little for a fuller
+/// batch was measured (200 and 500 µs when fewer than 16 wait) and gained nothing.
 fn run_writer(
     mut conn: Connection,
     rules: &[Rule],

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::alert::format_utc;
-use app::ssr::db::audit::{record_audits, NewAuditEvent, LABELS_REJECTED};
+use app::ssr::db::audit::{record_audits, refusal_entries, NewAuditEvent, LABELS_REJECTED};
 use app::ssr::db::decisions::{self, DecisionRow, HistoryCache, UndecidedAlert};
 use app::ssr::db::runs::{self, NewRun};
 use app::ssr::evaluate::{evaluate, Evaluation};
@@ -98,16 +98,13 @@ impl Engine {
                 .collect();
             decisions::record_decisions(&mut tx, &rows, &now_text).await?;
             // Labels a rule refused to hand to a playbook are a security event, not just a
-            // skip: one audit entry per refused alert, written together.
-            let refused: Vec<(String, &str)> = outcomes
-                .iter()
-                .filter_map(|o| match &o.decision {
-                    Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) => {
-                        Some((format!("alert {}", o.alert_id), detail.as_str()))
-                    }
-                    _ => None,
-                })
-                .collect();
+            // skip: an audit entry per distinct refusal, naming its alerts, written together.
+            let refused = refusal_entries(outcomes.iter().filter_map(|o| match &o.decision {
+                Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail }) => {
+                    Some((o.alert_id, detail.as_str()))
+                }
+                _ => None,
+            }));
             let events: Vec<NewAuditEvent<'_>> = refused
                 .iter()
                 .map(|(target, detail)| NewAuditEvent {

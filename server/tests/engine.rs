@@ -268,17 +268,21 @@ async fn refused_label_values_are_audited_and_never_run() {
 }
 
 #[tokio::test]
-async fn every_refused_alert_of_a_batch_gets_its_own_audit_entry() {
+async fn refused_alerts_share_an_audit_entry_per_refusal_that_names_every_one() {
     let app = app("0s").await;
     let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     let one = v["alerts"][0].clone();
-    // Five alerts, three of them with a service label the playbook must never see.
-    v["alerts"] = (0..5)
+    // Six alerts: three with a service label the playbook must never see (one refusal, three
+    // alerts), one without its target label (another refusal), two clean ones.
+    v["alerts"] = (0..6)
         .map(|i| {
             let mut a = one.clone();
             a["labels"]["instance"] = format!("web{i}:9113").into();
             if i % 2 == 0 {
                 a["labels"]["service"] = format!("nginx{i}\u{0}").into();
+            }
+            if i == 5 {
+                a["labels"]["instance"] = "".into();
             }
             a["fingerprint"] = format!("{i:016x}").into();
             a
@@ -286,22 +290,27 @@ async fn every_refused_alert_of_a_batch_gets_its_own_audit_entry() {
         .collect();
     app.deliver(&v.to_string()).await;
     assert_eq!(app.engine.decide_pending().await.unwrap(), 2, "the runs are the engine's to queue");
-    let refused: Vec<i64> = sqlx::query_scalar(
-        "SELECT alert_id FROM decisions WHERE reason = 'invalid_labels' ORDER BY alert_id",
+    let refused: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT alert_id, detail FROM decisions WHERE reason = 'invalid_labels' ORDER BY alert_id",
     )
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(refused.len(), 3);
+    assert_eq!(refused.len(), 4);
     let audited: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT actor, target, detail FROM audit_events WHERE action = 'engine.labels_rejected' ORDER BY id",
     )
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    let targets: Vec<String> = refused.iter().map(|id| format!("alert {id}")).collect();
-    assert_eq!(audited.iter().map(|a| a.1.clone()).collect::<Vec<_>>(), targets, "one each, in order");
-    assert!(audited.iter().all(|(actor, _, detail)| actor == "system" && detail.contains("service")));
+    let ids: Vec<String> = refused.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(audited.len(), 2, "one entry per distinct refusal: {audited:?}");
+    assert_eq!(audited[0].1, format!("alerts {}, {}, {}", ids[0], ids[1], ids[2]));
+    assert_eq!(audited[0].2, refused[0].1);
+    assert!(audited[0].2.contains("service"), "{}", audited[0].2);
+    assert_eq!(audited[1].1, format!("alert {}", ids[3]));
+    assert_eq!(audited[1].2, "label `instance` (the target) is missing");
+    assert!(audited.iter().all(|(actor, ..)| actor == "system"));
     let undecided: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE decided_at IS NULL")
         .fetch_one(&app.pool)
         .await

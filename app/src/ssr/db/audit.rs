@@ -5,6 +5,44 @@ use sqlx::SqliteExecutor;
 /// playbook (written by the engine and by the inbox writer).
 pub const LABELS_REJECTED: &str = "engine.labels_rejected";
 
+/// The audit entries for the alerts one commit refused (alert id and the refusal's detail, in
+/// order): one entry per distinct refusal, naming every alert it covers (`alert 7`, or
+/// `alerts 7-9, 12`), in the order each refusal first appears. A refusal is a security event,
+/// and a different offending value is a different detail, so each still gets its own entry; a
+/// storm of alerts refused for the same reason (a missing target label, say) no longer writes
+/// and seals an entry per alert, which was about a quarter of such a storm's CPU and buried
+/// the other entries of the log.
+pub fn refusal_entries<'a>(refused: impl IntoIterator<Item = (i64, &'a str)>) -> Vec<(String, &'a str)> {
+    let mut groups: Vec<(&str, Vec<i64>)> = Vec::new();
+    let mut by_detail: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (id, detail) in refused {
+        let at = *by_detail.entry(detail).or_insert_with(|| {
+            groups.push((detail, Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(id);
+    }
+    groups.into_iter().map(|(detail, ids)| (alerts_target(ids), detail)).collect()
+}
+
+/// `alert 7` for one id; `alerts 7-9, 12` for several, ascending, runs written as ranges.
+fn alerts_target(mut ids: Vec<i64>) -> String {
+    ids.sort_unstable();
+    ids.dedup();
+    if let [one] = ids.as_slice() {
+        return format!("alert {one}");
+    }
+    let mut runs: Vec<String> = Vec::new();
+    let mut rest = ids.as_slice();
+    while let Some((&first, _)) = rest.split_first() {
+        let len = rest.iter().enumerate().take_while(|(i, id)| **id == first + *i as i64).count();
+        let last = rest[len - 1];
+        runs.push(if len == 1 { first.to_string() } else { format!("{first}-{last}") });
+        rest = &rest[len..];
+    }
+    format!("alerts {}", runs.join(", "))
+}
+
 /// An audit entry about to be written.
 #[derive(Clone, Debug, Default)]
 pub struct NewAuditEvent<'a> {
@@ -32,7 +70,7 @@ pub async fn record_audit(ex: impl SqliteExecutor<'_>, event: &NewAuditEvent<'_>
 const AUDIT_ROWS_PER_STATEMENT: usize = 256;
 
 /// Appends entries to the audit log in order, one statement per chunk rather than one per
-/// entry: the engine writes one per refused alert, and under a webhook storm each statement
+/// entry: the engine writes one per distinct refusal in a batch, and under a storm each statement
 /// is a round trip made while it holds the write lock the inbox waits for.
 pub async fn record_audits(
     conn: &mut sqlx::SqliteConnection,
@@ -81,6 +119,19 @@ mod tests {
     use crate::ssr::db::lists::{list_audit, Window};
     use crate::ssr::db::test_pool;
     use crate::ssr::filter::AuditQuery;
+
+    #[test]
+    fn refusals_share_an_entry_per_detail_naming_every_alert() {
+        let refused =
+            [(7, "no host"), (8, "no host"), (3, "bad value \"x\""), (9, "no host"), (12, "no host")];
+        assert_eq!(
+            refusal_entries(refused),
+            [("alerts 7-9, 12".to_owned(), "no host"), ("alert 3".to_owned(), "bad value \"x\"")]
+        );
+        assert_eq!(refusal_entries([(5, "a"), (4, "a")]), [("alerts 4-5".to_owned(), "a")]);
+        assert_eq!(refusal_entries([(1, "a"), (3, "a"), (5, "a")]), [("alerts 1, 3, 5".to_owned(), "a")]);
+        assert!(refusal_entries([]).is_empty());
+    }
 
     #[tokio::test]
     async fn audit_appends_lists_newest_first_and_refuses_updates() {

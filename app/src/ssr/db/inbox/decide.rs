@@ -11,7 +11,7 @@ use super::statements::{
 };
 use crate::ssr::alert::format_utc;
 use crate::ssr::db::alerts::NewNotification;
-use crate::ssr::db::audit::LABELS_REJECTED;
+use crate::ssr::db::audit::{refusal_entries, LABELS_REJECTED};
 use crate::ssr::db::decisions::{history_from, TARGET_HISTORY_SQL};
 use crate::ssr::evaluate::Prejudged;
 use crate::ssr::heal::{weigh, Decision, Rule, Skip, SkipReason, TargetHistory};
@@ -93,8 +93,8 @@ fn target_history(
     Ok(history_from(active, last.as_deref(), u32::try_from(attempts).unwrap_or(u32::MAX), now))
 }
 
-/// Writes the planned skips of the alerts this batch created (`ids`), and an audit entry for
-/// each refused one (as the engine does): a few multi-row statements. Their `decided_at` was
+/// Writes the planned skips of the alerts this batch created (`ids`), and the audit entries
+/// for the refused ones (one per distinct refusal, as the engine does): a few multi-row statements. Their `decided_at` was
 /// stored with the row. Returns what was decided and how many new episodes are the engine's.
 pub(super) fn store_decisions(
     tx: &Transaction<'_>,
@@ -128,11 +128,11 @@ pub(super) fn store_decisions(
         }
         stmt.raw_execute()?;
     }
-    let refused: Vec<(String, &str)> = rows
-        .iter()
-        .filter(|(_, _, s)| s.reason == SkipReason::InvalidLabels)
-        .map(|(id, _, s)| (format!("alert {id}"), s.detail.as_str()))
-        .collect();
+    let refused = refusal_entries(
+        rows.iter()
+            .filter(|(_, _, s)| s.reason == SkipReason::InvalidLabels)
+            .map(|(id, _, s)| (*id, s.detail.as_str())),
+    );
     let mut rest = refused.as_slice();
     for size in chunk_sizes(refused.len()) {
         let (chunk, tail) = rest.split_at(size);

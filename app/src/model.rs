@@ -173,6 +173,9 @@ pub struct AlertDetail {
     pub first_seen_at: String,
     /// Alertmanager's external URL from the last notification (for the Silence link).
     pub external_url: Option<String>,
+    /// The notification that last carried it, while retention keeps it: its raw body is at
+    /// `/api/notifications/{id}/raw`.
+    pub last_notification_id: Option<i64>,
     /// What happened to the episode, oldest first.
     pub timeline: Vec<TimelineEntry>,
     /// Runs for this episode, newest first.

@@ -95,7 +95,7 @@ fn parse<F: serde::de::DeserializeOwned>(uri: &Uri) -> Result<F, String> {
 }
 
 /// The status and JSON body server functions answer the same error with.
-fn refuse(e: AppError) -> Response {
+pub(crate) fn refuse(e: AppError) -> Response {
     let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(e)).into_response()
 }

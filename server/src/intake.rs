@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use app::ssr::alert::{AlertStatus, NewAlert};
 use app::ssr::db::alerts::{NewNotification, Source, StoredNotification};
 use app::ssr::db::inbox::{checkpoint_between_commits, open_writer, write_batch, Connection, Written};
+use app::ssr::db::notifications::StoredBody;
 use app::ssr::evaluate::{prejudge, Prejudged};
 use app::ssr::heal::{Rule, SkipReason};
 
@@ -101,7 +102,8 @@ pub struct Delivery {
     pub group_key: String,
     pub external_url: Option<String>,
     pub truncated_alerts: i64,
-    pub raw: String,
+    /// The raw body as stored (`app::ssr::db::notifications::pack`).
+    pub raw: StoredBody,
     pub alerts: Vec<NewAlert>,
     /// [`Inbox::prejudge`] of each alert, in order (empty: leave every new one to the engine).
     pub verdicts: Vec<Prejudged>,
@@ -303,7 +305,8 @@ fn write_together(
                 group_key: &d.group_key,
                 external_url: d.external_url.as_deref(),
                 truncated_alerts: d.truncated_alerts,
-                payload: &d.raw,
+                payload: &d.raw.bytes,
+                payload_encoding: d.raw.encoding,
                 alerts: &d.alerts,
                 verdicts: &d.verdicts,
             }
@@ -327,7 +330,7 @@ mod tests {
             group_key: "{}".to_owned(),
             external_url: None,
             truncated_alerts: 0,
-            raw: format!("{{\"n\":{n}}}"),
+            raw: app::ssr::db::notifications::pack(format!("{{\"n\":{n}}}").as_bytes()).unwrap(),
             verdicts: Vec::new(),
             alerts: vec![NewAlert {
                 fingerprint,

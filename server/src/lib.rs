@@ -11,6 +11,7 @@ pub mod health;
 pub mod intake;
 pub mod metrics;
 pub mod notify;
+pub mod raw_notification;
 pub mod reconcile;
 pub mod retention;
 pub mod shutdown;
@@ -58,6 +59,7 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
         .route("/webhook", post(webhook::receive).with_state(intake))
         .route("/metrics", get(metrics::serve_metrics).with_state(metrics))
         .route("/api/export/{file}", get(export::export))
+        .route("/api/notifications/{id}/raw", get(raw_notification::raw_notification))
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             move || provide_context(fallback_state.clone()),

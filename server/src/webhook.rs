@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 
 use app::ssr::alert::{normalise_payload, now_utc, AlertStatus, NewAlert, WebhookPayload};
 use app::ssr::db::alerts::Source;
+use app::ssr::db::notifications;
 
 use crate::intake::{Delivery, Inbox};
 use crate::metrics::{CodeLabel, Metrics, StatusLabel};
@@ -242,14 +243,21 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
 }
 
 /// Everything the webhook checks in a body before it stores anything: the payload, its alerts
-/// normalised, and the raw text kept for replay. Pure, so it can be fuzzed on its own.
-pub fn read_notification(body: &[u8]) -> Result<(WebhookPayload, Vec<NewAlert>, String), WebhookError> {
+/// normalised, and the raw body kept for replay, as it is stored (large ones packed here on
+/// the request's thread, [`notifications::pack`], not by the single writer). Pure, so it can
+/// be fuzzed on its own.
+pub fn read_notification(
+    body: &[u8],
+) -> Result<(WebhookPayload, Vec<NewAlert>, notifications::StoredBody), WebhookError> {
     let payload = parse_payload(body)?;
     let alerts =
         normalise_payload(&payload).map_err(|e| WebhookError::BadRequest(format!("invalid payload: {e}")))?;
-    let raw = String::from_utf8(body.to_vec())
-        .map_err(|_| WebhookError::BadRequest("body is not UTF-8".to_owned()))?;
-    Ok((payload, alerts, raw))
+    std::str::from_utf8(body).map_err(|_| WebhookError::BadRequest("body is not UTF-8".to_owned()))?;
+    let stored = notifications::pack(body).map_err(|e| {
+        tracing::error!(error = %e, "cannot pack the raw notification");
+        WebhookError::Unavailable
+    })?;
+    Ok((payload, alerts, stored))
 }
 
 /// Parses the body. The fast parser runs first; only a body it refuses is parsed again with

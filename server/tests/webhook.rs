@@ -94,9 +94,58 @@ async fn a_firing_alert_is_stored_with_everything_alertmanager_sent() {
     assert_eq!(receiver, "heal-webhook");
     assert!(generator.starts_with("http://vm:9090/graph"));
     assert_eq!((source.as_str(), ends), ("webhook", None));
-    let raw: String =
-        sqlx::query_scalar("SELECT payload FROM notifications").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(raw, FIRING, "the raw notification is kept byte for byte");
+    let (raw, encoding): (String, String) =
+        sqlx::query_as("SELECT payload, payload_encoding FROM notifications")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((raw.as_str(), encoding.as_str()), (FIRING, "identity"), "kept byte for byte, as text");
+}
+
+#[tokio::test]
+async fn a_large_notification_is_kept_packed_and_reads_back_byte_for_byte() {
+    let app = TestApp::new().await;
+    let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
+    let one = v["alerts"][0].clone();
+    v["alerts"] = (0..50)
+        .map(|i| {
+            let mut a = one.clone();
+            a["fingerprint"] = format!("{i:016x}").into();
+            a
+        })
+        .collect();
+    let body = serde_json::to_string_pretty(&v).unwrap();
+    assert_eq!(deliver(&app, &body).await.status, StatusCode::OK);
+    let (id, encoding, stored): (i64, String, i64) =
+        sqlx::query_as("SELECT id, payload_encoding, length(payload) FROM notifications")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(encoding, "zstd");
+    assert!((stored as usize) * 10 < body.len(), "packed: {stored} bytes of {}", body.len());
+    let raw = app::ssr::db::notifications::raw_notification(&app.pool, id).await.unwrap().unwrap();
+    assert_eq!(raw, body.as_bytes(), "the raw notification is kept byte for byte");
+}
+
+#[tokio::test]
+async fn viewers_read_a_raw_notification_back_byte_for_byte() {
+    let app = TestApp::new().await;
+    assert_eq!(deliver(&app, FIRING).await.status, StatusCode::OK);
+    let id: i64 = sqlx::query_scalar("SELECT id FROM notifications").fetch_one(&app.pool).await.unwrap();
+    let path = format!("/api/notifications/{id}/raw");
+    assert_eq!(app.get(&path, None).await.status, StatusCode::UNAUTHORIZED);
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let cookie = app.login("vera", "viewer-password-1").await;
+    let res = app.get(&path, Some(&cookie)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, FIRING);
+    assert_eq!(res.header(header::CONTENT_TYPE), Some("application/json"));
+    for missing in [format!("/api/notifications/{}/raw", id + 1), "/api/notifications/x/raw".to_owned()] {
+        assert_eq!(app.get(&missing, Some(&cookie)).await.status, StatusCode::NOT_FOUND, "{missing}");
+    }
+    let alert: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();
+    let page = app.get(&format!("/alerts/{alert}"), Some(&cookie)).await;
+    assert!(page.body.contains(&path), "the alert page links its raw notification");
 }
 
 #[tokio::test]

@@ -67,6 +67,7 @@ pub async fn get_alert(id: i64) -> Result<AlertDetail, AppError> {
         receiver: extra.receiver,
         first_seen_at: extra.first_seen_at,
         external_url: extra.external_url,
+        last_notification_id: extra.last_notification_id,
         timeline,
         runs,
     })

@@ -58,6 +58,10 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
                 <button type="submit" class="btn btn-small" title="What today's rules would decide for this alert (nothing runs)">"Replay (what would happen now?)"</button>
             </ActionForm>
             {d.generator_url.clone().map(|url| view! { <a class="btn btn-small" href=url rel="noopener">"Prometheus graph"</a> })}
+            {d.last_notification_id.map(|n| view! {
+                <a class="btn btn-small" href=format!("/api/notifications/{n}/raw") data-testid="raw-notification"
+                    title="The webhook notification that last carried this alert, byte for byte">"Raw notification"</a>
+            })}
             {
                 let alertmanager = d.external_url.clone();
                 move || (firing && can_act.get()).then(|| view! { <SilenceButton alert_id=id alertmanager=alertmanager.clone()/> })

@@ -12,6 +12,8 @@ pub struct AlertExtra {
     pub receiver: Option<String>,
     pub first_seen_at: String,
     pub external_url: Option<String>,
+    /// The notification that last carried the alert, while retention keeps it.
+    pub last_notification_id: Option<i64>,
 }
 
 /// A stored decision about the alert.
@@ -39,7 +41,8 @@ pub async fn alert_summary(
 /// The detail columns of one alert, by id.
 pub async fn alert_extra(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<AlertExtra>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT a.annotations, a.generator_url, a.group_key, a.receiver, a.first_seen_at, n.external_url \
+        "SELECT a.annotations, a.generator_url, a.group_key, a.receiver, a.first_seen_at, n.external_url, \
+         n.id AS last_notification_id \
          FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id WHERE a.id = ?",
     )
     .bind(id)

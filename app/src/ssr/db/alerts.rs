@@ -34,7 +34,9 @@ pub struct NewNotification<'a> {
     pub group_key: &'a str,
     pub external_url: Option<&'a str>,
     pub truncated_alerts: i64,
-    pub payload: &'a str,
+    /// The raw body as stored ([`super::notifications::pack`]), and how.
+    pub payload: &'a [u8],
+    pub payload_encoding: &'a str,
     pub alerts: &'a [NewAlert],
     /// What the rules say about each alert without history, in the order of `alerts`; the
     /// inbox writer decides new episodes with them in the commit that stores them. Empty:

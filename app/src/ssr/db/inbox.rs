@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::types::ToSql;
 use rusqlite::{OpenFlags, Transaction, TransactionBehavior};
 use time::OffsetDateTime;
 
 pub use rusqlite::{Connection, Error};
 
 use super::alerts::{NewNotification, StoredNotification};
+use super::notifications::IDENTITY;
 use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
 use crate::ssr::heal::Rule;
 
@@ -162,6 +164,13 @@ fn record_with_ids(
         let mut at = 0;
         for n in chunk {
             let count = n.alerts.len() as i64;
+            // A body kept as it came is stored as text (UTF-8, checked by the webhook).
+            let text =
+                (n.payload_encoding == IDENTITY).then(|| std::str::from_utf8(n.payload).ok()).flatten();
+            let payload: &dyn ToSql = match &text {
+                Some(text) => text,
+                None => &n.payload,
+            };
             bind_all(
                 &mut stmt,
                 &mut at,
@@ -177,7 +186,8 @@ fn record_with_ids(
                     &n.external_url,
                     &count,
                     &n.truncated_alerts,
-                    &n.payload,
+                    payload,
+                    &n.payload_encoding,
                 ],
             )?;
         }
@@ -337,6 +347,7 @@ pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification
     let p: WebhookPayload = serde_json::from_str(raw).expect("fixture parses");
     let alerts = normalise_payload(&p).expect("fixture is valid");
     let hash = format!("{:x}", raw.len() as u64 * 31 + raw.bytes().map(u64::from).sum::<u64>());
+    let stored = crate::ssr::db::notifications::pack(raw.as_bytes()).expect("packs");
     let n = NewNotification {
         payload_sha256: &hash,
         received_at: at,
@@ -346,7 +357,8 @@ pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification
         group_key: &p.group_key,
         external_url: p.external_url.as_deref(),
         truncated_alerts: p.truncated_alerts as i64,
-        payload: raw,
+        payload: &stored.bytes,
+        payload_encoding: stored.encoding,
         alerts: &alerts,
         verdicts: &[],
     };

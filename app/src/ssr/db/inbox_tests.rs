@@ -32,7 +32,8 @@ fn notification<'a>(
         group_key: "g",
         external_url: None,
         truncated_alerts: 0,
-        payload: FIRING,
+        payload: FIRING.as_bytes(),
+        payload_encoding: crate::ssr::db::notifications::IDENTITY,
         alerts,
         verdicts: &[],
     }
@@ -180,7 +181,7 @@ fn each_shape_binds_one_placeholder_per_value() {
             NOTIFICATION_CONFLICT,
             rows,
         );
-        assert_eq!(sql.matches('?').count(), rows * 12, "{rows} rows");
+        assert_eq!(sql.matches('?').count(), rows * 13, "{rows} rows");
     }
 }
 

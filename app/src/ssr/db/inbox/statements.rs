@@ -17,8 +17,9 @@ pub(super) const SHAPES: usize = ROWS_PER_STATEMENT.trailing_zeros() as usize + 
 
 pub(super) const NOTIFICATION_COLUMNS: &str =
     "INSERT INTO notifications (newest_starts_at, payload_sha256, received_at, last_received_at, \
-     source, receiver, status, group_key, external_url, alert_count, truncated_alerts, payload) VALUES ";
-pub(super) const NOTIFICATION_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?)";
+     source, receiver, status, group_key, external_url, alert_count, truncated_alerts, payload, \
+     payload_encoding) VALUES ";
+pub(super) const NOTIFICATION_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
 pub(super) const NOTIFICATION_CONFLICT: &str =
     " ON CONFLICT (newest_starts_at, payload_sha256) DO UPDATE SET deliveries = deliveries + 1, \
      last_received_at = excluded.last_received_at RETURNING payload_sha256, id, deliveries";

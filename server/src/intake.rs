@@ -305,8 +305,7 @@ fn write_together(
                 group_key: &d.group_key,
                 external_url: d.external_url.as_deref(),
                 truncated_alerts: d.truncated_alerts,
-                payload: &d.raw.bytes,
-                payload_encoding: d.raw.encoding,
+                payload: &d.raw,
                 alerts: &d.alerts,
                 verdicts: &d.verdicts,
             }
@@ -330,7 +329,7 @@ mod tests {
             group_key: "{}".to_owned(),
             external_url: None,
             truncated_alerts: 0,
-            raw: app::ssr::db::notifications::pack(format!("{{\"n\":{n}}}").as_bytes()).unwrap(),
+            raw: app::ssr::db::notifications::pack(&format!("{{\"n\":{n}}}")).unwrap(),
             verdicts: Vec::new(),
             alerts: vec![NewAlert {
                 fingerprint,

@@ -252,8 +252,9 @@ pub fn read_notification(
     let payload = parse_payload(body)?;
     let alerts =
         normalise_payload(&payload).map_err(|e| WebhookError::BadRequest(format!("invalid payload: {e}")))?;
-    std::str::from_utf8(body).map_err(|_| WebhookError::BadRequest("body is not UTF-8".to_owned()))?;
-    let stored = notifications::pack(body).map_err(|e| {
+    let text =
+        std::str::from_utf8(body).map_err(|_| WebhookError::BadRequest("body is not UTF-8".to_owned()))?;
+    let stored = notifications::pack(text).map_err(|e| {
         tracing::error!(error = %e, "cannot pack the raw notification");
         WebhookError::Unavailable
     })?;

@@ -15,7 +15,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
-use app::ssr::db::notifications::unpack;
 use common::TestApp;
 use server::webhook::{read_notification, WebhookError};
 
@@ -212,7 +211,7 @@ fn a_hundred_thousand_mutated_payloads_never_panic_and_are_refused_cleanly() {
             match read_notification(&body) {
                 Ok((payload, alerts, raw)) => {
                     prop_assert_eq!(alerts.len(), payload.alerts.len());
-                    prop_assert_eq!(unpack(raw.encoding, raw.bytes).unwrap(), &body[..]);
+                    prop_assert_eq!(raw.unpack().unwrap(), &body[..]);
                     accepted.set(accepted.get() + 1);
                 }
                 Err(WebhookError::BadRequest(message)) => {

@@ -2,6 +2,7 @@
 //! episode, keyed by fingerprint + startsAt).
 use sqlx::SqliteExecutor;
 
+use super::notifications::StoredBody;
 use crate::ssr::alert::{AlertStatus, NewAlert};
 use crate::ssr::evaluate::Prejudged;
 
@@ -34,9 +35,8 @@ pub struct NewNotification<'a> {
     pub group_key: &'a str,
     pub external_url: Option<&'a str>,
     pub truncated_alerts: i64,
-    /// The raw body as stored ([`super::notifications::pack`]), and how.
-    pub payload: &'a [u8],
-    pub payload_encoding: &'a str,
+    /// The raw body as stored ([`super::notifications::pack`]).
+    pub payload: &'a StoredBody,
     pub alerts: &'a [NewAlert],
     /// What the rules say about each alert without history, in the order of `alerts`; the
     /// inbox writer decides new episodes with them in the commit that stores them. Empty:

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 pub use rusqlite::{Connection, Error};
 
 use super::alerts::{NewNotification, StoredNotification};
-use super::notifications::IDENTITY;
+use super::notifications::StoredBody;
 use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
 use crate::ssr::heal::Rule;
 
@@ -164,12 +164,9 @@ fn record_with_ids(
         let mut at = 0;
         for n in chunk {
             let count = n.alerts.len() as i64;
-            // A body kept as it came is stored as text (UTF-8, checked by the webhook).
-            let text =
-                (n.payload_encoding == IDENTITY).then(|| std::str::from_utf8(n.payload).ok()).flatten();
-            let payload: &dyn ToSql = match &text {
-                Some(text) => text,
-                None => &n.payload,
+            let payload: &dyn ToSql = match n.payload {
+                StoredBody::Text(text) => text,
+                StoredBody::Packed(bytes) => bytes,
             };
             bind_all(
                 &mut stmt,
@@ -187,7 +184,7 @@ fn record_with_ids(
                     &count,
                     &n.truncated_alerts,
                     payload,
-                    &n.payload_encoding,
+                    &n.payload.encoding(),
                 ],
             )?;
         }
@@ -347,7 +344,7 @@ pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification
     let p: WebhookPayload = serde_json::from_str(raw).expect("fixture parses");
     let alerts = normalise_payload(&p).expect("fixture is valid");
     let hash = format!("{:x}", raw.len() as u64 * 31 + raw.bytes().map(u64::from).sum::<u64>());
-    let stored = crate::ssr::db::notifications::pack(raw.as_bytes()).expect("packs");
+    let stored = crate::ssr::db::notifications::pack(raw).expect("packs");
     let n = NewNotification {
         payload_sha256: &hash,
         received_at: at,
@@ -357,8 +354,7 @@ pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification
         group_key: &p.group_key,
         external_url: p.external_url.as_deref(),
         truncated_alerts: p.truncated_alerts as i64,
-        payload: &stored.bytes,
-        payload_encoding: stored.encoding,
+        payload: &stored,
         alerts: &alerts,
         verdicts: &[],
     };

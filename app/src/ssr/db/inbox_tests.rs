@@ -6,6 +6,9 @@ use crate::ssr::heal::SkipReason;
 
 const FIRING: &str =
     include_str!("../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-firing.json");
+/// FIRING as the webhook stores it (as text: it is small).
+static FIRING_STORED: std::sync::LazyLock<crate::ssr::db::notifications::StoredBody> =
+    std::sync::LazyLock::new(|| crate::ssr::db::notifications::pack(FIRING).unwrap());
 const RESOLVED: &str =
     include_str!("../../../../server/tests/fixtures/alertmanager/alertmanager-webhook-resolved.json");
 
@@ -32,8 +35,7 @@ fn notification<'a>(
         group_key: "g",
         external_url: None,
         truncated_alerts: 0,
-        payload: FIRING.as_bytes(),
-        payload_encoding: crate::ssr::db::notifications::IDENTITY,
+        payload: &FIRING_STORED,
         alerts,
         verdicts: &[],
     }

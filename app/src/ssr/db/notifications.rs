@@ -28,25 +28,45 @@ thread_local! {
 
 /// A raw body as it is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredBody {
-    pub bytes: Vec<u8>,
-    /// [`IDENTITY`] or [`ZSTD`].
-    pub encoding: &'static str,
+pub enum StoredBody {
+    /// Below [`PACK_FROM`] bytes: the text as it came ([`IDENTITY`]).
+    Text(String),
+    /// One zstd frame ([`ZSTD`]).
+    Packed(Vec<u8>),
+}
+
+impl StoredBody {
+    /// Its `payload_encoding`.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StoredBody::Text(_) => IDENTITY,
+            StoredBody::Packed(_) => ZSTD,
+        }
+    }
+
+    /// The raw body again.
+    pub fn unpack(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            StoredBody::Text(text) => Ok(text.into_bytes()),
+            StoredBody::Packed(bytes) => unpack(ZSTD, bytes),
+        }
+    }
 }
 
 /// How `raw` is stored: packed from [`PACK_FROM`] bytes, as it is below.
-pub fn pack(raw: &[u8]) -> std::io::Result<StoredBody> {
+pub fn pack(raw: &str) -> std::io::Result<StoredBody> {
     if raw.len() < PACK_FROM {
-        return Ok(StoredBody { bytes: raw.to_vec(), encoding: IDENTITY });
+        return Ok(StoredBody::Text(raw.to_owned()));
     }
-    let bytes = PACKER.with_borrow_mut(|packer| {
-        let packer = match packer {
-            Some(p) => p,
-            None => packer.insert(zstd::bulk::Compressor::new(LEVEL)?),
-        };
-        packer.compress(raw)
-    })?;
-    Ok(StoredBody { bytes, encoding: ZSTD })
+    PACKER
+        .with_borrow_mut(|packer| {
+            let packer = match packer {
+                Some(p) => p,
+                None => packer.insert(zstd::bulk::Compressor::new(LEVEL)?),
+            };
+            packer.compress(raw.as_bytes())
+        })
+        .map(StoredBody::Packed)
 }
 
 /// The raw body `bytes` stored with `encoding` was made from.
@@ -79,20 +99,21 @@ mod tests {
     #[test]
     fn bodies_of_a_page_or_more_are_packed_and_every_body_round_trips() {
         let hundred = format!("[{}]", vec![FIRING; 100].join(","));
-        let cases: [(&[u8], &str); 6] = [
-            (FIRING.as_bytes(), IDENTITY),
-            (b"", IDENTITY),
-            (&[b'x'; PACK_FROM - 1], IDENTITY),
-            (&[b'x'; PACK_FROM], ZSTD),
-            (&[0u8; 70_000], ZSTD),
-            (hundred.as_bytes(), ZSTD),
+        let (short, page, zeros) = ("x".repeat(PACK_FROM - 1), "x".repeat(PACK_FROM), "\0".repeat(70_000));
+        let cases: [(&str, &str); 6] = [
+            (FIRING, IDENTITY),
+            ("", IDENTITY),
+            (&short, IDENTITY),
+            (&page, ZSTD),
+            (&zeros, ZSTD),
+            (&hundred, ZSTD),
         ];
         for (raw, encoding) in cases {
             let stored = pack(raw).unwrap();
-            assert_eq!(stored.encoding, encoding, "{} bytes", raw.len());
-            assert_eq!(unpack(stored.encoding, stored.bytes).unwrap(), raw);
+            assert_eq!(stored.encoding(), encoding, "{} bytes", raw.len());
+            assert_eq!(stored.unpack().unwrap(), raw.as_bytes());
         }
-        let packed = pack(hundred.as_bytes()).unwrap().bytes;
+        let StoredBody::Packed(packed) = pack(&hundred).unwrap() else { panic!("packed") };
         assert!(packed.len() * 10 < hundred.len(), "{} packed to {}", hundred.len(), packed.len());
         assert!(unpack(ZSTD, b"not zstd".to_vec()).is_err());
     }
@@ -105,15 +126,8 @@ mod tests {
              VALUES (?, 't', ?, 't', 't', 'webhook', 'r', 'firing', 'g', 1, ?, ?)";
         sqlx::query(insert).bind(1).bind("a").bind(FIRING).bind(IDENTITY).execute(&pool).await.unwrap();
         let big = FIRING.repeat(10);
-        let packed = pack(big.as_bytes()).unwrap();
-        sqlx::query(insert)
-            .bind(2)
-            .bind("b")
-            .bind(&packed.bytes)
-            .bind(packed.encoding)
-            .execute(&pool)
-            .await
-            .unwrap();
+        let StoredBody::Packed(packed) = pack(&big).unwrap() else { panic!("packed") };
+        sqlx::query(insert).bind(2).bind("b").bind(&packed).bind(ZSTD).execute(&pool).await.unwrap();
         assert_eq!(raw_notification(&pool, 1).await.unwrap().unwrap(), FIRING.as_bytes());
         assert_eq!(raw_notification(&pool, 2).await.unwrap().unwrap(), big.as_bytes());
         assert_eq!(raw_notification(&pool, 3).await.unwrap(), None);

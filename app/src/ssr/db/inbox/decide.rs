@@ -94,8 +94,8 @@ fn target_history(
 }
 
 /// Writes the planned skips of the alerts this batch created (`ids`), and the audit entries
-/// for the refused ones (one per distinct refusal, as the engine does): a few multi-row statements. Their `decided_at` was
-/// stored with the row. Returns what was decided and how many new episodes are the engine's.
+/// for the refused ones (one per distinct refusal, as the engine does): a few multi-row
+/// statements. Their `decided_at` was stored with the row. Returns what was decided and how many new episodes are the engine's.
 pub(super) fn store_decisions(
     tx: &Transaction<'_>,
     rules: &[Rule],

@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::Session;
 
@@ -43,7 +43,7 @@ use app::ssr::AppState;
 /// `/api` (both registered by `leptos_routes_with_context`, with the state in context), and
 /// static assets. The session layer is added by the caller ([`startup::session_layer`]).
 pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     tracing::debug!(routes = ?routes.iter().map(|r| r.path().to_owned()).collect::<Vec<_>>(), "page routes");
     let page_state = state.clone();
     let fallback_state = state.clone();
@@ -81,6 +81,15 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+}
+
+/// The page routes, generated once per process. Generating them renders the app with every
+/// resource in the process held back (leptos' `SuppressResourceLoad` is a process-wide flag),
+/// and a resource first polled in that window never loads: a page rendering on another thread
+/// while a second router was built (the tests build many) waited forever.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Pages other than `/login` need a logged-in user; anyone else is sent to the login form.

@@ -143,6 +143,45 @@ async fn viewers_read_a_raw_notification_back_byte_for_byte() {
     for missing in [format!("/api/notifications/{}/raw", id + 1), "/api/notifications/x/raw".to_owned()] {
         assert_eq!(app.get(&missing, Some(&cookie)).await.status, StatusCode::NOT_FOUND, "{missing}");
     }
+    let alert: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();
+    let page = app.get(&format!("/alerts/{alert}"), Some(&cookie)).await;
+    assert!(page.body.contains(&path), "the alert page links its raw notification");
+}
+
+/// Building a router generates the page routes, and while that runs leptos stops every resource
+/// in the process from loading (`SuppressResourceLoad` is process-wide); a page rendering on
+/// another thread at that moment waited forever (the tests build many routers in parallel).
+/// The routes are generated once per process now.
+#[tokio::test]
+async fn a_page_renders_while_another_router_is_built() {
+    let app = TestApp::new().await;
+    assert_eq!(deliver(&app, FIRING).await.status, StatusCode::OK);
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let cookie = app.login("vera", "viewer-password-1").await;
+    let alert: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();
+    let services = server::startup::services(&app.pool, &app.config).expect("services");
+    let state = server::startup::app_state(&app.config, &app.pool, &services.engine);
+    let intake = services.intake.clone();
+    let builder = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            for _ in 0..300 {
+                drop(server::router(state.clone(), intake.clone()));
+            }
+        })
+    });
+    let mut renders = 0;
+    while !builder.is_finished() || renders == 0 {
+        let page = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.get(&format!("/alerts/{alert}"), Some(&cookie)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("render {renders} stalled while another router was built"));
+        assert_eq!(page.status, StatusCode::OK);
+        renders += 1;
+    }
+    builder.join().expect("the builder thread");
 }
 
 #[tokio::test]

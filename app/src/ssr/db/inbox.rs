@@ -148,7 +148,7 @@ fn record_with_ids(
     now: &str,
 ) -> rusqlite::Result<(Vec<StoredNotification>, Vec<NewIds>)> {
     // Notifications first: their ids go into the alert rows.
-    let mut returned: Vec<(String, (i64, i64))> = Vec::with_capacity(batch.len());
+    let mut returned: Vec<(i64, i64)> = Vec::with_capacity(batch.len());
     let mut rest = batch;
     for size in chunk_sizes(batch.len()) {
         let (chunk, tail) = rest.split_at(size);
@@ -188,26 +188,23 @@ fn record_with_ids(
                 ],
             )?;
         }
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next()? {
-            returned.push((row.get(0)?, (row.get(2)?, row.get(1)?)));
-        }
+        returned.extend(read_returned(
+            stmt.raw_query(),
+            size,
+            |i, row| Ok(row.get_ref(0)?.as_str()? == chunk[i].payload_sha256),
+            |row| row.get::<_, String>(0),
+            |i| chunk[i].payload_sha256.to_owned(),
+            |row| Ok((row.get(2)?, row.get(1)?)),
+        )?);
     }
-    // Match returned rows to notifications by hash; the same bytes twice in one batch come
-    // back with increasing delivery counts, in batch order.
-    let mut by_sha = group_sorted(returned);
-    let mut stored = Vec::with_capacity(batch.len());
-    for n in batch {
-        let (deliveries, id) = by_sha
-            .get_mut(n.payload_sha256)
-            .and_then(Vec::pop)
-            .ok_or_else(|| missing_row("a notification row was not returned"))?;
-        stored.push(StoredNotification {
+    let mut stored: Vec<StoredNotification> = returned
+        .into_iter()
+        .map(|(deliveries, id)| StoredNotification {
             notification_id: id,
             duplicate_notification: deliveries > 1,
             ..Default::default()
-        });
-    }
+        })
+        .collect();
 
     let decided_at =
         |n: usize, i: usize| planned.get(n).and_then(|p| p.get(i)).and_then(Option::as_ref).map(|_| now);
@@ -219,7 +216,7 @@ fn record_with_ids(
             n.alerts.iter().enumerate().map(move |(i, a)| (n, s.notification_id, a, decided_at(ni, i)))
         })
         .collect();
-    let mut returned: Vec<(EpisodeKey, (i64, AlertReturned))> = Vec::with_capacity(alerts.len());
+    let mut returned: Vec<(i64, AlertReturned)> = Vec::with_capacity(alerts.len());
     let mut rest = alerts.as_slice();
     for size in chunk_sizes(alerts.len()) {
         let (chunk, tail) = rest.split_at(size);
@@ -254,21 +251,25 @@ fn record_with_ids(
                 ],
             )?;
         }
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next()? {
-            returned.push(((row.get(0)?, row.get(1)?), (row.get(2)?, (row.get(3)?, row.get(4)?))));
-        }
+        returned.extend(read_returned(
+            stmt.raw_query(),
+            size,
+            |i, row| {
+                let a = chunk[i].2;
+                Ok(row.get_ref(0)?.as_str()? == a.fingerprint && row.get_ref(1)?.as_str()? == a.starts_at)
+            },
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            |i| (chunk[i].2.fingerprint.clone(), chunk[i].2.starts_at.clone()),
+            |row| Ok((row.get(2)?, (row.get(3)?, row.get(4)?))),
+        )?);
     }
-    // The same episode twice in one batch comes back with increasing delivery counts.
-    let mut by_key = group_sorted(returned);
+    let mut returned = returned.into_iter();
     let mut ids = Vec::with_capacity(batch.len());
     for (n, s) in batch.iter().zip(stored.iter_mut()) {
         let mut new_ids = Vec::with_capacity(n.alerts.len());
         for a in n.alerts {
-            let (deliveries, (resolved_at, id)) = by_key
-                .get_mut(&(a.fingerprint.clone(), a.starts_at.clone()))
-                .and_then(Vec::pop)
-                .ok_or_else(|| missing_row("an alert row was not returned"))?;
+            let (deliveries, (resolved_at, id)) =
+                returned.next().ok_or_else(|| missing_row("an alert row was not returned"))?;
             new_ids.push((deliveries == 1).then_some(id));
             if deliveries == 1 {
                 s.new_alerts += 1;
@@ -299,11 +300,47 @@ fn missing_row(what: &str) -> rusqlite::Error {
     rusqlite::Error::QueryReturnedNoRows
 }
 
-/// An episode: (fingerprint, startsAt).
-type EpisodeKey = (String, String);
-
 /// What an alert upsert returns besides its key and delivery count: resolved_at, row id.
 type AlertReturned = (Option<String>, i64);
+
+/// The RETURNING rows of one multi-row upsert of `rows` input rows, one per input row, in
+/// input order: what `value` keeps of each (the delivery count first). SQLite returns them in
+/// the order it wrote the rows, but does not promise to: `is_input` checks each row's key
+/// against its input row's without copying it, and if any differs, the rows are matched by
+/// their owned keys (`row_key`, `input_key`) instead; the same key twice in one statement
+/// gives the lowest delivery count to the first.
+fn read_returned<Key: Ord, V>(
+    mut returned: rusqlite::Rows<'_>,
+    rows: usize,
+    is_input: impl Fn(usize, &rusqlite::Row<'_>) -> rusqlite::Result<bool>,
+    row_key: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Key>,
+    input_key: impl Fn(usize) -> Key,
+    value: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<(i64, V)>,
+) -> rusqlite::Result<Vec<(i64, V)>> {
+    let mut in_order = Vec::with_capacity(rows);
+    let mut stray = Vec::new();
+    while let Some(row) = returned.next()? {
+        let i = in_order.len();
+        if stray.is_empty() && i < rows && is_input(i, row)? {
+            in_order.push(value(row)?);
+        } else {
+            stray.push((row_key(row)?, value(row)?));
+        }
+    }
+    if stray.is_empty() && in_order.len() == rows {
+        return Ok(in_order);
+    }
+    let matched = in_order.into_iter().enumerate().map(|(i, v)| (input_key(i), v));
+    let mut by_key = group_sorted(matched.chain(stray).collect());
+    (0..rows)
+        .map(|i| {
+            by_key
+                .get_mut(&input_key(i))
+                .and_then(Vec::pop)
+                .ok_or_else(|| missing_row("an upserted row was not returned"))
+        })
+        .collect()
+}
 
 /// Groups `(key, (order, value))` pairs by key, each group sorted by `order` descending, so
 /// that popping yields the lowest order first.

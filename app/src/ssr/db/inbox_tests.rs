@@ -156,6 +156,35 @@ async fn a_failed_batch_leaves_nothing_behind() {
     assert_eq!(rows, (0, 0));
 }
 
+/// [`read_returned`] over a query returning `(key, deliveries, id)` rows in the order given,
+/// for inputs keyed `inputs`.
+fn returned_for(rows: &str, inputs: &[&str]) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let conn = Connection::open_in_memory().unwrap();
+    let mut stmt = conn.prepare(&format!("SELECT column1, column2, column3 FROM (VALUES {rows})")).unwrap();
+    read_returned(
+        stmt.raw_query(),
+        inputs.len(),
+        |i, row| Ok(row.get_ref(0)?.as_str()? == inputs[i]),
+        |row| row.get::<_, String>(0),
+        |i| inputs[i].to_owned(),
+        |row| Ok((row.get(1)?, row.get(2)?)),
+    )
+}
+
+#[test]
+fn returned_rows_match_their_inputs_in_any_order() {
+    let inputs = ["a", "b", "a"];
+    let in_order = returned_for("('a',1,10),('b',1,20),('a',2,10)", &inputs).unwrap();
+    assert_eq!(in_order, [(1, 10), (1, 20), (2, 10)]);
+    // Out of order, the repeat of `a` first: matched by key, lowest delivery count first.
+    let shuffled = returned_for("('b',1,20),('a',2,10),('a',1,10)", &inputs).unwrap();
+    assert_eq!(shuffled, in_order);
+    let late = returned_for("('a',1,10),('a',2,10),('b',1,20)", &inputs).unwrap();
+    assert_eq!(late, in_order, "in order at first, then not");
+    assert!(returned_for("('a',1,10),('b',1,20)", &inputs).is_err(), "a row missing");
+    assert!(returned_for("('a',1,10),('b',1,20),('c',1,30)", &inputs).is_err(), "a row not asked for");
+}
+
 #[test]
 fn chunk_sizes_cover_every_row_in_few_shapes() {
     for n in [0, 1, 2, 63, 64, 65, 100, 129, 1000] {

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 
 use app::model::Role;
-use common::browser::{
-    artifacts, browser, log_in, text_of, wait_hydrated, wait_path, ChromeDriver, ONE_BROWSER, WAIT,
-};
+use common::browser::{artifacts, browser, log_in, text_of, wait_hydrated, wait_path, ONE_BROWSER, WAIT};
 use common::TestApp;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
@@ -23,9 +21,7 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     app.add_user("admin", "admin-password-1", Role::Admin).await;
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
     let addr = app.serve().await;
-    let driver = ChromeDriver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(&driver, profile.path()).await;
+    let (c, _chromium) = browser().await;
 
     // A wrong password: the generic error, still on the login page.
     log_in(&c, addr, "admin", "wrong-password").await;
@@ -154,9 +150,7 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     let stop = worker.stop.clone();
     let work = tokio::spawn(worker.run());
     let addr = app.serve().await;
-    let driver = ChromeDriver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(&driver, profile.path()).await;
+    let (c, _chromium) = browser().await;
 
     // A viewer sees the alert and the shadow decision, and no action button.
     log_in(&c, addr, "vera", "viewer-password-1").await;
@@ -267,9 +261,7 @@ async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers()
     app.deliver(include_str!("fixtures/alertmanager/alertmanager-webhook-firing.json")).await;
     app.engine.decide_pending().await.unwrap();
     let addr = app.serve().await;
-    let driver = ChromeDriver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(&driver, profile.path()).await;
+    let (c, _chromium) = browser().await;
 
     // From the overview's card to the queue: the parked run with its alert.
     log_in(&c, addr, "olga", "operator-password-1").await;

@@ -9,7 +9,7 @@ use app::model::Role;
 use app::ssr::db::seed::SeedSize;
 
 use crate::common::browser::{
-    artifacts, browser, log_in, text_of, wait_hydrated, wait_path, ChromeDriver, ONE_BROWSER, WAIT,
+    artifacts, browser, log_in, text_of, wait_hydrated, wait_path, Chromium, ONE_BROWSER, WAIT,
 };
 use crate::common::TestApp;
 
@@ -20,8 +20,7 @@ struct Seeded {
     run: i64,
     addr: SocketAddr,
     c: Client,
-    _driver: ChromeDriver,
-    _profile: tempfile::TempDir,
+    _chromium: Chromium,
 }
 
 async fn seeded_viewer(size: SeedSize) -> Seeded {
@@ -29,12 +28,10 @@ async fn seeded_viewer(size: SeedSize) -> Seeded {
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
     let (_, run) = app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
     let addr = app.serve().await;
-    let driver = ChromeDriver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(&driver, profile.path()).await;
+    let (c, chromium) = browser().await;
     log_in(&c, addr, "vera", "viewer-password-1").await;
     wait_path(&c, "/").await;
-    Seeded { app, run, addr, c, _driver: driver, _profile: profile }
+    Seeded { app, run, addr, c, _chromium: chromium }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,13 +15,13 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A chromedriver process, killed on drop.
-pub struct ChromeDriver {
+struct ChromeDriver {
     child: Child,
     url: String,
 }
 
 impl ChromeDriver {
-    pub fn start() -> ChromeDriver {
+    fn start() -> ChromeDriver {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
@@ -46,7 +46,23 @@ impl Drop for ChromeDriver {
     }
 }
 
-pub async fn browser(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
+/// What a browser session keeps alive beside its client: its chromedriver (killed on drop) and
+/// its throw-away profile directory.
+pub struct Chromium {
+    _driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+}
+
+/// A fresh headless Chromium session with its own chromedriver and profile; keep the
+/// [`Chromium`] for as long as the client is used.
+pub async fn browser() -> (Client, Chromium) {
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = connect(&driver, profile.path()).await;
+    (c, Chromium { _driver: driver, _profile: profile })
+}
+
+async fn connect(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",

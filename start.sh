@@ -16,15 +16,17 @@ modefile=$state/mode
 # Generated once under .selfheal/ (mode 600), shared by both modes.
 secret() { scripts/stack.sh secret "$1"; }
 
+# Prints the mode, then (on a second line) why it was chosen: the banner says so, since a Docker
+# engine started meanwhile (scripts/test.sh starts one for its compose test) changes the choice.
 pick_mode() {
     if [ -n "${STACK_MODE:-}" ]; then
-        echo "$STACK_MODE"
+        printf '%s\n%s\n' "$STACK_MODE" "STACK_MODE=$STACK_MODE"
     elif [ -s "$modefile" ]; then
-        cat "$modefile"
+        printf '%s\n%s\n' "$(cat "$modefile")" "the stack already runs in this mode ($modefile)"
     elif command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-        echo compose
+        printf '%s\n%s\n' compose "a Docker engine answers; STACK_MODE=native ./start.sh runs it natively"
     else
-        echo native
+        printf '%s\n%s\n' native "no Docker engine answers; STACK_MODE=compose ./start.sh needs one"
     fi
 }
 
@@ -43,12 +45,13 @@ banner() {
     echo "  demo service : http://127.0.0.1:8080/   (stop nginx and watch it come back)"
     echo "  prometheus   : http://127.0.0.1:9090/alerts   alertmanager: http://127.0.0.1:9093/"
     echo "  webhook      : POST http://127.0.0.1:5000/webhook, basic auth alertmanager / $(secret webhook-password)"
-    echo "  mode         : $1      status: ./start.sh status      stop: ./start.sh stop"
+    echo "  mode         : $1 ($2)"
+    echo "  status       : ./start.sh status      stop: ./start.sh stop"
 }
 
 mkdir -p "$state"
 chmod 711 "$state"
-mode=$(pick_mode)
+{ read -r mode; read -r mode_reason; } < <(pick_mode)
 case "$mode" in native | compose) ;; *) echo "unknown STACK_MODE: $mode (native or compose)" >&2; exit 2 ;; esac
 
 case "${1:-start}" in
@@ -64,7 +67,7 @@ start)
         scripts/stack.sh up
     fi
     echo "$mode" >"$modefile"
-    banner "$mode"
+    banner "$mode" "$mode_reason"
     ;;
 stop)
     if [ "$mode" = compose ]; then compose down; else scripts/stack.sh down; fi

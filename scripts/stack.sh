@@ -93,9 +93,23 @@ start() {
         launch "$name" prometheus-node-exporter --web.listen-address=127.0.0.1:9100
         ;;
     process-exporter)
+        # The shipped config groups every "nginx: " process, right on a host or in a container
+        # that runs one nginx. Here other nginx instances share the machine (another stack, the
+        # compose stack's containers, whose processes the host sees), so the group is narrowed to
+        # this stack's nginx: the processes whose command line names its prefix folder, and
+        # (-children, the default) everything they start.
+        local prefix
+        prefix=$(printf '%s' "$dir/nginx" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+        cat >"$dir/process-exporter.yml" <<EOF
+# Written by scripts/stack.sh: prometheus/process-exporter.yml narrowed to the nginx of $dir.
+process_names:
+  - name: nginx
+    cmdline:
+      - '^nginx: .* -p $prefix/?( |\$)'
+EOF
         # -recheck: group each process by its name at every scrape, not by the name it had when
         # first seen (a process renamed after fork, as nginx's workers are, would stay uncounted).
-        launch "$name" prometheus-process-exporter -config.path "$repo/prometheus/process-exporter.yml" \
+        launch "$name" prometheus-process-exporter -config.path "$dir/process-exporter.yml" \
             -recheck -web.listen-address 127.0.0.1:9256
         ;;
     blackbox-exporter)

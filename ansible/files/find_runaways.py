@@ -5,6 +5,10 @@ Samples every process's CPU time twice (--sample-seconds apart) and reads its re
 then prints JSON: the processes whose command line matches --pattern and which use more than
 --cpu-percent of one CPU or more than --memory-mb resident, minus the protected ones (pid 1,
 this script and its ancestors, and any command line matching a --protect pattern).
+With --root, only the service's own processes are candidates: those whose command line matches
+--root (one nginx instance names its prefix folder there) and everything they started. Another
+nginx on the same machine (a second stack, a container whose processes the host can see) is
+never touched.
 Read-only: it never signals anything, so it is safe in --check mode.
 """
 import argparse
@@ -53,11 +57,26 @@ def ancestors(pid, procs):
     return seen
 
 
+def descendants_of(roots, procs):
+    """The roots and every process below one of them (parent links of one snapshot)."""
+    children = {}
+    for pid, (ppid, _cpu, _rss) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pattern", required=True, help="regex a candidate's command line must match")
     parser.add_argument("--cpu-percent", type=float, default=80.0)
     parser.add_argument("--memory-mb", type=float, default=512.0)
+    parser.add_argument("--root", help="regex of the command lines that start the service's process tree")
     parser.add_argument("--protect", action="append", default=[], help="regex of command lines never killed")
     parser.add_argument("--sample-seconds", type=float, default=1.0)
     args = parser.parse_args()
@@ -68,10 +87,21 @@ def main():
     time.sleep(args.sample_seconds)
     second = snapshot()
     keep = ancestors(os.getpid(), second) | {1}
+    scope = None
+    if args.root:
+        root = re.compile(args.root)
+        roots = []
+        for pid in second:
+            try:
+                if root.search(read_cmdline(pid)):
+                    roots.append(pid)
+            except OSError:
+                continue
+        scope = descendants_of(roots, second)
 
     found = []
     for pid, (ppid, cpu, rss) in sorted(second.items()):
-        if pid in keep or pid not in first:
+        if pid in keep or pid not in first or (scope is not None and pid not in scope):
             continue
         try:
             cmdline = read_cmdline(pid)

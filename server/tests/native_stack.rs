@@ -98,14 +98,17 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// A process the test started as part of nginx's process group (its command line starts with
-/// "nginx: ", which is how process-exporter groups nginx); killed on drop if still running.
+/// A process the test started as part of this stack's nginx: its command line starts with
+/// "nginx: " and names the stack's nginx prefix, which is how the stack's process-exporter and
+/// the runaway search tell its nginx from any other on the machine (a demo stack, a container);
+/// killed on drop if still running.
 struct Hog(Child);
 
 impl Hog {
-    fn start(name: &str, python: &str) -> Hog {
+    fn start(stack: &Stack, name: &str, python: &str) -> Hog {
+        let prefix = stack.path("nginx");
         let child = Command::new("/usr/bin/python3")
-            .arg0(format!("nginx: worker process ({name})"))
+            .arg0(format!("nginx: worker process ({name}) -p {}/", prefix.display()))
             .args(["-c", python])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -211,7 +214,7 @@ async fn the_native_stack_heals_nginx_a_cpu_hog_and_a_memory_hog() {
 /// nginx itself kept serving. Returns how long that took.
 async fn heal_hog(stack: &Stack, pool: &SqlitePool, name: &str, python: &str, rule: &str) -> Duration {
     let before = latest_run_id(pool, rule).await;
-    let mut hog = Hog::start(name, python);
+    let mut hog = Hog::start(stack, name, python);
     let started = Instant::now();
     loop {
         if hog.exited() && latest_run_id(pool, rule).await > before {
@@ -219,6 +222,10 @@ async fn heal_hog(stack: &Stack, pool: &SqlitePool, name: &str, python: &str, ru
                 if run.verification.as_deref().is_some_and(|v| v != "pending") {
                     assert_eq!(run.status, "succeeded", "{run:?}");
                     assert_eq!(run.verification.as_deref(), Some("verified"), "{run:?}");
+                    assert!(
+                        run_reported_pid(pool, rule, before, hog.0.id()).await,
+                        "{name} hog exited, but no {rule} run of this stack stopped it (someone else did)"
+                    );
                     break;
                 }
             }
@@ -232,6 +239,21 @@ async fn heal_hog(stack: &Stack, pool: &SqlitePool, name: &str, python: &str, ru
     }
     assert!(stack.nginx_healthy(), "nginx itself was spared");
     started.elapsed()
+}
+
+/// Whether a run of `rule` newer than `after` named process `pid` as a runaway in its output.
+async fn run_reported_pid(pool: &SqlitePool, rule: &str, after: i64, pid: u32) -> bool {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM run_output o JOIN heal_runs r ON r.id = o.run_id \
+         WHERE r.rule = ? AND r.id > ? AND o.line LIKE '%' || ? || '%'",
+    )
+    .bind(rule)
+    .bind(after)
+    .bind(format!("\"{pid} "))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    found > 0
 }
 
 async fn latest_run_id(pool: &SqlitePool, rule: &str) -> i64 {

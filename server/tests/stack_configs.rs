@@ -1,6 +1,7 @@
 //! The shipped configs are real and valid: promtool (config + rule unit tests), amtool, the
 //! exporters' own checks, selfheal's check-config, ansible-playbook (syntax, and --check runs
-//! that change nothing) and ansible-lint's production profile.
+//! that change nothing, and a runaway search that stays inside its own nginx) and ansible-lint's
+//! production profile.
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -64,33 +65,6 @@ fn every_playbook_passes_syntax_check_and_ansible_lint() {
 }
 
 #[test]
-fn system_recovery_in_check_mode_finds_but_signals_nothing() {
-    // Every process over 0% CPU or 0 MiB matches: all are reported, none is touched.
-    let out = run(
-        "ansible-playbook",
-        &[
-            "--check",
-            "-i",
-            "ansible/inventory/local.ini",
-            "ansible/system-recovery.yml",
-            "-e",
-            r#"{"recovery_pattern": ".", "recovery_cpu_percent": -1, "recovery_memory_mb": -1}"#,
-            "-e",
-            "nginx_health_url=http://127.0.0.1:9/health",
-        ],
-    );
-    assert!(
-        out.contains("changed=0"),
-        "--check must not change anything:
-{out}"
-    );
-    assert!(
-        out.contains("would stop") && !out.contains("would stop 0 "),
-        "the search found processes:\n{out}"
-    );
-}
-
-#[test]
 fn the_heal_playbook_changes_nothing_in_check_mode() {
     let out = run(
         "ansible-playbook",
@@ -104,4 +78,57 @@ fn the_heal_playbook_changes_nothing_in_check_mode() {
         ],
     );
     assert!(out.contains("changed=0"), "--check must not change anything:\n{out}");
+}
+
+/// A process started by the test under `argv0`, killed when dropped.
+struct Named(std::process::Child);
+
+impl Named {
+    fn start(argv0: &str) -> Named {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("/usr/bin/python3")
+            .arg0(argv0)
+            .args(["-c", "import time; time.sleep(120)"])
+            .spawn()
+            .expect("/usr/bin/python3 runs");
+        Named(child)
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() {
+    // Two processes named like nginx workers: one names this target's nginx prefix, the other
+    // another nginx's (a second stack on the machine, a container seen from the host). With
+    // every threshold at zero, only the first is in scope; the other is never a candidate.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("nginx");
+    let ours = Named::start(&format!("nginx: worker process (ours) -p {}/", prefix.display()));
+    let theirs = Named::start("nginx: worker process (theirs) -p /srv/nginx/");
+    let out = run(
+        "ansible-playbook",
+        &[
+            "--check",
+            "-i",
+            "ansible/inventory/local.ini",
+            "ansible/system-recovery.yml",
+            "-e",
+            r#"{"recovery_cpu_percent": -1, "recovery_memory_mb": -1}"#,
+            "-e",
+            "nginx_health_url=http://127.0.0.1:9/health",
+            "-e",
+            &format!("nginx_prefix={}", prefix.display()),
+        ],
+    );
+    assert!(out.contains("changed=0"), "--check must not change anything:\n{out}");
+    assert!(out.contains(&format!("would stop 1 runaway process(es) [{}]", ours.0.id())), "{out}");
+    assert!(!out.contains(&theirs.0.id().to_string()), "another nginx's process was in scope:\n{out}");
+    let mut ours = ours;
+    assert!(ours.0.try_wait().unwrap().is_none(), "--check signalled the process it found");
 }

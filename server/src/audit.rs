@@ -8,18 +8,25 @@ use tokio_util::sync::CancellationToken;
 
 use app::ssr::db::audit_chain::{seal_audit, verify_audit, ChainReport};
 use app::ssr::db::audit_export::list_audit_exports;
+use app::ssr::db::login_attempts::flush_login_throttles;
 
 /// How often new audit events are sealed into the chain: the window in which an event is
 /// recorded but not yet covered.
 pub const SEAL_EVERY: Duration = Duration::from_secs(1);
 
-/// Seals new audit events every [`SEAL_EVERY`] until `stop`, then once more.
+/// Seals new audit events every [`SEAL_EVERY`] until `stop`, then once more. Before each seal,
+/// minutes of refused logins that have ended become their audit events (one per name, address
+/// and minute, with the count).
 pub async fn run_sealer(pool: SqlitePool, stop: CancellationToken) {
     loop {
         let stopping = tokio::select! {
             () = stop.cancelled() => true,
             () = tokio::time::sleep(SEAL_EVERY) => false,
         };
+        let now = time::OffsetDateTime::now_utc();
+        if let Err(e) = flush_login_throttles(&pool, app::ssr::auth::LOGIN_WINDOW, now).await {
+            tracing::error!(error = %e, "cannot audit refused logins");
+        }
         match seal_audit(&pool).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(events = n, "audit events sealed"),

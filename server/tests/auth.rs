@@ -6,6 +6,7 @@ use axum::http::{header, Request, StatusCode};
 
 use app::model::Role;
 use app::ssr::auth;
+use app::ssr::db::login_attempts::flush_login_throttles;
 use common::TestApp;
 
 const ADMIN_PW: &str = "admin-password-1";
@@ -228,7 +229,16 @@ async fn repeated_failures_lock_the_name_even_for_the_right_password() {
     assert_eq!(res.status, 429, "{}", res.body);
     assert_eq!(res.header(header::RETRY_AFTER), Some("900"));
     assert_eq!(res.json(), serde_json::json!({ "TooManyAttempts": 15 }));
+    // The refusal is audited once its minute has ended (the sealer's flush), with its count.
+    let next_minute = time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(60);
+    flush_login_throttles(&app.pool, auth::LOGIN_WINDOW, next_minute).await.unwrap();
     assert!(app.audit_actions().await.contains(&"auth.login_throttled".to_owned()));
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE action = 'auth.login_throttled'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(detail.contains("\"attempts\":1"), "{detail}");
     // Another name is not affected by admin's failures.
     let other = app.post_form("/api/login", &[("username", "vera"), ("password", VIEWER_PW)], None).await;
     assert_eq!(other.status, 200, "{}", other.body);
@@ -236,22 +246,67 @@ async fn repeated_failures_lock_the_name_even_for_the_right_password() {
 
 #[tokio::test]
 async fn one_address_spraying_many_names_is_refused() {
-    use app::ssr::db::audit::{record_audit, NewAuditEvent};
     let app = app_with_users().await;
     for i in 0..auth::MAX_FAILED_LOGINS_PER_ADDRESS {
-        let name = format!("user{i}");
-        let event = NewAuditEvent {
-            actor: "anonymous",
-            action: "auth.login_failed",
-            target: Some(&name),
-            source: Some("192.0.2.7"),
-            ..Default::default()
-        };
-        record_audit(&app.pool, &event).await.unwrap();
+        let attempt =
+            auth::begin_login_attempt(&app.pool, &format!("user{i}"), Some("192.0.2.7")).await.unwrap();
+        auth::settle_login_attempt(&app.pool, attempt.expect("under the limit"), false).await.unwrap();
     }
-    assert!(auth::login_throttled(&app.pool, "admin", Some("192.0.2.7")).await.unwrap());
-    assert!(!auth::login_throttled(&app.pool, "admin", Some("192.0.2.8")).await.unwrap());
-    assert!(!auth::login_throttled(&app.pool, "admin", None).await.unwrap());
+    let refused = auth::begin_login_attempt(&app.pool, "admin", Some("192.0.2.7")).await.unwrap();
+    assert!(refused.is_none(), "the address is over its limit");
+    let other = auth::begin_login_attempt(&app.pool, "admin", Some("192.0.2.8")).await.unwrap();
+    assert!(other.is_some(), "another address is not");
+    let unknown = auth::begin_login_attempt(&app.pool, "admin", None).await.unwrap();
+    assert!(unknown.is_some(), "no address: only the name counts");
+}
+
+#[tokio::test]
+async fn parallel_wrong_guesses_all_count_before_the_right_password() {
+    // 30 wrong passwords at once: each attempt is reserved before its ~50 ms password check, so
+    // at most the name's limit get checked and the rest are refused; then the right password
+    // is refused too. (Counted after the check, all 30 got 401 and the 31st logged in.)
+    let app = app_with_users().await;
+    let guesses =
+        (0..30).map(|_| app.post_form("/api/login", &[("username", "admin"), ("password", "nope")], None));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(guesses).await.iter().map(|r| r.status.as_u16()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(checked <= auth::MAX_FAILED_LOGINS_PER_USER as usize, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 30 - checked, "{statuses:?}");
+    let res = app.post_form("/api/login", &[("username", "admin"), ("password", ADMIN_PW)], None).await;
+    assert_eq!(res.status, 429, "{}", res.body);
+    // The refusals wrote no audit row each: one event for the name and minute, with the count.
+    let throttled = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT detail FROM audit_events WHERE action = 'auth.login_throttled' ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(throttled(&app).await.len(), 0, "not one audit row per refused request");
+    let next_minute = time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(60);
+    flush_login_throttles(&app.pool, auth::LOGIN_WINDOW, next_minute).await.unwrap();
+    let events = throttled(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0].contains(&format!("\"attempts\":{}", 30 - checked + 1)), "{events:?}");
+}
+
+#[tokio::test]
+async fn case_variants_of_a_name_share_its_lockout() {
+    let app = app_with_users().await;
+    let names = ["admin", "ADMIN", "Admin", "aDmIn", "admiN"];
+    for name in names {
+        let res = app.post_form("/api/login", &[("username", name), ("password", "wrong-guess")], None).await;
+        assert_eq!(res.status, 401, "{name}: {}", res.body);
+    }
+    for name in ["AdMiN", "admin"] {
+        let res = app.post_form("/api/login", &[("username", name), ("password", ADMIN_PW)], None).await;
+        assert_eq!(res.status, 429, "{name} is the same user: {}", res.body);
+    }
 }
 
 #[tokio::test]

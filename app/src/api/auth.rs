@@ -15,25 +15,13 @@ pub async fn login(username: String, password: String) -> Result<CurrentUser, Ap
     let session = auth::session().await?;
     let source = auth::client_addr();
     let username = username.trim();
-    let throttled = auth::login_throttled(&state.pool, username, source.as_deref())
+    // The attempt is reserved before the password is checked, so parallel guesses all count.
+    let attempt = auth::begin_login_attempt(&state.pool, username, source.as_deref())
         .await
-        .map_err(|e| internal("login throttle lookup failed", e))?;
-    // A refused attempt is audited under the name tried only when it is a valid name: a password
-    // typed into the name field must not end up in the audit log.
-    let refused = |action| {
-        let target = auth::validate_username(username).is_ok().then_some(username);
-        let event = NewAuditEvent {
-            actor: "anonymous",
-            action,
-            target,
-            source: source.as_deref(),
-            ..Default::default()
-        };
-        let pool = state.pool.clone();
-        async move { record_audit(&pool, &event).await.map_err(|e| internal("audit write failed", e)) }
-    };
-    if throttled {
-        refused("auth.login_throttled").await?;
+        .map_err(|e| internal("login throttle failed", e))?;
+    let Some(attempt) = attempt else {
+        // Counted, not audited one by one: the sealer writes one audit event per name, address
+        // and minute with the count (an unauthenticated client cannot grow the audit log).
         tracing::warn!(source = source.as_deref().unwrap_or("-"), "login refused: too many failures");
         let minutes = auth::LOGIN_WINDOW.as_secs() / 60;
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
@@ -43,12 +31,24 @@ pub async fn login(username: String, password: String) -> Result<CurrentUser, Ap
             );
         }
         return Err(respond_with(AppError::TooManyAttempts(minutes)));
-    }
+    };
     let user = auth::authenticate(&state.pool, username, &password)
         .await
         .map_err(|e| internal("login lookup failed", e))?;
+    auth::settle_login_attempt(&state.pool, attempt, user.is_some())
+        .await
+        .map_err(|e| internal("login throttle failed", e))?;
     let Some(user) = user else {
-        refused("auth.login_failed").await?;
+        // Audited under the name tried only when it is a valid name: a password typed into the
+        // name field must not end up in the audit log.
+        let event = NewAuditEvent {
+            actor: "anonymous",
+            action: "auth.login_failed",
+            target: auth::validate_username(username).is_ok().then_some(username),
+            source: source.as_deref(),
+            ..Default::default()
+        };
+        record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
         tracing::info!(source = source.as_deref().unwrap_or("-"), "login failed");
         return Err(respond_with(AppError::BadCredentials));
     };

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, Role};
+use crate::ssr::db::login_attempts;
 use crate::ssr::db::users::{self, UserRow};
 use crate::ssr::{app_state, internal, respond_with};
 
@@ -211,28 +212,57 @@ pub async fn require_role(needed: Role) -> Result<CurrentUser, AppError> {
     check_role(current_user().await?, needed).map_err(respond_with)
 }
 
-/// Whether a login for `username` from `source` must be refused because of earlier failures
-/// (counted from the audit log, so they survive restarts). Checked before the password, the
+/// The name a throttle counts attempts under: user names are unique whatever their case
+/// (`COLLATE NOCASE`), so `DUMMY` and `dummy` share one count. A string that is not a valid user
+/// name (a password typed into the name field, say) is counted under `""`, never stored.
+pub fn canonical_username(name: &str) -> String {
+    if validate_username(name).is_ok() {
+        name.to_ascii_lowercase()
+    } else {
+        String::new()
+    }
+}
+
+/// A login attempt reserved against the throttle before its password is checked.
+#[derive(Debug)]
+#[must_use = "settle the attempt once the password is checked"]
+pub struct LoginAttempt(i64);
+
+/// The throttle's limits.
+const LOGIN_LIMITS: login_attempts::Limits = login_attempts::Limits {
+    per_name: MAX_FAILED_LOGINS_PER_USER,
+    per_source: MAX_FAILED_LOGINS_PER_ADDRESS,
+    window: LOGIN_WINDOW,
+};
+
+/// Reserves a login attempt for `username` from `source`, or `None` when earlier failures (and
+/// attempts still being checked) have reached a limit; a refused attempt is counted for the
+/// audit log (one event per name, address and minute). Call before the password check, the
 /// same way for names that exist and names that do not.
-pub async fn login_throttled(
+pub async fn begin_login_attempt(
     pool: &SqlitePool,
     username: &str,
     source: Option<&str>,
-) -> Result<bool, sqlx::Error> {
-    use crate::ssr::db::audit::count_recent;
-    let since = time::OffsetDateTime::now_utc() - LOGIN_WINDOW;
-    let since = crate::ssr::alert::format_utc(since).unwrap_or_default();
-    let by_name = count_recent(pool, "auth.login_failed", Some(username), None, &since).await?;
-    if by_name >= MAX_FAILED_LOGINS_PER_USER {
-        return Ok(true);
-    }
-    match source {
-        Some(addr) => {
-            let by_addr = count_recent(pool, "auth.login_failed", None, Some(addr), &since).await?;
-            Ok(by_addr >= MAX_FAILED_LOGINS_PER_ADDRESS)
+) -> Result<Option<LoginAttempt>, sqlx::Error> {
+    let name = canonical_username(username);
+    let now = time::OffsetDateTime::now_utc();
+    match login_attempts::reserve_login_attempt(pool, &name, source, LOGIN_LIMITS, now).await? {
+        Some(id) => Ok(Some(LoginAttempt(id))),
+        None => {
+            login_attempts::count_login_throttle(pool, &name, source, now).await?;
+            Ok(None)
         }
-        None => Ok(false),
     }
+}
+
+/// Records whether a reserved attempt's password was right.
+pub async fn settle_login_attempt(
+    pool: &SqlitePool,
+    attempt: LoginAttempt,
+    ok: bool,
+) -> Result<(), sqlx::Error> {
+    let outcome = if ok { login_attempts::Outcome::Succeeded } else { login_attempts::Outcome::Failed };
+    login_attempts::settle_login_attempt(pool, attempt.0, outcome).await
 }
 
 /// The peer address of the current request, for the audit log (none in in-process tests).

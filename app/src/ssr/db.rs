@@ -9,6 +9,7 @@ pub mod audit_export;
 pub mod decisions;
 pub mod inbox;
 pub mod lists;
+pub mod login_attempts;
 pub mod notifications;
 pub mod outbound;
 pub mod retention;

@@ -25,10 +25,12 @@ pub async fn change_own_password(
 ) -> Result<(), AppError> {
     let pool = &state.pool;
     let name = user.username.as_str();
-    if auth::login_throttled(pool, name, source).await.map_err(db)? {
+    let Some(attempt) = auth::begin_login_attempt(pool, name, source).await.map_err(db)? else {
         return Err(respond_with(AppError::TooManyAttempts(auth::LOGIN_WINDOW.as_secs() / 60)));
-    }
-    if auth::authenticate(pool, name, current).await.map_err(db)?.is_none() {
+    };
+    let right = auth::authenticate(pool, name, current).await.map_err(db)?.is_some();
+    auth::settle_login_attempt(pool, attempt, right).await.map_err(db)?;
+    if !right {
         let event = NewAuditEvent {
             actor: name,
             action: "auth.login_failed",

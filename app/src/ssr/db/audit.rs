@@ -92,27 +92,6 @@ pub async fn record_audits(
     Ok(())
 }
 
-/// How many `action` entries since `since` (an `at` timestamp) have `target` (when given) or
-/// `source` (when given) equal to the value: e.g. failed logins for one name or one address.
-pub async fn count_recent(
-    ex: impl SqliteExecutor<'_>,
-    action: &str,
-    target: Option<&str>,
-    source: Option<&str>,
-    since: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM audit_events WHERE action = ?1 AND at >= ?2 \
-         AND (?3 IS NULL OR target = ?3) AND (?4 IS NULL OR source = ?4)",
-    )
-    .bind(action)
-    .bind(since)
-    .bind(target)
-    .bind(source)
-    .fetch_one(ex)
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ work=$(mktemp -d)
 pid=""
 cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-export SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-admin-pw SELFHEAL_WEBHOOK_PASSWORD=bench
+export SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 SELFHEAL_WEBHOOK_PASSWORD=bench
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export SELFHEAL_LISTEN=127.0.0.1:$port
 
@@ -29,7 +29,7 @@ RUST_LOG=warn target/release/selfheal serve >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break; sleep 0.1; done
 jar=$work/jar
-curl -fsS -c "$jar" -o /dev/null -d username=admin -d password=bench-admin-pw "http://127.0.0.1:$port/api/login"
+curl -fsS -c "$jar" -o /dev/null -d username=admin -d password=bench-harbor-quiet-92 "http://127.0.0.1:$port/api/login"
 
 mid_alert=$((alerts / 2))
 mid_run=$((runs / 2))

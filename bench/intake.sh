@@ -35,7 +35,7 @@ wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; s
 
 # selfheal
 sh_port=$(free_port)
-SELFHEAL_LISTEN=127.0.0.1:$sh_port SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-admin-pw \
+SELFHEAL_LISTEN=127.0.0.1:$sh_port SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 \
 SELFHEAL_WEBHOOK_PASSWORD=bench RUST_LOG=warn target/release/selfheal serve >"$work/selfheal.log" 2>&1 &
 pids+=($!); sh_pid=$!
 wait_http "http://127.0.0.1:$sh_port/health"

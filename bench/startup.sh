@@ -20,7 +20,7 @@ start_once() {
 import os, subprocess, sys, time, urllib.request
 db, port = sys.argv[1], sys.argv[2]
 env = {**os.environ, "SELFHEAL_LISTEN": f"127.0.0.1:{port}", "SELFHEAL_DATABASE": db,
-       "SELFHEAL_ADMIN_PASSWORD": "bench-admin-pw", "SELFHEAL_WEBHOOK_PASSWORD": "bench", "RUST_LOG": "warn"}
+       "SELFHEAL_ADMIN_PASSWORD": "bench-harbor-quiet-92", "SELFHEAL_WEBHOOK_PASSWORD": "bench", "RUST_LOG": "warn"}
 t0 = time.perf_counter()
 p = subprocess.Popen(["target/release/selfheal", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 while True:

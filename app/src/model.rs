@@ -13,6 +13,14 @@ pub use filter::{
     AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage, RUN_STATUSES, RUN_TRIGGERS,
 };
 
+/// `url` when it may become a link: an `http` or `https` URL. Alert data (`generatorURL`,
+/// `externalURL`) comes from Alertmanager, which often takes unauthenticated posts; a
+/// `javascript:` or `data:` URL is shown as text, never put in an `href`.
+pub fn http_link(url: &str) -> Option<&str> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://")).then_some(url)
+}
+
 /// What a user may do. Ordered: every role can do what the roles below it can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
@@ -129,6 +137,26 @@ pub struct AuditEvent {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_http_and_https_urls_become_links() {
+        for ok in ["http://prometheus:9090/graph?g0.expr=up", "https://am.example/#/alerts", "HTTPS://X"] {
+            assert_eq!(super::http_link(ok), Some(ok), "{ok}");
+        }
+        for text in [
+            "javascript:alert(1)",
+            " javascript:alert(1)",
+            "JaVaScRiPt:x",
+            "data:text/html,<b>",
+            "//evil",
+            "httpx://a",
+            "",
+            "http:/x",
+            "\u{1}http://x",
+        ] {
+            assert_eq!(super::http_link(text), None, "{text:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -300,7 +300,9 @@ impl Config {
         self.retention.validate()?;
         self.build_rules()?;
         if let Some(pw) = &self.admin_password {
-            if let Err(message) = app::ssr::auth::validate_password(pw.expose_secret()) {
+            if let Err(message) =
+                app::ssr::auth::validate_password(pw.expose_secret(), crate::startup::BOOTSTRAP_ADMIN)
+            {
                 return invalid("admin_password", &message);
             }
         }

@@ -32,7 +32,7 @@ fn file_then_environment_with_public_names() {
         jail.set_env("SELFHEAL_DATABASE", "/tmp/x/selfheal.db");
         jail.set_env("SELFHEAL_WEBHOOK_USER", "alertmanager2");
         jail.set_env("SELFHEAL_WEBHOOK_PASSWORD", "s3cret");
-        jail.set_env("SELFHEAL_ADMIN_PASSWORD", "admin-pass-1");
+        jail.set_env("SELFHEAL_ADMIN_PASSWORD", "quartz-ferry-anvil-1");
         jail.set_env("SELFHEAL_CONFIG", "custom.toml");
         let c = load(jail, Some("custom.toml")).expect("valid");
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000", "env beats file");
@@ -40,7 +40,7 @@ fn file_then_environment_with_public_names() {
         assert_eq!(c.session_idle, Duration::from_secs(1800), "file beats default");
         assert_eq!(c.webhook.user, "alertmanager2");
         assert_eq!(c.webhook.password.as_ref().map(|s| s.expose_secret()), Some("s3cret"));
-        assert_eq!(c.admin_password.as_ref().map(|s| s.expose_secret()), Some("admin-pass-1"));
+        assert_eq!(c.admin_password.as_ref().map(|s| s.expose_secret()), Some("quartz-ferry-anvil-1"));
         Ok(())
     });
 }
@@ -115,7 +115,7 @@ fn explicit_missing_file_is_an_error() {
 fn secrets_never_show_in_debug_or_summary() {
     Jail::expect_with(|jail| {
         jail.set_env("SELFHEAL_WEBHOOK_PASSWORD", "hunter2-webhook");
-        jail.set_env("SELFHEAL_ADMIN_PASSWORD", "hunter2-admin");
+        jail.set_env("SELFHEAL_ADMIN_PASSWORD", "hunter2 quartz ferry anvil");
         let c = load(jail, None).expect("valid");
         for text in [format!("{c:?}"), c.summary()] {
             assert!(!text.contains("hunter2"), "{text}");
@@ -190,11 +190,11 @@ fn secret_values_are_the_configured_secrets_longest_first() {
     Jail::expect_with(|jail| {
         jail.create_file(
             "selfheal.toml",
-            "admin_password = \"admin-secret-1\"\n[webhook]\npassword = \"hook-secret\"\n\
+            "admin_password = \"quartz-ferry-anvil-2\"\n[webhook]\npassword = \"hook-secret\"\n\
              [ansible]\nredact = [\"vault-pass-longer-one\"]\n",
         )?;
         let config = load(jail, None).expect("valid");
-        assert_eq!(config.secret_values(), ["vault-pass-longer-one", "admin-secret-1", "hook-secret"]);
+        assert_eq!(config.secret_values(), ["vault-pass-longer-one", "quartz-ferry-anvil-2", "hook-secret"]);
         assert!(config.summary().contains("ansible.redact = 1 value(s)"));
         assert!(!config.summary().contains("vault-pass"));
         jail.create_file("short.toml", "[ansible]\nredact = [\"ab\"]\n")?;

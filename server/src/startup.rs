@@ -228,6 +228,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
+    crate::users::report_reserved_usernames(&pool).await?;
     if webhook_credentials(&config).is_none() {
         tracing::warn!("webhook.password is not set: /webhook will refuse every request");
     }

@@ -14,13 +14,13 @@ use crate::cli::UserCommand;
 pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { name, role, password_stdin } => {
-            auth::validate_username(&name).map_err(anyhow::Error::msg)?;
+            auth::validate_new_username(&name).map_err(anyhow::Error::msg)?;
             if users::find_user_by_name(pool, &name).await?.is_some() {
                 bail!(
                     "user `{name}` already exists (use `selfheal user passwd {name}` to change the password)"
                 );
             }
-            let hash = hash(read_password(password_stdin)?).await?;
+            let hash = hash(read_password(password_stdin)?, &name).await?;
             users::insert_user(pool, &name, &hash, role).await?;
             audit(pool, "user.add", &name, &format!("role {role}")).await?;
             println!("added user `{name}` with role {role}");
@@ -29,7 +29,7 @@ pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> 
             if users::find_user_by_name(pool, &name).await?.is_none() {
                 bail!("no user `{name}`");
             }
-            let hash = hash(read_password(password_stdin)?).await?;
+            let hash = hash(read_password(password_stdin)?, &name).await?;
             users::set_password(pool, &name, &hash).await?;
             audit(pool, "user.passwd", &name, "password changed").await?;
             println!("password of `{name}` changed");
@@ -46,6 +46,24 @@ pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> 
         UserCommand::Enable { name } => set_disabled(pool, &name, false).await?,
     }
     Ok(())
+}
+
+/// Logs a warning for each existing user whose name is now reserved (created before names were
+/// checked): its audit entries and heal-now runs look like the system's. Returns their names.
+pub async fn report_reserved_usernames(pool: &SqlitePool) -> anyhow::Result<Vec<String>> {
+    let reserved: Vec<String> = users::list_users(pool)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .filter(|name| auth::is_reserved_username(name))
+        .collect();
+    for name in &reserved {
+        tracing::warn!(
+            user = %name,
+            "a user has a reserved name: their actions look like selfheal's own; rename by adding a new user and disabling this one"
+        );
+    }
+    Ok(reserved)
 }
 
 async fn set_disabled(pool: &SqlitePool, name: &str, disabled: bool) -> anyhow::Result<()> {
@@ -69,8 +87,8 @@ async fn audit(pool: &SqlitePool, action: &str, target: &str, detail: &str) -> a
     record_audit(pool, &event).await.context("cannot write the audit log")
 }
 
-async fn hash(password: String) -> anyhow::Result<auth::PasswordHash> {
-    auth::validate_password(&password).map_err(anyhow::Error::msg)?;
+async fn hash(password: String, username: &str) -> anyhow::Result<auth::PasswordHash> {
+    auth::validate_password(&password, username).map_err(anyhow::Error::msg)?;
     tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))

@@ -69,10 +69,15 @@ async fn post(app: &TestApp, path: &str, body: &str, credential: Option<&Credent
     app.send(req.body(Body::from(body.to_owned())).unwrap()).await.status
 }
 
-/// A live API token with `role`, created as an admin would.
+/// A live API token with `role`, created as an admin would (by an enabled admin: a token works
+/// only while its creator holds its role).
 async fn token(app: &TestApp, role: Role) -> String {
+    const MINTER: &str = "token-minter";
+    if app::ssr::db::users::find_user_by_name(&app.pool, MINTER).await.unwrap().is_none() {
+        app.add_user(MINTER, "minter-password-1", Role::Admin).await;
+    }
     let (token, hash) = app::ssr::api_token::generate_token();
-    app::ssr::db::api_tokens::insert_token(&app.pool, &format!("matrix-{role}"), role, &hash, "test")
+    app::ssr::db::api_tokens::insert_token(&app.pool, &format!("matrix-{role}"), role, &hash, MINTER)
         .await
         .unwrap();
     token

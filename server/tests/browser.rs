@@ -103,7 +103,7 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     // Anyone changes their own password from /account (their name in the top bar links there).
     c.find(Locator::Css("[data-testid=current-user]")).await.unwrap().click().await.unwrap();
     wait_path(&c, "/account").await;
-    for (name, value) in [("current", "viewer-password-1"), ("new", "viewer-password-2")] {
+    for (name, value) in [("current", "viewer-password-1"), ("new", "maple quartz river 51")] {
         let css = format!("[data-testid=change-password] input[name={name}]");
         c.find(Locator::Css(&css)).await.unwrap().send_keys(value).await.unwrap();
     }

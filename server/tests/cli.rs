@@ -29,7 +29,11 @@ fn text(out: &Output) -> String {
 fn user_add_list_passwd_disable_enable() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = selfheal(d, &["user", "add", "bob", "--role", "viewer", "--password-stdin"], "bob-password\n");
+    let out = selfheal(
+        d,
+        &["user", "add", "bob", "--role", "viewer", "--password-stdin"],
+        "tulip harbor anvil 42\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(d.join("db/selfheal.db").exists(), "database created with its folder");
 
@@ -37,9 +41,21 @@ fn user_add_list_passwd_disable_enable() {
     assert!(!dup.status.success());
     assert!(text(&dup).contains("already exists"), "{}", text(&dup));
 
+    let reserved = selfheal(
+        d,
+        &["user", "add", "system", "--role", "admin", "--password-stdin"],
+        "tulip harbor anvil 42\n",
+    );
+    assert!(!reserved.status.success());
+    assert!(text(&reserved).contains("reserved"), "{}", text(&reserved));
+    let weak =
+        selfheal(d, &["user", "add", "carol", "--role", "admin", "--password-stdin"], "carol-1234567\n");
+    assert!(!weak.status.success());
+    assert!(text(&weak).contains("user name"), "{}", text(&weak));
+
     let short = selfheal(d, &["user", "add", "carol", "--role", "admin", "--password-stdin"], "short\n");
     assert!(!short.status.success());
-    assert!(text(&short).contains("at least 8"), "{}", text(&short));
+    assert!(text(&short).contains("at least 12"), "{}", text(&short));
 
     let list = selfheal(d, &["user", "list"], "");
     let listing = String::from_utf8_lossy(&list.stdout).to_string();
@@ -49,7 +65,7 @@ fn user_add_list_passwd_disable_enable() {
     );
     assert!(!listing.contains("carol"), "a refused add writes nothing: {listing}");
 
-    assert!(selfheal(d, &["user", "passwd", "bob", "--password-stdin"], "new-bob-password\n")
+    assert!(selfheal(d, &["user", "passwd", "bob", "--password-stdin"], "copper lantern ferry 7\n")
         .status
         .success());
     assert!(selfheal(d, &["user", "disable", "bob"], "").status.success());
@@ -134,8 +150,11 @@ async fn audit_verify_detects_an_edited_row() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for name in ["ann", "ben", "cas"] {
-        let out =
-            selfheal(d, &["user", "add", name, "--role", "viewer", "--password-stdin"], "a-password-1\n");
+        let out = selfheal(
+            d,
+            &["user", "add", name, "--role", "viewer", "--password-stdin"],
+            "tulip harbor anvil 42\n",
+        );
         assert!(out.status.success(), "{}", text(&out));
     }
     let ok = selfheal(d, &["audit", "verify"], "");

@@ -86,7 +86,7 @@ async fn the_compose_stack_heals_a_stopped_nginx_container() {
         ("COMPOSE_PROJECT_NAME", name.clone()),
         ("SELFHEAL_PROFILE", "debug".to_owned()),
         ("SELFHEAL_IMAGE_TAG", "e2e".to_owned()),
-        ("SELFHEAL_ADMIN_PASSWORD", "compose-admin-pw".to_owned()),
+        ("SELFHEAL_ADMIN_PASSWORD", "pebble-orbit-lantern-73".to_owned()),
         ("SELFHEAL_WEBHOOK_PASSWORD", "compose-webhook-pw".to_owned()),
         ("DOCKER_GID", socket_gid.expect("the docker socket exists").to_string()),
         ("SELFHEAL_PORT", free_port().to_string()),
@@ -165,7 +165,7 @@ impl<'a> Api<'a> {
         let res = client
             .post(format!("{base}/api/login"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("username=admin&password=compose-admin-pw")
+            .body("username=admin&password=pebble-orbit-lantern-73")
             .send()
             .await
             .unwrap();

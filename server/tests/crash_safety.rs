@@ -25,7 +25,7 @@ fn start(dir: &Path, port: u16) -> Child {
         .args(["--config", "selfheal.toml", "serve"])
         .current_dir(dir)
         .env("SELFHEAL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SELFHEAL_ADMIN_PASSWORD", "admin-password-1")
+        .env("SELFHEAL_ADMIN_PASSWORD", "granite-meadow-lantern-74")
         .env("SELFHEAL_WEBHOOK_PASSWORD", common::WEBHOOK_PASSWORD)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

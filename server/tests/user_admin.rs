@@ -44,7 +44,7 @@ async fn still_in(app: &TestApp, cookie: &str) -> StatusCode {
 #[tokio::test]
 async fn an_admin_adds_users_with_a_given_or_generated_password() {
     let (app, ada) = app().await;
-    let form = [("username", "olga"), ("role", "operator"), ("password", "olga-password-1")];
+    let form = [("username", "olga"), ("role", "operator"), ("password", "violet canyon drum 88")];
     let res = app.post_form("/api/add_user", &form, Some(&ada)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let issued: IssuedPassword = serde_json::from_str(&res.body).unwrap();
@@ -52,7 +52,7 @@ async fn an_admin_adds_users_with_a_given_or_generated_password() {
     assert_eq!(user(&app, "olga").await, ("operator".into(), false));
     let audit = ("ada".into(), "user.add".into(), "olga".into(), "role operator, password set".into());
     assert_eq!(last_audit(&app).await, audit);
-    app.login("olga", "olga-password-1").await;
+    app.login("olga", "violet canyon drum 88").await;
 
     let res = app.post_form("/api/add_user", &[("username", "gen"), ("role", "viewer")], Some(&ada)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
@@ -66,13 +66,30 @@ async fn an_admin_adds_users_with_a_given_or_generated_password() {
     let users_before = app.post_form("/api/users", &[], Some(&ada)).await.body;
     let audits_before = app.audit_actions().await.len();
     for (form, status) in [
-        ([("username", "OLGA"), ("role", "viewer"), ("password", "long-enough-1")], StatusCode::CONFLICT),
         (
-            [("username", "bad name"), ("role", "viewer"), ("password", "long-enough-1")],
+            [("username", "OLGA"), ("role", "viewer"), ("password", "violet canyon drum 89")],
+            StatusCode::CONFLICT,
+        ),
+        (
+            [("username", "bad name"), ("role", "viewer"), ("password", "violet canyon drum 89")],
             StatusCode::BAD_REQUEST,
         ),
         ([("username", "short"), ("role", "viewer"), ("password", "short")], StatusCode::BAD_REQUEST),
-        ([("username", "root"), ("role", "root"), ("password", "long-enough-1")], StatusCode::BAD_REQUEST),
+        (
+            [("username", "root"), ("role", "root"), ("password", "violet canyon drum 89")],
+            StatusCode::BAD_REQUEST,
+        ),
+        // Reserved for selfheal's own audit actors and run requesters (any case).
+        (
+            [("username", "Engine"), ("role", "viewer"), ("password", "violet canyon drum 89")],
+            StatusCode::BAD_REQUEST,
+        ),
+        // The password policy: a common password, one containing the name.
+        ([("username", "pat"), ("role", "viewer"), ("password", "password1234")], StatusCode::BAD_REQUEST),
+        (
+            [("username", "patricia"), ("role", "viewer"), ("password", "Patricia-harbor-9")],
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let res = app.post_form("/api/add_user", &form, Some(&ada)).await;
         assert_eq!(res.status, status, "{form:?}: {}", res.body);
@@ -202,4 +219,12 @@ async fn nobody_disables_or_demotes_themselves_and_the_last_admin_stays() {
         app.post_form("/api/set_user_disabled", &enable_ada, Some(&adam)).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn existing_users_with_reserved_names_are_reported_at_start() {
+    let app = TestApp::new().await;
+    app.add_user("Engine", "stored-before-the-check-1", Role::Operator).await;
+    app.add_user("olga", "violet canyon drum 88", Role::Viewer).await;
+    assert_eq!(server::users::report_reserved_usernames(&app.pool).await.unwrap(), ["Engine"]);
 }

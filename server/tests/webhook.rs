@@ -134,6 +134,21 @@ async fn viewers_read_a_raw_notification_back_byte_for_byte() {
     assert!(page.body.contains(&path), "the alert page links its raw notification");
 }
 
+#[tokio::test]
+async fn alert_urls_that_are_not_http_are_shown_as_text_never_as_links() {
+    let app = TestApp::new().await;
+    let hostile = FIRING.replace("\"generatorURL\": \"http", "\"generatorURL\": \"javascript:alert(1)//http");
+    assert!(hostile.contains("javascript:alert(1)"), "the fixture has a generatorURL");
+    assert_eq!(deliver(&app, &hostile).await.status, StatusCode::OK);
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let cookie = app.login("vera", "viewer-password-1").await;
+    let alert: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();
+    let page = app.get(&format!("/alerts/{alert}"), Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("javascript:alert(1)"), "shown as text");
+    assert!(!page.body.contains("href=\"javascript:"), "never a link:\n{}", page.body);
+}
+
 /// Building a router generates the page routes, and while that runs leptos stops every resource
 /// in the process from loading (`SuppressResourceLoad` is process-wide); a page rendering on
 /// another thread at that moment waited forever (the tests build many routers in parallel).

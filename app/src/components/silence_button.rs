@@ -27,7 +27,8 @@ pub fn SilenceButton(alert_id: i64, alertmanager: Option<String>) -> impl IntoVi
             </ActionForm>
             {move || action.value().get().map(|r| match r {
                 Ok(id) => {
-                    let link = alertmanager.clone().map(|url| view! { " "<a href=format!("{url}/#/silences/{id}") rel="noopener">"open in Alertmanager"</a> });
+                    // Only an http(s) Alertmanager URL becomes a link (it comes from alert data).
+                    let link = alertmanager.clone().filter(|url| crate::model::http_link(url).is_some()).map(|url| view! { " "<a href=format!("{url}/#/silences/{id}") rel="noopener">"open in Alertmanager"</a> });
                     view! { <p class="notice" data-testid="silence-result">{format!("Silenced (silence {id}).")}{link}</p> }.into_any()
                 }
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),

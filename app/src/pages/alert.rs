@@ -57,7 +57,10 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
                 <input type="hidden" name="alert_id" value=id.to_string()/>
                 <button type="submit" class="btn btn-small" title="What today's rules would decide for this alert (nothing runs)">"Replay (what would happen now?)"</button>
             </ActionForm>
-            {d.generator_url.clone().map(|url| view! { <a class="btn btn-small" href=url rel="noopener">"Prometheus graph"</a> })}
+            {d.generator_url.clone().map(|url| match crate::model::http_link(&url) {
+                Some(_) => view! { <a class="btn btn-small" href=url rel="noopener">"Prometheus graph"</a> }.into_any(),
+                None => view! { <span class="muted" title="Not an http(s) URL: shown, never linked">{url}</span> }.into_any(),
+            })}
             {d.last_notification_id.map(|n| view! {
                 <a class="btn btn-small" href=format!("/api/notifications/{n}/raw") data-testid="raw-notification"
                     title="The webhook notification that last carried this alert, byte for byte">"Raw notification"</a>

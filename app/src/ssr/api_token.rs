@@ -66,6 +66,8 @@ mod tests {
         let (token, hash) = generate_token();
         assert!(token.starts_with(TOKEN_PREFIX) && token.len() == TOKEN_PREFIX.len() + 2 * TOKEN_BYTES);
         assert_ne!(generate_token().0, token);
+        let admin = crate::ssr::auth::PasswordHash::from_stored("x".into());
+        crate::ssr::db::users::insert_user(&pool, "admin", &admin, Role::Admin).await.unwrap();
         let id = api_tokens::insert_token(&pool, "ci", Role::Operator, &hash, "admin").await.unwrap();
         let header = |v: &str| HeaderValue::from_str(v).unwrap();
         let user =

@@ -41,7 +41,7 @@ pub async fn change_own_password(
         record_audit(pool, &event).await.map_err(db)?;
         return Err(respond_with(AppError::Invalid("the current password is wrong".into())));
     }
-    auth::validate_password(new).map_err(|e| respond_with(AppError::Invalid(e)))?;
+    auth::validate_password(new, name).map_err(|e| respond_with(AppError::Invalid(e)))?;
     if new == current {
         return Err(respond_with(AppError::Invalid("the new password is the current one".into())));
     }

@@ -73,10 +73,10 @@ pub async fn add_user(
     password: &str,
     source: Option<&str>,
 ) -> Result<IssuedPassword, AppError> {
-    auth::validate_username(username).map_err(|e| respond_with(AppError::Invalid(e)))?;
+    auth::validate_new_username(username).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let generated = password.is_empty().then(auth::generate_password);
     let password = generated.clone().unwrap_or_else(|| password.to_owned());
-    auth::validate_password(&password).map_err(|e| respond_with(AppError::Invalid(e)))?;
+    auth::validate_password(&password, username).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let hashed = hash(password).await?;
     let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     if users::find_user_by_name(&mut *tx, username).await.map_err(db)?.is_some() {

@@ -30,14 +30,19 @@ pub async fn insert_token(
     .await
 }
 
-/// The unrevoked token with this hash, marking it used now.
+/// The unrevoked token with this hash, marking it used now; only while its creator is an
+/// enabled user whose role is at least the token's (a disabled or demoted admin's tokens stop).
 pub async fn use_token(
     ex: impl SqliteExecutor<'_>,
     token_sha256: &str,
 ) -> Result<Option<ActiveToken>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-         WHERE token_sha256 = ? AND revoked_at IS NULL RETURNING id, name, role",
+         WHERE token_sha256 = ? AND revoked_at IS NULL \
+         AND EXISTS (SELECT 1 FROM users u WHERE u.username = api_tokens.created_by AND u.disabled = 0 \
+             AND (CASE u.role WHEN 'admin' THEN 3 WHEN 'operator' THEN 2 ELSE 1 END) \
+              >= (CASE api_tokens.role WHEN 'admin' THEN 3 WHEN 'operator' THEN 2 ELSE 1 END)) \
+         RETURNING id, name, role",
     )
     .bind(token_sha256)
     .fetch_optional(ex)
@@ -70,9 +75,35 @@ mod tests {
     use super::*;
     use crate::ssr::db::test_pool;
 
+    async fn add_admin(pool: &sqlx::SqlitePool, name: &str) {
+        let hash = crate::ssr::auth::PasswordHash::from_stored("x".into());
+        crate::ssr::db::users::insert_user(pool, name, &hash, Role::Admin).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_token_works_only_while_its_creator_is_enabled_and_holds_its_role() {
+        use crate::ssr::db::users::{set_disabled, set_role};
+        let pool = test_pool().await;
+        add_admin(&pool, "ada").await;
+        let admin_token = insert_token(&pool, "ops", Role::Admin, "a1", "ADA").await.unwrap();
+        let viewer_token = insert_token(&pool, "read", Role::Viewer, "v1", "ada").await.unwrap();
+        insert_token(&pool, "orphan", Role::Viewer, "o1", "nobody").await.unwrap();
+        assert_eq!(use_token(&pool, "a1").await.unwrap().map(|t| t.id), Some(admin_token), "any case");
+        assert_eq!(use_token(&pool, "o1").await.unwrap(), None, "no such creator");
+        assert!(set_role(&pool, "ada", Role::Operator).await.unwrap());
+        assert_eq!(use_token(&pool, "a1").await.unwrap(), None, "the creator lost the admin role");
+        assert_eq!(use_token(&pool, "v1").await.unwrap().map(|t| t.id), Some(viewer_token), "still a viewer");
+        assert!(set_disabled(&pool, "ada", true).await.unwrap());
+        assert_eq!(use_token(&pool, "v1").await.unwrap(), None, "the creator is disabled");
+        assert!(set_disabled(&pool, "ada", false).await.unwrap());
+        assert!(set_role(&pool, "ada", Role::Admin).await.unwrap());
+        assert!(use_token(&pool, "a1").await.unwrap().is_some(), "back with the creator's role");
+    }
+
     #[tokio::test]
     async fn a_token_works_until_revoked() {
         let pool = test_pool().await;
+        add_admin(&pool, "admin").await;
         let id = insert_token(&pool, "ci", Role::Operator, "aa", "admin").await.unwrap();
         let active = use_token(&pool, "aa").await.unwrap();
         assert_eq!(active, Some(ActiveToken { id, name: "ci".into(), role: Role::Operator }));

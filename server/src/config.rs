@@ -53,6 +53,9 @@ pub struct Config {
     /// A session ends this long after login, however active (humantime).
     #[serde(with = "humantime_serde")]
     pub session_absolute: Duration,
+    /// Proxies (CIDRs) whose `X-Forwarded-For`/`Forwarded` headers name the client; from anyone
+    /// else those headers are ignored. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Credentials Alertmanager must send to `/webhook`.
     pub webhook: WebhookConfig,
     /// Alertmanager's API, polled to catch alerts no webhook delivered.
@@ -79,6 +82,9 @@ pub struct AnsibleConfig {
     pub inventory: PathBuf,
     /// The `ansible-playbook` executable.
     pub playbook_command: PathBuf,
+    /// The `ansible-inventory` executable: lists the inventory's hosts, which a `--limit` must
+    /// name (never a group or `all`).
+    pub inventory_command: PathBuf,
     /// Python interpreter Ansible uses on the targets (`ANSIBLE_PYTHON_INTERPRETER`).
     pub python_interpreter: String,
     /// Output lines kept per run; beyond, output is dropped and the run marked truncated.
@@ -94,6 +100,7 @@ impl Default for AnsibleConfig {
             dir: PathBuf::from("ansible"),
             inventory: PathBuf::from("ansible/inventory/local.ini"),
             playbook_command: PathBuf::from("ansible-playbook"),
+            inventory_command: PathBuf::from("ansible-inventory"),
             python_interpreter: "/usr/bin/python3".to_owned(),
             max_output_lines: 20_000,
             redact: Vec::new(),
@@ -181,6 +188,7 @@ impl Default for Config {
             secure_cookies: false,
             session_idle: Duration::from_secs(8 * 3600),
             session_absolute: Duration::from_secs(24 * 3600),
+            trusted_proxies: Vec::new(),
             webhook: WebhookConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             ansible: AnsibleConfig::default(),

@@ -35,6 +35,8 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 pub struct Engine {
     pub pool: SqlitePool,
     pub rules: Arc<[Rule]>,
+    /// The inventory's hosts, which a `--limit` must name.
+    pub inventory: app::ssr::inventory::InventoryHosts,
     pub metrics: Arc<Metrics>,
     /// Poked by the inbox after each commit.
     pub wake: Arc<Notify>,
@@ -183,8 +185,9 @@ impl Engine {
         now: OffsetDateTime,
         now_text: &str,
     ) -> Result<Outcome<'e>, sqlx::Error> {
+        let hosts = self.inventory.current_async().await;
         let Evaluation { rule, decision, history, labels } =
-            evaluate(&mut *tx, cache, &self.rules, alert, now).await?;
+            evaluate(&mut *tx, cache, &self.rules, &hosts, alert, now).await?;
         let mut decision = decision;
         let mut run_id = None;
         if let (Decision::Run(p), Some(r)) = (&decision, rule) {

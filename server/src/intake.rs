@@ -132,6 +132,7 @@ pub struct Inbox {
     tail: WalTail,
     resolutions: Resolutions,
     rules: Arc<[Rule]>,
+    hosts: app::ssr::inventory::InventoryHosts,
 }
 
 impl std::fmt::Debug for Job {
@@ -149,6 +150,7 @@ impl Inbox {
     pub fn start(
         database: &Path,
         rules: Arc<[Rule]>,
+        hosts: app::ssr::inventory::InventoryHosts,
         metrics: Arc<Metrics>,
         committed: Arc<Notify>,
     ) -> Result<(Inbox, JoinHandle<()>), InboxError> {
@@ -160,7 +162,7 @@ impl Inbox {
         let signals = Signals { committed, tail: writer_tail, resolutions: resolutions.clone() };
         let writer_rules = rules.clone();
         let task = tokio::task::spawn_blocking(move || run_writer(conn, &writer_rules, metrics, signals, rx));
-        Ok((Inbox { tx, tail, resolutions, rules }, task))
+        Ok((Inbox { tx, tail, resolutions, rules, hosts }, task))
     }
 
     /// The signal the engine takes to cancel approvals of resolved alerts promptly.
@@ -175,7 +177,8 @@ impl Inbox {
         status: AlertStatus,
         labels: &std::collections::BTreeMap<String, String>,
     ) -> Prejudged {
-        prejudge(&self.rules, status, labels)
+        // Cached (listed again only after the inventory changed; serve keeps it warm).
+        prejudge(&self.rules, &self.hosts.current(), status, labels)
     }
 
     /// The signal [`run_checkpointer`] gives this inbox's writer.
@@ -361,7 +364,9 @@ mod tests {
         let pool = app::ssr::db::connect(&path).await.unwrap();
         app::ssr::db::migrate(&pool).await.unwrap();
         let metrics = Metrics::new();
-        let (inbox, _writer) = Inbox::start(&path, Arc::from([]), metrics.clone(), Arc::default()).unwrap();
+        let hosts = app::ssr::inventory::InventoryHosts::fixed(Default::default());
+        let (inbox, _writer) =
+            Inbox::start(&path, Arc::from([]), hosts, metrics.clone(), Arc::default()).unwrap();
 
         // The writer answers a job before its own checkpoint, and handles jobs one after another:
         // once the answer to a later job arrives, the work after the earlier commit is done.

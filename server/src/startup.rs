@@ -28,6 +28,7 @@ use crate::silence::Silencer;
 use crate::verify::Prometheus;
 use crate::webhook::{Credentials, WebhookState};
 use crate::worker::{Worker, WorkerSettings};
+use app::ssr::inventory::InventoryHosts;
 
 /// How often expired sessions are deleted from the database.
 const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
@@ -133,10 +134,14 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
     let metrics = Metrics::new();
     let rules: Arc<[Rule]> = config.build_rules()?.into();
     let committed = Arc::new(tokio::sync::Notify::new());
-    let (inbox, writer) = Inbox::start(&config.database, rules.clone(), metrics.clone(), committed.clone())?;
+    let inventory =
+        InventoryHosts::new(config.ansible.inventory_command.clone(), config.ansible.inventory.clone());
+    let (inbox, writer) =
+        Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), committed.clone())?;
     let engine = Engine {
         pool: pool.clone(),
         rules: rules.clone(),
+        inventory,
         metrics: metrics.clone(),
         wake: committed,
         worker_wake: Arc::new(tokio::sync::Notify::new()),
@@ -179,8 +184,10 @@ pub fn app_state(config: &Config, pool: &SqlitePool, engine: &Engine) -> AppStat
         leptos_options: leptos_options(config),
         pool: pool.clone(),
         rules: engine.rules.clone(),
+        inventory: engine.inventory.clone(),
         worker_wake: engine.worker_wake.clone(),
         session_absolute: config.session_absolute,
+        trusted_proxies: config.trusted_proxies.clone().into(),
         approval_ttl: config.engine.approval_ttl,
         silences: (!config.alertmanager.url.is_empty()).then(|| {
             std::sync::Arc::new(Silencer::new(&config.alertmanager.url))
@@ -209,6 +216,21 @@ pub async fn recover_runs(pool: &SqlitePool, metrics: &Metrics) -> anyhow::Resul
         metrics.runs_recovered.inc();
     }
     Ok(recovered.len())
+}
+
+/// How often the inventory is looked at for a change while serving.
+const INVENTORY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Lists the inventory's hosts again whenever it changed, until `stop`.
+async fn keep_inventory_fresh(inventory: InventoryHosts, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(INVENTORY_RECHECK) => {
+                inventory.current_async().await;
+            }
+        }
+    }
 }
 
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
@@ -241,6 +263,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     recover_runs(&pool, &intake.metrics).await?;
     let stop = worker.stop.clone();
     tracing::info!(rules = engine.rules.len(), "healing engine ready");
+    // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
+    // fresh: an edit is listed again within a second, off the request path.
+    let inventory = engine.inventory.clone();
+    inventory.current_async().await;
+    let inventory_task = tokio::spawn(keep_inventory_fresh(inventory, stop.clone()));
     let engine_task = tokio::spawn(engine.run(stop.clone()));
     let sealer_task = tokio::spawn(crate::audit::run_sealer(pool.clone(), stop.clone()));
     let checkpointer_task = tokio::spawn(crate::intake::run_checkpointer(
@@ -275,6 +302,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = engine_task.await;
+    if let Err(e) = inventory_task.await {
+        tracing::error!(error = %e, "the inventory task failed");
+    }
     if let Some(task) = retention_task {
         let _ = task.await;
     }

@@ -326,3 +326,49 @@ async fn a_session_ends_at_its_absolute_expiry_however_active() {
     let res = app.post_form("/api/users", &[], Some(&cookie)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
+
+/// A login from TCP peer `peer`, with `X-Forwarded-For: xff` when given.
+async fn login_from(app: &TestApp, peer: &str, xff: Option<&str>, name: &str, password: &str) -> StatusCode {
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    let mut req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .extension(axum::extract::ConnectInfo(addr));
+    if let Some(xff) = xff {
+        req = req.header("x-forwarded-for", xff);
+    }
+    let body = format!("username={name}&password={password}");
+    app.send(req.body(Body::from(body)).unwrap()).await.status
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_limit_counts_the_client_it_names() {
+    let app = TestApp::with(|config, _| config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    app.add_user("admin", ADMIN_PW, Role::Admin).await;
+    for i in 0..auth::MAX_FAILED_LOGINS_PER_ADDRESS {
+        let status =
+            login_from(&app, "127.0.0.1", Some("203.0.113.5"), &format!("user{i}"), "wrong-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The client the proxy named is refused, even with the right password ...
+    let named = login_from(&app, "127.0.0.1", Some("203.0.113.5"), "admin", ADMIN_PW).await;
+    assert_eq!(named, StatusCode::TOO_MANY_REQUESTS);
+    // ... while everyone else behind the same proxy is not (the peer alone locked them all out).
+    let other = login_from(&app, "127.0.0.1", Some("203.0.113.6"), "admin", ADMIN_PW).await;
+    assert_eq!(other, StatusCode::OK);
+    let source: Option<String> = sqlx::query_scalar(
+        "SELECT source FROM audit_events WHERE action = 'auth.login' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(source.as_deref(), Some("203.0.113.6"), "the audit log names the client");
+    // A peer that is not a trusted proxy cannot choose its address with the header.
+    for i in 0..auth::MAX_FAILED_LOGINS_PER_ADDRESS {
+        let xff = format!("198.51.100.{i}");
+        let status = login_from(&app, "192.0.2.9", Some(&xff), &format!("x{i}"), "wrong-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let spoofed = login_from(&app, "192.0.2.9", Some("198.51.100.200"), "admin", ADMIN_PW).await;
+    assert_eq!(spoofed, StatusCode::TOO_MANY_REQUESTS);
+}

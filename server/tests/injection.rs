@@ -16,7 +16,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use app::ssr::heal::{plan, Rule, RuleConfig, SkipReason};
+use app::ssr::heal::{plan, KnownHosts, Rule, RuleConfig, SkipReason};
 use server::ansible::{arguments, write_extra_vars, PlaybookRun};
 
 fn rule() -> Rule {
@@ -60,6 +60,9 @@ fn hostile() -> impl Strategy<Value = String> {
         prop::collection::vec(pieces, 1..6).prop_map(|p| p.concat()),
         any::<String>(),
         "[a-z0-9.-]{1,20}(:[0-9]{1,5})?",
+        // Hosts of the inventory (and its group names), with or without a port.
+        (prop::sample::select(vec!["web1", "db-2.example", "web", "all"]), "(:[0-9]{1,5})?")
+            .prop_map(|(host, port)| format!("{host}{port}")),
     ]
 }
 
@@ -76,6 +79,12 @@ fn alert_labels() -> impl Strategy<Value = BTreeMap<String, String>> {
     )
 }
 
+/// The inventory the fuzzed alerts are planned against: two hosts, and groups `web` and `all`.
+fn known_hosts() -> KnownHosts {
+    let list = r#"{"_meta": {"hostvars": {}}, "all": {"children": ["web"]}, "web": {"hosts": ["web1", "db-2.example"]}}"#;
+    KnownHosts::from_inventory_list(list).unwrap()
+}
+
 fn plain_host(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(['-', '.'])
@@ -85,12 +94,13 @@ fn plain_host(s: &str) -> bool {
 #[test]
 fn hostile_labels_never_become_options_patterns_or_templates() {
     let rule = rule();
+    let hosts = known_hosts();
     let dir = tempfile::tempdir().unwrap();
     let mut runner = TestRunner::new(Config { cases: 5_000, failure_persistence: None, ..Config::default() });
     let (planned, refused) = (Cell::new(0u32), Cell::new(0u32));
     runner
         .run(&alert_labels(), |labels| {
-            let p = match plan(&rule, &labels) {
+            let p = match plan(&rule, &labels, &hosts) {
                 Ok(p) => p,
                 Err(skip) => {
                     prop_assert_eq!(skip.reason, SkipReason::InvalidLabels, "{}", skip.detail);
@@ -101,6 +111,10 @@ fn hostile_labels_never_become_options_patterns_or_templates() {
             planned.set(planned.get() + 1);
             let limit = p.limit.clone().expect("limit_from is set");
             prop_assert!(plain_host(&limit), "limit {limit:?}");
+            prop_assert!(
+                ["web1", "db-2.example"].contains(&limit.as_str()),
+                "only a host of the inventory: {limit:?}"
+            );
             let run = PlaybookRun {
                 command: "ansible-playbook".into(),
                 playbook: PathBuf::from("heal-nginx.yml"),

@@ -31,7 +31,9 @@ pub async fn run_playbook(
     let dry_run = dry_run.is_some_and(|v| v == "true" || v == "on");
     let source = auth::client_addr();
     let ask = catalog::CatalogRun { rule: &rule, target: &target, limit: limit.as_deref(), dry_run };
-    let id = catalog::run_from_catalog(&state.pool, &state.rules, &user, ask, source.as_deref()).await?;
+    let hosts = state.inventory.current_async().await;
+    let id =
+        catalog::run_from_catalog(&state.pool, &state.rules, &hosts, &user, ask, source.as_deref()).await?;
     state.worker_wake.notify_one();
     leptos_axum::redirect(&format!("/runs/{id}"));
     Ok(id)

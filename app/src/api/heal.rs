@@ -14,9 +14,11 @@ pub async fn heal_now(alert_id: i64, #[server(default)] dry_run: Option<String>)
     let user = auth::require_role(Role::Operator).await?;
     let state = app_state()?;
     let dry_run = dry_run.is_some_and(|v| v == "true" || v == "on");
+    let hosts = state.inventory.current_async().await;
     let id = actions::heal_now(
         &state.pool,
         &state.rules,
+        &hosts,
         &user,
         alert_id,
         dry_run,
@@ -102,8 +104,10 @@ pub async fn replay_alert(
     let enqueue = enqueue.is_some_and(|v| v == "true" || v == "on");
     let user = auth::require_role(if enqueue { Role::Operator } else { Role::Viewer }).await?;
     let state = app_state()?;
+    let hosts = state.inventory.current_async().await;
+    let source = auth::client_addr();
     let outcome =
-        actions::replay(&state.pool, &state.rules, &user, alert_id, enqueue, auth::client_addr().as_deref())
+        actions::replay(&state.pool, &state.rules, &hosts, &user, alert_id, enqueue, source.as_deref())
             .await?;
     if outcome.run_id.is_some() {
         state.worker_wake.notify_one();

@@ -11,7 +11,7 @@ use crate::ssr::db::audit::{record_audit, NewAuditEvent};
 use crate::ssr::db::decisions::{self, HistoryCache};
 use crate::ssr::db::runs::{self, NewRun};
 use crate::ssr::evaluate::evaluate;
-use crate::ssr::heal::{plan, select_rule, Decision, Rule, RuleMode};
+use crate::ssr::heal::{plan, select_rule, Decision, KnownHosts, Rule, RuleMode};
 use crate::ssr::silence::{self, SilenceAlerts, SilenceRequest};
 use crate::ssr::{internal, respond_with};
 
@@ -24,6 +24,7 @@ pub(crate) fn db(e: sqlx::Error) -> AppError {
 pub async fn heal_now(
     pool: &SqlitePool,
     rules: &[Rule],
+    hosts: &KnownHosts,
     user: &CurrentUser,
     alert_id: i64,
     dry_run: bool,
@@ -37,7 +38,7 @@ pub async fn heal_now(
     let rule = select_rule(rules, &labels).ok_or_else(|| {
         respond_with(AppError::Invalid("no rule matches this alert: nothing to run".to_owned()))
     })?;
-    let mut p = plan(rule, &labels).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
+    let mut p = plan(rule, &labels, hosts).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
     p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
     let now = now_utc();
     let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
@@ -172,6 +173,7 @@ pub async fn open_breakers(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<Open
 pub async fn replay(
     pool: &SqlitePool,
     rules: &[Rule],
+    hosts: &KnownHosts,
     user: &CurrentUser,
     alert_id: i64,
     enqueue: bool,
@@ -184,7 +186,8 @@ pub async fn replay(
     let now = time::OffsetDateTime::now_utc();
     let now_text = now_utc();
     let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let eval = evaluate(&mut tx, &mut HistoryCache::default(), rules, &alert, now).await.map_err(db)?;
+    let eval =
+        evaluate(&mut tx, &mut HistoryCache::default(), rules, hosts, &alert, now).await.map_err(db)?;
     let (reason, detail) = match &eval.decision {
         Decision::Run(p) => (
             "enqueued".to_owned(),

@@ -303,10 +303,16 @@ pub async fn settle_login_attempt(
     login_attempts::settle_login_attempt(pool, attempt.0, outcome).await
 }
 
-/// The peer address of the current request, for the audit log (none in in-process tests).
+/// The client address of the current request, for the throttle and the audit log: the peer,
+/// or behind a trusted proxy the client it names (`ssr::client_ip`). None without a peer
+/// (in-process tests).
 pub fn client_addr() -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string())
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()?.0.ip();
+    let trusted = leptos::prelude::use_context::<crate::ssr::AppState>()
+        .map(|s| s.trusted_proxies)
+        .unwrap_or_else(|| std::sync::Arc::from([]));
+    Some(crate::ssr::client_ip::client_ip(peer, &parts.headers, &trusted).to_string())
 }
 
 #[cfg(test)]

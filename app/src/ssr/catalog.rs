@@ -10,7 +10,7 @@ use crate::model::{CatalogEntry, CurrentUser};
 use crate::ssr::actions::{audit, db};
 use crate::ssr::alert::now_utc;
 use crate::ssr::db::runs::{self, NewRun};
-use crate::ssr::heal::{plan, Rule, RuleMode};
+use crate::ssr::heal::{plan, KnownHosts, Rule, RuleMode};
 use crate::ssr::respond_with;
 
 /// The catalog: one entry per rule, in config order.
@@ -71,6 +71,7 @@ pub struct CatalogRun<'a> {
 pub async fn run_from_catalog(
     pool: &SqlitePool,
     rules: &[Rule],
+    hosts: &KnownHosts,
     user: &CurrentUser,
     ask: CatalogRun<'_>,
     source: Option<&str>,
@@ -79,7 +80,7 @@ pub async fn run_from_catalog(
     let rule =
         rules.iter().find(|r| r.name() == rule_name).ok_or_else(|| respond_with(AppError::NotFound))?;
     let labels = labels_for(rule, target, limit).map_err(|e| respond_with(AppError::Invalid(e)))?;
-    let mut p = plan(rule, &labels).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
+    let mut p = plan(rule, &labels, hosts).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
     p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
     let now = now_utc();
     let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use crate::ssr::alert::{format_utc, AlertStatus};
 use crate::ssr::db::decisions::{self, HistoryCache, UndecidedAlert};
-use crate::ssr::heal::{plan, precheck, weigh, Decision, Plan, Rule, Skip, SkipReason, TargetHistory};
+use crate::ssr::heal::{
+    plan, precheck, weigh, Decision, KnownHosts, Plan, Rule, Skip, SkipReason, TargetHistory,
+};
 
 /// What the rules say about an alert now.
 #[derive(Debug)]
@@ -29,12 +31,18 @@ pub enum Prejudged {
     Check { rule: usize, plan: Plan },
 }
 
-/// The first rule matching `labels`, and what it makes of the alert without history.
-pub fn prejudge(rules: &[Rule], status: AlertStatus, labels: &BTreeMap<String, String>) -> Prejudged {
+/// The first rule matching `labels`, and what it makes of the alert without history (`hosts`:
+/// the inventory's, which a `--limit` must name).
+pub fn prejudge(
+    rules: &[Rule],
+    hosts: &KnownHosts,
+    status: AlertStatus,
+    labels: &BTreeMap<String, String>,
+) -> Prejudged {
     let selected = rules.iter().position(|r| r.matches(labels));
     let rule = selected.map(|i| &rules[i]);
     let planned = match rule {
-        Some(r) => plan(r, labels),
+        Some(r) => plan(r, labels, hosts),
         None => Err(Skip { reason: SkipReason::NoRule, detail: String::new() }),
     };
     match (selected, precheck(status, rule, planned)) {
@@ -52,12 +60,13 @@ pub async fn evaluate<'r>(
     conn: &mut SqliteConnection,
     cache: &mut HistoryCache,
     rules: &'r [Rule],
+    hosts: &KnownHosts,
     alert: &UndecidedAlert,
     now: OffsetDateTime,
 ) -> Result<Evaluation<'r>, sqlx::Error> {
     let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
     let status = if alert.status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
-    let (rule, decision, history) = match prejudge(rules, status, &labels) {
+    let (rule, decision, history) = match prejudge(rules, hosts, status, &labels) {
         Prejudged::Skip { rule, skip } => {
             (rule.map(|i| &rules[i]), Decision::Skip(skip), TargetHistory::default())
         }

@@ -24,7 +24,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn prejudge_settles_what_needs_no_history_and_names_the_rule() {
     let rules = [rule("disk", "DiskFull", "auto"), rule("nginx", "NginxDown", "shadow")];
     let nginx = labels(&[("alertname", "NginxDown"), ("host", "web1")]);
-    match prejudge(&rules, AlertStatus::Firing, &nginx) {
+    match prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Firing, &nginx) {
         Prejudged::Check { rule: 1, plan } => assert_eq!(plan.target, "web1"),
         other => panic!("{other:?}"),
     }
@@ -32,11 +32,20 @@ fn prejudge_settles_what_needs_no_history_and_names_the_rule() {
         Prejudged::Skip { rule, skip } => (rule, skip.reason),
         other => panic!("{other:?}"),
     };
-    assert_eq!(skip(prejudge(&rules, AlertStatus::Resolved, &nginx)), (Some(1), SkipReason::Resolved));
+    assert_eq!(
+        skip(prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Resolved, &nginx)),
+        (Some(1), SkipReason::Resolved)
+    );
     let unmatched = labels(&[("alertname", "CpuHigh"), ("host", "web1")]);
-    assert_eq!(skip(prejudge(&rules, AlertStatus::Firing, &unmatched)), (None, SkipReason::NoRule));
+    assert_eq!(
+        skip(prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Firing, &unmatched)),
+        (None, SkipReason::NoRule)
+    );
     let no_host = labels(&[("alertname", "DiskFull")]);
-    assert_eq!(skip(prejudge(&rules, AlertStatus::Firing, &no_host)), (Some(0), SkipReason::InvalidLabels));
+    assert_eq!(
+        skip(prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Firing, &no_host)),
+        (Some(0), SkipReason::InvalidLabels)
+    );
 }
 
 #[test]
@@ -45,11 +54,17 @@ fn prejudge_then_weigh_is_decide() {
     let nginx = labels(&[("alertname", "NginxDown"), ("host", "web1")]);
     let busy = TargetHistory { active_run: true, ..Default::default() };
     for history in [TargetHistory::default(), busy] {
-        let Prejudged::Check { rule, plan: p } = prejudge(&rules, AlertStatus::Firing, &nginx) else {
+        let Prejudged::Check { rule, plan: p } =
+            prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Firing, &nginx)
+        else {
             panic!("a plan")
         };
-        let whole =
-            crate::ssr::heal::decide(AlertStatus::Firing, Some(&rules[0]), plan(&rules[0], &nginx), history);
+        let whole = crate::ssr::heal::decide(
+            AlertStatus::Firing,
+            Some(&rules[0]),
+            plan(&rules[0], &nginx, &KnownHosts::of(["web1"])),
+            history,
+        );
         assert_eq!(weigh(&rules[rule], &p, history), whole);
     }
 }

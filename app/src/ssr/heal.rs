@@ -1,5 +1,6 @@
 //! Healing decisions, pure: which rule an alert falls under, what a run would do (playbook,
 //! target, extra vars), and whether to run now or skip — with the reason stored for people.
+mod hosts;
 mod rule;
 
 use std::collections::BTreeMap;
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use hosts::KnownHosts;
 pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
 
 use crate::ssr::alert::AlertStatus;
@@ -96,8 +98,9 @@ fn skip(reason: SkipReason, detail: impl Into<String>) -> Skip {
 
 /// Builds the plan for an alert under a rule: target, `--limit` and extra vars, every value
 /// checked. Values may contain anything printable (they reach Ansible as unsafe data); a value
-/// that starts an option or names a host pattern can never become `--limit`.
-pub fn plan(rule: &Rule, labels: &BTreeMap<String, String>) -> Result<Plan, Skip> {
+/// that starts an option, names a host pattern, a group or `all`, or a host `hosts` (the
+/// inventory's) does not have, can never become `--limit`.
+pub fn plan(rule: &Rule, labels: &BTreeMap<String, String>, hosts: &KnownHosts) -> Result<Plan, Skip> {
     let cfg = &rule.config;
     let target = labels.get(&cfg.target_label).filter(|v| !v.is_empty()).ok_or_else(|| {
         skip(SkipReason::InvalidLabels, format!("label `{}` (the target) is missing", cfg.target_label))
@@ -108,9 +111,13 @@ pub fn plan(rule: &Rule, labels: &BTreeMap<String, String>) -> Result<Plan, Skip
             let raw = labels.get(label).ok_or_else(|| {
                 skip(SkipReason::InvalidLabels, format!("label `{label}` (for --limit) is missing"))
             })?;
-            Some(limit_host(raw).ok_or_else(|| {
+            let host = limit_host(raw).ok_or_else(|| {
                 skip(SkipReason::InvalidLabels, format!("label `{label}` is not a plain host name: {raw:?}"))
-            })?)
+            })?;
+            hosts.check(&host).map_err(|why| {
+                skip(SkipReason::InvalidLabels, format!("label `{label}` cannot be --limit: {why}"))
+            })?;
+            Some(host)
         }
     };
     let mut extra_vars = BTreeMap::new();
@@ -143,7 +150,8 @@ pub fn plan(rule: &Rule, labels: &BTreeMap<String, String>) -> Result<Plan, Skip
 }
 
 /// A label value as an Ansible `--limit`: a trailing `:port` dropped, then letters, digits,
-/// `.`, `_`, `-` only, not starting with `-` (no option, no pattern, no list).
+/// `.`, `_`, `-` only, not starting with `-` (no option, no pattern, no list). Whether it is a
+/// host of the inventory (not a group, not `all`) is [`KnownHosts::check`]'s question.
 pub fn limit_host(raw: &str) -> Option<String> {
     let host = match raw.rsplit_once(':') {
         Some((h, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => h,

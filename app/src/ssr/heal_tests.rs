@@ -112,7 +112,7 @@ fn the_decision_table() {
         ),
     ];
     for (name, status, rule, history, want) in cases {
-        let d = decide(status, rule, plan(&r, &l), history);
+        let d = decide(status, rule, plan(&r, &l, &inventory()), history);
         assert_eq!(reason(&d), want, "{name}: {d:?}");
     }
 }
@@ -121,13 +121,18 @@ fn the_decision_table() {
 fn shadow_records_what_would_have_run_after_every_other_check() {
     let json = NGINX.replace(r#""cooldown""#, r#""mode":"shadow","cooldown""#);
     let r = rule(&json);
-    let d = decide(AlertStatus::Firing, Some(&r), plan(&r, &nginx_labels()), TargetHistory::default());
+    let d = decide(
+        AlertStatus::Firing,
+        Some(&r),
+        plan(&r, &nginx_labels(), &inventory()),
+        TargetHistory::default(),
+    );
     let Decision::Skip(s) = d else { panic!("shadow must not run") };
     assert_eq!(s.reason, SkipReason::Shadow);
     assert!(s.detail.contains("would have run heal-nginx.yml on web1"), "{}", s.detail);
     let open = TargetHistory { attempts_in_window: 3, ..Default::default() };
     assert_eq!(
-        reason(&decide(AlertStatus::Firing, Some(&r), plan(&r, &nginx_labels()), open)),
+        reason(&decide(AlertStatus::Firing, Some(&r), plan(&r, &nginx_labels(), &inventory()), open)),
         "breaker_open"
     );
 }
@@ -137,10 +142,38 @@ fn a_plan_carries_target_limit_and_only_allowlisted_vars() {
     let r = rule(NGINX);
     let mut l = nginx_labels();
     l.insert("secret_token".into(), "x".into());
-    let p = plan(&r, &l).unwrap();
+    let p = plan(&r, &l, &inventory()).unwrap();
     assert_eq!((p.target.as_str(), p.limit.as_deref()), ("web1:9113", Some("web1")));
     assert_eq!(p.extra_vars.keys().collect::<Vec<_>>(), ["instance", "service"]);
     assert_eq!(p.mode, RuleMode::Auto);
+}
+
+/// The inventory the plans are checked against: hosts web1 and web2 in group web.
+fn inventory() -> KnownHosts {
+    let list =
+        r#"{"_meta": {"hostvars": {}}, "all": {"children": ["web"]}, "web": {"hosts": ["web1", "web2"]}}"#;
+    KnownHosts::from_inventory_list(list).unwrap()
+}
+
+#[test]
+fn a_limit_names_one_host_of_the_inventory_never_a_group_or_an_unknown_host() {
+    let r = rule(NGINX);
+    for (instance, ok) in
+        [("web2:9113", true), ("web", false), ("all", false), ("db9", false), ("all:9100", false)]
+    {
+        let mut l = nginx_labels();
+        l.insert("instance".into(), instance.into());
+        match plan(&r, &l, &inventory()) {
+            Ok(p) => assert!(ok, "{instance} planned with --limit {:?}", p.limit),
+            Err(skip) => {
+                assert!(!ok, "{instance}: {}", skip.detail);
+                assert_eq!(skip.reason, SkipReason::InvalidLabels);
+                assert!(skip.detail.contains("--limit"), "{}", skip.detail);
+            }
+        }
+    }
+    let unreadable = plan(&r, &nginx_labels(), &KnownHosts::unreadable("exit 1")).unwrap_err();
+    assert!(unreadable.detail.contains("exit 1"), "{}", unreadable.detail);
 }
 
 #[test]
@@ -151,7 +184,7 @@ fn hostile_label_values_pass_as_data_but_never_as_a_limit() {
     {
         let mut l = nginx_labels();
         l.insert("service".into(), value.into());
-        let p = plan(&r, &l).expect("any printable value may be passed as data");
+        let p = plan(&r, &l, &inventory()).expect("any printable value may be passed as data");
         assert_eq!(p.extra_vars["service"], value);
     }
     for instance in
@@ -160,13 +193,13 @@ fn hostile_label_values_pass_as_data_but_never_as_a_limit() {
         let mut l = nginx_labels();
         l.insert("instance".into(), instance.into());
         let limit_ok = limit_host(instance).is_some();
-        let result = plan(&r, &l);
+        let result = plan(&r, &l, &inventory());
         if instance == "all" {
-            // A plain name is a plain name; `all` as a host name is refused by inventory lookup, not here.
+            // A plain name, refused because the inventory has it as a group, not as a host.
             assert!(limit_ok);
-            continue;
+        } else {
+            assert!(!limit_ok, "{instance:?} must never become --limit");
         }
-        assert!(!limit_ok, "{instance:?} must never become --limit");
         assert!(
             matches!(result, Err(Skip { reason: SkipReason::InvalidLabels, .. })),
             "{instance:?}: {result:?}"
@@ -174,17 +207,17 @@ fn hostile_label_values_pass_as_data_but_never_as_a_limit() {
     }
     let mut l = nginx_labels();
     l.insert("service".into(), "nul\0byte".into());
-    assert!(plan(&r, &l).is_err());
+    assert!(plan(&r, &l, &inventory()).is_err());
 }
 
 #[test]
 fn var_patterns_restrict_values() {
     let json = NGINX.replace(r#""cooldown""#, r#""var_patterns":{"service":"[a-z]+"},"cooldown""#);
     let r = rule(&json);
-    assert!(plan(&r, &nginx_labels()).is_ok());
+    assert!(plan(&r, &nginx_labels(), &inventory()).is_ok());
     let mut l = nginx_labels();
     l.insert("service".into(), "nginx; rm -rf /".into());
-    assert_eq!(plan(&r, &l).unwrap_err().reason, SkipReason::InvalidLabels);
+    assert_eq!(plan(&r, &l, &inventory()).unwrap_err().reason, SkipReason::InvalidLabels);
 }
 
 #[test]

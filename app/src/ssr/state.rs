@@ -15,12 +15,16 @@ pub struct AppState {
     pub pool: SqlitePool,
     /// The validated rules (heal now and replay use today's rules).
     pub rules: Arc<[Rule]>,
+    /// The inventory's hosts, which a `--limit` must name.
+    pub inventory: crate::ssr::inventory::InventoryHosts,
     /// Poked when a run is queued by hand, so the worker starts it at once.
     pub worker_wake: Arc<Notify>,
     /// A login session ends this long after the login, however active it is.
     pub session_absolute: std::time::Duration,
     /// A run awaiting approval expires this long after it was parked.
     pub approval_ttl: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` name the client (config `trusted_proxies`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// The Alertmanager to create silences in, when one is configured.
     pub silences: Option<Arc<dyn crate::ssr::silence::SilenceAlerts>>,
 }

@@ -77,6 +77,10 @@ impl TestResponse {
 
 /// The built web assets (scripts/build.sh writes them).
 /// Points `config` at an ansible folder under `dir` holding one do-nothing playbook `name`.
+/// The default inventory of a [`TestApp`]: two web hosts in group `web`, and localhost.
+pub const TEST_INVENTORY: &str = "[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n\
+                                  [local]\nlocalhost ansible_connection=local\n";
+
 pub fn with_playbook(config: &mut Config, dir: &std::path::Path, name: &str) {
     let ansible = dir.join("ansible");
     std::fs::create_dir_all(&ansible).unwrap();
@@ -116,6 +120,10 @@ impl TestApp {
             },
             ..Config::default()
         };
+        // The hosts a --limit may name in these tests (a test with its own inventory sets it).
+        let inventory = dir.path().join("inventory.ini");
+        std::fs::write(&inventory, TEST_INVENTORY).expect("test inventory");
+        config.ansible.inventory = inventory;
         edit(&mut config, dir.path());
         let pool = startup::open_database(&config.database).await.expect("database opens");
 

@@ -21,8 +21,12 @@ fn nginx_rule(mode: &str) -> crate::ssr::heal::Rule {
 /// Writes one notification of `alerts` (each firing, under `rules`) as the inbox writer does.
 fn write_one(db: &mut TestDb, rules: &[crate::ssr::heal::Rule], sha: &str, alerts: &[NewAlert]) -> Written {
     use crate::ssr::evaluate::prejudge;
-    let verdicts: Vec<_> =
-        alerts.iter().map(|a| prejudge(rules, a.status, &serde_json::from_str(&a.labels).unwrap())).collect();
+    // The rules under test use no --limit: the inventory's hosts do not matter here.
+    let hosts = crate::ssr::heal::KnownHosts::default();
+    let verdicts: Vec<_> = alerts
+        .iter()
+        .map(|a| prejudge(rules, &hosts, a.status, &serde_json::from_str(&a.labels).unwrap()))
+        .collect();
     let n = NewNotification { verdicts: &verdicts, ..notification(sha, "2026-01-01T00:00:00.000Z", alerts) };
     write_batch(&mut db.conn, rules, &[n]).unwrap()
 }

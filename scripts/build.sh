@@ -6,6 +6,8 @@
 #   scripts/build.sh --site     the web assets only (test.sh: `cargo test` builds the binary with
 #                               the dev-dependencies' features, so building it here too would
 #                               compile app and server twice)
+# SITE_DIR: where the web assets go (default target/site, what the demo stack serves; the tests
+# build theirs into target/test-site so a running demo stack keeps its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ else
     wasm=target/wasm32-unknown-unknown/debug/app.wasm
 fi
 
-site=target/site
+site=${SITE_DIR:-target/site}
 rm -rf "$site"
 mkdir -p "$site/pkg"
 cp -r public/. "$site/"

@@ -9,7 +9,8 @@ start=$(date +%s)
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 scripts/setup.sh test
 cargo fmt --all -- --check
-scripts/build.sh --site
+# The tests' web assets, apart from target/site (a running demo stack serves that one).
+SITE_DIR=target/test-site scripts/build.sh --site
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
 cargo test --locked --workspace --no-fail-fast

@@ -15,6 +15,11 @@ pub mod ssr;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    // Panics go to the console, and are kept in `window.__selfheal_panic` so the browser tests
+    // fail on them (a hydration panic otherwise shows only in the console).
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let _ = js_sys::Reflect::set(&js_sys::global(), &"__selfheal_panic".into(), &info.to_string().into());
+    }));
     leptos::mount::hydrate_body(app::App);
 }

@@ -85,6 +85,7 @@ async fn the_compose_stack_heals_a_stopped_nginx_container() {
     let env = HashMap::from([
         ("COMPOSE_PROJECT_NAME", name.clone()),
         ("SELFHEAL_PROFILE", "debug".to_owned()),
+        ("SELFHEAL_SITE", "target/test-site".to_owned()),
         ("SELFHEAL_IMAGE_TAG", "e2e".to_owned()),
         ("SELFHEAL_ADMIN_PASSWORD", "pebble-orbit-lantern-73".to_owned()),
         ("SELFHEAL_WEBHOOK_PASSWORD", "compose-webhook-pw".to_owned()),

@@ -11,25 +11,31 @@ use crate::components::shell::UserResource;
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let me = use_context::<UserResource>();
+    // Read inside a Suspense: the resource resolves during SSR and from the serialised value on
+    // hydration alike (read outside a loading boundary, the server rendered one thing and the
+    // browser another, and hydration panicked).
     let who = move || {
-        me.and_then(|m| m.get())
-            .and_then(Result::ok)
-            .flatten()
-            .map(|u| format!("{} ({})", u.username, u.role.as_str()))
+        Suspend::new(async move {
+            let user = match me {
+                Some(m) => m.await.ok().flatten(),
+                None => None,
+            };
+            user.map(|u| format!("{} ({})", u.username, u.role.as_str()))
+        })
     };
     view! {
         <Title text="Account"/>
         <h1>"Your account"</h1>
-        <p class="muted">{who}</p>
+        <p class="muted" data-testid="account-user"><Suspense fallback=|| ()>{who}</Suspense></p>
         <section class="card account-card">
             <h2>"Change your password"</h2>
-            <p class="muted">"Your other sessions end; this one stays. At least 8 characters."</p>
+            <p class="muted">"Your other sessions end; this one stays. At least 12 characters, not your user name, not easy to guess: a few unrelated words make a strong one."</p>
             <ActionForm action=change attr:class="form-stack" attr:data-testid="change-password">
                 <label>"Current password"
                     <input type="password" name="current" autocomplete="current-password" required/>
                 </label>
                 <label>"New password"
-                    <input type="password" name="new" autocomplete="new-password" minlength="8" required/>
+                    <input type="password" name="new" autocomplete="new-password" minlength="12" required/>
                 </label>
                 <button type="submit" class="btn btn-primary">"Change password"</button>
             </ActionForm>

@@ -105,12 +105,17 @@ pub async fn text_of(c: &Client, css: &str) -> String {
 }
 
 /// Waits until the wasm bundle has hydrated the page (the marker only flips in the browser).
+/// Fails on a panic in the browser (kept by the bundle in `window.__selfheal_panic`).
 pub async fn wait_hydrated(c: &Client) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#app[data-hydrated='true']"))
-        .await
-        .expect("the page hydrates (is target/site built? run scripts/build.sh)");
+    let hydrated = c.wait().at_most(WAIT).for_element(Locator::Css("#app[data-hydrated='true']")).await;
+    let panic = c.execute("return window.__selfheal_panic || null", vec![]).await.ok();
+    let panic = panic.as_ref().and_then(|v| v.as_str());
+    assert!(
+        panic.is_none(),
+        "the page panicked in the browser at {:?}: {panic:?}",
+        c.current_url().await.ok()
+    );
+    hydrated.expect("the page hydrates (is target/test-site built? run SITE_DIR=target/test-site scripts/build.sh --site)");
 }
 
 pub async fn wait_path(c: &Client, path: &str) {

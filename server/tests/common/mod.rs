@@ -89,7 +89,9 @@ pub fn with_playbook(config: &mut Config, dir: &std::path::Path, name: &str) {
 }
 
 pub fn site_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
+    // scripts/test.sh builds the tests' assets apart from target/site, which a running demo
+    // stack serves.
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-site"))
 }
 
 /// A config edit for [`TestApp::with`]: a no-op `heal-nginx.yml` in the temp dir's ansible

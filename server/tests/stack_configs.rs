@@ -111,6 +111,8 @@ fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() 
     let prefix = dir.path().join("nginx");
     let ours = Named::start(&format!("nginx: worker process (ours) -p {}/", prefix.display()));
     let theirs = Named::start("nginx: worker process (theirs) -p /srv/nginx/");
+    // In scope but protected: the master is never a candidate, however much it uses.
+    let master = Named::start(&format!("nginx: master process /usr/sbin/nginx -p {}/", prefix.display()));
     let out = run(
         "ansible-playbook",
         &[
@@ -129,6 +131,37 @@ fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() 
     assert!(out.contains("changed=0"), "--check must not change anything:\n{out}");
     assert!(out.contains(&format!("would stop 1 runaway process(es) [{}]", ours.0.id())), "{out}");
     assert!(!out.contains(&theirs.0.id().to_string()), "another nginx's process was in scope:\n{out}");
+    assert!(!out.contains(&master.0.id().to_string()), "the protected master was a candidate:\n{out}");
     let mut ours = ours;
     assert!(ours.0.try_wait().unwrap().is_none(), "--check signalled the process it found");
+}
+
+#[test]
+fn the_vscode_tasks_call_the_project_scripts() {
+    // tasks.json is JSON with comments (VS Code's JSONC): drop the comment lines to parse it.
+    let text = std::fs::read_to_string(repo().join(".vscode/tasks.json")).unwrap();
+    let json: String =
+        text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let tasks: serde_json::Value = serde_json::from_str(&json).expect("tasks.json parses");
+    let tasks = tasks["tasks"].as_array().unwrap();
+    let labels: Vec<&str> = tasks.iter().map(|t| t["label"].as_str().unwrap()).collect();
+    for wanted in [
+        "build (debug)",
+        "build (release)",
+        "test (everything",
+        "test (fast",
+        "stack: start",
+        "stack: stop",
+        "check-config",
+    ] {
+        assert!(labels.iter().any(|l| l.starts_with(wanted)), "no task {wanted}: {labels:?}");
+    }
+    for task in tasks {
+        let command = task["command"].as_str().unwrap();
+        let program = command.split_whitespace().next().unwrap();
+        assert!(
+            program == "cargo" || repo().join(program).is_file(),
+            "{command}: {program} is not in the repository"
+        );
+    }
 }

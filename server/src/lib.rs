@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod silence;
 pub mod startup;
 pub mod users;
+pub mod verifier;
 pub mod verify;
 pub mod webhook;
 pub mod worker;

@@ -30,6 +30,40 @@ pub struct Event {
     pub verification: Option<String>,
 }
 
+impl Event {
+    /// A run's end as announced: `not_fixed` when verification found the playbook did not fix
+    /// it, else `run_finished` with the status and the verdict, if there is one.
+    pub fn run_ended(
+        run_id: i64,
+        rule: &str,
+        target: &str,
+        status: &str,
+        verification: Option<String>,
+    ) -> Event {
+        let (event, text) = match verification.as_deref() {
+            Some("not_fixed") => {
+                ("not_fixed", format!("selfheal: run #{run_id} of {rule} on {target} ran but did not fix it"))
+            }
+            v => (
+                "run_finished",
+                format!(
+                    "selfheal: run #{run_id} of {rule} on {target} {status}{}",
+                    v.map(|v| format!(", {v}")).unwrap_or_default()
+                ),
+            ),
+        };
+        Event {
+            event,
+            text,
+            rule: rule.to_owned(),
+            target: target.to_owned(),
+            run_id: Some(run_id),
+            status: Some(status.to_owned()),
+            verification,
+        }
+    }
+}
+
 /// Sends notifications and records how they went.
 #[derive(Clone, Debug)]
 pub struct Notifier {
@@ -113,6 +147,22 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_end_is_announced_with_its_verdict() {
+        let cases = [
+            ("verified", "succeeded", Some("verified"), "run_finished", "succeeded, verified"),
+            ("skipped", "failed", None, "run_finished", "on web1 failed"),
+            ("not fixed", "succeeded", Some("not_fixed"), "not_fixed", "ran but did not fix it"),
+        ];
+        for (name, status, verdict, event, text) in cases {
+            let e = Event::run_ended(7, "nginx-down", "web1", status, verdict.map(str::to_owned));
+            assert_eq!(e.event, event, "{name}");
+            assert!(e.text.starts_with("selfheal: run #7 of nginx-down on web1"), "{name}: {}", e.text);
+            assert!(e.text.ends_with(text), "{name}: {}", e.text);
+            assert_eq!((e.status.as_deref(), e.verification.as_deref()), (Some(status), verdict), "{name}");
+        }
+    }
 
     #[test]
     fn urls_lose_their_secrets_before_they_are_stored() {

@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::reconcile::Reconciler;
 use crate::silence::Silencer;
+use crate::verifier::Verifier;
 use crate::verify::Prometheus;
 use crate::webhook::{Credentials, WebhookState};
 use crate::worker::{Worker, WorkerSettings};
@@ -152,6 +153,16 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         resolutions: inbox.resolutions(),
     };
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let silencer = (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url));
+    let verifier = Verifier::new(
+        pool.clone(),
+        rules.clone(),
+        (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),
+        metrics.clone(),
+        silencer.clone(),
+        stop.clone(),
+    );
     let worker = Worker {
         pool: pool.clone(),
         settings: Arc::new(WorkerSettings {
@@ -166,13 +177,13 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
             redactor: crate::worker::Redactor::new(config.secret_values()),
         }),
         rules: engine.rules.clone(),
-        prometheus: (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),
+        verifier,
         metrics: metrics.clone(),
         wake: engine.worker_wake.clone(),
-        stop: tokio_util::sync::CancellationToken::new(),
+        stop,
         kill: tokio_util::sync::CancellationToken::new(),
         notifier: Notifier::new(pool.clone()),
-        silencer: (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url)),
+        silencer,
     };
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
     Ok(Services { intake, engine, worker, writer })
@@ -280,6 +291,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let pruner = crate::retention::Pruner::new(pool.clone(), &config, intake.metrics.clone(), "system");
         tokio::spawn(pruner.run(stop.clone()))
     });
+    let verifier_task = tokio::spawn(worker.verifier.clone().run());
     let worker_task = tokio::spawn(worker.run());
     let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
@@ -311,6 +323,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = sealer_task.await;
     let _ = checkpointer_task.await;
     let _ = worker_task.await;
+    if let Err(e) = verifier_task.await {
+        tracing::error!(error = %e, "the verifier failed");
+    }
     let _ = writer.await;
     pool.close().await;
     tracing::info!("stopped");

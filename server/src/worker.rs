@@ -1,18 +1,18 @@
 //! The worker: takes queued runs from SQLite (woken by the engine, polling as a fallback),
-//! runs them under a global concurrency limit, stores their output as it comes, then verifies.
+//! runs them under a global concurrency limit, stores their output as it comes, then hands
+//! the verification to the verifier (its own stage) and frees the slot.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
-use time::OffsetDateTime;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::ssr::alert::{format_utc, now_utc};
+use app::ssr::alert::now_utc;
 use app::ssr::db::outbound;
 use app::ssr::db::runs::{self, ClaimedRun, FinishedRun};
 use app::ssr::heal::Rule;
@@ -26,7 +26,7 @@ use crate::ansible::{self, Ending, PlaybookRun};
 use crate::metrics::{Metrics, ResultLabel};
 use crate::notify::{Event, Notifier};
 use crate::silence::Silencer;
-use crate::verify::{alert_cleared_expr, Prometheus, Verdict};
+use crate::verifier::Verifier;
 
 /// Fallback poll of the queue when no wake-up arrives.
 const POLL_EVERY: Duration = Duration::from_secs(2);
@@ -54,7 +54,8 @@ pub struct Worker {
     pub pool: SqlitePool,
     pub settings: Arc<WorkerSettings>,
     pub rules: Arc<[Rule]>,
-    pub prometheus: Option<Prometheus>,
+    /// Takes each run the worker ends with its verification pending.
+    pub verifier: Verifier,
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
     /// Cancelled at shutdown: no new runs start; running ones get `settings.shutdown_grace`.
@@ -104,12 +105,14 @@ impl Worker {
         }
     }
 
-    /// Takes one queued run and executes it to the end (verification included). For tests and
-    /// for callers that want to drive the queue step by step.
+    /// Takes one queued run and executes it to the end, then lets the verifier verify the
+    /// oldest pending run (this one, when nothing else waits). For tests and for callers that
+    /// want to drive the queue step by step.
     pub async fn run_once(&self) -> Result<Option<i64>, sqlx::Error> {
         let Some(run) = runs::claim_next_run(&self.pool, &now_utc()).await? else { return Ok(None) };
         let id = run.id;
         self.execute(run).await;
+        self.verifier.run_once().await?;
         Ok(Some(id))
     }
 
@@ -122,7 +125,12 @@ impl Worker {
         tracing::info!(playbook = %run.playbook, "run started");
         let rule = self.rules.iter().find(|r| r.name() == run.rule).cloned();
         let silence_id = self.silence(&run, rule.as_ref()).await;
-        let (status, verdict) = self.play(&run).await;
+        let (status, verifying) = self.play(&run).await;
+        if verifying {
+            // The verifier takes it from here: the verdict, then the silence and the notification.
+            self.verifier.wake();
+            return;
+        }
         if let (Some(id), Some(s)) = (&silence_id, &self.silencer) {
             match s.expire(id).await {
                 Ok(()) => tracing::info!(silence.id = %id, "silence expired"),
@@ -130,38 +138,8 @@ impl Worker {
             }
         }
         if let Some(rule) = &rule {
-            let (event, text) = match verdict.as_deref() {
-                Some("not_fixed") => (
-                    "not_fixed",
-                    format!(
-                        "selfheal: run #{} of {} on {} ran but did not fix it",
-                        run.id, run.rule, run.target
-                    ),
-                ),
-                v => (
-                    "run_finished",
-                    format!(
-                        "selfheal: run #{} of {} on {} {}{}",
-                        run.id,
-                        run.rule,
-                        run.target,
-                        status,
-                        v.map(|v| format!(", {v}")).unwrap_or_default()
-                    ),
-                ),
-            };
-            self.notifier.spawn(
-                &rule.config.notify,
-                Event {
-                    event,
-                    text,
-                    rule: run.rule.clone(),
-                    target: run.target.clone(),
-                    run_id: Some(run.id),
-                    status: Some(status.to_owned()),
-                    verification: verdict,
-                },
-            );
+            let event = Event::run_ended(run.id, &run.rule, &run.target, status, None);
+            self.notifier.spawn(&rule.config.notify, event);
         }
     }
 
@@ -186,8 +164,9 @@ impl Worker {
         }
     }
 
-    /// Runs the playbook and verifies; returns the final status and verdict.
-    async fn play(&self, run: &ClaimedRun) -> (&'static str, Option<String>) {
+    /// Runs the playbook and stores how it ended; returns the status and whether its
+    /// verification is pending.
+    async fn play(&self, run: &ClaimedRun) -> (&'static str, bool) {
         let run = run.clone();
         let extra_vars: BTreeMap<String, String> = serde_json::from_str(&run.extra_vars).unwrap_or_default();
         let work_dir = self.settings.work_root.join(format!("run-{}", run.id));
@@ -254,80 +233,17 @@ impl Worker {
             verification: if verify { "pending" } else { "skipped" },
             now: &now_utc(),
         };
-        if let Err(e) = runs::finish_run(&self.pool, run.id, &finished).await {
-            self.metrics.db_error("finish_run");
-            tracing::error!(error = %e, "cannot record the end of a run");
-        }
+        // Verification is pending only once the database says so: that is what the verifier claims.
+        let pending = match runs::finish_run(&self.pool, run.id, &finished).await {
+            Ok(()) => verify,
+            Err(e) => {
+                self.metrics.db_error("finish_run");
+                tracing::error!(error = %e, "cannot record the end of a run");
+                false
+            }
+        };
         self.metrics.runs.get_or_create(&ResultLabel { result: status }).inc();
         tracing::info!(status, lines = stored.lines, "run finished");
-        let verdict = if verify { Some(self.verify(&run).await.as_str().to_owned()) } else { None };
-        (status, verdict)
+        (status, pending)
     }
-
-    /// The rule's own `verify` expression, or else: the run's alert no longer firing for the
-    /// target. Never a guess: an alert without a name cannot be checked.
-    fn verify_expr(&self, run: &ClaimedRun) -> Result<String, String> {
-        if let Some(expr) = &run.verify_expr {
-            return Ok(expr.clone());
-        }
-        let alertname = run.alertname.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| {
-            "the run has no alert to wait for and its rule no `verify` expression".to_owned()
-        })?;
-        let rule = self.rules.iter().find(|r| r.name() == run.rule);
-        let label = rule.map_or("instance", |r| r.config.target_label.as_str());
-        Ok(alert_cleared_expr(alertname, label, &run.target))
-    }
-
-    /// How long the condition must keep holding: the rule's `verify_hold` (its default when
-    /// the rule is gone from the config).
-    fn verify_hold(&self, run: &ClaimedRun) -> Duration {
-        self.rules
-            .iter()
-            .find(|r| r.name() == run.rule)
-            .map_or(app::ssr::heal::DEFAULT_VERIFY_HOLD, |r| r.config.verify_hold)
-    }
-
-    async fn verify(&self, run: &ClaimedRun) -> Verdict {
-        let verdict = match &self.prometheus {
-            None => Verdict::Inconclusive("no [prometheus] url configured".to_owned()),
-            Some(p) => match self.verify_expr(run) {
-                Ok(expr) => p.verify(&expr, millis(run.verify_within_ms), self.verify_hold(run)).await,
-                Err(why) => Verdict::Inconclusive(why),
-            },
-        };
-        let now = OffsetDateTime::now_utc();
-        let time_to_heal_ms = (verdict == Verdict::Verified)
-            .then_some(run.alert_starts_at.as_deref())
-            .flatten()
-            .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
-            .map(|start| i64::try_from((now - start).whole_milliseconds()).unwrap_or(i64::MAX));
-        let error = match &verdict {
-            Verdict::Inconclusive(e) => Some(format!("verification inconclusive: {e}")),
-            _ => None,
-        };
-        let now_text = format_utc(now).unwrap_or_default();
-        if let Err(e) = runs::set_verification(
-            &self.pool,
-            run.id,
-            verdict.as_str(),
-            error.as_deref(),
-            time_to_heal_ms,
-            &now_text,
-        )
-        .await
-        {
-            self.metrics.db_error("set_verification");
-            tracing::error!(error = %e, "cannot record verification");
-        }
-        self.metrics.verifications.get_or_create(&ResultLabel { result: verdict.as_str() }).inc();
-        if let Some(ms) = time_to_heal_ms {
-            self.metrics.time_to_heal_seconds.observe(ms as f64 / 1000.0);
-        }
-        tracing::info!(verdict = verdict.as_str(), time_to_heal_ms, "verification done");
-        verdict
-    }
-}
-
-fn millis(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }

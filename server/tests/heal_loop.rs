@@ -82,11 +82,12 @@ async fn a_real_alert_is_healed_once_and_verified_by_prometheus() {
     )
     .await;
 
-    // The engine and worker run as in production, woken by the inbox.
+    // The engine, worker and verifier run as in production, woken by the inbox.
     let mut worker = app.worker.clone();
-    worker.prometheus = Some(server::verify::Prometheus::new(&prom.url));
+    worker.verifier = worker.verifier.with_prometheus(Some(server::verify::Prometheus::new(&prom.url)));
     let stop = worker.stop.clone();
     let engine = tokio::spawn(app.engine.clone().run(stop.clone()));
+    let verify = tokio::spawn(worker.verifier.clone().run());
     let work = tokio::spawn(worker.run());
 
     let started = Instant::now();
@@ -146,4 +147,5 @@ async fn a_real_alert_is_healed_once_and_verified_by_prometheus() {
     stop.cancel();
     let _ = engine.await;
     let _ = work.await;
+    verify.await.unwrap();
 }

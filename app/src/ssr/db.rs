@@ -15,6 +15,7 @@ pub mod outbound;
 pub mod retention;
 pub mod run_output;
 pub mod run_stats;
+pub mod run_verification;
 pub mod runs;
 pub mod seed;
 pub mod users;

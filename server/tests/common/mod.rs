@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod browser;
+pub mod fake_prometheus;
 pub mod process;
 pub mod prometheus;
 

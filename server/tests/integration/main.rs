@@ -1,0 +1,33 @@
+//! The integration tests, one binary (the suite links once): the real router through
+//! `tower::ServiceExt::oneshot` (`common::TestApp`), the real binary where a test needs a process
+//! (crash safety, recovery, verification, slow clients), real `ansible-playbook` and
+//! `ansible-inventory`. The tests that need the machine provisioned (Docker, the native stack,
+//! Chromium, promtool) are the other tier, `tests/e2e`.
+#[path = "../common/mod.rs"]
+mod common;
+
+mod account;
+mod actions;
+mod alertmanager;
+mod ansible;
+mod approvals;
+mod audit_chain;
+mod auth;
+mod auth_matrix;
+mod catalog;
+mod cli;
+mod crash_safety;
+mod engine;
+mod export;
+mod fuzz_webhook;
+mod headers;
+mod heal_loop;
+mod injection;
+mod lists;
+mod notify_silence;
+mod recovery;
+mod retention;
+mod rules_view;
+mod user_admin;
+mod verification;
+mod webhook;

@@ -53,7 +53,8 @@ async fn wait_healthy(client: &reqwest::Client, port: u16) {
 /// runs are queued and in flight when the kill comes.
 fn notification(next: &AtomicU64, n: u64) -> (String, Vec<String>) {
     let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json"))
+            .unwrap();
     let template = fixture["alerts"][0].clone();
     let mut fingerprints = Vec::new();
     let alerts: Vec<_> = (0..n)

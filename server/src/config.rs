@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use app::ssr::heal::{Rule, RuleConfig};
 
+mod http;
 mod retention;
+pub use http::HttpConfig;
 pub use retention::RetentionConfig;
 
 /// Shortest value `[ansible] redact` accepts: shorter ones would blank out ordinary output.
@@ -56,6 +58,8 @@ pub struct Config {
     /// Proxies (CIDRs) whose `X-Forwarded-For`/`Forwarded` headers name the client; from anyone
     /// else those headers are ignored. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Limits on slow and idle clients and on open connections.
+    pub http: HttpConfig,
     /// Credentials Alertmanager must send to `/webhook`.
     pub webhook: WebhookConfig,
     /// Alertmanager's API, polled to catch alerts no webhook delivered.
@@ -189,6 +193,7 @@ impl Default for Config {
             session_idle: Duration::from_secs(8 * 3600),
             session_absolute: Duration::from_secs(24 * 3600),
             trusted_proxies: Vec::new(),
+            http: HttpConfig::default(),
             webhook: WebhookConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             ansible: AnsibleConfig::default(),
@@ -261,6 +266,7 @@ impl Config {
         if self.session_absolute < self.session_idle {
             return invalid("session_absolute", "must be at least session_idle");
         }
+        self.http.validate()?;
         if self.webhook.user.trim().is_empty() {
             return invalid("webhook.user", "must not be empty");
         }
@@ -412,7 +418,8 @@ impl Config {
             if self.prometheus.url.is_empty() { "(off)" } else { &self.prometheus.url },
             self.engine.concurrency,
             self.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
-        ) + &self.retention.summary(&self.audit_export_dir())
+        ) + &self.http.summary()
+            + &self.retention.summary(&self.audit_export_dir())
     }
 }
 

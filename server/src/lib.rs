@@ -9,6 +9,7 @@ pub mod engine;
 pub mod export;
 pub mod health;
 pub mod intake;
+pub mod listen;
 pub mod metrics;
 pub mod notify;
 pub mod raw_notification;

@@ -1,6 +1,5 @@
 //! Start-up: open and migrate the database, create the first admin, build the state and the
 //! session layer, serve until a signal arrives.
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -304,10 +303,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %config.listen, database = %config.database.display(), "selfheal listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(crate::shutdown::signal())
-        .await
-        .context("server error")?;
+    crate::listen::serve(listener, app, &config.http, crate::shutdown::signal()).await;
     // Requests have drained; stop the background tasks, let the inbox finish its last commit.
     stop.cancel();
     if let Some(task) = reconciler {

@@ -28,6 +28,7 @@ mod notify_silence;
 mod recovery;
 mod retention;
 mod rules_view;
+mod slow_clients;
 mod user_admin;
 mod verification;
 mod webhook;

@@ -15,9 +15,10 @@ use common::browser::{artifacts, browser, log_in, text_of, wait_hydrated, wait_p
 use common::TestApp;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
-    if !crate::provisioned("log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights") {
+    let Some(_turn) = crate::provisioned("log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights")
+    else {
         return;
-    }
+    };
     let _one = ONE_BROWSER.lock().await;
     assert!(
         common::site_root().join("pkg/selfheal.wasm").exists(),
@@ -131,9 +132,11 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() {
-    if !crate::provisioned("an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot") {
+    let Some(_turn) =
+        crate::provisioned("an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot")
+    else {
         return;
-    }
+    };
     let _one = ONE_BROWSER.lock().await;
     assert!(
         common::site_root().join("pkg/selfheal.wasm").exists(),
@@ -269,9 +272,11 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers() {
-    if !crate::provisioned("an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers") {
+    let Some(_turn) =
+        crate::provisioned("an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers")
+    else {
         return;
-    }
+    };
     let _one = ONE_BROWSER.lock().await;
     assert!(
         common::site_root().join("pkg/selfheal.wasm").exists(),

@@ -72,9 +72,9 @@ fn counter(metrics: &str, series: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_stack_heals_a_stopped_nginx_container() {
-    if !crate::provisioned("the_compose_stack_heals_a_stopped_nginx_container") {
+    let Some(_turn) = crate::provisioned("the_compose_stack_heals_a_stopped_nginx_container") else {
         return;
-    }
+    };
     checked(
         Command::new("bash")
             .arg(repo().join("scripts/compose-setup.sh"))

@@ -155,9 +155,9 @@ fn read_pid(path: &Path) -> i32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_native_stack_heals_nginx_a_cpu_hog_and_a_memory_hog() {
-    if !crate::provisioned("the_native_stack_heals_nginx_a_cpu_hog_and_a_memory_hog") {
+    let Some(_turn) = crate::provisioned("the_native_stack_heals_nginx_a_cpu_hog_and_a_memory_hog") else {
         return;
-    }
+    };
     let stack = Stack::up();
     let pool = stack.db().await;
     stack.wait_for_sample(r#"nginx_up{job="nginx"} == 1"#);

@@ -23,9 +23,10 @@ fn run(program: &str, args: &[&str]) -> String {
 
 #[test]
 fn prometheus_config_and_rules_are_valid_and_their_unit_tests_pass() {
-    if !crate::provisioned("prometheus_config_and_rules_are_valid_and_their_unit_tests_pass") {
+    let Some(_turn) = crate::provisioned("prometheus_config_and_rules_are_valid_and_their_unit_tests_pass")
+    else {
         return;
-    }
+    };
     for file in ["prometheus/prometheus.yml", "prometheus/prometheus.compose.yml"] {
         let config = run("promtool", &["check", "config", file]);
         assert!(config.contains("8 rules found"), "{file}: {config}");
@@ -35,9 +36,11 @@ fn prometheus_config_and_rules_are_valid_and_their_unit_tests_pass() {
 
 #[test]
 fn alertmanager_config_is_valid_and_routes_to_the_webhook_with_basic_auth() {
-    if !crate::provisioned("alertmanager_config_is_valid_and_routes_to_the_webhook_with_basic_auth") {
+    let Some(_turn) =
+        crate::provisioned("alertmanager_config_is_valid_and_routes_to_the_webhook_with_basic_auth")
+    else {
         return;
-    }
+    };
     run("amtool", &["check-config", "alertmanager/alertmanager.yml"]);
     let text = std::fs::read_to_string(repo().join("alertmanager/alertmanager.yml")).unwrap();
     for needle in
@@ -49,9 +52,9 @@ fn alertmanager_config_is_valid_and_routes_to_the_webhook_with_basic_auth() {
 
 #[test]
 fn the_exporter_configs_and_selfheal_toml_are_valid() {
-    if !crate::provisioned("the_exporter_configs_and_selfheal_toml_are_valid") {
+    let Some(_turn) = crate::provisioned("the_exporter_configs_and_selfheal_toml_are_valid") else {
         return;
-    }
+    };
     run("prometheus-blackbox-exporter", &["--config.check", "--config.file=prometheus/blackbox.yml"]);
     let checked = run(env!("CARGO_BIN_EXE_selfheal"), &["--config", "selfheal.toml", "check-config"]);
     assert!(checked.contains("rules = nginx-down, nginx-runaway-cpu, nginx-memory"), "{checked}");
@@ -63,9 +66,9 @@ fn the_exporter_configs_and_selfheal_toml_are_valid() {
 
 #[test]
 fn every_playbook_passes_syntax_check_and_ansible_lint() {
-    if !crate::provisioned("every_playbook_passes_syntax_check_and_ansible_lint") {
+    let Some(_turn) = crate::provisioned("every_playbook_passes_syntax_check_and_ansible_lint") else {
         return;
-    }
+    };
     for inventory in ["local.ini", "docker.ini", "ssh-systemd.ini.example"] {
         for playbook in ["heal-nginx.yml", "system-recovery.yml"] {
             let inventory = format!("ansible/inventory/{inventory}");
@@ -78,9 +81,9 @@ fn every_playbook_passes_syntax_check_and_ansible_lint() {
 
 #[test]
 fn the_heal_playbook_changes_nothing_in_check_mode() {
-    if !crate::provisioned("the_heal_playbook_changes_nothing_in_check_mode") {
+    let Some(_turn) = crate::provisioned("the_heal_playbook_changes_nothing_in_check_mode") else {
         return;
-    }
+    };
     let out = run(
         "ansible-playbook",
         &[
@@ -119,9 +122,11 @@ impl Drop for Named {
 
 #[test]
 fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() {
-    if !crate::provisioned("system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing") {
+    let Some(_turn) =
+        crate::provisioned("system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing")
+    else {
         return;
-    }
+    };
     // Two processes named like nginx workers: one names this target's nginx prefix, the other
     // another nginx's (a second stack on the machine, a container seen from the host). With
     // every threshold at zero, only the first is in scope; the other is never a candidate.
@@ -156,9 +161,9 @@ fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() 
 
 #[test]
 fn the_vscode_tasks_call_the_project_scripts() {
-    if !crate::provisioned("the_vscode_tasks_call_the_project_scripts") {
+    let Some(_turn) = crate::provisioned("the_vscode_tasks_call_the_project_scripts") else {
         return;
-    }
+    };
     // tasks.json is JSON with comments (VS Code's JSONC): drop the comment lines to parse it.
     let text = std::fs::read_to_string(repo().join(".vscode/tasks.json")).unwrap();
     let json: String =

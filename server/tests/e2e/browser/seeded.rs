@@ -36,9 +36,9 @@ async fn seeded_viewer(size: SeedSize) -> Seeded {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_charts_a_day_of_seeded_heals() {
-    if !crate::provisioned("the_overview_charts_a_day_of_seeded_heals") {
+    let Some(_turn) = crate::provisioned("the_overview_charts_a_day_of_seeded_heals") else {
         return;
-    }
+    };
     let _one = ONE_BROWSER.lock().await;
     // 30 days of history: about a hundred runs fall in the last 24 hours.
     let s = seeded_viewer(SeedSize { alerts: 3000, runs: 3000, lines_per_run: 1 }).await;
@@ -76,9 +76,11 @@ async fn the_overview_charts_a_day_of_seeded_heals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched() {
-    if !crate::provisioned("a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched") {
+    let Some(_turn) =
+        crate::provisioned("a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched")
+    else {
         return;
-    }
+    };
     let _one = ONE_BROWSER.lock().await;
     let s = seeded_viewer(SeedSize { alerts: 1, runs: 1, lines_per_run: 100_000 }).await;
     let (c, run) = (&s.c, s.run);
@@ -143,9 +145,11 @@ async fn overflows_sideways(c: &Client) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_and_keyset_pages_on_a_seeded_database_then_the_pages_on_a_phone() {
-    if !crate::provisioned("filters_and_keyset_pages_on_a_seeded_database_then_the_pages_on_a_phone") {
+    let Some(_turn) =
+        crate::provisioned("filters_and_keyset_pages_on_a_seeded_database_then_the_pages_on_a_phone")
+    else {
         return;
-    }
+    };
     let _one = ONE_BROWSER.lock().await;
     // 4,000 alerts: 1 in 40 is a firing DiskFull, so the filter selects 100, two pages of 50.
     let s = seeded_viewer(SeedSize { alerts: 4000, runs: 50, lines_per_run: 20 }).await;

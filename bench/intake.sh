@@ -4,15 +4,26 @@
 #   adnanh/webhook (Debian `webhook`)   — stores nothing, runs /bin/true
 #   Flask under gunicorn + SQLite       — one insert per alert, a commit per notification
 # Prints a Markdown table (paste into docs/benchmarks.md). A benchmark, not a test: it never fails
-# on a slow machine. Everything binds 127.0.0.1.
-#   bench/intake.sh [--smoke]     (--smoke: 2 s runs, one repeat)
+# on a slow machine. Everything binds 127.0.0.1. Runs are interleaved (each repeat runs every
+# receiver once, in turn), so a machine that slows down mid-run slows all of them alike.
+#   bench/intake.sh [--smoke]             (--smoke: 2 s runs, one repeat)
+#   bench/intake.sh --before REV [--smoke] selfheal at git revision REV against this tree
+#                                         (before/after, same script, same machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${DURATION:-10s}
 repeats=${REPEATS:-3}
 conns=${CONNS:-32}
-if [ "${1:-}" = "--smoke" ]; then duration=2s; repeats=1; fi
+before=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) duration=2s; repeats=1 ;;
+        --before) before=$2; shift ;;
+        *) echo "usage: bench/intake.sh [--smoke] [--before REV]" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 scripts/setup.sh
 missing=()
@@ -23,36 +34,68 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-cargo build --locked --release -p server 2>&1 | tail -1
-
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ -n "$before" ]; then git worktree remove --force "$work/before-tree" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
 trap cleanup EXIT
+
+if [ -n "$before" ]; then
+    # The earlier revision, built in a worktree with the same target dir (its dependencies are
+    # shared; only the workspace's own crates build again), then put aside.
+    repo=$PWD
+    git worktree add --detach "$work/before-tree" "$before" >/dev/null
+    (cd "$work/before-tree" && CARGO_TARGET_DIR="$repo/target" cargo build --locked --release -p server 2>&1 | tail -1)
+    cp target/release/selfheal "$work/selfheal-before"
+fi
+cargo build --locked --release -p server 2>&1 | tail -1
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 
-# selfheal
-sh_port=$(free_port)
-SELFHEAL_LISTEN=127.0.0.1:$sh_port SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 \
-SELFHEAL_WEBHOOK_PASSWORD=bench RUST_LOG=warn target/release/selfheal serve >"$work/selfheal.log" 2>&1 &
-pids+=($!); sh_pid=$!
-wait_http "http://127.0.0.1:$sh_port/health"
+# start_selfheal NAME BINARY: serves on a free port with its own database; sets NAME_port, NAME_pid.
+start_selfheal() {
+    local name=$1 binary=$2 port
+    port=$(free_port)
+    SELFHEAL_LISTEN=127.0.0.1:$port SELFHEAL_DATABASE=$work/$name.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 \
+    SELFHEAL_WEBHOOK_PASSWORD=bench RUST_LOG=warn "$binary" serve >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    printf -v "${name}_pid" '%s' "$!"
+    printf -v "${name}_port" '%s' "$port"
+    wait_http "http://127.0.0.1:$port/health"
+}
 
-# adnanh/webhook
-wh_port=$(free_port)
-webhook -hooks bench/peers/hooks.json -ip 127.0.0.1 -port "$wh_port" >"$work/webhook.log" 2>&1 &
-pids+=($!); wh_pid=$!
-wait_http "http://127.0.0.1:$wh_port/hooks/alert"
+if [ -n "$before" ]; then
+    receivers=(before selfheal)
+    start_selfheal before "$work/selfheal-before"
+    start_selfheal selfheal target/release/selfheal
+    declare -A URL=([before]="http://127.0.0.1:$before_port/webhook" [selfheal]="http://127.0.0.1:$selfheal_port/webhook")
+    declare -A PID=([before]=$before_pid [selfheal]=$selfheal_pid)
+else
+    receivers=(selfheal webhook flask)
+    start_selfheal selfheal target/release/selfheal
 
-# Flask + gunicorn (workers = 2 x cores + 1, gunicorn's own advice)
-fl_port=$(free_port)
-workers=$(( 2 * $(nproc) + 1 ))
-FLASK_DB=$work/flask.db gunicorn --chdir bench/peers -w "$workers" -b "127.0.0.1:$fl_port" --log-level warning \
-    flask_receiver:app >"$work/flask.log" 2>&1 &
-pids+=($!); fl_pid=$!
-wait_http "http://127.0.0.1:$fl_port/webhook"
+    # adnanh/webhook
+    wh_port=$(free_port)
+    webhook -hooks bench/peers/hooks.json -ip 127.0.0.1 -port "$wh_port" >"$work/webhook.log" 2>&1 &
+    pids+=($!); wh_pid=$!
+    wait_http "http://127.0.0.1:$wh_port/hooks/alert"
+
+    # Flask + gunicorn (workers = 2 x cores + 1, gunicorn's own advice)
+    fl_port=$(free_port)
+    workers=$(( 2 * $(nproc) + 1 ))
+    FLASK_DB=$work/flask.db gunicorn --chdir bench/peers -w "$workers" -b "127.0.0.1:$fl_port" --log-level warning \
+        flask_receiver:app >"$work/flask.log" 2>&1 &
+    pids+=($!); fl_pid=$!
+    wait_http "http://127.0.0.1:$fl_port/webhook"
+    declare -A URL=([selfheal]="http://127.0.0.1:$selfheal_port/webhook" [webhook]="http://127.0.0.1:$wh_port/hooks/alert"
+                    [flask]="http://127.0.0.1:$fl_port/webhook")
+    declare -A PID=([selfheal]=$selfheal_pid [webhook]=$wh_pid [flask]=$fl_pid)
+fi
 
 auth="Basic $(printf 'alertmanager:bench' | base64)"
 
@@ -68,42 +111,67 @@ tree_ticks() {
 }
 tck=$(getconf CLK_TCK)
 
-# run PID URL ALERTS -> prints "rps p50_ms p99_ms errors receiver_cpu_us wrk_cpu_us" (the run
-# with the median rps; CPU per notification, of the receiver's process tree and of wrk)
-run() {
-    local pid=$1 url=$2 alerts=$3 out results=()
-    for _ in $(seq 1 "$repeats"); do
-        local before after rps p50 p99 errs wrk_cpu requests
-        before=$(tree_ticks "$pid")
-        out=$( { TIMEFORMAT='%U %S'; time ALERTS=$alerts AUTH=$auth wrk -t2 -c"$conns" -d"$duration" --latency \
-            -s bench/wrk/alertmanager.lua "$url"; } 2>"$work/wrk.time")
-        after=$(tree_ticks "$pid")
-        wrk_cpu=$(tail -n 1 "$work/wrk.time" | awk '{ print $1 + $2 }')
-        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-        p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-        p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-        errs=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "sock"}' <<<"$out" | paste -sd, -)
-        requests=$(awk '/requests in/ {print $1}' <<<"$out")
-        results+=("$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0} $(per_request "$(( after - before ))/$tck" "$requests") $(per_request "$wrk_cpu" "$requests")")
-    done
-    printf '%s\n' "${results[@]}" | sort -n | awk -v m=$(( (repeats + 1) / 2 )) 'NR==m'
+# once PID URL ALERTS -> prints "rps p50_ms p99_ms errors receiver_cpu_us wrk_cpu_us" for one wrk run
+# (CPU per notification, of the receiver's process tree and of wrk)
+once() {
+    local pid=$1 url=$2 alerts=$3 out before after rps p50 p99 errs wrk_cpu requests
+    before=$(tree_ticks "$pid")
+    out=$( { TIMEFORMAT='%U %S'; time ALERTS=$alerts AUTH=$auth wrk -t2 -c"$conns" -d"$duration" --latency \
+        -s bench/wrk/alertmanager.lua "$url"; } 2>"$work/wrk.time")
+    after=$(tree_ticks "$pid")
+    wrk_cpu=$(tail -n 1 "$work/wrk.time" | awk '{ print $1 + $2 }')
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    errs=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "sock"}' <<<"$out" | paste -sd, -)
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0} $(per_request "$(( after - before ))/$tck" "$requests") $(per_request "$wrk_cpu" "$requests")"
 }
+# median LINES -> the line with the median rps
+median() { sort -n | awk -v m=$(( (repeats + 1) / 2 )) 'NR==m'; }
 # per_request CPU_SECONDS REQUESTS -> µs of CPU per request (CPU_SECONDS may be "ticks/hz")
 per_request() { awk -v c="$1" -v n="$2" 'BEGIN { split(c, q, "/"); s = (q[2] ? q[1] / q[2] : q[1]); printf "%.1f", s * 1e6 / n }'; }
 to_ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'; }
 
-declare -A R
+declare -A R RUNS
 for alerts in 1 100; do
-    R[selfheal,$alerts]=$(run "$sh_pid" "http://127.0.0.1:$sh_port/webhook" "$alerts")
-    R[webhook,$alerts]=$(run "$wh_pid" "http://127.0.0.1:$wh_port/hooks/alert" "$alerts")
-    R[flask,$alerts]=$(run "$fl_pid" "http://127.0.0.1:$fl_port/webhook" "$alerts")
+    for _ in $(seq 1 "$repeats"); do
+        for who in "${receivers[@]}"; do
+            RUNS[$who,$alerts]+="$(once "${PID[$who]}" "${URL[$who]}" "$alerts")"$'\n'
+        done
+    done
+    for who in "${receivers[@]}"; do
+        R[$who,$alerts]=$(printf '%s' "${RUNS[$who,$alerts]}" | median)
+    done
 done
 
-stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from alerts').fetchone()[0])" "$work/selfheal.db")
-rss=$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$sh_pid/status")
+hwm() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from alerts').fetchone()[0])" "$1"; }
+machine="Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$conns -d$duration, median of $repeats interleaved runs"
+
+if [ -n "$before" ]; then
+    echo
+    echo "$machine"
+    echo "before: $(git rev-parse --short "$before"); after: this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes'))"
+    echo
+    echo "| build | alerts/notification | notifications/s | alerts/s | p50 ms | p99 ms | non-2xx | CPU µs/notif. | after/before |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for alerts in 1 100; do
+        read -r brps _ <<<"${R[before,$alerts]}"
+        for who in before selfheal; do
+            read -r rps p50 p99 errs cpu _ <<<"${R[$who,$alerts]}"
+            awk -v who="$([ "$who" = before ] && echo before || echo after)" -v a="$alerts" -v rps="$rps" -v p50="$p50" \
+                -v p99="$p99" -v e="$errs" -v cpu="$cpu" -v b="$brps" \
+                'BEGIN { printf "| %s | %d | %.0f | %.0f | %s | %s | %s | %.0f | %.2f× |\n", who, a, rps, rps*a, p50, p99, e, cpu, rps/b }'
+        done
+    done
+    echo
+    echo "Peak RSS: before $(hwm "$before_pid") MB, after $(hwm "$selfheal_pid") MB. Alert rows stored: before $(rows "$work/before.db"), after $(rows "$work/selfheal.db")."
+    exit 0
+fi
 
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$conns -d$duration, median of $repeats runs"
+echo "$machine"
 echo
 echo "| receiver | alerts/notification | notifications/s | alerts/s | p50 ms | p99 ms | non-2xx | alerts/s vs Flask | vs webhook | CPU µs/notif. | wrk µs/notif. | ceiling notif/s |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -123,4 +191,4 @@ echo "CPU µs/notif.: CPU time of the receiver's processes (all threads and chil
 echo "wrk's likewise. Ceiling: what $(nproc) cores allow at those costs if every core were busy all the time"
 echo "(cores / (receiver + wrk CPU per notification)); a target above it cannot be met on this machine."
 echo
-echo "selfheal stored $stored alert rows (every acknowledged alert, committed before its 2xx); peak RSS $rss."
+echo "selfheal stored $(rows "$work/selfheal.db") alert rows (every acknowledged alert, committed before its 2xx); peak RSS $(hwm "$selfheal_pid") MB."

@@ -18,9 +18,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # text is replaced). A test that fails to build does not count as caught.
 MUTATIONS = [
     ("every acknowledged alert is committed before its 2xx", "app/src/ssr/db/inbox.rs",
-     "    let stored = record_notifications(&tx, batch)?;\n    tx.commit()?;\n",
-     "    let stored = record_notifications(&tx, batch)?;\n    drop(tx);\n",
+     "    tx.commit()?;\n    Ok(Written { stored, decided })\n",
+     "    drop(tx);\n    Ok(Written { stored, decided })\n",
      "cargo test -q -p server --test integration crash_safety::"),
+    # Issue 24: one decider, in the commit that stores the episode.
+    ("every new episode is decided in the commit that stores it", "app/src/ssr/db/inbox.rs",
+     "    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;\n    tx.commit()?;\n    Ok(Written",
+     "    let decided = Vec::new();\n    let _ = (&episodes, decide_and_store);\n    tx.commit()?;\n    Ok(Written",
+     "cargo test -q -p server --test integration engine::"),
+    ("a run decided early in a batch counts for the episodes after it", "app/src/ssr/heal/decide.rs",
+     "                h.active_run |= queued.contains(target);\n", "",
+     "cargo test -q -p app --features ssr --lib heal::decide"),
+    ("episodes an earlier version left undecided are decided at start", "server/src/intake.rs",
+     "match decide_leftovers(&mut conn, &self.rules, &self.hosts.current()) {",
+     "match Ok::<Vec<app::ssr::db::inbox::Decided>, app::ssr::db::inbox::Error>(Vec::new()) {",
+     "cargo test -q -p server --test integration episodes_an_earlier_version"),
     ("runs left running are recovered at start", "server/src/startup.rs",
      "    recover_runs(&pool, &intake.metrics).await?;\n", "    let _ = recover_runs;\n",
      "cargo test -q -p server --test integration crash_safety::"),

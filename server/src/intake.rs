@@ -9,17 +9,21 @@ use std::time::{Duration, Instant};
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use app::ssr::alert::{AlertStatus, NewAlert};
 use app::ssr::db::alerts::{NewNotification, Source, StoredNotification};
-use app::ssr::db::inbox::{checkpoint_between_commits, open_writer, write_batch, Connection, Written};
+use app::ssr::db::inbox::{
+    checkpoint_between_commits, decide_leftovers, open_writer, write_batch, write_reconciled, Connection,
+    ReconciledAlert, Written,
+};
 use app::ssr::db::notifications::StoredBody;
-use app::ssr::evaluate::{prejudge, Prejudged};
-use app::ssr::heal::{Rule, SkipReason};
+use app::ssr::heal::{prejudge, Prejudged, Rule};
+use app::ssr::inventory::InventoryHosts;
 
-use crate::metrics::{Metrics, ReasonLabel};
+use crate::engine::Reactions;
+use crate::metrics::Metrics;
 
 /// Most notifications committed in one transaction: large enough to amortise the commit,
 /// small enough that the first request in a group does not wait long for the last.
@@ -62,7 +66,7 @@ impl Flag {
 pub type WalTail = Flag;
 
 /// Raised by the inbox writer when a commit resolved an alert, taken by the engine: approvals
-/// waiting on that alert are cancelled at its next step, not at its next housekeeping.
+/// waiting on that alert are cancelled at its next housekeeping, at once.
 pub type Resolutions = Flag;
 
 /// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until `stop`, then once more; after each
@@ -105,7 +109,8 @@ pub struct Delivery {
     /// The raw body as stored (`app::ssr::db::notifications::pack`).
     pub raw: StoredBody,
     pub alerts: Vec<NewAlert>,
-    /// [`Inbox::prejudge`] of each alert, in order (empty: leave every new one to the engine).
+    /// [`Inbox::prejudge`] of each alert, in order (an alert without one is prejudged by the
+    /// writer).
     pub verdicts: Vec<Prejudged>,
 }
 
@@ -118,11 +123,17 @@ pub enum InboxError {
     Closed,
 }
 
-struct Job {
-    /// Shared with the request, which drops it last: freeing a storm's bodies and alerts is
-    /// the handlers' work, not the single writer's.
-    delivery: Arc<Delivery>,
-    reply: oneshot::Sender<Result<StoredNotification, InboxError>>,
+/// Work for the writer.
+enum Job {
+    /// A webhook delivery, committed with whatever else waits.
+    Deliver {
+        /// Shared with the request, which drops it last: freeing a storm's bodies and alerts
+        /// is the handlers' work, not the single writer's.
+        delivery: Arc<Delivery>,
+        reply: oneshot::Sender<Result<StoredNotification, InboxError>>,
+    },
+    /// Alerts reconciliation found: stored unless known, in a commit of their own.
+    Reconcile { alerts: Vec<ReconciledAlert>, reply: oneshot::Sender<Result<usize, InboxError>> },
 }
 
 /// Handle to the writer task; clone freely.
@@ -132,36 +143,48 @@ pub struct Inbox {
     tail: WalTail,
     resolutions: Resolutions,
     rules: Arc<[Rule]>,
-    hosts: app::ssr::inventory::InventoryHosts,
+    hosts: InventoryHosts,
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("group_key", &self.delivery.group_key).finish()
+        match self {
+            Job::Deliver { delivery, .. } => {
+                f.debug_struct("Deliver").field("group_key", &delivery.group_key).finish()
+            }
+            Job::Reconcile { alerts, .. } => {
+                f.debug_struct("Reconcile").field("alerts", &alerts.len()).finish()
+            }
+        }
     }
 }
 
 impl Inbox {
     /// Opens the writer's own connection to the (migrated) database at `database` and starts
-    /// the writer thread, which decides new episodes under `rules` where no run is needed;
-    /// `committed` is poked after every commit that leaves new episodes to the engine (which
-    /// waits on it) or resolves an alert (then [`Inbox::resolutions`] is raised too). The
+    /// the writer thread, which decides every new episode under `rules` in the commit that
+    /// stores it (first those an earlier version left undecided) and hands what it decided to
+    /// `reactions`; [`Inbox::resolutions`] is raised after a commit that resolved an alert. The
     /// writer ends when every `Inbox` handle is dropped.
     pub fn start(
         database: &Path,
         rules: Arc<[Rule]>,
-        hosts: app::ssr::inventory::InventoryHosts,
+        hosts: InventoryHosts,
         metrics: Arc<Metrics>,
-        committed: Arc<Notify>,
+        reactions: Reactions,
     ) -> Result<(Inbox, JoinHandle<()>), InboxError> {
         let conn = open_writer(database)?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let tail = WalTail::default();
-        let writer_tail = tail.clone();
         let resolutions = Resolutions::default();
-        let signals = Signals { committed, tail: writer_tail, resolutions: resolutions.clone() };
-        let writer_rules = rules.clone();
-        let task = tokio::task::spawn_blocking(move || run_writer(conn, &writer_rules, metrics, signals, rx));
+        let writer = Writer {
+            rules: rules.clone(),
+            hosts: hosts.clone(),
+            metrics,
+            reactions,
+            tail: tail.clone(),
+            resolutions: resolutions.clone(),
+        };
+        let task = tokio::task::spawn_blocking(move || writer.run(conn, rx));
         Ok((Inbox { tx, tail, resolutions, rules, hosts }, task))
     }
 
@@ -190,131 +213,162 @@ impl Inbox {
     pub async fn store(&self, delivery: Delivery) -> Result<StoredNotification, InboxError> {
         let (reply, answer) = oneshot::channel();
         let delivery = Arc::new(delivery);
-        self.tx.send(Job { delivery: delivery.clone(), reply }).await.map_err(|_| InboxError::Closed)?;
+        let job = Job::Deliver { delivery: delivery.clone(), reply };
+        self.tx.send(job).await.map_err(|_| InboxError::Closed)?;
         let stored = answer.await.map_err(|_| InboxError::Closed)?;
         drop(delivery);
         stored
     }
+
+    /// Stores the alerts reconciliation found, each unless its episode is known, deciding the
+    /// new ones as a delivery's; returns how many were new, once committed.
+    pub async fn reconcile(&self, alerts: Vec<ReconciledAlert>) -> Result<usize, InboxError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Job::Reconcile { alerts, reply }).await.map_err(|_| InboxError::Closed)?;
+        answer.await.map_err(|_| InboxError::Closed)?
+    }
 }
 
-/// How the writer tells others what it did.
-struct Signals {
-    /// Poked after a commit that left new episodes to the engine, or resolved an alert.
-    committed: Arc<Notify>,
+/// The writer thread's state: what it decides with, and whom it tells.
+struct Writer {
+    rules: Arc<[Rule]>,
+    hosts: InventoryHosts,
+    metrics: Arc<Metrics>,
+    reactions: Reactions,
     /// Taken: the checkpointer asks for the WAL's tail.
     tail: WalTail,
     /// Raised after a commit that resolved an alert.
     resolutions: Resolutions,
 }
 
-/// The writer thread's loop: block for the first job, take whatever else is waiting (up to
-/// [`MAX_BATCH`]), commit it as one transaction, answer, repeat. Waiting a little for a fuller
-/// batch was measured (200 and 500 µs when fewer than 16 wait) and gained nothing.
-fn run_writer(
-    mut conn: Connection,
-    rules: &[Rule],
-    metrics: Arc<Metrics>,
-    signals: Signals,
-    mut rx: mpsc::Receiver<Job>,
-) {
-    let Signals { committed, tail, resolutions } = signals;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
-        metrics.inbox_batch_size.observe(batch.len() as f64);
-        let mut undecided = 0;
+impl Writer {
+    /// The writer thread's loop: first the episodes an earlier version left undecided; then
+    /// block for the first job, take whatever else is waiting (up to [`MAX_BATCH`]), commit
+    /// the deliveries as one transaction, answer, repeat. Waiting a little for a fuller batch
+    /// was measured (200 and 500 µs when fewer than 16 wait) and gained nothing.
+    fn run(self, mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+        match decide_leftovers(&mut conn, &self.rules, &self.hosts.current()) {
+            Ok(decided) if !decided.is_empty() => {
+                tracing::info!(decided = decided.len(), "decided episodes an earlier version left undecided");
+                self.reactions.after_commit(&decided);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.metrics.db_error("inbox_leftovers");
+                tracing::error!(error = %e, "cannot decide the episodes left undecided; will retry at the next start");
+            }
+        }
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
+            let mut deliveries = Vec::with_capacity(batch.len());
+            let mut replies = Vec::with_capacity(batch.len());
+            let mut reconciles = Vec::new();
+            for job in batch.drain(..) {
+                match job {
+                    Job::Deliver { delivery, reply } => {
+                        deliveries.push(delivery);
+                        replies.push(reply);
+                    }
+                    Job::Reconcile { alerts, reply } => reconciles.push((alerts, reply)),
+                }
+            }
+            if !deliveries.is_empty() {
+                self.deliver(&mut conn, deliveries, replies);
+            }
+            for (alerts, reply) in reconciles {
+                let outcome = write_reconciled(&mut conn, &self.rules, &self.hosts.current(), &alerts);
+                if let Ok(decided) = &outcome {
+                    self.reactions.after_commit(decided);
+                } else {
+                    self.metrics.db_error("inbox_reconcile");
+                }
+                let _ = reply.send(outcome.map(|d| d.len()).map_err(InboxError::from));
+            }
+            if self.tail.take() {
+                let started = Instant::now();
+                if let Err(e) = checkpoint_between_commits(&conn) {
+                    self.metrics.db_error("inbox_checkpoint");
+                    tracing::warn!(error = %e, "WAL checkpoint by the inbox writer failed; will retry");
+                }
+                self.metrics.inbox_checkpoint_seconds.observe(started.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    /// Commits `deliveries` together (or, if that fails, each on its own), reacts to what was
+    /// decided, then answers each request.
+    fn deliver(
+        &self,
+        conn: &mut Connection,
+        deliveries: Vec<Arc<Delivery>>,
+        replies: Vec<oneshot::Sender<Result<StoredNotification, InboxError>>>,
+    ) {
+        self.metrics.inbox_batch_size.observe(deliveries.len() as f64);
         let outcomes: Vec<Result<StoredNotification, app::ssr::db::inbox::Error>> = match write_together(
-            &mut conn, rules, &batch,
+            conn,
+            &self.rules,
+            &self.hosts,
+            &deliveries,
         ) {
             Ok(written) => {
-                undecided += report_decided(&metrics, rules, &written);
+                self.reactions.after_commit(&written.decided);
                 written.stored.into_iter().map(Ok).collect()
             }
             Err(e) => {
                 // One bad job must not fail its neighbours: retry each on its own.
-                tracing::warn!(error = %e, size = batch.len(), "group commit failed, retrying one by one");
-                metrics.db_error("inbox_group_commit");
-                batch
+                tracing::warn!(error = %e, size = deliveries.len(), "group commit failed, retrying one by one");
+                self.metrics.db_error("inbox_group_commit");
+                deliveries
                     .iter()
-                    .map(|job| {
-                        let mut written = write_together(&mut conn, rules, std::slice::from_ref(job))?;
-                        undecided += report_decided(&metrics, rules, &written);
+                    .map(|d| {
+                        let mut written =
+                            write_together(conn, &self.rules, &self.hosts, std::slice::from_ref(d))?;
+                        self.reactions.after_commit(&written.decided);
                         Ok(written.stored.remove(0))
                     })
-                    .collect::<Vec<_>>()
+                    .collect()
             }
         };
-        let resolved = outcomes.iter().any(|o| o.as_ref().is_ok_and(|s| s.resolved_now > 0));
-        if resolved {
-            resolutions.raise();
+        if outcomes.iter().any(|o| o.as_ref().is_ok_and(|s| s.resolved_now > 0)) {
+            self.resolutions.raise();
+            self.reactions.housekeeping_due();
         }
-        if undecided > 0 || resolved {
-            committed.notify_one();
-        }
-        for (Job { delivery, reply }, outcome) in batch.drain(..).zip(outcomes) {
+        for ((delivery, reply), outcome) in deliveries.into_iter().zip(replies).zip(outcomes) {
             if outcome.is_err() {
-                metrics.db_error("inbox_write");
+                self.metrics.db_error("inbox_write");
             }
             // Before the answer, so that the waiting request holds the last reference.
             drop(delivery);
             // The request may have gone (client hung up): the data is stored all the same.
             let _ = reply.send(outcome.map_err(InboxError::from));
         }
-        if tail.take() {
-            let started = Instant::now();
-            if let Err(e) = checkpoint_between_commits(&conn) {
-                metrics.db_error("inbox_checkpoint");
-                tracing::warn!(error = %e, "WAL checkpoint by the inbox writer failed; will retry");
-            }
-            metrics.inbox_checkpoint_seconds.observe(started.elapsed().as_secs_f64());
-        }
     }
 }
 
-/// Counts and logs what a commit decided, as the engine does for its own decisions; returns
-/// how many new episodes it left to the engine.
-fn report_decided(metrics: &Metrics, rules: &[Rule], written: &Written) -> usize {
-    // One counter update per reason, not per alert: a storm decides thousands per commit.
-    let mut by_reason: Vec<(SkipReason, u64)> = Vec::new();
-    for d in &written.decided {
-        match by_reason.iter_mut().find(|(r, _)| *r == d.reason) {
-            Some((_, n)) => *n += 1,
-            None => by_reason.push((d.reason, 1)),
-        }
-        let rule = d.rule.and_then(|i| rules.get(i)).map_or("-", Rule::name);
-        tracing::info!(alert.id = d.alert_id, rule, reason = d.reason.as_str(), by = "intake", "decided");
-    }
-    for (reason, n) in by_reason {
-        metrics.decisions.get_or_create(&ReasonLabel { reason: reason.as_str() }).inc_by(n);
-    }
-    written.undecided
-}
-
-/// Writes the jobs in one transaction; all or nothing.
+/// Writes the deliveries in one transaction; all or nothing.
 fn write_together(
     conn: &mut Connection,
     rules: &[Rule],
-    jobs: &[Job],
+    hosts: &InventoryHosts,
+    deliveries: &[Arc<Delivery>],
 ) -> Result<Written, app::ssr::db::inbox::Error> {
-    let batch: Vec<_> = jobs
+    let batch: Vec<_> = deliveries
         .iter()
-        .map(|job| {
-            let d = &job.delivery;
-            NewNotification {
-                payload_sha256: &d.payload_sha256,
-                received_at: &d.received_at,
-                source: d.source,
-                receiver: &d.receiver,
-                status: d.status,
-                group_key: &d.group_key,
-                external_url: d.external_url.as_deref(),
-                truncated_alerts: d.truncated_alerts,
-                payload: &d.raw,
-                alerts: &d.alerts,
-                verdicts: &d.verdicts,
-            }
+        .map(|d| NewNotification {
+            payload_sha256: &d.payload_sha256,
+            received_at: &d.received_at,
+            source: d.source,
+            receiver: &d.receiver,
+            status: d.status,
+            group_key: &d.group_key,
+            external_url: d.external_url.as_deref(),
+            truncated_alerts: d.truncated_alerts,
+            payload: &d.raw,
+            alerts: &d.alerts,
+            verdicts: &d.verdicts,
         })
         .collect();
-    write_batch(conn, rules, &batch)
+    write_batch(conn, rules, hosts, &batch)
 }
 
 #[cfg(test)]
@@ -364,9 +418,15 @@ mod tests {
         let pool = app::ssr::db::connect(&path).await.unwrap();
         app::ssr::db::migrate(&pool).await.unwrap();
         let metrics = Metrics::new();
-        let hosts = app::ssr::inventory::InventoryHosts::fixed(Default::default());
-        let (inbox, _writer) =
-            Inbox::start(&path, Arc::from([]), hosts, metrics.clone(), Arc::default()).unwrap();
+        let hosts = InventoryHosts::fixed(Default::default());
+        let reactions = Reactions::new(
+            Arc::from([]),
+            metrics.clone(),
+            crate::notify::Notifier::new(pool.clone()),
+            Arc::default(),
+            Arc::default(),
+        );
+        let (inbox, _writer) = Inbox::start(&path, Arc::from([]), hosts, metrics.clone(), reactions).unwrap();
 
         // The writer answers a job before its own checkpoint, and handles jobs one after another:
         // once the answer to a later job arrives, the work after the earlier commit is done.

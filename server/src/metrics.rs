@@ -33,7 +33,7 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
-/// Label: why the engine decided what it did (`enqueued`, `cooldown`, `breaker_open`, ...).
+/// Label: why an episode was decided as it was (`enqueued`, `cooldown`, `breaker_open`, ...).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
@@ -164,7 +164,7 @@ impl Metrics {
             m.reconcile_recorded.clone(),
         );
         registry.register("db_errors", "Database errors by operation", m.db_errors.clone());
-        registry.register("decisions", "Engine decisions on alert episodes by reason", m.decisions.clone());
+        registry.register("decisions", "Decisions on new alert episodes by reason", m.decisions.clone());
         registry.register("runs", "Finished playbook runs by outcome", m.runs.clone());
         registry.register(
             "verifications",

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
-use app::ssr::alert::{normalise_alert, now_utc, AlertStatus, WebhookAlert};
-use app::ssr::db::alerts::record_reconciled_alert;
+use app::ssr::alert::{normalise_alert, AlertStatus, WebhookAlert};
+use app::ssr::db::inbox::ReconciledAlert;
 
+use crate::intake::{Inbox, InboxError};
 use crate::metrics::{Metrics, ResultLabel};
 
 /// Longest a poll may take before it counts as failed.
@@ -45,7 +45,8 @@ pub struct Reconciler {
     pub base_url: String,
     /// Only alerts routed to this receiver, when set.
     pub receiver: Option<String>,
-    pub pool: SqlitePool,
+    /// Stores what was found through the intake path, deciding new episodes as a webhook's.
+    pub inbox: Inbox,
     pub metrics: Arc<Metrics>,
 }
 
@@ -55,16 +56,16 @@ pub enum ReconcileError {
     #[error("cannot query Alertmanager: {0}")]
     Http(#[from] reqwest::Error),
     #[error("cannot store: {0}")]
-    Database(#[from] sqlx::Error),
+    Store(#[from] InboxError),
 }
 
 impl Reconciler {
-    pub fn new(base_url: &str, receiver: Option<String>, pool: SqlitePool, metrics: Arc<Metrics>) -> Self {
+    pub fn new(base_url: &str, receiver: Option<String>, inbox: Inbox, metrics: Arc<Metrics>) -> Self {
         let client = reqwest::Client::builder()
             .timeout(POLL_TIMEOUT)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Reconciler { client, base_url: base_url.trim_end_matches('/').to_owned(), receiver, pool, metrics }
+        Reconciler { client, base_url: base_url.trim_end_matches('/').to_owned(), receiver, inbox, metrics }
     }
 
     /// Polls every `interval` until `stop` is cancelled.
@@ -85,7 +86,7 @@ impl Reconciler {
                 }
                 Err(e) => {
                     self.metrics.reconcile_polls.get_or_create(&ResultLabel { result: "error" }).inc();
-                    if matches!(e, ReconcileError::Database(_)) {
+                    if matches!(e, ReconcileError::Store(_)) {
                         self.metrics.db_error("reconcile");
                     }
                     tracing::warn!(error = %e, url = %self.base_url, "reconcile poll failed");
@@ -94,13 +95,13 @@ impl Reconciler {
         }
     }
 
-    /// One poll: records every active alert not yet known; returns how many were new.
+    /// One poll: records every active alert not yet known, in one commit through the inbox
+    /// (which decides the new episodes); returns how many were new.
     pub async fn poll_once(&self) -> Result<u64, ReconcileError> {
         let url = format!("{}/api/v2/alerts?active=true&unprocessed=false", self.base_url);
         let alerts: Vec<GettableAlert> =
             self.client.get(&url).send().await?.error_for_status()?.json().await?;
-        let now = now_utc();
-        let mut recorded = 0;
+        let mut found = Vec::with_capacity(alerts.len());
         for a in alerts {
             let receiver = a.receivers.first().map(|r| r.name.clone());
             if let Some(want) = &self.receiver {
@@ -118,19 +119,16 @@ impl Reconciler {
                 generator_url: a.generator_url,
                 fingerprint: a.fingerprint,
             };
-            let new = match normalise_alert(&alert, "alert") {
-                Ok(new) => new,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reconcile skipped an alert it cannot read");
-                    continue;
-                }
-            };
-            if record_reconciled_alert(&self.pool, &new, receiver.as_deref(), &now).await? {
-                self.metrics.reconcile_recorded.inc();
-                tracing::info!(alert.fingerprint = %new.fingerprint, alertname = %new.alertname, "recorded by reconcile");
-                recorded += 1;
+            match normalise_alert(&alert, "alert") {
+                Ok(alert) => found.push(ReconciledAlert { alert, receiver }),
+                Err(e) => tracing::warn!(error = %e, "reconcile skipped an alert it cannot read"),
             }
         }
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let recorded = self.inbox.reconcile(found).await? as u64;
+        self.metrics.reconcile_recorded.inc_by(recorded);
         Ok(recorded)
     }
 }

@@ -18,7 +18,7 @@ use app::ssr::heal::Rule;
 use app::ssr::{auth, db, AppState};
 
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Reactions};
 use crate::intake::Inbox;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
@@ -119,12 +119,16 @@ pub fn webhook_credentials(config: &Config) -> Option<Credentials> {
     }
 }
 
-/// Everything behind the router: the webhook's state (with the inbox writer) and the engine.
-/// Background loops are not started here, so tests can drive each step themselves.
+/// Everything behind the router: the webhook's state (with the inbox writer, which decides),
+/// the engine's housekeeping and the worker. Background loops are not started here, so tests
+/// can drive each step themselves.
 pub struct Services {
     pub intake: WebhookState,
     pub engine: Engine,
     pub worker: Worker,
+    pub rules: Arc<[Rule]>,
+    /// The inventory's hosts, which a `--limit` must name.
+    pub inventory: InventoryHosts,
     /// The inbox writer; it ends once every handle to the inbox is dropped.
     pub writer: tokio::task::JoinHandle<()>,
 }
@@ -133,24 +137,27 @@ pub struct Services {
 pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
     let rules: Arc<[Rule]> = config.build_rules()?.into();
-    let committed = Arc::new(tokio::sync::Notify::new());
     let inventory =
         InventoryHosts::new(config.ansible.inventory_command.clone(), config.ansible.inventory.clone());
+    let worker_wake = Arc::new(tokio::sync::Notify::new());
+    let housekeeping = Arc::new(tokio::sync::Notify::new());
+    let reactions = Reactions::new(
+        rules.clone(),
+        metrics.clone(),
+        Notifier::new(pool.clone()),
+        worker_wake.clone(),
+        housekeeping.clone(),
+    );
     let (inbox, writer) =
-        Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), committed.clone())?;
-    let engine = Engine {
-        pool: pool.clone(),
-        rules: rules.clone(),
-        inventory,
-        metrics: metrics.clone(),
-        wake: committed,
-        worker_wake: Arc::new(tokio::sync::Notify::new()),
-        approval_ttl: config.engine.approval_ttl,
-        notifier: Notifier::new(pool.clone()),
-        breakers_seen: Arc::default(),
-        housekept: Arc::default(),
-        resolutions: inbox.resolutions(),
-    };
+        Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), reactions)?;
+    let engine = Engine::new(
+        pool.clone(),
+        rules.clone(),
+        metrics.clone(),
+        housekeeping,
+        inbox.resolutions(),
+        config.engine.approval_ttl,
+    );
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
     let stop = tokio_util::sync::CancellationToken::new();
     let silencer = (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url));
@@ -175,27 +182,27 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
             shutdown_grace: config.engine.shutdown_grace,
             redactor: crate::worker::Redactor::new(config.secret_values()),
         }),
-        rules: engine.rules.clone(),
+        rules: rules.clone(),
         verifier,
         metrics: metrics.clone(),
-        wake: engine.worker_wake.clone(),
+        wake: worker_wake,
         stop,
         kill: tokio_util::sync::CancellationToken::new(),
         notifier: Notifier::new(pool.clone()),
         silencer,
     };
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
-    Ok(Services { intake, engine, worker, writer })
+    Ok(Services { intake, engine, worker, rules, inventory, writer })
 }
 
 /// The state server functions see.
-pub fn app_state(config: &Config, pool: &SqlitePool, engine: &Engine) -> AppState {
+pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> AppState {
     AppState {
         leptos_options: leptos_options(config),
         pool: pool.clone(),
-        rules: engine.rules.clone(),
-        inventory: engine.inventory.clone(),
-        worker_wake: engine.worker_wake.clone(),
+        rules: services.rules.clone(),
+        inventory: services.inventory.clone(),
+        worker_wake: services.worker.wake.clone(),
         session_absolute: config.session_absolute,
         trusted_proxies: config.trusted_proxies.clone().into(),
         approval_ttl: config.engine.approval_ttl,
@@ -268,14 +275,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if !site_pkg.exists() {
         tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
-    let Services { intake, engine, worker, writer } = services(&pool, &config)?;
-    let state = app_state(&config, &pool, &engine);
+    let services = services(&pool, &config)?;
+    let state = app_state(&config, &pool, &services);
+    let Services { intake, engine, worker, rules, inventory, writer } = services;
     recover_runs(&pool, &intake.metrics).await?;
     let stop = worker.stop.clone();
-    tracing::info!(rules = engine.rules.len(), "healing engine ready");
+    tracing::info!(rules = rules.len(), "healing engine ready");
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
     // fresh: an edit is listed again within a second, off the request path.
-    let inventory = engine.inventory.clone();
     inventory.current_async().await;
     let inventory_task = tokio::spawn(keep_inventory_fresh(inventory, stop.clone()));
     let engine_task = tokio::spawn(engine.run(stop.clone()));
@@ -294,7 +301,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let worker_task = tokio::spawn(worker.run());
     let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
-        let r = Reconciler::new(&config.alertmanager.url, receiver, pool.clone(), intake.metrics.clone());
+        let r = Reconciler::new(&config.alertmanager.url, receiver, intake.inbox.clone(), intake.metrics.clone());
         tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
         tokio::spawn(r.run(config.alertmanager.reconcile_interval, stop.clone()))
     });

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, OpenBreaker, ReplayOutcome};
 use crate::ssr::alert::now_utc;
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
-use crate::ssr::db::decisions::{self, HistoryCache};
+use crate::ssr::db::decisions;
 use crate::ssr::db::runs::{self, NewRun};
 use crate::ssr::evaluate::evaluate;
 use crate::ssr::heal::{plan, select_rule, Decision, KnownHosts, Rule, RuleMode};
@@ -186,8 +186,7 @@ pub async fn replay(
     let now = time::OffsetDateTime::now_utc();
     let now_text = now_utc();
     let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let eval =
-        evaluate(&mut tx, &mut HistoryCache::default(), rules, hosts, &alert, now).await.map_err(db)?;
+    let eval = evaluate(&mut tx, rules, hosts, &alert, now).await.map_err(db)?;
     let (reason, detail) = match &eval.decision {
         Decision::Run(p) => (
             "enqueued".to_owned(),

@@ -1,5 +1,6 @@
 //! Healing decisions, pure: which rule an alert falls under, what a run would do (playbook,
 //! target, extra vars), and whether to run now or skip — with the reason stored for people.
+mod decide;
 mod hosts;
 mod rule;
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use decide::{decide_batch, prejudge, Judged, Prejudged};
 pub use hosts::KnownHosts;
 pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
 

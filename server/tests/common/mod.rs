@@ -41,8 +41,10 @@ pub struct TestApp {
     pub router: Router,
     pub pool: SqlitePool,
     pub config: Config,
-    /// The decision engine, driven step by step by tests (`decide_pending`).
+    /// The engine's housekeeping (approvals, gauges), driven step by step by tests (`step`).
     pub engine: server::engine::Engine,
+    /// The inbox (its writer decides every new episode in the commit that stores it).
+    pub inbox: server::intake::Inbox,
     /// The worker, driven step by step by tests (`run_once`).
     pub worker: server::worker::Worker,
     _dir: TempDir,
@@ -132,11 +134,12 @@ impl TestApp {
 
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
         let services = startup::services(&pool, &config).expect("valid config");
-        let state = startup::app_state(&config, &pool, &services.engine);
+        let state = startup::app_state(&config, &pool, &services);
         let engine = services.engine.clone();
         let worker = services.worker.clone();
+        let inbox = services.intake.inbox.clone();
         let router = server::router(state, services.intake).layer(layer);
-        TestApp { router, pool, config, engine, worker, _dir: dir }
+        TestApp { router, pool, config, engine, worker, inbox, _dir: dir }
     }
 
     pub async fn add_user(&self, name: &str, password: &str, role: Role) -> i64 {

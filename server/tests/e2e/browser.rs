@@ -168,7 +168,6 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
         .body(axum::body::Body::from(firing))
         .unwrap();
     assert_eq!(app.send(req).await.status, axum::http::StatusCode::OK);
-    app.engine.decide_pending().await.unwrap();
     let worker = app.worker.clone();
     let stop = worker.stop.clone();
     let work = tokio::spawn(worker.run());
@@ -290,7 +289,6 @@ async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers()
     let app = TestApp::with(|config, dir| common::one_rule(config, dir, rule)).await;
     app.add_user("olga", "operator-password-1", Role::Operator).await;
     app.deliver(include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json")).await;
-    app.engine.decide_pending().await.unwrap();
     let addr = app.serve().await;
     let (c, _chromium) = browser().await;
 

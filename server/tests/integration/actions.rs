@@ -35,7 +35,6 @@ async fn one(app: &TestApp, sql: &str) -> String {
 async fn heal_now_is_for_operators_queues_as_them_and_is_audited() {
     let app = app("shadow").await;
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
 
     let viewer = app.login("vera", "viewer-password-1").await;
@@ -93,7 +92,6 @@ async fn heal_now_from_a_plain_form_goes_to_the_live_run() {
 async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves() {
     let app = app("approval").await;
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     assert_eq!(one(&app, "SELECT status FROM heal_runs").await, "awaiting_approval");
     let run_id = one(&app, "SELECT CAST(id AS TEXT) FROM heal_runs").await;
 
@@ -103,9 +101,10 @@ async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves(
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(one(&app, "SELECT status FROM heal_runs").await, "awaiting_approval");
 
-    // The alert resolves before anyone approves: the approval cancels itself.
+    // The alert resolves before anyone approves: the engine's housekeeping (woken by the
+    // resolution) cancels the approval.
     app.deliver(RESOLVED).await;
-    app.engine.decide_pending().await.unwrap();
+    app.engine.step().await.unwrap();
     let (status, error): (String, String) =
         sqlx::query_as("SELECT status, error FROM heal_runs").fetch_one(&app.pool).await.unwrap();
     assert_eq!((status.as_str(), error.as_str()), ("cancelled", "the alert resolved before approval"));
@@ -119,7 +118,6 @@ async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves(
 async fn an_operator_approves_or_rejects_with_a_comment() {
     let app = app("approval").await;
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     let run_id = one(&app, "SELECT CAST(id AS TEXT) FROM heal_runs").await;
     let operator = app.login("olga", "operator-password-1").await;
     let ok = app
@@ -164,7 +162,6 @@ async fn a_breaker_reset_is_for_operators_and_audited() {
 async fn replay_reports_todays_decision_and_enqueues_only_when_asked() {
     let app = app("auto").await;
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     finish_all(&app).await;
     let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
     let viewer = app.login("vera", "viewer-password-1").await;
@@ -205,7 +202,6 @@ async fn finish_all(app: &TestApp) {
 async fn an_alert_detail_tells_its_story_from_receipt_to_resolution() {
     let app = app("shadow").await;
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
     let operator = app.login("olga", "operator-password-1").await;
     let res = app.post_form("/api/heal_now", &[("alert_id", &alert_id)], Some(&operator)).await;

@@ -95,10 +95,10 @@ async fn reconciliation_records_an_alert_alertmanager_never_delivered() {
     let am = Alertmanager::start(&config_blackhole()).await;
     am.post_alerts(alert("E2ENeverSent")).await;
     let metrics = server::metrics::Metrics::new();
-    let other = Reconciler::new(&am.url, Some("selfheal".into()), app.pool.clone(), metrics.clone());
+    let other = Reconciler::new(&am.url, Some("selfheal".into()), app.inbox.clone(), metrics.clone());
     assert_eq!(other.poll_once().await.unwrap(), 0, "routed to another receiver: ignored");
 
-    let reconciler = Reconciler::new(&am.url, None, app.pool.clone(), metrics.clone());
+    let reconciler = Reconciler::new(&am.url, None, app.inbox.clone(), metrics.clone());
     let deadline = Instant::now() + DELIVERY_WITHIN;
     let mut recorded = reconciler.poll_once().await.unwrap();
     while recorded == 0 {
@@ -113,10 +113,13 @@ async fn reconciliation_records_an_alert_alertmanager_never_delivered() {
         (name.as_str(), source.as_str(), receiver.as_deref()),
         ("E2ENeverSent", "reconcile", Some("nowhere"))
     );
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM decisions").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(reasons, ["no_rule"], "decided in the commit that stored it, as a webhook's");
     assert_eq!(reconciler.poll_once().await.unwrap(), 0, "known episodes are not recorded twice");
     assert_eq!(metrics.reconcile_recorded.get(), 1);
 
     // A poll that fails is an error the loop counts, not a crash.
-    let down = Reconciler::new("http://127.0.0.1:9", None, app.pool.clone(), metrics);
+    let down = Reconciler::new("http://127.0.0.1:9", None, app.inbox.clone(), metrics);
     assert!(down.poll_once().await.is_err());
 }

@@ -28,7 +28,6 @@ async fn parked_runs_are_listed_until_an_operator_decides() {
     assert!(pending().await.is_empty());
 
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     let listed = pending().await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     let p = &listed[0];

@@ -1,6 +1,6 @@
-//! The decision engine over the real router and database: one run per episode, retries and
-//! HA duplicates never run twice, resolved never runs, a flapping target opens the breaker, and
-//! every outcome is stored with its reason.
+//! Decisions over the real router and database: every new episode is decided in the commit
+//! that stores it; one run per episode, retries and HA duplicates never run twice, resolved
+//! never runs, a flapping target opens the breaker, and every outcome is stored with its reason.
 use crate::common;
 
 use axum::http::StatusCode;
@@ -41,6 +41,13 @@ async fn reasons(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT reason FROM decisions ORDER BY id").fetch_all(&app.pool).await.unwrap()
 }
 
+async fn undecided(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM alerts WHERE decided_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
 async fn runs(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM heal_runs").fetch_one(&app.pool).await.unwrap()
 }
@@ -57,8 +64,7 @@ async fn finish_runs(app: &TestApp) {
 async fn a_firing_alert_queues_one_run_with_its_labels_as_data() {
     let app = app("2m").await;
     app.deliver(FIRING).await;
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 1);
-    assert_eq!(reasons(&app).await, ["enqueued"]);
+    assert_eq!(reasons(&app).await, ["enqueued"], "decided in the commit that stored it");
     let (status, rule, playbook, target, vars, run_alert, decision_run): (
         String,
         String,
@@ -81,7 +87,8 @@ async fn a_firing_alert_queues_one_run_with_its_labels_as_data() {
     assert_eq!(target, "127.0.0.1:9113");
     assert_eq!(vars, r#"{"instance":"127.0.0.1:9113","service":"nginx"}"#);
     assert!(run_alert > 0 && decision_run > 0);
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 0, "decided once");
+    app.deliver(FIRING).await;
+    assert_eq!(reasons(&app).await, ["enqueued"], "decided once");
 }
 
 #[tokio::test]
@@ -89,12 +96,10 @@ async fn a_retry_storm_and_an_ha_peer_never_make_a_second_run() {
     let app = app("0s").await;
     for _ in 0..20 {
         app.deliver(FIRING).await;
-        app.engine.decide_pending().await.unwrap();
     }
     let mut peer: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     peer["externalURL"] = "http://second-alertmanager:9093".into();
     app.deliver(&peer.to_string()).await;
-    app.engine.decide_pending().await.unwrap();
     assert_eq!(runs(&app).await, 1);
     assert_eq!(reasons(&app).await, ["enqueued"], "one episode, one decision");
 }
@@ -107,7 +112,6 @@ async fn resolved_alerts_and_unmatched_alerts_never_run_and_say_why() {
     other["alerts"][0]["labels"]["alertname"] = "DiskFull".into();
     other["alerts"][0]["fingerprint"] = "0123456789abcdef".into();
     app.deliver(&other.to_string()).await;
-    app.engine.decide_pending().await.unwrap();
     assert_eq!(reasons(&app).await, ["resolved", "no_rule"]);
     assert_eq!(runs(&app).await, 0);
 }
@@ -126,15 +130,7 @@ async fn a_storm_over_four_targets_makes_one_run_each_and_stores_every_decision(
         })
         .collect();
     app.deliver(&v.to_string()).await;
-    let mut decided = 0;
-    loop {
-        let n = app.engine.decide_pending().await.unwrap();
-        if n == 0 {
-            break;
-        }
-        decided += n;
-    }
-    assert_eq!(decided, 40);
+    assert_eq!(reasons(&app).await.len(), 40);
     let by_reason: Vec<(String, i64)> =
         sqlx::query_as("SELECT reason, count(*) FROM decisions GROUP BY reason ORDER BY reason")
             .fetch_all(&app.pool)
@@ -160,12 +156,9 @@ async fn a_storm_over_four_targets_makes_one_run_each_and_stores_every_decision(
 async fn a_second_episode_waits_while_a_run_is_in_flight_then_respects_the_cooldown() {
     let app = app("1h").await;
     app.deliver(&episode("2026-11-22T01:00:00.000Z")).await;
-    app.engine.decide_pending().await.unwrap();
     app.deliver(&episode("2026-11-22T01:05:00.000Z")).await;
-    app.engine.decide_pending().await.unwrap();
     finish_runs(&app).await;
     app.deliver(&episode("2026-11-22T01:10:00.000Z")).await;
-    app.engine.decide_pending().await.unwrap();
     assert_eq!(reasons(&app).await, ["enqueued", "run_in_progress", "cooldown"]);
     let detail: String = sqlx::query_scalar("SELECT detail FROM decisions WHERE reason = 'cooldown'")
         .fetch_one(&app.pool)
@@ -180,11 +173,11 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
     let app = app("0s").await;
     for minute in 0..5 {
         app.deliver(&episode(&format!("2026-11-22T01:0{minute}:00.000Z"))).await;
-        app.engine.decide_pending().await.unwrap();
         finish_runs(&app).await;
     }
     assert_eq!(reasons(&app).await, ["enqueued", "enqueued", "enqueued", "breaker_open", "breaker_open"]);
     assert_eq!(runs(&app).await, 3);
+    app.engine.step().await.unwrap();
     let open = app.get("/metrics", None).await.body;
     assert!(
         open.contains("selfheal_breaker_open{rule=\"nginx-down\",target=\"127.0.0.1:9113\"} 1"),
@@ -204,9 +197,9 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
         .await
         .unwrap();
     app.deliver(&episode("2026-11-22T01:09:00.000Z")).await;
-    app.engine.decide_pending().await.unwrap();
     assert_eq!(reasons(&app).await.last().map(String::as_str), Some("enqueued"), "reset closes the breaker");
 
+    app.engine.step().await.unwrap();
     let metrics = app.get("/metrics", None).await.body;
     assert!(metrics.contains("selfheal_decisions_total{reason=\"breaker_open\"} 2"), "{metrics}");
     assert!(
@@ -221,7 +214,6 @@ async fn runs_and_decisions_are_visible_to_a_viewer() {
     use app::model::Role;
     let app = app("2m").await;
     app.deliver(FIRING).await;
-    app.engine.decide_pending().await.unwrap();
     let run_id: i64 = sqlx::query_scalar("SELECT id FROM heal_runs").fetch_one(&app.pool).await.unwrap();
     sqlx::query("INSERT INTO run_output (run_id, seq, stream, at, line) VALUES (?, 1, 'stdout', 'now', 'PLAY [all] ***')")
         .bind(run_id)
@@ -256,7 +248,7 @@ async fn refused_label_values_are_audited_and_never_run() {
     v["alerts"][0]["labels"]["service"] = "nginx\u{0}; rm -rf /".into();
     app.deliver(&v.to_string()).await;
     assert_eq!(reasons(&app).await, ["invalid_labels"], "decided in the commit that stored it");
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 0, "nothing left to the engine");
+    assert_eq!(undecided(&app).await, 0, "nothing left undecided");
     assert_eq!(runs(&app).await, 0);
     let (actor, detail): (String, String) =
         sqlx::query_as("SELECT actor, detail FROM audit_events WHERE action = 'engine.labels_rejected'")
@@ -289,7 +281,6 @@ async fn refused_alerts_share_an_audit_entry_per_refusal_that_names_every_one() 
         })
         .collect();
     app.deliver(&v.to_string()).await;
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 2, "the runs are the engine's to queue");
     let refused: Vec<(i64, String)> = sqlx::query_as(
         "SELECT alert_id, detail FROM decisions WHERE reason = 'invalid_labels' ORDER BY alert_id",
     )
@@ -323,7 +314,7 @@ async fn refused_alerts_share_an_audit_entry_per_refusal_that_names_every_one() 
 async fn a_storm_on_a_busy_target_is_decided_at_intake_with_no_work_left_to_the_engine() {
     let app = app("2m").await;
     app.deliver(FIRING).await;
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 1, "the run is the engine's to queue");
+    assert_eq!(runs(&app).await, 1, "queued in the commit that stored it");
     // Fifty new episodes on the same target while its run is queued, in one notification.
     let mut v: serde_json::Value = serde_json::from_str(FIRING).unwrap();
     let one = v["alerts"][0].clone();
@@ -342,7 +333,7 @@ async fn a_storm_on_a_busy_target_is_decided_at_intake_with_no_work_left_to_the_
     .await
     .unwrap();
     assert_eq!(in_flight, 50, "decided in the commit that stored them");
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 0);
+    assert_eq!(undecided(&app).await, 0);
     let metrics = app.get("/metrics", None).await.body;
     assert!(metrics.contains("selfheal_decisions_total{reason=\"run_in_progress\"} 50"), "{metrics}");
 
@@ -350,6 +341,32 @@ async fn a_storm_on_a_busy_target_is_decided_at_intake_with_no_work_left_to_the_
     finish_runs(&app).await;
     app.deliver(&episode("2026-11-22T02:00:00.000Z")).await;
     assert_eq!(reasons(&app).await.last().map(String::as_str), Some("cooldown"));
-    assert_eq!(app.engine.decide_pending().await.unwrap(), 0);
+    assert_eq!(undecided(&app).await, 0);
     assert_eq!(runs(&app).await, 1);
+}
+
+#[tokio::test]
+async fn episodes_an_earlier_version_left_undecided_are_decided_when_the_writer_starts() {
+    let app = app("2m").await;
+    // An earlier version stored episodes undecided and left them to a separate engine.
+    sqlx::query(
+        "INSERT INTO alerts (fingerprint, starts_at, status, alertname, labels, annotations, source, \
+           first_seen_at, last_seen_at) \
+         VALUES ('00000000000000aa', '2026-11-22T01:00:00.000Z', 'firing', 'NginxDown', \
+                 '{\"alertname\":\"NginxDown\",\"instance\":\"web9:9113\"}', '{}', 'webhook', 'n', 'n')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(undecided(&app).await, 1);
+    // The next start: its writer decides them before it takes deliveries.
+    let restarted = server::startup::services(&app.pool, &app.config).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while undecided(&app).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "never decided");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reasons(&app).await, ["enqueued"]);
+    assert_eq!(runs(&app).await, 1);
+    drop(restarted);
 }

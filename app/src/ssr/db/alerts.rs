@@ -1,10 +1,8 @@
 //! The durable inbox: `notifications` (raw, deduplicated by content) and `alerts` (one row per
 //! episode, keyed by fingerprint + startsAt).
-use sqlx::SqliteExecutor;
-
 use super::notifications::StoredBody;
 use crate::ssr::alert::{AlertStatus, NewAlert};
-use crate::ssr::evaluate::Prejudged;
+use crate::ssr::heal::Prejudged;
 
 /// Where an alert or notification came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +37,8 @@ pub struct NewNotification<'a> {
     pub payload: &'a StoredBody,
     pub alerts: &'a [NewAlert],
     /// What the rules say about each alert without history, in the order of `alerts`; the
-    /// inbox writer decides new episodes with them in the commit that stores them. Empty:
-    /// every new episode is left to the engine.
+    /// inbox writer decides new episodes with them in the commit that stores them. An alert
+    /// without one is prejudged by the writer.
     pub verdicts: &'a [Prejudged],
 }
 
@@ -58,36 +56,6 @@ pub struct StoredNotification {
     pub resolved_now: u64,
 }
 
-/// Records a firing alert found by reconciliation, unless the episode is already known
-/// (then nothing changes: reconciliation never counts as a delivery). Returns whether it was new.
-pub async fn record_reconciled_alert(
-    ex: impl SqliteExecutor<'_>,
-    a: &NewAlert,
-    receiver: Option<&str>,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, instance, labels, \
-         annotations, ends_at, generator_url, receiver, source, first_seen_at, last_seen_at) \
-         VALUES (?, ?, 'firing', ?, ?, ?, ?, ?, NULL, ?, ?, 'reconcile', ?, ?) \
-         ON CONFLICT (fingerprint, starts_at) DO NOTHING",
-    )
-    .bind(&a.fingerprint)
-    .bind(&a.starts_at)
-    .bind(&a.alertname)
-    .bind(&a.severity)
-    .bind(&a.instance)
-    .bind(&a.labels)
-    .bind(&a.annotations)
-    .bind(&a.generator_url)
-    .bind(receiver)
-    .bind(now)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// The columns of an [`AlertSummary`](crate::model::AlertSummary), from `alerts a` joined to its last notification `n`.
 pub const ALERT_SUMMARY_FROM: &str =
     "SELECT a.id, a.fingerprint, a.alertname, a.status, a.severity, a.instance, a.starts_at, a.ends_at, \
@@ -95,7 +63,3 @@ pub const ALERT_SUMMARY_FROM: &str =
      coalesce(n.truncated_alerts, 0) AS truncated_alerts, \
      (SELECT reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1) AS decision \
      FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id";
-
-#[cfg(test)]
-#[path = "alerts_tests.rs"]
-mod tests;

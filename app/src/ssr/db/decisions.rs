@@ -1,51 +1,48 @@
-//! The engine's memory: undecided episodes, per-target history (cooldown, breaker and its
-//! resets) and the stored decisions.
+//! The decisions' memory: per-target history (cooldown, breaker and its resets), the stored
+//! decisions, and breaker resets.
+use std::borrow::Cow;
+
 use sqlx::{SqliteConnection, SqliteExecutor};
+use time::OffsetDateTime;
 
-use crate::ssr::heal::{Decision, TargetHistory};
+use crate::ssr::heal::{Decision, Rule, TargetHistory};
 
-/// An alert episode the engine has not decided on yet.
+/// A stored alert episode, as heal now and replay read it.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct UndecidedAlert {
+pub struct StoredAlert {
     pub id: i64,
     pub status: String,
     pub labels: String,
     pub starts_at: String,
 }
 
-/// The oldest undecided episodes first, at most `limit`.
-pub async fn undecided_alerts(
-    ex: impl SqliteExecutor<'_>,
-    limit: i64,
-) -> Result<Vec<UndecidedAlert>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(ex)
-    .await
+/// The history of one (rule, target) at `now`: whether a run is in flight (for the target, any
+/// rule), when the last engine run of this rule began, and how many began in the rule's window
+/// since the last breaker reset.
+pub async fn target_history(
+    conn: &mut SqliteConnection,
+    rule: &Rule,
+    target: &str,
+    now: OffsetDateTime,
+) -> Result<TargetHistory, sqlx::Error> {
+    let (active, last, attempts) = raw_history(conn, rule.name(), target, &window_start(rule, now)).await?;
+    Ok(history_from(active, last.as_deref(), attempts, now))
 }
 
-/// Raw history of one (rule, target): whether a run is in flight (for the target, any rule),
-/// when the last engine run of this rule began, and how many began since `since` (the window
-/// start, or the last breaker reset if later).
-pub async fn target_history(
+/// [`TARGET_HISTORY_SQL`]'s row for (rule, target) since `window_start`: run in flight, last
+/// engine run's start, attempts since the window start or the last reset, if later.
+pub async fn raw_history(
     conn: &mut SqliteConnection,
     rule: &str,
     target: &str,
     window_start: &str,
-) -> Result<RawHistory, sqlx::Error> {
-    let (active, last, attempts): (bool, Option<String>, i64) = sqlx::query_as(TARGET_HISTORY_SQL)
-        .bind(rule)
-        .bind(target)
-        .bind(window_start)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok((active, last, u32::try_from(attempts).unwrap_or(u32::MAX)))
+) -> Result<(bool, Option<String>, i64), sqlx::Error> {
+    sqlx::query_as(TARGET_HISTORY_SQL).bind(rule).bind(target).bind(window_start).fetch_one(&mut *conn).await
 }
 
 /// [`target_history`]'s query (the inbox writer runs it too, on its own connection):
-/// parameters rule, target, window start; columns in flight, last start, attempts.
+/// parameters rule, target, window start ([`window_start`]); columns in flight, last start,
+/// attempts ([`history_from`]).
 pub const TARGET_HISTORY_SQL: &str = "SELECT \
     EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
     (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
@@ -53,120 +50,49 @@ pub const TARGET_HISTORY_SQL: &str = "SELECT \
        AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
                                           WHERE rule = ?1 AND target = ?2), '')))";
 
-/// What [`target_history`] returns: run in flight, last engine run's start, attempts in window.
-pub type RawHistory = (bool, Option<String>, u32);
-
-/// [`target_history`] remembered within one transaction: under a storm most alerts of a batch
-/// share a handful of targets, and each read held the write lock the inbox waits for. Only a
-/// run queued in the same transaction changes what the read returns, so the caller forgets the
-/// target's entries when it queues one ([`HistoryCache::forget_target`]). Valid for one
-/// transaction only (other writers change history between transactions).
-#[derive(Debug, Default)]
-pub struct HistoryCache {
-    seen: std::collections::HashMap<(String, String, String), RawHistory>,
-}
-
-impl HistoryCache {
-    /// [`target_history`], read once per (rule, target, window start).
-    pub async fn get(
-        &mut self,
-        conn: &mut SqliteConnection,
-        rule: &str,
-        target: &str,
-        window_start: &str,
-    ) -> Result<RawHistory, sqlx::Error> {
-        let key = (rule.to_owned(), target.to_owned(), window_start.to_owned());
-        if let Some(h) = self.seen.get(&key) {
-            return Ok(h.clone());
-        }
-        let h = target_history(conn, rule, target, window_start).await?;
-        self.seen.insert(key, h.clone());
-        Ok(h)
-    }
-
-    /// A run for `target` was queued: its "in flight", and its rule's last start and attempts,
-    /// are stale for every rule.
-    pub fn forget_target(&mut self, target: &str) {
-        self.seen.retain(|(_, t, _), _| t != target);
-    }
-}
-
-/// One decision about one alert, to store with [`record_decisions`].
-#[derive(Clone, Copy, Debug)]
-pub struct DecisionRow<'a> {
-    pub alert_id: i64,
-    pub rule: Option<&'a str>,
-    pub decision: &'a Decision,
-    pub run_id: Option<i64>,
-}
-
-/// Rows per multi-row statement: 7 parameters each, far below SQLite's 32,766.
-const DECISION_ROWS_PER_STATEMENT: usize = 256;
-
-/// Stores decisions and marks their alerts decided: two statements per chunk of rows, not two
-/// per alert (each statement is a round trip to the connection's thread, under the write lock).
-pub async fn record_decisions(
-    conn: &mut SqliteConnection,
-    rows: &[DecisionRow<'_>],
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(DECISION_ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) ",
-        );
-        insert.push_values(chunk, |mut b, row| {
-            let (outcome, reason, detail) = decision_columns(row.decision);
-            b.push_bind(row.alert_id)
-                .push_bind(now)
-                .push_bind(row.rule)
-                .push_bind(outcome)
-                .push_bind(reason)
-                .push_bind(detail)
-                .push_bind(row.run_id);
-        });
-        insert.build().execute(&mut *conn).await?;
-        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE alerts SET decided_at = ");
-        update.push_bind(now).push(" WHERE id IN (");
-        let mut ids = update.separated(", ");
-        for row in chunk {
-            ids.push_bind(row.alert_id);
-        }
-        update.push(")");
-        update.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+/// The start of `rule`'s breaker window at `now`, as stored timestamps compare. A window
+/// reaching back before year 0 covers all history: it starts at the earliest timestamp.
+pub fn window_start(rule: &Rule, now: OffsetDateTime) -> String {
+    const ALL_HISTORY: &str = "0000-01-01T00:00:00.000Z";
+    time::Duration::try_from(rule.config.window)
+        .ok()
+        .and_then(|w| now.checked_sub(w))
+        .and_then(|start| crate::ssr::alert::format_utc(start).ok())
+        .filter(|s| s.as_str() >= ALL_HISTORY)
+        .unwrap_or_else(|| ALL_HISTORY.to_owned())
 }
 
 /// A decision as the `decisions` table stores it: outcome, reason, detail.
-pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, String) {
+pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, Cow<'_, str>) {
     match decision {
         Decision::Run(p) => (
             "enqueued",
             "enqueued",
-            format!("{} on {} ({})", p.playbook, p.limit.as_deref().unwrap_or(&p.target), p.mode.as_str()),
+            Cow::Owned(format!(
+                "{} on {} ({})",
+                p.playbook,
+                p.limit.as_deref().unwrap_or(&p.target),
+                p.mode.as_str()
+            )),
         ),
-        Decision::Skip(s) => ("skipped", s.reason.as_str(), s.detail.clone()),
+        Decision::Skip(s) => ("skipped", s.reason.as_str(), Cow::Borrowed(&s.detail)),
     }
 }
 
 /// Converts raw history into what `decide` needs, given now.
-pub fn history_from(
-    active: bool,
-    last: Option<&str>,
-    attempts: u32,
-    now: time::OffsetDateTime,
-) -> TargetHistory {
+pub fn history_from(active: bool, last: Option<&str>, attempts: i64, now: OffsetDateTime) -> TargetHistory {
     let since_last_attempt = last
         .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
         .map(|t| (now - t).try_into().unwrap_or_default());
-    TargetHistory { active_run: active, since_last_attempt, attempts_in_window: attempts }
+    let attempts_in_window = u32::try_from(attempts).unwrap_or(u32::MAX);
+    TargetHistory { active_run: active, since_last_attempt, attempts_in_window }
 }
 
 /// An alert's status, labels and start, for heal now and replay.
 pub async fn alert_for_action(
     ex: impl SqliteExecutor<'_>,
     alert_id: i64,
-) -> Result<Option<UndecidedAlert>, sqlx::Error> {
+) -> Result<Option<StoredAlert>, sqlx::Error> {
     sqlx::query_as("SELECT id, status, labels, starts_at FROM alerts WHERE id = ?")
         .bind(alert_id)
         .fetch_optional(ex)

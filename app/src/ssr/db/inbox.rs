@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::ToSql;
-use rusqlite::{OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use time::OffsetDateTime;
 
 pub use rusqlite::{Connection, Error};
@@ -15,17 +15,18 @@ pub use rusqlite::{Connection, Error};
 use super::alerts::{NewNotification, StoredNotification};
 use super::notifications::StoredBody;
 use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
-use crate::ssr::heal::Rule;
+use crate::ssr::heal::{KnownHosts, Rule};
+use crate::ssr::inventory::InventoryHosts;
 
 mod decide;
 mod statements;
 
-use decide::store_decisions;
-pub use decide::{plan_skips, Decided, NewIds, Planned};
+use decide::decide_and_store;
+pub use decide::{verdict_of, Decided, NewEpisode, NewIds, RULES_REQUESTER};
 
 use statements::{
     bind_all, chunk_sizes, statement_sql, ALERT_COLUMNS, ALERT_CONFLICT, ALERT_ROW, ALERT_SQL,
-    NOTIFICATION_COLUMNS, NOTIFICATION_CONFLICT, NOTIFICATION_ROW, NOTIFICATION_SQL,
+    NOTIFICATION_COLUMNS, NOTIFICATION_CONFLICT, NOTIFICATION_ROW, NOTIFICATION_SQL, RECONCILED_ALERT_SQL,
 };
 #[cfg(test)]
 use statements::{
@@ -103,28 +104,136 @@ pub fn checkpoint_between_commits(conn: &Connection) -> rusqlite::Result<(i64, i
 pub struct Written {
     /// One per notification, in batch order.
     pub stored: Vec<StoredNotification>,
-    /// New episodes decided in the same commit.
+    /// Every new episode, decided in the same commit.
     pub decided: Vec<Decided>,
-    /// New episodes left to the engine (a run to queue, a breaker to report, or no verdict).
-    pub undecided: usize,
+}
+
+/// Now, as stored timestamps are written; an instant that cannot be written fails the write.
+fn now_text(now: OffsetDateTime) -> rusqlite::Result<String> {
+    format_utc(now).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
 }
 
 /// Stores `batch` in one IMMEDIATE transaction (the write lock is taken up front, so a busy
 /// database waits in the busy handler rather than failing at the first write), and decides
-/// its new episodes where no run is needed ([`plan_skips`]); all or nothing.
+/// every episode it creates in the same commit ([`decide_and_store`]): all or nothing. An
+/// alert without a verdict is prejudged here, against the inventory's hosts (`hosts`).
 pub fn write_batch(
     conn: &mut Connection,
     rules: &[Rule],
+    hosts: &InventoryHosts,
     batch: &[NewNotification<'_>],
 ) -> rusqlite::Result<Written> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
-    let now_text = format_utc(now).unwrap_or_default();
-    let planned = plan_skips(&tx, rules, batch, now)?;
-    let (stored, ids) = record_with_ids(&tx, batch, &planned, &now_text)?;
-    let (decided, undecided) = store_decisions(&tx, rules, &planned, &ids, &now_text)?;
+    let now_text = now_text(now)?;
+    let (stored, ids) = record_with_ids(&tx, batch, Some(&now_text))?;
+    let mut known: Option<std::sync::Arc<KnownHosts>> = None;
+    let mut episodes = Vec::new();
+    for (n, ids) in batch.iter().zip(&ids) {
+        for (i, (a, id)) in n.alerts.iter().zip(ids).enumerate() {
+            let Some(alert_id) = *id else { continue };
+            let verdict = match n.verdicts.get(i) {
+                Some(v) => std::borrow::Cow::Borrowed(v),
+                None => {
+                    let hosts = known.get_or_insert_with(|| hosts.current());
+                    std::borrow::Cow::Owned(verdict_of(rules, hosts, a.status, &a.labels))
+                }
+            };
+            episodes.push(NewEpisode { alert_id, starts_at: &a.starts_at, verdict });
+        }
+    }
+    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;
     tx.commit()?;
-    Ok(Written { stored, decided, undecided })
+    Ok(Written { stored, decided })
+}
+
+/// A firing alert found by polling Alertmanager, with the receiver it was routed to.
+#[derive(Clone, Debug)]
+pub struct ReconciledAlert {
+    pub alert: NewAlert,
+    pub receiver: Option<String>,
+}
+
+/// Stores the alerts reconciliation found, each unless its episode is already known (then
+/// nothing changes: reconciliation never counts as a delivery), and decides the new ones in
+/// the same commit, as [`write_batch`] does. Returns the decided new episodes.
+pub fn write_reconciled(
+    conn: &mut Connection,
+    rules: &[Rule],
+    hosts: &KnownHosts,
+    alerts: &[ReconciledAlert],
+) -> rusqlite::Result<Vec<Decided>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = OffsetDateTime::now_utc();
+    let now_text = now_text(now)?;
+    let mut episodes = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(RECONCILED_ALERT_SQL)?;
+        for r in alerts {
+            let a = &r.alert;
+            let id: Option<i64> = stmt
+                .query_row(
+                    rusqlite::params![
+                        a.fingerprint,
+                        a.starts_at,
+                        a.alertname,
+                        a.severity,
+                        a.instance,
+                        a.labels,
+                        a.annotations,
+                        a.generator_url,
+                        r.receiver,
+                        now_text,
+                        now_text,
+                        now_text,
+                    ],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(alert_id) = id {
+                let verdict = verdict_of(rules, hosts, AlertStatus::Firing, &a.labels);
+                episodes.push(NewEpisode {
+                    alert_id,
+                    starts_at: &a.starts_at,
+                    verdict: std::borrow::Cow::Owned(verdict),
+                });
+            }
+        }
+    }
+    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;
+    tx.commit()?;
+    Ok(decided)
+}
+
+/// Decides the episodes an earlier version stored undecided (it left them to a separate
+/// engine), oldest first, in one commit. Run once by the writer before it takes deliveries.
+pub fn decide_leftovers(
+    conn: &mut Connection,
+    rules: &[Rule],
+    hosts: &KnownHosts,
+) -> rusqlite::Result<Vec<Decided>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let rows: Vec<(i64, String, String, String)> = tx
+        .prepare("SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = OffsetDateTime::now_utc();
+    let now_text = now_text(now)?;
+    let episodes: Vec<NewEpisode<'_>> = rows
+        .iter()
+        .map(|(alert_id, status, labels, starts_at)| {
+            let status = if status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
+            let verdict = verdict_of(rules, hosts, status, labels);
+            NewEpisode { alert_id: *alert_id, starts_at, verdict: std::borrow::Cow::Owned(verdict) }
+        })
+        .collect();
+    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;
+    tx.execute("UPDATE alerts SET decided_at = ?1 WHERE decided_at IS NULL", [&now_text])?;
+    tx.commit()?;
+    Ok(decided)
 }
 
 /// Stores a batch of notifications and upserts each of their alerts, by its own status, in
@@ -135,17 +244,16 @@ pub fn record_notifications(
     tx: &Transaction<'_>,
     batch: &[NewNotification<'_>],
 ) -> rusqlite::Result<Vec<StoredNotification>> {
-    Ok(record_with_ids(tx, batch, &[], "")?.0)
+    Ok(record_with_ids(tx, batch, None)?.0)
 }
 
 /// [`record_notifications`], and for each notification its alerts' row ids where this batch
-/// created the row (`None` for an episode seen before). A new row with a `planned` skip is
-/// stored decided at `now`.
+/// created the row (`None` for an episode seen before). New rows are stored decided at
+/// `decided_at`, when given (the caller decides them in the same transaction).
 fn record_with_ids(
     tx: &Transaction<'_>,
     batch: &[NewNotification<'_>],
-    planned: &[Vec<Planned>],
-    now: &str,
+    decided_at: Option<&str>,
 ) -> rusqlite::Result<(Vec<StoredNotification>, Vec<NewIds>)> {
     // Notifications first: their ids go into the alert rows.
     let mut returned: Vec<(i64, i64)> = Vec::with_capacity(batch.len());
@@ -206,15 +314,10 @@ fn record_with_ids(
         })
         .collect();
 
-    let decided_at =
-        |n: usize, i: usize| planned.get(n).and_then(|p| p.get(i)).and_then(Option::as_ref).map(|_| now);
-    let alerts: Vec<(&NewNotification<'_>, i64, &NewAlert, Option<&str>)> = batch
+    let alerts: Vec<(&NewNotification<'_>, i64, &NewAlert)> = batch
         .iter()
         .zip(&stored)
-        .enumerate()
-        .flat_map(|(ni, (n, s))| {
-            n.alerts.iter().enumerate().map(move |(i, a)| (n, s.notification_id, a, decided_at(ni, i)))
-        })
+        .flat_map(|(n, s)| n.alerts.iter().map(move |a| (n, s.notification_id, a)))
         .collect();
     let mut returned: Vec<(i64, AlertReturned)> = Vec::with_capacity(alerts.len());
     let mut rest = alerts.as_slice();
@@ -224,7 +327,7 @@ fn record_with_ids(
         let mut stmt =
             tx.prepare_cached(statement_sql(&ALERT_SQL, ALERT_COLUMNS, ALERT_ROW, ALERT_CONFLICT, size))?;
         let mut at = 0;
-        for (n, nid, a, decided_at) in chunk {
+        for (n, nid, a) in chunk {
             let resolved_at = (a.status == AlertStatus::Resolved).then_some(n.received_at);
             bind_all(
                 &mut stmt,
@@ -247,7 +350,7 @@ fn record_with_ids(
                     &n.received_at,
                     &resolved_at,
                     nid,
-                    decided_at,
+                    &decided_at,
                 ],
             )?;
         }

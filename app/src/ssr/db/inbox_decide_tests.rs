@@ -1,10 +1,11 @@
-//! The inbox writer's own decisions: what it leaves to the engine, what history already
-//! settles, shadow skips and refused labels.
+//! The writer decides every new episode in the commit that stores it: the run it queues, what
+//! history settles, shadow skips, refused labels, and episodes an earlier version left
+//! undecided.
 use super::*;
-use crate::ssr::heal::SkipReason;
+use crate::ssr::heal::{KnownHosts, Rule};
 
 /// The FIRING fixture's rule for the writer's decisions, in `mode` (a JSON rule mode).
-fn nginx_rule(mode: &str) -> crate::ssr::heal::Rule {
+fn nginx_rule(mode: &str) -> Rule {
     let config: crate::ssr::heal::RuleConfig = serde_json::from_value(serde_json::json!({
         "name": "nginx-down",
         "match": { "alertname": "NginxDown" },
@@ -15,20 +16,21 @@ fn nginx_rule(mode: &str) -> crate::ssr::heal::Rule {
         "mode": mode,
     }))
     .unwrap();
-    crate::ssr::heal::Rule::from_config(config, |_| true).unwrap()
+    Rule::from_config(config, |_| true).unwrap()
 }
 
-/// Writes one notification of `alerts` (each firing, under `rules`) as the inbox writer does.
-fn write_one(db: &mut TestDb, rules: &[crate::ssr::heal::Rule], sha: &str, alerts: &[NewAlert]) -> Written {
-    use crate::ssr::evaluate::prejudge;
-    // The rules under test use no --limit: the inventory's hosts do not matter here.
-    let hosts = crate::ssr::heal::KnownHosts::default();
-    let verdicts: Vec<_> = alerts
-        .iter()
-        .map(|a| prejudge(rules, &hosts, a.status, &serde_json::from_str(&a.labels).unwrap()))
-        .collect();
+/// The rules under test use no --limit: the inventory's hosts do not matter here.
+fn no_hosts() -> InventoryHosts {
+    InventoryHosts::fixed(KnownHosts::default())
+}
+
+/// Writes one notification of `alerts` (each firing, under `rules`) as the inbox writer does,
+/// with the verdicts the webhook handler works out.
+fn write_one(db: &mut TestDb, rules: &[Rule], sha: &str, alerts: &[NewAlert]) -> Written {
+    let hosts = KnownHosts::default();
+    let verdicts: Vec<_> = alerts.iter().map(|a| verdict_of(rules, &hosts, a.status, &a.labels)).collect();
     let n = NewNotification { verdicts: &verdicts, ..notification(sha, "2026-01-01T00:00:00.000Z", alerts) };
-    write_batch(&mut db.conn, rules, &[n]).unwrap()
+    write_batch(&mut db.conn, rules, &no_hosts(), &[n]).unwrap()
 }
 
 fn fixture_alerts() -> Vec<NewAlert> {
@@ -36,56 +38,52 @@ fn fixture_alerts() -> Vec<NewAlert> {
     normalise_payload(&p).unwrap()
 }
 
+fn reasons(written: &[Decided]) -> Vec<&'static str> {
+    written.iter().map(Decided::reason).collect()
+}
+
 #[tokio::test]
-async fn the_writer_leaves_a_run_to_the_engine_and_decides_a_repeat_never() {
+async fn the_writer_queues_the_run_in_the_same_commit_and_decides_a_repeat_never() {
     let mut db = test_db().await;
     let rules = [nginx_rule("auto")];
     let alerts = fixture_alerts();
     let first = write_one(&mut db, &rules, "aa", &alerts);
-    assert_eq!((first.decided.len(), first.undecided), (0, 1), "no history: a run, the engine's job");
-    // The same episode again (a retry): not new, so neither decided nor left again.
+    assert_eq!(reasons(&first.decided), ["enqueued"]);
+    let run_id = first.decided[0].run_id.expect("a run");
+    let (status, requested_by, alert_id, decision_run): (String, String, i64, i64) = sqlx::query_as(
+        "SELECT r.status, r.requested_by, r.alert_id, d.run_id FROM heal_runs r JOIN decisions d ON d.alert_id = r.alert_id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), requested_by.as_str()), ("queued", RULES_REQUESTER));
+    assert_eq!((alert_id, decision_run), (first.decided[0].alert_id, run_id));
+    // The same episode again (a retry): not new, so not decided again.
     let again = write_one(&mut db, &rules, "bb", &alerts);
-    assert_eq!((again.decided.len(), again.undecided), (0, 0));
+    assert!(again.decided.is_empty());
     let decisions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM decisions").fetch_one(&db.pool).await.unwrap();
-    assert_eq!(decisions, 0);
+    assert_eq!(decisions, 1);
 }
 
 #[tokio::test]
-async fn the_writer_decides_what_the_history_already_settles() {
+async fn the_writer_decides_what_the_history_settles() {
     let mut db = test_db().await;
     let rules = [nginx_rule("auto")];
-    let mut alerts = fixture_alerts();
-    let first = write_one(&mut db, &rules, "aa", &alerts);
-    assert_eq!(first.undecided, 1);
-    // The engine queues a run for that episode's target (the fixture's instance label).
-    let alert_id: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&db.pool).await.unwrap();
-    sqlx::query(
-        "INSERT INTO heal_runs (alert_id, rule, playbook, target, mode, status, requested_by, created_at, \
-         extra_vars, timeout_ms, verify_within_ms) \
-         VALUES (?, 'nginx-down', 'heal-nginx.yml', ?, 'auto', 'queued', 'engine', ?, '{}', 60000, 30000)",
-    )
-    .bind(alert_id)
-    .bind(alerts[0].instance.clone().unwrap())
-    .bind(crate::ssr::alert::now_utc())
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    let alerts = fixture_alerts();
+    assert_eq!(reasons(&write_one(&mut db, &rules, "aa", &alerts).decided), ["enqueued"]);
 
-    // Two new episodes on the same target: a run is in flight, so both are settled here.
+    // Two new episodes on the same target while its run is queued.
     let mut second = alerts[0].clone();
     second.fingerprint = "00000000000000aa".into();
     let mut third = alerts[0].clone();
     third.fingerprint = "00000000000000bb".into();
-    alerts = vec![second, third];
-    let written = write_one(&mut db, &rules, "cc", &alerts);
-    assert_eq!(written.undecided, 0);
-    let reasons: Vec<SkipReason> = written.decided.iter().map(|d| d.reason).collect();
-    assert_eq!(reasons, [SkipReason::RunInProgress, SkipReason::RunInProgress]);
+    let written = write_one(&mut db, &rules, "cc", &[second, third]);
+    assert_eq!(reasons(&written.decided), ["run_in_progress", "run_in_progress"]);
     assert!(written.decided.iter().all(|d| d.rule == Some(0)), "the first rule");
     let stored: Vec<(String, String, String, bool)> = sqlx::query_as(
         "SELECT d.outcome, d.reason, d.detail, a.decided_at = d.at FROM decisions d JOIN alerts a ON a.id = d.alert_id \
-         ORDER BY d.id",
+         WHERE d.run_id IS NULL ORDER BY d.id",
     )
     .fetch_all(&db.pool)
     .await
@@ -104,7 +102,35 @@ async fn the_writer_decides_what_the_history_already_settles() {
     let mut fourth = alerts[0].clone();
     fourth.fingerprint = "00000000000000cc".into();
     let written = write_one(&mut db, &rules, "dd", &[fourth]);
-    assert_eq!(written.decided.iter().map(|d| d.reason).collect::<Vec<_>>(), [SkipReason::Cooldown]);
+    assert_eq!(reasons(&written.decided), ["cooldown"]);
+}
+
+#[tokio::test]
+async fn two_new_episodes_on_one_target_in_one_batch_make_one_run() {
+    let mut db = test_db().await;
+    let rules = [nginx_rule("auto")];
+    let mut alerts = fixture_alerts();
+    let mut other = alerts[0].clone();
+    other.fingerprint = "00000000000000aa".into();
+    alerts.push(other);
+    let written = write_one(&mut db, &rules, "aa", &alerts);
+    assert_eq!(reasons(&written.decided), ["enqueued", "run_in_progress"]);
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM heal_runs").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(runs, 1);
+}
+
+#[tokio::test]
+async fn an_alert_without_a_verdict_is_prejudged_by_the_writer() {
+    let mut db = test_db().await;
+    let rules = [nginx_rule("approval")];
+    let alerts = fixture_alerts();
+    let n = notification("aa", "2026-01-01T00:00:00.000Z", &alerts);
+    assert!(n.verdicts.is_empty());
+    let written = write_batch(&mut db.conn, &rules, &no_hosts(), &[n]).unwrap();
+    assert_eq!(reasons(&written.decided), ["enqueued"]);
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM heal_runs").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(status, "awaiting_approval");
 }
 
 #[tokio::test]
@@ -112,7 +138,7 @@ async fn the_writer_records_shadow_skips_and_audits_refused_labels() {
     let mut db = test_db().await;
     let shadow = [nginx_rule("shadow")];
     let written = write_one(&mut db, &shadow, "aa", &fixture_alerts());
-    assert_eq!(written.decided.iter().map(|d| d.reason).collect::<Vec<_>>(), [SkipReason::Shadow]);
+    assert_eq!(reasons(&written.decided), ["shadow"]);
 
     // A rule whose target label the alert lacks refuses it: a skip and an audit entry.
     let mut config: crate::ssr::heal::RuleConfig = serde_json::from_value(serde_json::json!({
@@ -120,11 +146,11 @@ async fn the_writer_records_shadow_skips_and_audits_refused_labels() {
     }))
     .unwrap();
     config.target_label = "host".into();
-    let refusing = [crate::ssr::heal::Rule::from_config(config, |_| true).unwrap()];
+    let refusing = [Rule::from_config(config, |_| true).unwrap()];
     let mut other = fixture_alerts();
     other[0].fingerprint = "00000000000000aa".into();
     let written = write_one(&mut db, &refusing, "bb", &other);
-    assert_eq!(written.decided.iter().map(|d| d.reason).collect::<Vec<_>>(), [SkipReason::InvalidLabels]);
+    assert_eq!(reasons(&written.decided), ["invalid_labels"]);
     let audit: (String, String, String, String) =
         sqlx::query_as("SELECT actor, action, target, source FROM audit_events")
             .fetch_one(&db.pool)
@@ -132,4 +158,72 @@ async fn the_writer_records_shadow_skips_and_audits_refused_labels() {
             .unwrap();
     let target = format!("alert {}", written.decided[0].alert_id);
     assert_eq!(audit, ("system".into(), "engine.labels_rejected".into(), target, "intake".into()));
+}
+
+#[tokio::test]
+async fn labels_that_cannot_be_read_are_refused_not_taken_for_none() {
+    let rules = [nginx_rule("auto")];
+    match verdict_of(&rules, &KnownHosts::default(), AlertStatus::Firing, "{not json") {
+        crate::ssr::heal::Prejudged::Skip { rule: None, skip } => {
+            assert_eq!(skip.reason, crate::ssr::heal::SkipReason::InvalidLabels);
+            assert!(skip.detail.contains("cannot be read"), "{}", skip.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn episodes_an_earlier_version_left_undecided_are_decided_in_chunks() {
+    let mut db = test_db().await;
+    sqlx::query(
+        "WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < 600) \
+         INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, \
+           first_seen_at, last_seen_at) \
+         SELECT id, printf('%016x', id), '2026-01-01T00:00:00.000Z', 'firing', 'X', '{}', '{}', 'webhook', 'n', 'n' FROM n",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let rules = [nginx_rule("auto")];
+    let decided = decide_leftovers(&mut db.conn, &rules, &KnownHosts::default()).unwrap();
+    assert_eq!(decided.len(), 600);
+    assert!(decided.iter().all(|d| d.reason() == "no_rule"));
+    let (n, distinct, undecided): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT alert_id), \
+                (SELECT count(*) FROM alerts WHERE decided_at IS NULL) FROM decisions",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((n, distinct, undecided), (600, 600, 0));
+    assert!(decide_leftovers(&mut db.conn, &rules, &KnownHosts::default()).unwrap().is_empty(), "once");
+}
+
+#[tokio::test]
+async fn reconciliation_adds_only_unknown_episodes_and_decides_them() {
+    let mut db = test_db().await;
+    let pool = db.pool.clone();
+    let p: WebhookPayload = serde_json::from_str(FIRING).unwrap();
+    let mut alert =
+        ReconciledAlert { alert: normalise_payload(&p).unwrap().remove(0), receiver: Some("heal".into()) };
+    let hosts = crate::ssr::heal::KnownHosts::default();
+    let reconcile = |db: &mut TestDb, a: &ReconciledAlert| {
+        write_reconciled(&mut db.conn, &[], &hosts, std::slice::from_ref(a)).unwrap()
+    };
+    assert_eq!(reconcile(&mut db, &alert).len(), 1, "new: stored and decided");
+    assert!(reconcile(&mut db, &alert).is_empty(), "known: nothing");
+    let (source, deliveries, decided): (String, i64, Option<String>) =
+        sqlx::query_as("SELECT source, deliveries, decided_at FROM alerts").fetch_one(&pool).await.unwrap();
+    assert_eq!((source.as_str(), deliveries), ("reconcile", 1));
+    assert!(decided.is_some(), "decided in the commit that stored it");
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM decisions").fetch_all(&pool).await.unwrap();
+    assert_eq!(reasons, ["no_rule"]);
+
+    // The webhook then delivers it: same row, a delivery more, source kept.
+    let stored = store_fixture(&mut db, FIRING, "2026-11-22T01:25:13.000Z");
+    assert_eq!(stored.duplicate_alerts, 1);
+    alert.alert.starts_at = "2026-11-22T02:00:00.000Z".into();
+    alert.receiver = None;
+    assert_eq!(reconcile(&mut db, &alert).len(), 1, "new episode");
 }

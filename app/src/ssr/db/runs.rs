@@ -42,37 +42,49 @@ impl<'a> NewRun<'a> {
     }
 }
 
+impl NewRun<'_> {
+    /// The run's mode and first status: an approval rule's run waits for an operator.
+    pub fn mode_and_status(&self) -> (&'static str, &'static str) {
+        match self.plan.mode {
+            RuleMode::Approval => ("approval", "awaiting_approval"),
+            RuleMode::DryRun => ("dry-run", "queued"),
+            RuleMode::Auto | RuleMode::Shadow => ("auto", "queued"),
+        }
+    }
+}
+
+/// Inserts a run ([`NewRun`]'s fields in order: alert id, rule, playbook, target, limit, mode,
+/// status, requested by, extra vars as JSON, timeout, verification, its deadline, the alert's
+/// start, now); returns its id, or no row when the target already has a run in flight. The
+/// inbox writer runs it too, on its own connection.
+pub const ENQUEUE_RUN_SQL: &str =
+    "INSERT INTO heal_runs (alert_id, rule, playbook, target, limit_host, mode, status, requested_by, extra_vars, \
+     timeout_ms, verify_expr, verify_within_ms, alert_starts_at, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT DO NOTHING RETURNING id";
+
 /// Queues a run (or parks it for approval). `Ok(None)` when the target already has a run in
 /// flight: the database's unique index is the final word on "one run per target".
 pub async fn enqueue_run(conn: &mut SqliteConnection, run: &NewRun<'_>) -> Result<Option<i64>, sqlx::Error> {
-    let (mode, status) = match run.plan.mode {
-        RuleMode::Approval => ("approval", "awaiting_approval"),
-        RuleMode::DryRun => ("dry-run", "queued"),
-        RuleMode::Auto | RuleMode::Shadow => ("auto", "queued"),
-    };
+    let (mode, status) = run.mode_and_status();
     let vars = serde_json::to_string(&run.plan.extra_vars).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let id = sqlx::query_scalar(
-        "INSERT INTO heal_runs (alert_id, rule, playbook, target, limit_host, mode, status, requested_by, extra_vars, \
-         timeout_ms, verify_expr, verify_within_ms, alert_starts_at, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(run.alert_id)
-    .bind(&run.plan.rule)
-    .bind(&run.plan.playbook)
-    .bind(&run.plan.target)
-    .bind(&run.plan.limit)
-    .bind(mode)
-    .bind(status)
-    .bind(run.requested_by)
-    .bind(vars)
-    .bind(run.timeout_ms)
-    .bind(run.verify_expr)
-    .bind(run.verify_within_ms)
-    .bind(run.alert_starts_at)
-    .bind(run.now)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let id = sqlx::query_scalar(ENQUEUE_RUN_SQL)
+        .bind(run.alert_id)
+        .bind(&run.plan.rule)
+        .bind(&run.plan.playbook)
+        .bind(&run.plan.target)
+        .bind(&run.plan.limit)
+        .bind(mode)
+        .bind(status)
+        .bind(run.requested_by)
+        .bind(vars)
+        .bind(run.timeout_ms)
+        .bind(run.verify_expr)
+        .bind(run.verify_within_ms)
+        .bind(run.alert_starts_at)
+        .bind(run.now)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(id)
 }
 

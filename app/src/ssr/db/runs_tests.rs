@@ -1,11 +1,9 @@
-//! Queue SQL: one run per target, claiming, history and breaker resets, decisions.
+//! Queue SQL: one run per target, claiming, history and breaker resets.
 use std::collections::BTreeMap;
 
 use super::*;
 use crate::ssr::db::decisions::*;
 use crate::ssr::db::test_pool;
-use crate::ssr::heal::Decision;
-use crate::ssr::heal::{Skip, SkipReason};
 
 fn plan(target: &str) -> Plan {
     Plan {
@@ -88,11 +86,11 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
             .await
             .unwrap();
         let (active, last, attempts) =
-            target_history(&mut conn, "nginx-down", "web1:9113", "2025-12-31T23:50:00.000Z").await.unwrap();
-        assert_eq!((active, last.as_deref(), attempts), (false, Some(*at), i as u32 + 1));
+            raw_history(&mut conn, "nginx-down", "web1:9113", "2025-12-31T23:50:00.000Z").await.unwrap();
+        assert_eq!((active, last.as_deref(), attempts), (false, Some(*at), i as i64 + 1));
     }
     let (_, _, in_window) =
-        target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
+        raw_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(in_window, 2, "the first attempt fell out of the window");
 
     let row = |attempts, last_reset: Option<&str>| BreakerRow {
@@ -108,30 +106,14 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
         .await
         .unwrap();
     let (_, _, after_reset) =
-        target_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
+        raw_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(after_reset, 1, "only attempts after the reset count");
     let states = breaker_states(&mut *conn, "nginx-down", "2026-01-01T00:05:00.000Z").await.unwrap();
     assert_eq!(states, [row(1, Some("2026-01-01T00:15:00.000Z"))]);
     assert!(breaker_states(&mut *conn, "other-rule", "2025-01-01T00:00:00.000Z").await.unwrap().is_empty());
     let (_, other_last, other) =
-        target_history(&mut conn, "other-rule", "web1:9113", "2025-01-01T00:00:00.000Z").await.unwrap();
+        raw_history(&mut conn, "other-rule", "web1:9113", "2025-01-01T00:00:00.000Z").await.unwrap();
     assert_eq!((other_last, other), (None, 0));
-}
-
-#[tokio::test]
-async fn decisions_are_stored_and_mark_the_alert_decided() {
-    let pool = test_pool().await;
-    crate::ssr::db::insert_test_alert(&pool, 7, "X").await;
-    assert_eq!(undecided_alerts(&pool, 10).await.unwrap().len(), 1);
-    let mut conn = pool.acquire().await.unwrap();
-    let skip = Decision::Skip(Skip { reason: SkipReason::Cooldown, detail: "cooldown: 30s ago".into() });
-    let row = DecisionRow { alert_id: 7, rule: Some("nginx-down"), decision: &skip, run_id: None };
-    record_decisions(&mut conn, &[row], "2026-01-01T00:00:01.000Z").await.unwrap();
-    drop(conn);
-    assert!(undecided_alerts(&pool, 10).await.unwrap().is_empty());
-    let (reason, detail): (String, String) =
-        sqlx::query_as("SELECT reason, detail FROM decisions").fetch_one(&pool).await.unwrap();
-    assert_eq!((reason.as_str(), detail.as_str()), ("cooldown", "cooldown: 30s ago"));
 }
 
 #[test]
@@ -143,61 +125,4 @@ fn history_from_measures_time_since_the_last_attempt() {
     assert_eq!(h.since_last_attempt, Some(std::time::Duration::from_secs(90)));
     assert!(h.active_run);
     assert_eq!(history_from(false, None, 0, now).since_last_attempt, None);
-}
-
-#[tokio::test]
-async fn the_history_cache_reads_once_and_forgets_a_target_when_a_run_is_queued_for_it() {
-    let pool = test_pool().await;
-    let mut conn = pool.acquire().await.unwrap();
-    let mut cache = HistoryCache::default();
-    let window = "2025-12-31T00:00:00.000Z";
-    assert_eq!(cache.get(&mut conn, "nginx-down", "web1:9113", window).await.unwrap(), (false, None, 0));
-    let other = cache.get(&mut conn, "nginx-down", "web2:9113", window).await.unwrap();
-    let at = "2026-01-01T00:00:00.000Z";
-    enqueue_run(&mut conn, &new_run(&plan("web1:9113"), at)).await.unwrap().expect("queued");
-    enqueue_run(&mut conn, &new_run(&plan("web2:9113"), at)).await.unwrap().expect("queued");
-    assert_eq!(
-        cache.get(&mut conn, "nginx-down", "web1:9113", window).await.unwrap(),
-        (false, None, 0),
-        "remembered, not read again"
-    );
-    cache.forget_target("web1:9113");
-    assert_eq!(
-        cache.get(&mut conn, "nginx-down", "web1:9113", window).await.unwrap(),
-        (true, Some(at.to_owned()), 1),
-        "read again after the run was queued"
-    );
-    assert_eq!(
-        cache.get(&mut conn, "nginx-down", "web2:9113", window).await.unwrap(),
-        other,
-        "only that target is forgotten"
-    );
-}
-
-#[tokio::test]
-async fn many_decisions_are_stored_in_chunks_and_every_alert_is_marked_decided() {
-    let pool = test_pool().await;
-    sqlx::query(
-        "WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < 600) \
-         INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, \
-           first_seen_at, last_seen_at) \
-         SELECT id, printf('%016x', id), '2026-01-01T00:00:00.000Z', 'firing', 'X', '{}', '{}', 'webhook', 'n', 'n' FROM n",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let skip = Decision::Skip(Skip { reason: SkipReason::NoRule, detail: "no rule".into() });
-    let rows: Vec<DecisionRow<'_>> = (1..=600)
-        .map(|alert_id| DecisionRow { alert_id, rule: None, decision: &skip, run_id: None })
-        .collect();
-    let mut conn = pool.acquire().await.unwrap();
-    record_decisions(&mut conn, &rows, "2026-01-01T00:00:01.000Z").await.unwrap();
-    drop(conn);
-    assert!(undecided_alerts(&pool, 1000).await.unwrap().is_empty());
-    let (n, distinct): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(DISTINCT alert_id) FROM decisions")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!((n, distinct), (600, 600));
 }

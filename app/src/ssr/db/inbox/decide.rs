@@ -1,138 +1,185 @@
-//! The inbox writer's decisions: the skips it stores with the alerts a group commit creates,
-//! so the engine is left only the runs to queue and the breakers to report.
-use std::collections::HashMap;
+//! Every new episode decided in the commit that stores it: the one decision
+//! ([`decide_batch`]) over the history read in the writer's transaction, the runs it queues,
+//! the decisions and the audit entries for refused labels — all stored before the commit.
+use std::borrow::Cow;
 
-use rusqlite::Transaction;
+use rusqlite::{OptionalExtension, Transaction};
 use time::OffsetDateTime;
 
 use super::statements::{
     bind_all, chunk_sizes, statement_sql, AUDIT_COLUMNS, AUDIT_ROW, AUDIT_SQL, DECISION_COLUMNS,
     DECISION_ROW, DECISION_SQL,
 };
-use crate::ssr::alert::format_utc;
-use crate::ssr::db::alerts::NewNotification;
+use crate::ssr::alert::AlertStatus;
 use crate::ssr::db::audit::{refusal_entries, LABELS_REJECTED};
-use crate::ssr::db::decisions::{history_from, TARGET_HISTORY_SQL};
-use crate::ssr::evaluate::Prejudged;
-use crate::ssr::heal::{weigh, Decision, Rule, Skip, SkipReason, TargetHistory};
+use crate::ssr::db::decisions::{decision_columns, history_from, window_start, TARGET_HISTORY_SQL};
+use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
+use crate::ssr::heal::{
+    decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason, TargetHistory,
+};
+
+/// Who the runs the rules queue are requested by (what cooldown and breaker count).
+pub const RULES_REQUESTER: &str = "engine";
 
 /// One notification's alerts, in order: the row id where this batch created the row.
 pub type NewIds = Vec<Option<i64>>;
 
-/// An alert episode the inbox writer decided in the commit that stored it.
+/// An episode a commit created, to decide: its row, its start, and what the rules make of it
+/// before history.
+#[derive(Clone, Debug)]
+pub struct NewEpisode<'a> {
+    pub alert_id: i64,
+    pub starts_at: &'a str,
+    pub verdict: Cow<'a, Prejudged>,
+}
+
+/// An episode decided in the commit that stored it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decided {
     pub alert_id: i64,
     /// The rule, as an index into the writer's rules.
     pub rule: Option<usize>,
-    pub reason: SkipReason,
+    pub decision: Decision,
+    /// The run queued, if the decision is one.
+    pub run_id: Option<i64>,
+    /// The target, when this decision found its breaker just opened: tell people (once).
+    pub breaker_opened: Option<String>,
 }
 
-/// A skip worked out for an alert before it is stored: the rule (an index) and why.
-pub type Planned = Option<(Option<usize>, Skip)>;
+impl Decided {
+    /// The reason stored with the decision: `enqueued`, or why it was skipped.
+    pub fn reason(&self) -> &'static str {
+        decision_columns(&self.decision).1
+    }
+}
 
-/// For each alert of `batch` (by notification, in order), the skip the engine would decide
-/// at `now` when that skip needs no action: resolved, no rule, refused labels (audited), a run
-/// in flight, the cooldown, shadow mode. The history is read in `tx`, under the write lock the
-/// engine would decide under, so it is the engine's decision at this instant, stored with the
-/// alert rather than by a second transaction rewriting it: under a webhook storm of re-fires
-/// the engine had to decide every alert, and held the write lock the webhooks wait for. A run
-/// to queue, and a breaker that must be reported, are left to the engine (`None`), as is an
-/// alert without a verdict. Only the alerts the batch creates are decided ([`store_decisions`]).
-pub fn plan_skips(
+/// What `rules` make of an alert before history, from its stored labels (JSON): labels that
+/// cannot be read are refused, never taken for "no labels".
+pub fn verdict_of(rules: &[Rule], hosts: &KnownHosts, status: AlertStatus, labels: &str) -> Prejudged {
+    match serde_json::from_str(labels) {
+        Ok(labels) => prejudge(rules, hosts, status, &labels),
+        Err(e) => Prejudged::Skip {
+            rule: None,
+            skip: Skip {
+                reason: SkipReason::InvalidLabels,
+                detail: format!("the labels cannot be read: {e}"),
+            },
+        },
+    }
+}
+
+/// Decides `episodes` (in the order stored) at `now` and stores, in `tx`: the runs the
+/// decision queues (idempotent on the one-run-in-flight-per-target index: a conflict becomes
+/// `run_in_progress`), one decision per episode, and one audit entry per distinct refusal of
+/// labels. The caller marks the alerts decided and commits.
+pub fn decide_and_store(
     tx: &Transaction<'_>,
     rules: &[Rule],
-    batch: &[NewNotification<'_>],
+    episodes: &[NewEpisode<'_>],
     now: OffsetDateTime,
-) -> rusqlite::Result<Vec<Vec<Planned>>> {
-    let mut histories: HashMap<(usize, &str), TargetHistory> = HashMap::new();
-    let mut planned = Vec::with_capacity(batch.len());
-    for n in batch {
-        let mut skips = Vec::with_capacity(n.alerts.len());
-        for i in 0..n.alerts.len() {
-            let skip = match n.verdicts.get(i) {
-                None => None,
-                Some(Prejudged::Skip { rule, skip }) => Some((*rule, skip.clone())),
-                Some(Prejudged::Check { rule, plan }) => match rules.get(*rule) {
-                    None => None,
-                    Some(r) => {
-                        let key = (*rule, plan.target.as_str());
-                        let history = match histories.get(&key) {
-                            Some(h) => *h,
-                            None => {
-                                *histories.entry(key).or_insert(target_history(tx, r, &plan.target, now)?)
-                            }
-                        };
-                        match weigh(r, plan, history) {
-                            Decision::Skip(s) => Some((Some(*rule), s)),
-                            Decision::Run(_) => None,
-                        }
-                    }
-                },
-            };
-            skips.push(skip.filter(|(_, s)| s.reason != SkipReason::BreakerOpen));
+    now_text: &str,
+) -> rusqlite::Result<Vec<Decided>> {
+    let judged = decide_batch(rules, episodes.iter().map(|e| e.verdict.as_ref()), |rule, target| {
+        target_history(tx, rule, target, now)
+    })?;
+    let mut decided = Vec::with_capacity(judged.len());
+    for (episode, judged) in episodes.iter().zip(judged) {
+        let breaker_opened = match episode.verdict.as_ref() {
+            Prejudged::Check { plan, .. } if judged.opens_breaker(rules) => Some(plan.target.clone()),
+            _ => None,
+        };
+        let Judged { rule, mut decision, .. } = judged;
+        let mut run_id = None;
+        let mut in_flight = None;
+        if let (Decision::Run(plan), Some(r)) = (&decision, rule.and_then(|i| rules.get(i))) {
+            let new =
+                NewRun::for_alert(r, plan, episode.alert_id, episode.starts_at, RULES_REQUESTER, now_text);
+            run_id = enqueue(tx, &new)?;
+            if run_id.is_none() {
+                in_flight = Some(plan.target.clone());
+            }
         }
-        planned.push(skips);
+        if let Some(target) = in_flight {
+            decision = Decision::Skip(Skip {
+                reason: SkipReason::RunInProgress,
+                detail: format!("a run for {target} is already in flight"),
+            });
+        }
+        decided.push(Decided { alert_id: episode.alert_id, rule, decision, run_id, breaker_opened });
     }
-    Ok(planned)
+    store_decisions(tx, rules, &decided, now_text)?;
+    Ok(decided)
 }
 
-/// The engine's history read ([`TARGET_HISTORY_SQL`]) for one (rule, target) at `now`.
+/// The history of one (rule, target) at `now`, read in the writer's transaction.
 fn target_history(
     tx: &Transaction<'_>,
     rule: &Rule,
     target: &str,
     now: OffsetDateTime,
 ) -> rusqlite::Result<TargetHistory> {
-    let window_start = format_utc(now - rule.config.window).unwrap_or_default();
     let (active, last, attempts): (bool, Option<String>, i64) = tx
         .prepare_cached(TARGET_HISTORY_SQL)?
-        .query_row(rusqlite::params![rule.name(), target, window_start], |r| {
+        .query_row(rusqlite::params![rule.name(), target, window_start(rule, now)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    Ok(history_from(active, last.as_deref(), u32::try_from(attempts).unwrap_or(u32::MAX), now))
+    Ok(history_from(active, last.as_deref(), attempts, now))
 }
 
-/// Writes the planned skips of the alerts this batch created (`ids`), and the audit entries
-/// for the refused ones (one per distinct refusal, as the engine does): a few multi-row
-/// statements. Their `decided_at` was stored with the row. Returns what was decided and how many new episodes are the engine's.
-pub(super) fn store_decisions(
+/// Queues `run` ([`ENQUEUE_RUN_SQL`]); its id, or none when its target has a run in flight.
+fn enqueue(tx: &Transaction<'_>, run: &NewRun<'_>) -> rusqlite::Result<Option<i64>> {
+    let (mode, status) = run.mode_and_status();
+    let vars = serde_json::to_string(&run.plan.extra_vars)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.prepare_cached(ENQUEUE_RUN_SQL)?
+        .query_row(
+            rusqlite::params![
+                run.alert_id,
+                run.plan.rule,
+                run.plan.playbook,
+                run.plan.target,
+                run.plan.limit,
+                mode,
+                status,
+                run.requested_by,
+                vars,
+                run.timeout_ms,
+                run.verify_expr,
+                run.verify_within_ms,
+                run.alert_starts_at,
+                run.now,
+            ],
+            |r| r.get(0),
+        )
+        .optional()
+}
+
+/// Writes the decisions, and the audit entries for the refused ones (one per distinct
+/// refusal, naming its alerts): a few multi-row statements.
+fn store_decisions(
     tx: &Transaction<'_>,
     rules: &[Rule],
-    planned: &[Vec<Planned>],
-    ids: &[NewIds],
+    decided: &[Decided],
     now: &str,
-) -> rusqlite::Result<(Vec<Decided>, usize)> {
-    let mut rows: Vec<(i64, Option<usize>, &Skip)> = Vec::new();
-    let mut undecided = 0;
-    for (n, ids) in ids.iter().enumerate() {
-        for (i, id) in ids.iter().enumerate() {
-            let Some(id) = *id else { continue };
-            match planned.get(n).and_then(|p| p.get(i)) {
-                Some(Some((rule, skip))) => rows.push((id, *rule, skip)),
-                _ => undecided += 1,
-            }
-        }
-    }
-    let mut rest = rows.as_slice();
-    for size in chunk_sizes(rows.len()) {
+) -> rusqlite::Result<()> {
+    let mut rest = decided;
+    for size in chunk_sizes(decided.len()) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let mut stmt =
             tx.prepare_cached(statement_sql(&DECISION_SQL, DECISION_COLUMNS, DECISION_ROW, "", size))?;
         let mut at = 0;
-        for (id, rule, skip) in chunk {
-            let rule = rule.and_then(|i| rules.get(i)).map(Rule::name);
-            let reason = skip.reason.as_str();
-            bind_all(&mut stmt, &mut at, &[id, &now, &rule, &"skipped", &reason, &skip.detail])?;
+        for d in chunk {
+            let rule = d.rule.and_then(|i| rules.get(i)).map(Rule::name);
+            let (outcome, reason, detail) = decision_columns(&d.decision);
+            bind_all(&mut stmt, &mut at, &[&d.alert_id, &now, &rule, &outcome, &reason, &detail, &d.run_id])?;
         }
         stmt.raw_execute()?;
     }
-    let refused = refusal_entries(
-        rows.iter()
-            .filter(|(_, _, s)| s.reason == SkipReason::InvalidLabels)
-            .map(|(id, _, s)| (*id, s.detail.as_str())),
-    );
+    let refused = refusal_entries(decided.iter().filter_map(|d| match &d.decision {
+        Decision::Skip(s) if s.reason == SkipReason::InvalidLabels => Some((d.alert_id, s.detail.as_str())),
+        _ => None,
+    }));
     let mut rest = refused.as_slice();
     for size in chunk_sizes(refused.len()) {
         let (chunk, tail) = rest.split_at(size);
@@ -145,9 +192,5 @@ pub(super) fn store_decisions(
         }
         stmt.raw_execute()?;
     }
-    let decided = rows
-        .into_iter()
-        .map(|(alert_id, rule, skip)| Decided { alert_id, rule, reason: skip.reason })
-        .collect();
-    Ok((decided, undecided))
+    Ok(())
 }

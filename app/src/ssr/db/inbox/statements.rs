@@ -40,9 +40,18 @@ pub(super) const ALERT_CONFLICT: &str = " ON CONFLICT (fingerprint, starts_at) D
        last_notification_id = excluded.last_notification_id \
      RETURNING fingerprint, starts_at, deliveries, resolved_at, id";
 
+/// One alert found by reconciliation: inserted unless its episode is known (never a delivery);
+/// returns its id when inserted. Parameters: fingerprint, startsAt, alertname, severity,
+/// instance, labels, annotations, generatorURL, receiver, first and last seen, decided at.
+pub(super) const RECONCILED_ALERT_SQL: &str =
+    "INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, instance, labels, \
+     annotations, ends_at, generator_url, receiver, source, first_seen_at, last_seen_at, decided_at) \
+     VALUES (?, ?, 'firing', ?, ?, ?, ?, ?, NULL, ?, ?, 'reconcile', ?, ?, ?) \
+     ON CONFLICT (fingerprint, starts_at) DO NOTHING RETURNING id";
+
 pub(super) const DECISION_COLUMNS: &str =
-    "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail) VALUES ";
-pub(super) const DECISION_ROW: &str = "(?,?,?,?,?,?)";
+    "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) VALUES ";
+pub(super) const DECISION_ROW: &str = "(?,?,?,?,?,?,?)";
 
 pub(super) const AUDIT_COLUMNS: &str =
     "INSERT INTO audit_events (actor, action, target, detail, source) VALUES ";

@@ -9,9 +9,9 @@ mod rules;
 pub use approvals::PendingApproval;
 pub use rules::{BreakerState, RuleView};
 mod filter;
-pub use filter::{
-    AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage, RUN_STATUSES, RUN_TRIGGERS,
-};
+mod run;
+pub use filter::{AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage};
+pub use run::{DecisionReason, RunMode, RunStatus, Tone, Trigger, Verification};
 
 /// `url` when it may become a link: an `http` or `https` URL. Alert data (`generatorURL`,
 /// `externalURL`) comes from Alertmanager, which often takes unauthenticated posts; a
@@ -257,12 +257,10 @@ pub struct RunSummary {
     pub rule: String,
     pub playbook: String,
     pub target: String,
-    /// `auto`, `approval` or `dry-run`.
-    pub mode: String,
-    /// queued, awaiting_approval, running, succeeded, failed, timed_out, cancelled, interrupted.
-    pub status: String,
-    /// pending, verified, not_fixed, inconclusive, skipped (or none yet).
-    pub verification: Option<String>,
+    pub mode: RunMode,
+    pub status: RunStatus,
+    /// None until the run finished (or was cancelled).
+    pub verification: Option<Verification>,
     pub requested_by: String,
     pub created_at: String,
     pub started_at: Option<String>,

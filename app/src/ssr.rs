@@ -20,6 +20,7 @@ pub mod silence;
 pub mod state;
 pub mod timeline;
 pub mod user_admin;
+pub mod utc;
 
 pub use state::AppState;
 

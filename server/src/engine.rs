@@ -15,6 +15,7 @@ use app::ssr::alert::format_utc;
 use app::ssr::db::inbox::Decided;
 use app::ssr::db::runs;
 use app::ssr::heal::{Decision, Rule};
+use app::ssr::utc::Utc;
 
 use crate::intake::Resolutions;
 use crate::metrics::{BreakerLabel, Metrics, ReasonLabel};
@@ -156,8 +157,8 @@ impl Engine {
     /// One housekeeping pass (tests drive it step by step).
     pub async fn step(&self) -> Result<(), sqlx::Error> {
         let now = OffsetDateTime::now_utc();
-        let older_than = format_utc(now - self.approval_ttl).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        let now_text = format_utc(now).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        let older_than = Utc::at(now).minus(self.approval_ttl).to_string();
+        let now_text = format_utc(now);
         let expired = runs::expire_approvals(&self.pool, &older_than, &now_text).await?;
         if expired > 0 {
             tracing::info!(expired, "approvals cancelled (alert resolved or approval expired)");

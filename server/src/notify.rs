@@ -1,6 +1,7 @@
 //! Notifications out: a JSON POST (a Slack-compatible `text` plus structured fields) to each
 //! URL of a rule's `notify`, with a timeout and a few retries; every outcome recorded. Never
 //! blocks a heal: callers spawn it.
+use app::model::{RunStatus, Verification};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -26,8 +27,8 @@ pub struct Event {
     pub rule: String,
     pub target: String,
     pub run_id: Option<i64>,
-    pub status: Option<String>,
-    pub verification: Option<String>,
+    pub status: Option<RunStatus>,
+    pub verification: Option<Verification>,
 }
 
 impl Event {
@@ -37,11 +38,11 @@ impl Event {
         run_id: i64,
         rule: &str,
         target: &str,
-        status: &str,
-        verification: Option<String>,
+        status: RunStatus,
+        verification: Option<Verification>,
     ) -> Event {
-        let (event, text) = match verification.as_deref() {
-            Some("not_fixed") => {
+        let (event, text) = match verification {
+            Some(Verification::NotFixed) => {
                 ("not_fixed", format!("selfheal: run #{run_id} of {rule} on {target} ran but did not fix it"))
             }
             v => (
@@ -58,7 +59,7 @@ impl Event {
             rule: rule.to_owned(),
             target: target.to_owned(),
             run_id: Some(run_id),
-            status: Some(status.to_owned()),
+            status: Some(status),
             verification,
         }
     }
@@ -151,16 +152,28 @@ mod tests {
     #[test]
     fn a_run_end_is_announced_with_its_verdict() {
         let cases = [
-            ("verified", "succeeded", Some("verified"), "run_finished", "succeeded, verified"),
-            ("skipped", "failed", None, "run_finished", "on web1 failed"),
-            ("not fixed", "succeeded", Some("not_fixed"), "not_fixed", "ran but did not fix it"),
+            (
+                "verified",
+                RunStatus::Succeeded,
+                Some(Verification::Verified),
+                "run_finished",
+                "succeeded, verified",
+            ),
+            ("skipped", RunStatus::Failed, None, "run_finished", "on web1 failed"),
+            (
+                "not fixed",
+                RunStatus::Succeeded,
+                Some(Verification::NotFixed),
+                "not_fixed",
+                "ran but did not fix it",
+            ),
         ];
         for (name, status, verdict, event, text) in cases {
-            let e = Event::run_ended(7, "nginx-down", "web1", status, verdict.map(str::to_owned));
+            let e = Event::run_ended(7, "nginx-down", "web1", status, verdict);
             assert_eq!(e.event, event, "{name}");
             assert!(e.text.starts_with("selfheal: run #7 of nginx-down on web1"), "{name}: {}", e.text);
             assert!(e.text.ends_with(text), "{name}: {}", e.text);
-            assert_eq!((e.status.as_deref(), e.verification.as_deref()), (Some(status), verdict), "{name}");
+            assert_eq!((e.status, e.verification), (Some(status), verdict), "{name}");
         }
     }
 

@@ -232,7 +232,7 @@ fn cutoffs(r: &RetentionConfig, now: OffsetDateTime) -> anyhow::Result<Cutoffs> 
     let before = |age: Duration| -> anyhow::Result<String> {
         let age = time::Duration::try_from(age).context("retention age too large")?;
         let at = now.checked_sub(age).context("retention age too large")?;
-        format_utc(at).map_err(anyhow::Error::msg)
+        Ok(format_utc(at))
     };
     Ok(Cutoffs {
         alerts: before(r.alerts)?,
@@ -241,7 +241,7 @@ fn cutoffs(r: &RetentionConfig, now: OffsetDateTime) -> anyhow::Result<Cutoffs> 
         run_output: before(r.run_output)?,
         runs: before(r.runs)?,
         audit: before(r.audit)?,
-        now: format_utc(now).map_err(anyhow::Error::msg)?,
+        now: format_utc(now),
     })
 }
 

@@ -68,8 +68,8 @@ impl Silencer {
                 Matcher { name: "alertname", value: alertname, is_regex: false, is_equal: true },
                 Matcher { name: label, value: target, is_regex: false, is_equal: true },
             ],
-            starts_at: format_utc(now)?,
-            ends_at: format_utc(now + lasting)?,
+            starts_at: format_utc(now),
+            ends_at: format_utc(now + lasting),
             created_by: "selfheal",
             comment: format!("selfheal run #{run_id} is healing this; expires when the run ends"),
         };
@@ -113,8 +113,8 @@ impl SilenceAlerts for Silencer {
                     .iter()
                     .map(|(name, value)| Matcher { name, value, is_regex: false, is_equal: true })
                     .collect(),
-                starts_at: format_utc(now)?,
-                ends_at: format_utc(now + request.lasting)?,
+                starts_at: format_utc(now),
+                ends_at: format_utc(now + request.lasting),
                 created_by: &request.created_by,
                 comment: request.comment.clone(),
             };

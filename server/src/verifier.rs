@@ -232,11 +232,11 @@ impl Verifier {
             Verdict::Inconclusive(e) => Some(format!("verification inconclusive: {e}")),
             _ => None,
         };
-        let now_text = format_utc(now).unwrap_or_default();
+        let now_text = format_utc(now);
         if let Err(e) = runs::set_verification(
             &self.pool,
             run.id,
-            verdict.as_str(),
+            verdict.verification(),
             error.as_deref(),
             time_to_heal_ms,
             &now_text,
@@ -259,8 +259,8 @@ impl Verifier {
             }
         }
         if let Some(rule) = self.rules.iter().find(|r| r.name() == run.rule) {
-            let verdict = Some(verdict.as_str().to_owned());
-            let event = Event::run_ended(run.id, &run.rule, &run.target, &run.status, verdict);
+            let event =
+                Event::run_ended(run.id, &run.rule, &run.target, run.status, Some(verdict.verification()));
             self.notifier.spawn(&rule.config.notify, event);
         }
     }

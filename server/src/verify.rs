@@ -1,5 +1,6 @@
 //! Verification: after a run, ask Prometheus (HTTP API, instant queries) until the heal's
 //! condition holds or the time is up. A heal is `verified` only then.
+use app::model::Verification;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -22,12 +23,17 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn as_str(&self) -> &'static str {
+    /// The verification stored for this verdict.
+    pub fn verification(&self) -> Verification {
         match self {
-            Verdict::Verified => "verified",
-            Verdict::NotFixed => "not_fixed",
-            Verdict::Inconclusive(_) => "inconclusive",
+            Verdict::Verified => Verification::Verified,
+            Verdict::NotFixed => Verification::NotFixed,
+            Verdict::Inconclusive(_) => Verification::Inconclusive,
         }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.verification().as_str()
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use app::model::{RunMode, RunStatus, Verification};
 use app::ssr::alert::now_utc;
 use app::ssr::db::outbound;
 use app::ssr::db::runs::{self, ClaimedRun, FinishedRun};
@@ -166,9 +167,15 @@ impl Worker {
 
     /// Runs the playbook and stores how it ended; returns the status and whether its
     /// verification is pending.
-    async fn play(&self, run: &ClaimedRun) -> (&'static str, bool) {
+    async fn play(&self, run: &ClaimedRun) -> (RunStatus, bool) {
         let run = run.clone();
-        let extra_vars: BTreeMap<String, String> = serde_json::from_str(&run.extra_vars).unwrap_or_default();
+        // Stored by the queue from a checked plan; if they cannot be read back, the run fails
+        // saying so rather than running the playbook without them.
+        let (extra_vars, unreadable) = match serde_json::from_str::<BTreeMap<String, String>>(&run.extra_vars)
+        {
+            Ok(vars) => (vars, None),
+            Err(e) => (BTreeMap::new(), Some(format!("the run's stored extra vars cannot be read: {e}"))),
+        };
         let work_dir = self.settings.work_root.join(format!("run-{}", run.id));
         let spec = PlaybookRun {
             command: self.settings.command.clone(),
@@ -176,7 +183,7 @@ impl Worker {
             inventory: self.settings.inventory.clone(),
             limit: run.limit_host.clone(),
             extra_vars,
-            check: run.mode == "dry-run",
+            check: run.mode == RunMode::DryRun,
             timeout: Duration::from_millis(u64::try_from(run.timeout_ms).unwrap_or(0)),
             python_interpreter: self.settings.python_interpreter.clone(),
             work_dir: work_dir.clone(),
@@ -197,32 +204,35 @@ impl Worker {
                 let _ = runs::set_run_pid(&pool, run_id, pid).await;
             }
         });
-        let ending = ansible::run_playbook(
-            &spec,
-            tx,
-            |pid| {
-                let _ = pid_tx.send(pid);
-            },
-            self.kill.child_token(),
-        )
-        .await;
+        let ending = match unreadable {
+            None => {
+                let started = |pid| {
+                    let _ = pid_tx.send(pid);
+                };
+                ansible::run_playbook(&spec, tx, started, self.kill.child_token()).await
+            }
+            Some(why) => {
+                drop(tx); // no output: the output store ends at once
+                Ending::SpawnFailed(why)
+            }
+        };
         let _ = std::fs::remove_dir_all(&work_dir);
         let stored = store.await.unwrap_or_default();
 
         let (status, exit_code, error) = match &ending {
-            Ending::Succeeded => ("succeeded", Some(0), None),
-            Ending::Failed(code) => ("failed", Some(*code), None),
+            Ending::Succeeded => (RunStatus::Succeeded, Some(0), None),
+            Ending::Failed(code) => (RunStatus::Failed, Some(*code), None),
             Ending::TimedOut => {
-                ("timed_out", None, Some(format!("killed after {} ms (timeout)", run.timeout_ms)))
+                (RunStatus::TimedOut, None, Some(format!("killed after {} ms (timeout)", run.timeout_ms)))
             }
             Ending::Cancelled => (
-                "interrupted",
+                RunStatus::Interrupted,
                 None,
                 Some("killed: selfheal stopped and the grace period ran out".to_owned()),
             ),
-            Ending::SpawnFailed(e) => ("failed", None, Some(e.clone())),
+            Ending::SpawnFailed(e) => (RunStatus::Failed, None, Some(e.clone())),
         };
-        let verify = ending == Ending::Succeeded && run.mode != "dry-run";
+        let verify = ending == Ending::Succeeded && run.mode != RunMode::DryRun;
         let recap = serde_json::to_string(&stored.recap).ok().filter(|_| !stored.recap.is_empty());
         let finished = FinishedRun {
             status,
@@ -230,7 +240,7 @@ impl Worker {
             error: error.as_deref(),
             recap: recap.as_deref(),
             output_truncated: stored.truncated,
-            verification: if verify { "pending" } else { "skipped" },
+            verification: if verify { Verification::Pending } else { Verification::Skipped },
             now: &now_utc(),
         };
         // Verification is pending only once the database says so: that is what the verifier claims.
@@ -242,8 +252,8 @@ impl Worker {
                 false
             }
         };
-        self.metrics.runs.get_or_create(&ResultLabel { result: status }).inc();
-        tracing::info!(status, lines = stored.lines, "run finished");
+        self.metrics.runs.get_or_create(&ResultLabel { result: status.as_str() }).inc();
+        tracing::info!(status = status.as_str(), lines = stored.lines, "run finished");
         (status, pending)
     }
 }

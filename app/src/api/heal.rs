@@ -125,7 +125,7 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     auth::require_role(Role::Viewer).await?;
     let state = app_state()?;
     let now = time::OffsetDateTime::now_utc();
-    let utc = |t| crate::ssr::alert::format_utc(t).unwrap_or_default();
+    let utc = crate::ssr::alert::format_utc;
     let since = utc(now - time::Duration::hours(24));
     let (firing_alerts, runs_in_flight, awaiting_approval, runs_24h, verified_24h, failed_24h) =
         db::runs::overview_counts(&state.pool, &since).await.map_err(|e| internal("overview failed", e))?;

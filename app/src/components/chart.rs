@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::components::time::format_ms;
-use crate::model::HourStat;
+use crate::model::{HourStat, Verification};
 
 /// The heals-per-hour chart as HTML.
 pub fn heals_html(hours: &[HourStat]) -> String {
@@ -118,7 +118,7 @@ pub fn HealsChart(hours: Vec<HourStat>) -> impl IntoView {
             <figcaption>
                 <span>"Heals per hour"</span>
                 <span class="legend">
-                    <span class="key key-ok">"verified"</span>
+                    <span class="key key-ok">{Verification::Verified.as_str()}</span>
                     <span class="key key-bad">"failed or not fixed"</span>
                     <span class="key key-other">"other"</span>
                 </span>

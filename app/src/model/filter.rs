@@ -39,21 +39,6 @@ impl AlertFilter {
     }
 }
 
-/// Run statuses a filter may name (the CHECK constraint of `heal_runs.status`).
-pub const RUN_STATUSES: [&str; 8] = [
-    "queued",
-    "awaiting_approval",
-    "running",
-    "succeeded",
-    "failed",
-    "timed_out",
-    "cancelled",
-    "interrupted",
-];
-
-/// Run triggers a filter may name: the engine, a person's "heal now", a person's replay.
-pub const RUN_TRIGGERS: [&str; 3] = ["engine", "heal_now", "replay"];
-
 /// Filters of the run list. `trigger` is `engine`, `heal_now` or `replay`; `rule` matches the
 /// rule or the playbook; times bound when the run was queued.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,14 +13,10 @@ use crate::components::badges::StatusBadge;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
 use crate::components::time::{duration_ms, format_ms, RelTime};
-use crate::model::{HostRecap, RunSummary};
+use crate::model::{HostRecap, RunStatus, RunSummary};
 
 /// How often a live run's page asks for news.
 const REFRESH_MS: u64 = 1000;
-
-fn in_flight(status: &str) -> bool {
-    matches!(status, "queued" | "running" | "awaiting_approval")
-}
 
 /// The run detail page.
 #[component]
@@ -33,14 +29,14 @@ pub fn RunPage() -> impl IntoView {
     let acted = move || approve.version().get() + cancel.version().get();
     let run = Resource::new(move || (id(), tick.get(), acted()), |(id, _, _)| get_run(id));
     let recap = Resource::new(move || (id(), tick.get()), |(id, _)| get_run_recap(id));
-    let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| in_flight(&r.status)));
+    let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| r.status.is_active()));
     let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
 
     // In the browser only: poll while the run is in flight.
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
             move || {
-                let live = run.get_untracked().and_then(|r| r.ok()).is_some_and(|r| in_flight(&r.status));
+                let live = run.get_untracked().and_then(|r| r.ok()).is_some_and(|r| r.status.is_active());
                 if live {
                     tick.update(|t| *t += 1);
                 }
@@ -77,8 +73,8 @@ fn RunActions(
     cancel: ServerAction<CancelRun>,
 ) -> impl IntoView {
     let can_act = can_act();
-    let waiting = run.status == "awaiting_approval";
-    let cancellable = waiting || run.status == "queued";
+    let waiting = run.status == RunStatus::AwaitingApproval;
+    let cancellable = run.status.is_waiting();
     let id = run.id;
     let error = move || {
         approve
@@ -109,9 +105,9 @@ fn RunHeader(run: RunSummary) -> impl IntoView {
     view! {
         <h1>{format!("Run #{} — {}", run.id, run.rule)}</h1>
         <dl class="facts" data-testid="run-facts">
-            <dt>"Status"</dt><dd><StatusBadge status=run.status.clone()/></dd>
-            <dt>"Verification"</dt><dd>{run.verification.clone().map(|v| view! { <StatusBadge status=v/> })}</dd>
-            <dt>"Playbook"</dt><dd><code>{run.playbook.clone()}</code>" ("{run.mode.clone()}")"</dd>
+            <dt>"Status"</dt><dd><StatusBadge status=run.status/></dd>
+            <dt>"Verification"</dt><dd>{run.verification.map(|v| view! { <StatusBadge status=v/> })}</dd>
+            <dt>"Playbook"</dt><dd><code>{run.playbook.clone()}</code>" ("{run.mode.as_str()}")"</dd>
             <dt>"Target"</dt><dd><code>{run.target.clone()}</code></dd>
             <dt>"Triggered by"</dt><dd>{run.requested_by.clone()}{run.alert_id.map(|a| format!(" (alert #{a})"))}</dd>
             <dt>"Queued"</dt><dd><RelTime at=run.created_at.clone()/></dd>

@@ -9,10 +9,16 @@ use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::time::{format_ms, RelTime};
-use crate::model::{RunFilter, RunSummary, RUN_STATUSES, RUN_TRIGGERS};
+use crate::model::{RunFilter, RunMode, RunStatus, RunSummary, Trigger};
 
-/// How the filter names each of [`RUN_TRIGGERS`].
-const TRIGGER_LABELS: [&str; 3] = ["engine", "heal now", "replay"];
+/// How the filter shows a trigger.
+fn trigger_label(t: Trigger) -> &'static str {
+    match t {
+        Trigger::Engine => "engine",
+        Trigger::HealNow => "heal now",
+        Trigger::Replay => "replay",
+    }
+}
 
 /// The run list.
 #[component]
@@ -48,10 +54,10 @@ pub fn RunsPage() -> impl IntoView {
             };
             view! {
                 <form method="get" action="/runs" class="filters" data-testid="run-filters">
-                    <label>"Status"<select name="status">{options(RUN_STATUSES.iter().map(|s| (*s, *s)).collect(), f.status)}</select></label>
+                    <label>"Status"<select name="status">{options(RunStatus::ALL.iter().map(|s| (s.as_str(), s.as_str())).collect(), f.status)}</select></label>
                     <label>"Rule or playbook"<input type="text" name="rule" value=f.rule.unwrap_or_default()/></label>
                     <label>"Target"<input type="text" name="target" value=f.target.unwrap_or_default()/></label>
-                    <label>"Trigger"<select name="trigger">{options(RUN_TRIGGERS.into_iter().zip(TRIGGER_LABELS).collect(), f.trigger)}</select></label>
+                    <label>"Trigger"<select name="trigger">{options(Trigger::ALL.iter().map(|&t| (t.as_str(), trigger_label(t))).collect(), f.trigger)}</select></label>
                     <TimeRangeFields since=f.since from=f.from to=f.to/>
                     <button type="submit" class="btn">"Filter"</button>
                 </form>
@@ -90,11 +96,11 @@ fn RunTable(rows: Vec<RunSummary>) -> impl IntoView {
                 {rows.into_iter().map(|r| view! {
                     <tr>
                         <td><a href=format!("/runs/{}", r.id)>{format!("#{}", r.id)}</a></td>
-                        <td><StatusBadge status=r.status.clone()/></td>
-                        <td>{r.verification.clone().map(|v| view! { <StatusBadge status=v/> })}</td>
+                        <td><StatusBadge status=r.status/></td>
+                        <td>{r.verification.map(|v| view! { <StatusBadge status=v/> })}</td>
                         <td>{r.rule}</td>
                         <td><code>{r.target}</code></td>
-                        <td><code>{r.playbook}</code>{(r.mode == "dry-run").then_some(" (dry run)")}</td>
+                        <td><code>{r.playbook}</code>{(r.mode == RunMode::DryRun).then_some(" (dry run)")}</td>
                         <td>{r.requested_by}</td>
                         <td><RelTime at=r.created_at/></td>
                         <td>{r.time_to_heal_ms.map(format_ms)}</td>

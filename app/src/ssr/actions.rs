@@ -1,12 +1,10 @@
 //! What operators do to runs — heal now, approve, reject, cancel, reset a breaker — each in one
 //! transaction with its audit entry. Server functions check the role, then call these.
-use std::collections::BTreeMap;
-
 use sqlx::SqlitePool;
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, OpenBreaker, ReplayOutcome};
-use crate::ssr::alert::now_utc;
+use crate::ssr::alert::{now_utc, Labels};
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
 use crate::ssr::db::decisions;
 use crate::ssr::db::runs::{self, NewRun};
@@ -34,7 +32,7 @@ pub async fn heal_now(
         .await
         .map_err(db)?
         .ok_or_else(|| respond_with(AppError::NotFound))?;
-    let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
+    let labels = Labels::parse(&alert.labels).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let rule = select_rule(rules, &labels).ok_or_else(|| {
         respond_with(AppError::Invalid("no rule matches this alert: nothing to run".to_owned()))
     })?;
@@ -80,9 +78,9 @@ pub async fn silence_alert(
         .await
         .map_err(db)?
         .ok_or_else(|| respond_with(AppError::NotFound))?;
-    let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
+    let labels = Labels::parse(&alert.labels).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let request = SilenceRequest {
-        matchers: labels.into_iter().collect(),
+        matchers: labels.into_map().into_iter().collect(),
         lasting,
         created_by: user.username.clone(),
         comment: comment.clone(),

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::OffsetDateTime;
+
+use crate::ssr::utc::Utc;
 
 /// The only payload version Alertmanager has sent since 0.x; anything else is refused.
 pub const WEBHOOK_VERSION: &str = "4";
@@ -84,28 +84,47 @@ pub struct NewAlert {
     pub generator_url: Option<String>,
 }
 
-/// A timestamp in the canonical form we store: `2026-11-22T01:25:10.341Z`.
-pub fn normalise_time(raw: &str) -> Result<String, String> {
-    let t = OffsetDateTime::parse(raw.trim(), &Rfc3339)
-        .map_err(|e| format!("`{raw}` is not an RFC 3339 time ({e})"))?;
-    format_utc(t)
+/// An alert's labels, parsed once from their stored JSON, with an error: labels that cannot
+/// be read are never taken for "no labels" (which no rule matches, silently).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels(BTreeMap<String, String>);
+
+impl Labels {
+    pub fn parse(json: &str) -> Result<Labels, String> {
+        serde_json::from_str(json).map(Labels).map_err(|e| format!("the alert's labels cannot be read: {e}"))
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
 }
 
-/// Formats a time as stored (UTC, milliseconds).
-pub fn format_utc(t: OffsetDateTime) -> Result<String, String> {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.to_offset(time::UtcOffset::UTC).format(&fmt).map_err(|e| e.to_string())
+impl std::ops::Deref for Labels {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// A timestamp in the canonical form we store: `2026-11-22T01:25:10.341Z`.
+pub fn normalise_time(raw: &str) -> Result<String, String> {
+    Utc::parse(raw).map(|t| t.to_string())
+}
+
+/// Formats a time as stored (UTC, milliseconds): [`Utc`]'s form, which cannot fail.
+pub fn format_utc(t: OffsetDateTime) -> String {
+    Utc::at(t).to_string()
 }
 
 /// A stored timestamp plus `by`, as stored; none when `at` does not parse.
 pub fn add_utc(at: &str, by: std::time::Duration) -> Option<String> {
-    let t = OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
-    format_utc(t + by).ok()
+    Utc::parse(at).ok().map(|t| t.plus(by).to_string())
 }
 
 /// Now, as stored.
 pub fn now_utc() -> String {
-    format_utc(OffsetDateTime::now_utc()).unwrap_or_default()
+    Utc::now().to_string()
 }
 
 /// Checks one alert and turns it into an episode; `at` names it in error messages.

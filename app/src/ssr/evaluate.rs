@@ -1,11 +1,9 @@
 //! One stored alert through today's rules against the stored history, for replay: the same
 //! pure decision ([`prejudge`], then [`weigh`]) the inbox writer makes at intake.
-use std::collections::BTreeMap;
-
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
-use crate::ssr::alert::AlertStatus;
+use crate::ssr::alert::{AlertStatus, Labels};
 use crate::ssr::db::decisions::{self, StoredAlert};
 use crate::ssr::heal::{
     decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason, TargetHistory,
@@ -27,10 +25,9 @@ pub async fn evaluate<'r>(
     alert: &StoredAlert,
     now: OffsetDateTime,
 ) -> Result<Evaluation<'r>, sqlx::Error> {
-    let labels: BTreeMap<String, String> = match serde_json::from_str(&alert.labels) {
+    let labels = match Labels::parse(&alert.labels) {
         Ok(labels) => labels,
-        Err(e) => {
-            let detail = format!("the stored labels cannot be read: {e}");
+        Err(detail) => {
             let decision = Decision::Skip(Skip { reason: SkipReason::InvalidLabels, detail });
             return Ok(Evaluation { rule: None, decision });
         }

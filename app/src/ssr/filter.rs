@@ -5,8 +5,9 @@ use std::time::Duration;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::model::{AlertFilter, AuditFilter, RunFilter, RUN_STATUSES, RUN_TRIGGERS};
+use crate::model::{AlertFilter, AuditFilter, RunFilter, RunStatus, Trigger};
 use crate::ssr::alert::{format_utc, normalise_time};
+use crate::ssr::utc::Utc;
 
 /// Longest value of an exact-match filter (names, instances, actors): longer than any real
 /// label value we have seen, short enough that a hostile URL cannot make queries heavy.
@@ -44,21 +45,10 @@ pub struct AlertQuery {
     pub range: TimeRange,
 }
 
-/// How a run came to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// Queued by the engine for a new alert.
-    Engine,
-    /// Queued by a person with "heal now".
-    HealNow,
-    /// Queued by a person replaying an alert through today's rules.
-    Replay,
-}
-
 /// A validated run filter; `rule` matches the rule or the playbook, `range` the queue time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunQuery {
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     pub rule: Option<String>,
     pub target: Option<String>,
     pub trigger: Option<Trigger>,
@@ -87,16 +77,11 @@ pub fn alert_query(f: &AlertFilter, now: OffsetDateTime) -> Result<AlertQuery, S
 
 /// Checks a run filter; the error names the field.
 pub fn run_query(f: &RunFilter, now: OffsetDateTime) -> Result<RunQuery, String> {
-    let trigger = one_of("trigger", &f.trigger, &RUN_TRIGGERS)?.map(|t| match t.as_str() {
-        "engine" => Trigger::Engine,
-        "heal_now" => Trigger::HealNow,
-        _ => Trigger::Replay,
-    });
     Ok(RunQuery {
-        status: one_of("status", &f.status, &RUN_STATUSES)?,
+        status: one_word("status", &f.status, RunStatus::ALL, |s| s.as_str())?,
         rule: exact("rule", &f.rule)?,
         target: exact("target", &f.target)?,
-        trigger,
+        trigger: one_word("trigger", &f.trigger, Trigger::ALL, |t| t.as_str())?,
         range: time_range(&f.since, &f.from, &f.to, now)?,
     })
 }
@@ -136,6 +121,17 @@ fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> Result<Option<St
     }
 }
 
+/// [`one_of`] for the words of a text enum: the value as `T`.
+fn one_word<T: Copy>(
+    field: &str,
+    v: &Option<String>,
+    all: &[T],
+    word: fn(T) -> &'static str,
+) -> Result<Option<T>, String> {
+    let words: Vec<&str> = all.iter().map(|&t| word(t)).collect();
+    Ok(one_of(field, v, &words)?.and_then(|v| all.iter().copied().find(|&t| word(t) == v)))
+}
+
 /// `since` (relative to `now`) or `from`/`to` (absolute, UTC), not both.
 fn time_range(
     since: &Option<String>,
@@ -154,7 +150,7 @@ fn time_range(
             .iter()
             .find(|c| c.0 == since)
             .ok_or_else(|| format!("since must be one of {}, not `{since}`", choices.join(", ")))?;
-        return Ok(TimeRange { from: Some(format_utc(now - *span)?), to: None });
+        return Ok(TimeRange { from: Some(Utc::at(now).minus(*span).to_string()), to: None });
     }
     if let (Some(f), Some(t)) = (&from, &to) {
         if f >= t {
@@ -177,7 +173,7 @@ fn parse_time(field: &str, raw: &str) -> Result<String, String> {
         .or_else(|_| PrimitiveDateTime::parse(raw, &seconds))
         .or_else(|_| time::Date::parse(raw, &date).map(|d| d.midnight()))
         .map_err(|_| format!("{field} must be a UTC time like 2026-11-22T10:00, not `{raw}`"))?;
-    format_utc(local.assume_utc())
+    Ok(format_utc(local.assume_utc()))
 }
 
 #[cfg(test)]

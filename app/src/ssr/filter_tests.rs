@@ -101,7 +101,7 @@ fn run_and_audit_filters_are_checked() {
     }
     let ok = RunFilter { status: some("timed_out"), trigger: some("heal_now"), ..Default::default() };
     let q = run_query(&ok, now()).unwrap();
-    assert_eq!((q.status.as_deref(), q.trigger), (Some("timed_out"), Some(Trigger::HealNow)));
+    assert_eq!((q.status, q.trigger), (Some(RunStatus::TimedOut), Some(Trigger::HealNow)));
     assert!(audit_query(&AuditFilter { actor: Some("x".repeat(201)), ..Default::default() }, now()).is_err());
     let a = audit_query(
         &AuditFilter { action: some("auth.login"), since: some("1h"), ..Default::default() },

@@ -1,5 +1,6 @@
 //! Healing decisions, pure: which rule an alert falls under, what a run would do (playbook,
 //! target, extra vars), and whether to run now or skip — with the reason stored for people.
+pub mod breaker;
 mod decide;
 mod hosts;
 mod rule;
@@ -13,6 +14,7 @@ pub use decide::{decide_batch, prejudge, Judged, Prejudged};
 pub use hosts::KnownHosts;
 pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
 
+use crate::model::{DecisionReason, RunMode};
 use crate::ssr::alert::AlertStatus;
 
 /// Longest label value passed to a playbook as a variable.
@@ -36,10 +38,10 @@ pub enum RuleMode {
 impl RuleMode {
     pub fn as_str(self) -> &'static str {
         match self {
-            RuleMode::Auto => "auto",
-            RuleMode::Approval => "approval",
+            RuleMode::Auto => RunMode::Auto.as_str(),
+            RuleMode::Approval => RunMode::Approval.as_str(),
             RuleMode::Shadow => "shadow",
-            RuleMode::DryRun => "dry-run",
+            RuleMode::DryRun => RunMode::DryRun.as_str(),
         }
     }
 }
@@ -74,16 +76,21 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    pub fn as_str(self) -> &'static str {
+    /// The reason stored with the decision.
+    pub fn reason(self) -> DecisionReason {
         match self {
-            SkipReason::Resolved => "resolved",
-            SkipReason::NoRule => "no_rule",
-            SkipReason::InvalidLabels => "invalid_labels",
-            SkipReason::RunInProgress => "run_in_progress",
-            SkipReason::Cooldown => "cooldown",
-            SkipReason::BreakerOpen => "breaker_open",
-            SkipReason::Shadow => "shadow",
+            SkipReason::Resolved => DecisionReason::Resolved,
+            SkipReason::NoRule => DecisionReason::NoRule,
+            SkipReason::InvalidLabels => DecisionReason::InvalidLabels,
+            SkipReason::RunInProgress => DecisionReason::RunInProgress,
+            SkipReason::Cooldown => DecisionReason::Cooldown,
+            SkipReason::BreakerOpen => DecisionReason::BreakerOpen,
+            SkipReason::Shadow => DecisionReason::Shadow,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.reason().as_str()
     }
 }
 
@@ -227,7 +234,7 @@ pub fn weigh(rule: &Rule, plan: &Plan, history: TargetHistory) -> Decision {
             format!("a run for {} is already in flight", plan.target),
         ));
     }
-    if history.attempts_in_window >= cfg.max_attempts {
+    if breaker::is_open(rule, history.attempts_in_window) {
         return Decision::Skip(skip(
             SkipReason::BreakerOpen,
             format!(

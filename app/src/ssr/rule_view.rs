@@ -4,7 +4,7 @@ use sqlx::SqlitePool;
 
 use crate::model::{BreakerState, RuleView};
 use crate::ssr::db::decisions;
-use crate::ssr::heal::Rule;
+use crate::ssr::heal::{breaker, Rule};
 
 /// Breaker state per target of `rule` at `now`.
 pub async fn rule_breakers(
@@ -12,14 +12,14 @@ pub async fn rule_breakers(
     rule: &Rule,
     now: time::OffsetDateTime,
 ) -> Result<Vec<BreakerState>, sqlx::Error> {
-    let window_start = crate::ssr::alert::format_utc(now - rule.config.window).unwrap_or_default();
+    let window_start = breaker::window_start(rule, now);
     let max_attempts = i64::from(rule.config.max_attempts);
     let rows = decisions::breaker_states(pool, rule.name(), &window_start).await?;
     Ok(rows
         .into_iter()
         .map(|b| BreakerState {
             target: b.target,
-            open: b.attempts >= max_attempts,
+            open: breaker::is_open(rule, u32::try_from(b.attempts).unwrap_or(u32::MAX)),
             attempts: b.attempts,
             max_attempts,
             last_attempt: b.last_attempt,

@@ -1,5 +1,5 @@
 //! An alert's timeline from its stored rows: pure, so every step's wording is tested here.
-use crate::model::{AlertSummary, RunSummary, TimelineEntry};
+use crate::model::{AlertSummary, RunMode, RunStatus, RunSummary, TimelineEntry, Verification};
 use crate::ssr::db::alert_detail::DecisionRow;
 
 fn entry(at: &str, kind: &str, text: String, run_id: Option<i64>) -> TimelineEntry {
@@ -33,10 +33,10 @@ pub fn build_timeline(
     }
     for r in runs.iter().rev() {
         let id = Some(r.id);
-        let mode = if r.mode == "check" { " in --check mode" } else { "" };
+        let mode = if r.mode == RunMode::DryRun { " in --check mode" } else { "" };
         out.push(entry(
             &r.created_at,
-            "queued",
+            RunStatus::Queued.as_str(),
             format!("run #{} queued by {}: {} on {}{mode}", r.id, r.requested_by, r.playbook, r.target),
             id,
         ));
@@ -49,23 +49,23 @@ pub fn build_timeline(
             out.push(entry(
                 at,
                 "finished",
-                format!("run #{} {}{exit}{error}", r.id, r.status.replace('_', " ")),
+                format!("run #{} {}{exit}{error}", r.id, r.status.as_str().replace('_', " ")),
                 id,
             ));
-            match r.verification.as_deref() {
-                Some("verified") => {
+            match r.verification {
+                Some(v @ Verification::Verified) => {
                     let ttl = r.time_to_heal_ms.map(|ms| format!(" — healed in {:.1} s", ms as f64 / 1000.0));
                     let text = format!(
                         "run #{} verified: Prometheus no longer sees the condition{}",
                         r.id,
                         ttl.unwrap_or_default()
                     );
-                    out.push(entry(at, "verified", text, id));
+                    out.push(entry(at, v.as_str(), text, id));
                 }
-                Some("not_fixed") => {
+                Some(v @ Verification::NotFixed) => {
                     out.push(entry(
                         at,
-                        "not_fixed",
+                        v.as_str(),
                         format!("run #{}: the condition is still there", r.id),
                         id,
                     ));
@@ -112,9 +112,9 @@ mod tests {
             rule: "nginx-down".into(),
             playbook: "heal-nginx.yml".into(),
             target: "web1".into(),
-            mode: "apply".into(),
-            status: "succeeded".into(),
-            verification: Some("verified".into()),
+            mode: RunMode::Auto,
+            status: RunStatus::Succeeded,
+            verification: Some(Verification::Verified),
             requested_by: "engine".into(),
             created_at: "2026-11-22T01:00:01.000Z".into(),
             started_at: Some("2026-11-22T01:00:02.000Z".into()),
@@ -161,8 +161,8 @@ mod tests {
             run_id: None,
         };
         let mut r = run();
-        r.status = "failed".into();
-        r.verification = Some("not_fixed".into());
+        r.status = RunStatus::Failed;
+        r.verification = Some(Verification::NotFixed);
         r.exit_code = Some(2);
         r.error = Some("nginx did not start".into());
         let t = build_timeline(&a, "2026-11-22T01:00:00.500Z", &[skip], &[r]);
@@ -171,5 +171,19 @@ mod tests {
         assert!(texts.contains(&"run #4 failed, exit 2: nginx did not start"), "{texts:?}");
         assert_eq!(t.last().unwrap().kind, "not_fixed");
         assert!(!t.iter().any(|e| e.kind == "delivered" || e.kind == "resolved"));
+    }
+
+    /// Regression: the timeline compared the mode with "check", a word no run has, so a dry
+    /// run never said so.
+    #[test]
+    fn a_dry_run_says_it_ran_in_check_mode() {
+        let mut r = run();
+        let queued = |r: &RunSummary| {
+            let t = build_timeline(&alert(), "2026-11-22T01:00:00.500Z", &[], std::slice::from_ref(r));
+            t.into_iter().find(|e| e.kind == "queued").map(|e| e.text).unwrap()
+        };
+        assert!(!queued(&r).contains("--check"), "{}", queued(&r));
+        r.mode = RunMode::DryRun;
+        assert!(queued(&r).ends_with("heal-nginx.yml on web1 in --check mode"), "{}", queued(&r));
     }
 }

@@ -240,3 +240,33 @@ async fn huge_output_is_capped_and_marked_by_the_worker() {
             .unwrap();
     assert!(last.contains("output truncated") && last.contains("cap 5000"), "{last}");
 }
+
+/// Regression: extra vars that could not be read back became "no vars" and the playbook ran
+/// without them. Now the run fails, saying why, and no playbook runs.
+#[tokio::test]
+async fn a_run_whose_stored_extra_vars_cannot_be_read_fails_without_running() {
+    let marker = tempfile::tempdir().unwrap();
+    let ran = marker.path().join("ran");
+    let playbook = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.file:\n        path: {}\n        state: touch\n",
+        ran.display()
+    );
+    let app = app_with_playbook("Corrupt", &playbook, |_| {}).await;
+    let body = serde_json::json!({
+        "version": "4", "groupKey": "g", "receiver": "r", "status": "firing",
+        "alerts": [{ "status": "firing", "labels": { "alertname": "Corrupt", "host": "localhost" },
+                     "startsAt": "2026-11-22T01:00:00Z", "fingerprint": "1234" }]
+    });
+    app.deliver(&body.to_string()).await;
+    sqlx::query("UPDATE heal_runs SET extra_vars = '{not json'").execute(&app.pool).await.unwrap();
+    let id = app.worker.clone().run_once().await.unwrap().expect("a queued run");
+    let (status, error): (String, String) =
+        sqlx::query_as("SELECT status, error FROM heal_runs WHERE id = ?")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains("extra vars cannot be read"), "{error}");
+    assert!(!ran.exists(), "the playbook must not run without its vars");
+}

@@ -1,7 +1,7 @@
 //! The approvals queue: runs in `awaiting_approval`, with their alert's name.
 use sqlx::SqliteExecutor;
 
-use crate::model::PendingApproval;
+use crate::model::{PendingApproval, RunStatus};
 
 /// Most runs the queue lists: more waiting than this is a runaway rule, not a queue to read.
 pub const MAX_PENDING_APPROVALS: i64 = 500;
@@ -15,8 +15,9 @@ pub async fn pending_approvals(
         "SELECT r.id AS run_id, r.alert_id, a.alertname, r.rule, r.target, r.playbook, r.requested_by, \
                 r.created_at AS requested_at \
          FROM heal_runs r LEFT JOIN alerts a ON a.id = r.alert_id \
-         WHERE r.status = 'awaiting_approval' ORDER BY r.id LIMIT ?",
+         WHERE r.status = ? ORDER BY r.id LIMIT ?",
     )
+    .bind(RunStatus::AwaitingApproval)
     .bind(limit)
     .fetch_all(ex)
     .await

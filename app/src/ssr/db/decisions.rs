@@ -1,11 +1,13 @@
 //! The decisions' memory: per-target history (cooldown, breaker and its resets), the stored
 //! decisions, and breaker resets.
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use sqlx::{SqliteConnection, SqliteExecutor};
 use time::OffsetDateTime;
 
-use crate::ssr::heal::{Decision, Rule, TargetHistory};
+use crate::model::{DecisionReason, RunStatus};
+use crate::ssr::heal::{breaker, Decision, Rule, TargetHistory};
 
 /// A stored alert episode, as heal now and replay read it.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -25,7 +27,8 @@ pub async fn target_history(
     target: &str,
     now: OffsetDateTime,
 ) -> Result<TargetHistory, sqlx::Error> {
-    let (active, last, attempts) = raw_history(conn, rule.name(), target, &window_start(rule, now)).await?;
+    let (active, last, attempts) =
+        raw_history(conn, rule.name(), target, &breaker::window_start(rule, now)).await?;
     Ok(history_from(active, last.as_deref(), attempts, now))
 }
 
@@ -37,37 +40,35 @@ pub async fn raw_history(
     target: &str,
     window_start: &str,
 ) -> Result<(bool, Option<String>, i64), sqlx::Error> {
-    sqlx::query_as(TARGET_HISTORY_SQL).bind(rule).bind(target).bind(window_start).fetch_one(&mut *conn).await
+    sqlx::query_as(TARGET_HISTORY_SQL.as_str())
+        .bind(rule)
+        .bind(target)
+        .bind(window_start)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// [`target_history`]'s query (the inbox writer runs it too, on its own connection):
-/// parameters rule, target, window start ([`window_start`]); columns in flight, last start,
+/// parameters rule, target, window start ([`breaker::window_start`]); columns in flight, last start,
 /// attempts ([`history_from`]).
-pub const TARGET_HISTORY_SQL: &str = "SELECT \
-    EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN ('queued', 'awaiting_approval', 'running')), \
-    (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
-    (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
-       AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
-                                          WHERE rule = ?1 AND target = ?2), '')))";
-
-/// The start of `rule`'s breaker window at `now`, as stored timestamps compare. A window
-/// reaching back before year 0 covers all history: it starts at the earliest timestamp.
-pub fn window_start(rule: &Rule, now: OffsetDateTime) -> String {
-    const ALL_HISTORY: &str = "0000-01-01T00:00:00.000Z";
-    time::Duration::try_from(rule.config.window)
-        .ok()
-        .and_then(|w| now.checked_sub(w))
-        .and_then(|start| crate::ssr::alert::format_utc(start).ok())
-        .filter(|s| s.as_str() >= ALL_HISTORY)
-        .unwrap_or_else(|| ALL_HISTORY.to_owned())
-}
+pub static TARGET_HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT \
+         EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN {active}), \
+         (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
+         (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
+            AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
+                                               WHERE rule = ?1 AND target = ?2), '')))",
+        active = RunStatus::sql_list(&RunStatus::ACTIVE)
+    )
+});
 
 /// A decision as the `decisions` table stores it: outcome, reason, detail.
 pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, Cow<'_, str>) {
     match decision {
         Decision::Run(p) => (
             "enqueued",
-            "enqueued",
+            DecisionReason::Enqueued.as_str(),
             Cow::Owned(format!(
                 "{} on {} ({})",
                 p.playbook,

@@ -108,11 +108,6 @@ pub struct Written {
     pub decided: Vec<Decided>,
 }
 
-/// Now, as stored timestamps are written; an instant that cannot be written fails the write.
-fn now_text(now: OffsetDateTime) -> rusqlite::Result<String> {
-    format_utc(now).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
-}
-
 /// Stores `batch` in one IMMEDIATE transaction (the write lock is taken up front, so a busy
 /// database waits in the busy handler rather than failing at the first write), and decides
 /// every episode it creates in the same commit ([`decide_and_store`]): all or nothing. An
@@ -125,7 +120,7 @@ pub fn write_batch(
 ) -> rusqlite::Result<Written> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
-    let now_text = now_text(now)?;
+    let now_text = format_utc(now);
     let (stored, ids) = record_with_ids(&tx, batch, Some(&now_text))?;
     let mut known: Option<std::sync::Arc<KnownHosts>> = None;
     let mut episodes = Vec::new();
@@ -165,7 +160,7 @@ pub fn write_reconciled(
 ) -> rusqlite::Result<Vec<Decided>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
-    let now_text = now_text(now)?;
+    let now_text = format_utc(now);
     let mut episodes = Vec::new();
     {
         let mut stmt = tx.prepare_cached(RECONCILED_ALERT_SQL)?;
@@ -221,7 +216,7 @@ pub fn decide_leftovers(
         return Ok(Vec::new());
     }
     let now = OffsetDateTime::now_utc();
-    let now_text = now_text(now)?;
+    let now_text = format_utc(now);
     let episodes: Vec<NewEpisode<'_>> = rows
         .iter()
         .map(|(alert_id, status, labels, starts_at)| {

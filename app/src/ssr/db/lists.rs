@@ -3,10 +3,11 @@
 //! SQLite plans every combination for itself; every page walks ids downwards from a cursor.
 use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
 
+use crate::model::Trigger;
 use crate::model::{AlertSummary, AuditEvent, Page, RunSummary};
 use crate::ssr::db::alerts::ALERT_SUMMARY_FROM;
 use crate::ssr::db::runs::RUN_COLUMNS;
-use crate::ssr::filter::{AlertQuery, AuditQuery, RunQuery, TimeRange, Trigger};
+use crate::ssr::filter::{AlertQuery, AuditQuery, RunQuery, TimeRange};
 
 /// Ids a page of a list examines at most below its cursor. Filters on columns without an
 /// index (severity, instance, text, time) would otherwise scan the whole table when they match
@@ -124,7 +125,9 @@ pub async fn list_runs(
 pub fn runs_sql<'a>(prefix: &str, q: &'a RunQuery, w: Window) -> QueryBuilder<'a, Sqlite> {
     let mut b = QueryBuilder::new(format!("{prefix}SELECT {RUN_COLUMNS} FROM heal_runs r WHERE "));
     push_window(&mut b, "r.id", &w);
-    push_eq(&mut b, "r.status", &q.status);
+    if let Some(status) = q.status {
+        b.push(" AND r.status = ").push_bind(status);
+    }
     if let Some(rule) = &q.rule {
         b.push(" AND (r.rule = ").push_bind(rule).push(" OR r.playbook = ").push_bind(rule).push(")");
     }

@@ -1,6 +1,7 @@
 //! The filtered lists: right rows in, right rows out, paging across filters, the scan window,
 //! and a plan that walks an index for every filter.
 use super::*;
+use crate::model::RunStatus;
 use crate::ssr::db::test_pool;
 use sqlx::SqlitePool;
 
@@ -205,7 +206,7 @@ async fn every_filter_walks_ids_or_an_index_and_never_sorts() {
     }
     let runs = [
         RunQuery::default(),
-        RunQuery { status: text("failed"), ..Default::default() },
+        RunQuery { status: Some(RunStatus::Failed), ..Default::default() },
         RunQuery {
             rule: text("x"),
             target: text("y"),
@@ -257,7 +258,7 @@ async fn runs_filter_by_status_rule_or_playbook_target_trigger_and_time() {
         .unwrap();
     let cases: Vec<(&str, RunQuery, Vec<i64>)> = vec![
         ("none", RunQuery::default(), vec![3, 2, 1]),
-        ("status", RunQuery { status: text("succeeded"), ..Default::default() }, vec![3, 1]),
+        ("status", RunQuery { status: Some(RunStatus::Succeeded), ..Default::default() }, vec![3, 1]),
         ("rule", RunQuery { rule: text("nginx-down"), ..Default::default() }, vec![2, 1]),
         ("playbook", RunQuery { rule: text("system-recovery.yml"), ..Default::default() }, vec![3]),
         ("target", RunQuery { target: text("web2"), ..Default::default() }, vec![2]),

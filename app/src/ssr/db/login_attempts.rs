@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::ssr::alert::format_utc;
 use crate::ssr::db::audit::{record_audits, NewAuditEvent};
+use crate::ssr::utc::Utc;
 
 /// The limits an attempt is checked against, over `window` before now.
 #[derive(Clone, Copy, Debug)]
@@ -22,14 +23,11 @@ pub enum Outcome {
     Succeeded,
 }
 
-fn utc(t: OffsetDateTime) -> Result<String, sqlx::Error> {
-    format_utc(t).map_err(|e| sqlx::Error::Encode(e.into()))
-}
-
 /// The minute `t` falls in, as `YYYY-MM-DDTHH:MMZ`.
-fn minute_of(t: OffsetDateTime) -> Result<String, sqlx::Error> {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]Z");
-    t.to_offset(time::UtcOffset::UTC).format(&fmt).map_err(|e| sqlx::Error::Encode(e.into()))
+fn minute_of(t: OffsetDateTime) -> String {
+    let mut minute = format_utc(t);
+    minute.replace_range(16.., "Z");
+    minute
 }
 
 /// Reserves an attempt for `username` (canonical) from `source` unless either has reached its
@@ -54,8 +52,8 @@ pub async fn reserve_login_attempt(
     )
     .bind(username)
     .bind(source.unwrap_or(""))
-    .bind(utc(now)?)
-    .bind(utc(now - limits.window)?)
+    .bind(format_utc(now))
+    .bind(Utc::at(now).minus(limits.window).to_string())
     .bind(limits.per_name)
     .bind(limits.per_source)
     .fetch_optional(ex)
@@ -93,7 +91,7 @@ pub async fn count_login_throttle(
     )
     .bind(username)
     .bind(source.unwrap_or(""))
-    .bind(minute_of(now)?)
+    .bind(minute_of(now))
     .execute(ex)
     .await?;
     Ok(())
@@ -107,7 +105,7 @@ pub async fn flush_login_throttles(
     window: std::time::Duration,
     now: OffsetDateTime,
 ) -> Result<usize, sqlx::Error> {
-    let current = minute_of(now)?;
+    let current = minute_of(now);
     let mut tx = crate::ssr::db::begin_write(pool).await?;
     let closed: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT username, source, minute, attempts FROM login_throttles WHERE minute < ? \
@@ -136,7 +134,10 @@ pub async fn flush_login_throttles(
         .collect();
     record_audits(&mut tx, &events).await?;
     sqlx::query("DELETE FROM login_throttles WHERE minute < ?").bind(&current).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM login_attempts WHERE at < ?").bind(utc(now - window)?).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM login_attempts WHERE at < ?")
+        .bind(Utc::at(now).minus(window).to_string())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(events.len())
 }

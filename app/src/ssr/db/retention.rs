@@ -2,12 +2,17 @@
 //! log leaves only through exports: `audit_export`).
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::model::RunStatus;
+
 /// Rows deleted (or scanned) per transaction: the write lock is held for milliseconds, so intake
 /// commits between two batches, while a million-row backlog still takes only a few hundred.
 pub const PRUNE_BATCH: i64 = 5_000;
 
 /// Run statuses that are still work: such a run, and its alert, are never pruned.
-const ACTIVE_RUN_STATUSES: &str = "('queued', 'awaiting_approval', 'running')";
+/// The statuses of runs in flight, as an SQL list: their output, alert and row are kept.
+fn active_run_statuses() -> String {
+    RunStatus::sql_list(&RunStatus::ACTIVE)
+}
 
 /// Everything older than these UTC timestamps (as stored) may go.
 #[derive(Clone, Debug)]
@@ -171,11 +176,12 @@ async fn prune_run_output(
     limit: i64,
     pruned: &mut Pruned,
 ) -> Result<Option<i64>, sqlx::Error> {
+    let active = active_run_statuses();
     let runs: Vec<i64> = sqlx::query_scalar(&format!(
         // Pinned to the one index holding only runs whose output is left, whatever the statistics.
         "SELECT id FROM heal_runs INDEXED BY heal_runs_output_kept \
          WHERE output_pruned_at IS NULL AND finished_at < ?1 \
-         AND status NOT IN {ACTIVE_RUN_STATUSES} ORDER BY finished_at LIMIT ?2"
+         AND status NOT IN {active} ORDER BY finished_at LIMIT ?2"
     ))
     .bind(&cut.run_output)
     .bind(limit)
@@ -216,6 +222,7 @@ async fn prune_alerts(
     seen_before: Option<&str>,
     limit: i64,
 ) -> Result<Pruned, sqlx::Error> {
+    let active = active_run_statuses();
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
         // Pinned to its index: without statistics the planner prefers (status, id), then sorts
         // every resolved alert.
@@ -223,7 +230,7 @@ async fn prune_alerts(
          WHERE status = 'resolved' AND last_seen_at < coalesce(?1, '9999') \
          AND decided_at IS NOT NULL AND id < (SELECT max(id) FROM alerts) \
          AND id NOT IN (SELECT alert_id FROM heal_runs \
-                        WHERE status IN {ACTIVE_RUN_STATUSES} AND alert_id IS NOT NULL) \
+                        WHERE status IN {active} AND alert_id IS NOT NULL) \
          ORDER BY last_seen_at LIMIT ?2"
     ))
     .bind(seen_before)
@@ -253,9 +260,10 @@ async fn prune_runs(
     limit: i64,
     pruned: &mut Pruned,
 ) -> Result<Option<i64>, sqlx::Error> {
+    let active = active_run_statuses();
     let rows: Vec<(i64, bool, bool)> = sqlx::query_as(&format!(
         "SELECT r.id, r.created_at < ?1, \
-           r.finished_at < ?1 AND r.alert_id IS NULL AND r.status NOT IN {ACTIVE_RUN_STATUSES} \
+           r.finished_at < ?1 AND r.alert_id IS NULL AND r.status NOT IN {active} \
            AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.run_id = r.id) \
            AND r.id < (SELECT max(id) FROM heal_runs) \
          FROM heal_runs r WHERE r.id > ?2 ORDER BY r.id LIMIT ?3"

@@ -1,6 +1,8 @@
 //! Runs by hour for the overview's charts: counts by outcome, and the times to heal.
 use sqlx::{FromRow, SqliteExecutor};
 
+use crate::model::{RunStatus, Verification};
+
 /// Runs created in one hour (`hour` is `YYYY-MM-DDTHH`, UTC).
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct HourCounts {
@@ -16,11 +18,15 @@ pub struct HourCounts {
 pub async fn runs_per_hour(ex: impl SqliteExecutor<'_>, since: &str) -> Result<Vec<HourCounts>, sqlx::Error> {
     sqlx::query_as(
         "SELECT substr(created_at, 1, 13) AS hour, count(*) AS runs, \
-                sum(verification = 'verified') AS verified, \
-                sum(status IN ('failed', 'timed_out') OR verification = 'not_fixed') AS failed \
-         FROM heal_runs WHERE created_at >= ? GROUP BY hour ORDER BY hour",
+                sum(verification = ?2) AS verified, \
+                sum(status IN (?3, ?4) OR verification = ?5) AS failed \
+         FROM heal_runs WHERE created_at >= ?1 GROUP BY hour ORDER BY hour",
     )
     .bind(since)
+    .bind(Verification::Verified)
+    .bind(RunStatus::Failed)
+    .bind(RunStatus::TimedOut)
+    .bind(Verification::NotFixed)
     .fetch_all(ex)
     .await
 }

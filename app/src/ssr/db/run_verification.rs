@@ -2,14 +2,16 @@
 //! at a time by the verifier (`verifying_since`), released when a stop cuts a verification short.
 use sqlx::SqliteExecutor;
 
+use crate::model::{RunStatus, Verification};
+
 /// A finished run whose verification the verifier has claimed.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct VerifyingRun {
     pub id: i64,
     pub rule: String,
     pub target: String,
-    /// How the playbook ended (`succeeded`: only those are verified).
-    pub status: String,
+    /// How the playbook ended (only `succeeded` runs are verified).
+    pub status: RunStatus,
     pub verify_expr: Option<String>,
     pub verify_within_ms: i64,
     pub alert_starts_at: Option<String>,
@@ -38,13 +40,14 @@ pub async fn claim_verification(
 ) -> Result<Option<VerifyingRun>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE heal_runs SET verifying_since = ?1 \
-         WHERE id = (SELECT id FROM heal_runs WHERE verification = 'pending' AND verifying_since IS NULL \
+         WHERE id = (SELECT id FROM heal_runs WHERE verification = ?3 AND verifying_since IS NULL \
                      AND (?2 IS NULL OR id = ?2) ORDER BY id LIMIT 1) \
          RETURNING id, rule, target, status, verify_expr, verify_within_ms, alert_starts_at, finished_at, \
                    silence_id, (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname",
     )
     .bind(now)
     .bind(only)
+    .bind(Verification::Pending)
     .fetch_optional(ex)
     .await
 }
@@ -52,11 +55,11 @@ pub async fn claim_verification(
 /// Gives a claimed verification back (a stop cut it short): it stays `pending` for the next
 /// claim. Returns whether it was still pending.
 pub async fn release_verification(ex: impl SqliteExecutor<'_>, run_id: i64) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE heal_runs SET verifying_since = NULL WHERE id = ? AND verification = 'pending'")
-            .bind(run_id)
-            .execute(ex)
-            .await?;
+    let done = sqlx::query("UPDATE heal_runs SET verifying_since = NULL WHERE id = ? AND verification = ?")
+        .bind(run_id)
+        .bind(Verification::Pending)
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -67,9 +70,10 @@ pub async fn unclaim_pending_verifications(
     ex: impl SqliteExecutor<'_>,
 ) -> Result<Vec<PendingVerification>, sqlx::Error> {
     let mut pending: Vec<PendingVerification> = sqlx::query_as(
-        "UPDATE heal_runs SET verifying_since = NULL WHERE verification = 'pending' \
+        "UPDATE heal_runs SET verifying_since = NULL WHERE verification = ? \
          RETURNING id, finished_at, verify_within_ms",
     )
+    .bind(Verification::Pending)
     .fetch_all(ex)
     .await?;
     pending.sort_by_key(|p| p.id);
@@ -88,7 +92,7 @@ mod tests {
     use crate::ssr::heal::{Plan, RuleMode};
 
     /// A run on `target` that ran and ended `succeeded` with `verification`; returns its id.
-    async fn finished(pool: &sqlx::SqlitePool, target: &str, verification: &str) -> i64 {
+    async fn finished(pool: &sqlx::SqlitePool, target: &str, verification: Verification) -> i64 {
         let plan = Plan {
             rule: "nginx-down".into(),
             playbook: "heal-nginx.yml".into(),
@@ -111,7 +115,7 @@ mod tests {
         enqueue_run(&mut conn, &run).await.unwrap().unwrap();
         let id = claim_next_run(&mut *conn, "2026-01-01T00:00:01.000Z").await.unwrap().unwrap().id;
         let end = FinishedRun {
-            status: "succeeded",
+            status: RunStatus::Succeeded,
             exit_code: Some(0),
             error: None,
             recap: None,
@@ -126,12 +130,15 @@ mod tests {
     #[tokio::test]
     async fn pending_verifications_are_claimed_once_in_order_and_can_be_released() {
         let pool = test_pool().await;
-        let skipped = finished(&pool, "web0", "skipped").await;
-        let (a, b) = (finished(&pool, "web1", "pending").await, finished(&pool, "web2", "pending").await);
+        let skipped = finished(&pool, "web0", Verification::Skipped).await;
+        let (a, b) = (
+            finished(&pool, "web1", Verification::Pending).await,
+            finished(&pool, "web2", Verification::Pending).await,
+        );
         let now = "2026-01-01T00:00:03.000Z";
 
         let first = claim_verification(&pool, None, now).await.unwrap().unwrap();
-        assert_eq!((first.id, first.status.as_str()), (a, "succeeded"));
+        assert_eq!((first.id, first.status), (a, RunStatus::Succeeded));
         assert_eq!(first.finished_at.as_deref(), Some("2026-01-01T00:00:02.000Z"));
         assert_eq!((first.verify_expr.as_deref(), first.verify_within_ms), (Some("up == 1"), 30_000));
         assert!(claim_verification(&pool, Some(a), now).await.unwrap().is_none(), "claimed already");
@@ -153,8 +160,11 @@ mod tests {
     #[tokio::test]
     async fn at_start_every_claim_is_released_and_a_verdict_ends_the_wait() {
         let pool = test_pool().await;
-        let (a, b) = (finished(&pool, "web1", "pending").await, finished(&pool, "web2", "pending").await);
-        finished(&pool, "web3", "skipped").await;
+        let (a, b) = (
+            finished(&pool, "web1", Verification::Pending).await,
+            finished(&pool, "web2", Verification::Pending).await,
+        );
+        finished(&pool, "web3", Verification::Skipped).await;
         let now = "2026-01-01T00:00:03.000Z";
         claim_verification(&pool, Some(b), now).await.unwrap().unwrap();
 
@@ -167,7 +177,7 @@ mod tests {
         assert_eq!(pending, [row(a), row(b)]);
         assert_eq!(claim_verification(&pool, Some(b), now).await.unwrap().map(|r| r.id), Some(b));
 
-        set_verification(&pool, b, "verified", None, Some(5), now).await.unwrap();
+        set_verification(&pool, b, Verification::Verified, None, Some(5), now).await.unwrap();
         assert!(!release_verification(&pool, b).await.unwrap(), "a verdict is final");
         assert_eq!(unclaim_pending_verifications(&pool).await.unwrap(), [row(a)]);
         assert_eq!(claim_verification(&pool, None, now).await.unwrap().map(|r| r.id), Some(a));

@@ -1,7 +1,7 @@
 //! The run queue: `heal_runs` from queued (or awaiting approval) to finished and verified.
 use sqlx::{SqliteConnection, SqliteExecutor};
 
-use crate::model::RunSummary;
+use crate::model::{RunMode, RunStatus, RunSummary, Verification};
 use crate::ssr::heal::{Plan, Rule, RuleMode};
 
 /// A run about to be queued.
@@ -44,11 +44,11 @@ impl<'a> NewRun<'a> {
 
 impl NewRun<'_> {
     /// The run's mode and first status: an approval rule's run waits for an operator.
-    pub fn mode_and_status(&self) -> (&'static str, &'static str) {
+    pub fn mode_and_status(&self) -> (RunMode, RunStatus) {
         match self.plan.mode {
-            RuleMode::Approval => ("approval", "awaiting_approval"),
-            RuleMode::DryRun => ("dry-run", "queued"),
-            RuleMode::Auto | RuleMode::Shadow => ("auto", "queued"),
+            RuleMode::Approval => (RunMode::Approval, RunStatus::AwaitingApproval),
+            RuleMode::DryRun => (RunMode::DryRun, RunStatus::Queued),
+            RuleMode::Auto | RuleMode::Shadow => (RunMode::Auto, RunStatus::Queued),
         }
     }
 }
@@ -97,7 +97,7 @@ pub struct ClaimedRun {
     pub playbook: String,
     pub target: String,
     pub limit_host: Option<String>,
-    pub mode: String,
+    pub mode: RunMode,
     pub extra_vars: String,
     pub timeout_ms: i64,
     pub verify_expr: Option<String>,
@@ -113,20 +113,25 @@ pub async fn claim_next_run(
     now: &str,
 ) -> Result<Option<ClaimedRun>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE heal_runs SET status = 'running', started_at = ?1 \
-         WHERE id = (SELECT id FROM heal_runs WHERE status = 'queued' ORDER BY id LIMIT 1) \
+        "UPDATE heal_runs SET status = ?2, started_at = ?1 \
+         WHERE id = (SELECT id FROM heal_runs WHERE status = ?3 ORDER BY id LIMIT 1) \
          RETURNING id, alert_id, rule, playbook, target, limit_host, mode, extra_vars, timeout_ms, verify_expr, \
                    verify_within_ms, alert_starts_at, \
                    (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname",
     )
     .bind(now)
+    .bind(RunStatus::moved(&[RunStatus::Queued], RunStatus::Running))
+    .bind(RunStatus::Queued)
     .fetch_optional(ex)
     .await
 }
 
 /// How many runs wait in the queue.
 pub async fn queue_depth(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = 'queued'").fetch_one(ex).await
+    sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = ?")
+        .bind(RunStatus::Queued)
+        .fetch_one(ex)
+        .await
 }
 
 /// Records the process (group) id of a running playbook, for recovery after a crash.
@@ -142,14 +147,14 @@ pub async fn set_run_pid(ex: impl SqliteExecutor<'_>, run_id: i64, pid: u32) -> 
 /// How a run ended, as stored.
 #[derive(Clone, Debug)]
 pub struct FinishedRun<'a> {
-    /// `succeeded`, `failed`, `timed_out`, `cancelled` or `interrupted`.
-    pub status: &'a str,
+    /// How it ended: `succeeded`, `failed`, `timed_out` or `interrupted`.
+    pub status: RunStatus,
     pub exit_code: Option<i32>,
     pub error: Option<&'a str>,
     pub recap: Option<&'a str>,
     pub output_truncated: bool,
     /// `pending` when verification follows, `skipped` when it does not.
-    pub verification: &'a str,
+    pub verification: Verification,
     pub now: &'a str,
 }
 
@@ -161,9 +166,9 @@ pub async fn finish_run(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE heal_runs SET status = ?, exit_code = ?, error = ?, recap = ?, output_truncated = ?, \
-         verification = ?, finished_at = ?, pid = NULL WHERE id = ? AND status = 'running'",
+         verification = ?, finished_at = ?, pid = NULL WHERE id = ? AND status = ?",
     )
-    .bind(f.status)
+    .bind(RunStatus::moved(&[RunStatus::Running], f.status))
     .bind(f.exit_code)
     .bind(f.error)
     .bind(f.recap)
@@ -171,6 +176,7 @@ pub async fn finish_run(
     .bind(f.verification)
     .bind(f.now)
     .bind(run_id)
+    .bind(RunStatus::Running)
     .execute(ex)
     .await?;
     Ok(())
@@ -180,18 +186,17 @@ pub async fn finish_run(
 pub async fn set_verification(
     ex: impl SqliteExecutor<'_>,
     run_id: i64,
-    verdict: &str,
+    verdict: Verification,
     error: Option<&str>,
     time_to_heal_ms: Option<i64>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE heal_runs SET verification = ?, verified_at = CASE WHEN ? = 'verified' THEN ? END, \
-         time_to_heal_ms = ?, error = coalesce(?, error) WHERE id = ?",
+        "UPDATE heal_runs SET verification = ?, verified_at = ?, time_to_heal_ms = ?, \
+         error = coalesce(?, error) WHERE id = ?",
     )
     .bind(verdict)
-    .bind(verdict)
-    .bind(now)
+    .bind((verdict == Verification::Verified).then_some(now))
     .bind(time_to_heal_ms)
     .bind(error)
     .bind(run_id)
@@ -207,10 +212,13 @@ pub async fn recover_running_runs(
     now: &str,
 ) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE heal_runs SET status = 'interrupted', finished_at = ?1, verification = 'skipped', \
-         error = 'selfheal stopped while this run was running' WHERE status = 'running' RETURNING id, pid",
+        "UPDATE heal_runs SET status = ?2, finished_at = ?1, verification = ?3, \
+         error = 'selfheal stopped while this run was running' WHERE status = ?4 RETURNING id, pid",
     )
     .bind(now)
+    .bind(RunStatus::moved(&[RunStatus::Running], RunStatus::Interrupted))
+    .bind(Verification::Skipped)
+    .bind(RunStatus::Running)
     .fetch_all(ex)
     .await
 }
@@ -224,14 +232,16 @@ pub async fn decide_approval(
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE heal_runs SET status = CASE WHEN ?1 THEN 'queued' ELSE 'cancelled' END, \
-         finished_at = CASE WHEN ?1 THEN NULL ELSE ?2 END, \
-         verification = CASE WHEN ?1 THEN NULL ELSE 'skipped' END \
-         WHERE id = ?3 AND status = 'awaiting_approval'",
+        "UPDATE heal_runs SET status = ?1, finished_at = ?2, verification = ?3 WHERE id = ?4 AND status = ?5",
     )
-    .bind(approve)
-    .bind(now)
+    .bind(RunStatus::moved(
+        &[RunStatus::AwaitingApproval],
+        if approve { RunStatus::Queued } else { RunStatus::Cancelled },
+    ))
+    .bind((!approve).then_some(now))
+    .bind((!approve).then_some(Verification::Skipped))
     .bind(run_id)
+    .bind(RunStatus::AwaitingApproval)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -245,12 +255,16 @@ pub async fn cancel_pending_run(
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE heal_runs SET status = 'cancelled', finished_at = ?, verification = 'skipped', error = ? \
-         WHERE id = ? AND status IN ('queued', 'awaiting_approval')",
+        "UPDATE heal_runs SET status = ?, finished_at = ?, verification = ?, error = ? \
+         WHERE id = ? AND status IN (?, ?)",
     )
+    .bind(RunStatus::moved(&[RunStatus::Queued, RunStatus::AwaitingApproval], RunStatus::Cancelled))
     .bind(now)
+    .bind(Verification::Skipped)
     .bind(reason)
     .bind(run_id)
+    .bind(RunStatus::Queued)
+    .bind(RunStatus::AwaitingApproval)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -264,13 +278,16 @@ pub async fn expire_approvals(
     now: &str,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE heal_runs SET status = 'cancelled', finished_at = ?1, verification = 'skipped', \
+        "UPDATE heal_runs SET status = ?3, finished_at = ?1, verification = ?4, \
          error = CASE WHEN created_at < ?2 THEN 'approval expired' ELSE 'the alert resolved before approval' END \
-         WHERE status = 'awaiting_approval' AND (created_at < ?2 \
+         WHERE status = ?5 AND (created_at < ?2 \
            OR alert_id IN (SELECT id FROM alerts WHERE status = 'resolved'))",
     )
     .bind(now)
     .bind(older_than)
+    .bind(RunStatus::moved(&[RunStatus::AwaitingApproval], RunStatus::Cancelled))
+    .bind(Verification::Skipped)
+    .bind(RunStatus::AwaitingApproval)
     .execute(ex)
     .await?;
     Ok(done.rows_affected())
@@ -284,14 +301,21 @@ pub async fn overview_counts(
 ) -> Result<(i64, i64, i64, i64, i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT n FROM alert_counts WHERE status = 'firing'), \
-                (SELECT count(*) FROM heal_runs WHERE status IN ('queued', 'running')), \
-                (SELECT count(*) FROM heal_runs WHERE status = 'awaiting_approval'), \
+                (SELECT count(*) FROM heal_runs WHERE status IN (?2, ?3)), \
+                (SELECT count(*) FROM heal_runs WHERE status = ?4), \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1), \
-                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND verification = 'verified'), \
+                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND verification = ?5), \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 \
-                   AND (status IN ('failed', 'timed_out') OR verification = 'not_fixed'))",
+                   AND (status IN (?6, ?7) OR verification = ?8))",
     )
     .bind(since)
+    .bind(RunStatus::Queued)
+    .bind(RunStatus::Running)
+    .bind(RunStatus::AwaitingApproval)
+    .bind(Verification::Verified)
+    .bind(RunStatus::Failed)
+    .bind(RunStatus::TimedOut)
+    .bind(Verification::NotFixed)
     .fetch_one(ex)
     .await
 }

@@ -126,3 +126,30 @@ fn history_from_measures_time_since_the_last_attempt() {
     assert!(h.active_run);
     assert_eq!(history_from(false, None, 0, now).since_last_attempt, None);
 }
+
+/// The words of the model's enums are exactly those the schema's CHECK constraints allow.
+#[tokio::test]
+async fn the_state_enums_are_the_words_the_schema_allows() {
+    use crate::model::{RunMode, RunStatus, Verification};
+    let pool = test_pool().await;
+    let sql: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'heal_runs'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let allowed = |column: &str| -> Vec<String> {
+        let start = sql
+            .find(&format!("CHECK ({column} IN ("))
+            .unwrap_or_else(|| panic!("no CHECK on {column}: {sql}"));
+        let list = &sql[start + "CHECK (".len() + column.len() + " IN (".len()..];
+        let list = &list[..list.find(')').unwrap()];
+        list.split(',').map(|w| w.trim().trim_matches('\'').to_owned()).collect()
+    };
+    let words = |all: &[&str]| all.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    assert_eq!(allowed("status"), words(&RunStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    assert_eq!(allowed("mode"), words(&RunMode::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    assert_eq!(
+        allowed("verification"),
+        words(&Verification::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+    );
+}

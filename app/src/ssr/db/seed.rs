@@ -4,6 +4,8 @@
 //! engine and the worker leave it alone.
 use sqlx::SqlitePool;
 
+use crate::model::{RunMode, RunStatus, Verification};
+
 /// How much to seed.
 #[derive(Clone, Copy, Debug)]
 pub struct SeedSize {
@@ -66,9 +68,9 @@ pub async fn seed(pool: &SqlitePool, size: SeedSize) -> Result<(i64, i64), sqlx:
                                     requested_by, extra_vars, timeout_ms, verify_within_ms, alert_starts_at, \
                                     created_at, started_at, finished_at, verified_at, exit_code, \
                                     output_lines, time_to_heal_ms) \
-             SELECT a.id, 'nginx-down', 'heal-nginx.yml', a.instance, 'web' || (k.j % 40), 'auto', \
-                    CASE WHEN k.j % 20 = 0 THEN 'failed' WHEN k.j % 20 = 1 THEN 'timed_out' ELSE 'succeeded' END, \
-                    CASE WHEN k.j % 20 < 2 THEN 'skipped' WHEN k.j % 10 = 3 THEN 'not_fixed' ELSE 'verified' END, \
+             SELECT a.id, 'nginx-down', 'heal-nginx.yml', a.instance, 'web' || (k.j % 40), ?6, \
+                    CASE WHEN k.j % 20 = 0 THEN ?7 WHEN k.j % 20 = 1 THEN ?8 ELSE ?9 END, \
+                    CASE WHEN k.j % 20 < 2 THEN ?10 WHEN k.j % 10 = 3 THEN ?11 ELSE ?12 END, \
                     CASE WHEN k.j % 50 = 0 THEN 'admin' ELSE 'engine' END, \
                     json_object('instance', a.instance), 300000, 60000, a.starts_at, \
                     a.starts_at, a.starts_at, a.starts_at, \
@@ -82,6 +84,13 @@ pub async fn seed(pool: &SqlitePool, size: SeedSize) -> Result<(i64, i64), sqlx:
         .bind(first_alert)
         .bind(size.lines_per_run)
         .bind(size.alerts)
+        .bind(RunMode::Auto)
+        .bind(RunStatus::Failed)
+        .bind(RunStatus::TimedOut)
+        .bind(RunStatus::Succeeded)
+        .bind(Verification::Skipped)
+        .bind(Verification::NotFixed)
+        .bind(Verification::Verified)
         .execute(pool)
         .await?;
         done += n;

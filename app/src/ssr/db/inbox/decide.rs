@@ -10,12 +10,13 @@ use super::statements::{
     bind_all, chunk_sizes, statement_sql, AUDIT_COLUMNS, AUDIT_ROW, AUDIT_SQL, DECISION_COLUMNS,
     DECISION_ROW, DECISION_SQL,
 };
-use crate::ssr::alert::AlertStatus;
+use crate::ssr::alert::{AlertStatus, Labels};
 use crate::ssr::db::audit::{refusal_entries, LABELS_REJECTED};
-use crate::ssr::db::decisions::{decision_columns, history_from, window_start, TARGET_HISTORY_SQL};
+use crate::ssr::db::decisions::{decision_columns, history_from, TARGET_HISTORY_SQL};
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
 use crate::ssr::heal::{
-    decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason, TargetHistory,
+    breaker, decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason,
+    TargetHistory,
 };
 
 /// Who the runs the rules queue are requested by (what cooldown and breaker count).
@@ -56,15 +57,11 @@ impl Decided {
 /// What `rules` make of an alert before history, from its stored labels (JSON): labels that
 /// cannot be read are refused, never taken for "no labels".
 pub fn verdict_of(rules: &[Rule], hosts: &KnownHosts, status: AlertStatus, labels: &str) -> Prejudged {
-    match serde_json::from_str(labels) {
+    match Labels::parse(labels) {
         Ok(labels) => prejudge(rules, hosts, status, &labels),
-        Err(e) => Prejudged::Skip {
-            rule: None,
-            skip: Skip {
-                reason: SkipReason::InvalidLabels,
-                detail: format!("the labels cannot be read: {e}"),
-            },
-        },
+        Err(detail) => {
+            Prejudged::Skip { rule: None, skip: Skip { reason: SkipReason::InvalidLabels, detail } }
+        }
     }
 }
 
@@ -119,8 +116,8 @@ fn target_history(
     now: OffsetDateTime,
 ) -> rusqlite::Result<TargetHistory> {
     let (active, last, attempts): (bool, Option<String>, i64) = tx
-        .prepare_cached(TARGET_HISTORY_SQL)?
-        .query_row(rusqlite::params![rule.name(), target, window_start(rule, now)], |r| {
+        .prepare_cached(&TARGET_HISTORY_SQL)?
+        .query_row(rusqlite::params![rule.name(), target, breaker::window_start(rule, now)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
     Ok(history_from(active, last.as_deref(), attempts, now))

@@ -3,6 +3,7 @@
 pub mod ansible;
 pub mod audit;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod csrf;
 pub mod engine;

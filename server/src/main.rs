@@ -4,9 +4,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use server::cli::{AuditCommand, Cli, Command, DevCommand, RetentionCommand};
+use server::cli::{Cli, Command};
 use server::config::Config;
-use server::{audit, retention, startup, users};
 
 /// Log filter when RUST_LOG is unset: our info, libraries' warnings.
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn";
@@ -37,64 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => startup::serve(config).await,
-            Command::CheckConfig => {
-                print!("{}", config.summary());
-                println!("configuration OK");
-                Ok(())
-            }
-            Command::Migrate => {
-                let pool = startup::open_database(&config.database).await?;
-                pool.close().await;
-                println!("database {} is up to date", config.database.display());
-                Ok(())
-            }
-            Command::Audit(AuditCommand::Verify) => {
-                let pool = startup::open_database(&config.database).await?;
-                let intact = audit::verify(&pool).await;
-                pool.close().await;
-                if !intact? {
-                    anyhow::bail!("the audit log was tampered with");
-                }
-                Ok(())
-            }
-            Command::Retention(RetentionCommand::Run) => {
-                let pool = startup::open_database(&config.database).await?;
-                let outcome = retention::run_now(&pool, &config).await;
-                // The `retention.pruned` event is sealed now, not at the server's next start.
-                let sealed = app::ssr::db::audit_chain::seal_audit(&pool).await;
-                pool.close().await;
-                sealed?;
-                outcome.map(|_| ())
-            }
-            Command::Dev(DevCommand::Seed { alerts, runs, lines_per_run }) => {
-                let size = app::ssr::db::seed::SeedSize { alerts, runs, lines_per_run };
-                let pool = startup::open_database(&config.database).await?;
-                let started = std::time::Instant::now();
-                let seeded = app::ssr::db::seed::seed(&pool, size).await;
-                pool.close().await;
-                seeded?;
-                println!(
-                    "seeded {alerts} alerts, {runs} runs, {} output lines into {} in {:.1?}",
-                    runs * lines_per_run,
-                    config.database.display(),
-                    started.elapsed()
-                );
-                Ok(())
-            }
-            Command::User(command) => {
-                let pool = startup::open_database(&config.database).await?;
-                let outcome = users::run(&pool, command).await;
-                // What the CLI recorded is sealed now, not at the server's next start.
-                let sealed = app::ssr::db::audit_chain::seal_audit(&pool).await;
-                pool.close().await;
-                sealed?;
-                outcome
-            }
-        }
-    });
+    let result = runtime.block_on(server::commands::run(cli.command.unwrap_or(Command::Serve), config));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,6 +7,9 @@ use anyhow::Context;
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
+use std::future::Future;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_sessions::cookie::time;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
@@ -61,7 +64,6 @@ pub async fn session_layer(
 ) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
     let store = SqliteStore::new(pool.clone());
     store.migrate().await.context("cannot create the session table")?;
-    tokio::spawn(store.clone().continuously_delete_expired(SESSION_SWEEP_INTERVAL));
     let idle = time::Duration::try_from(config.session_idle).context("session_idle is too large")?;
     Ok(SessionManagerLayer::new(store)
         .with_name("selfheal_session")
@@ -69,6 +71,17 @@ pub async fn session_layer(
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(idle)))
+}
+
+/// Deletes expired sessions every [`SESSION_SWEEP_INTERVAL`] until `stop`.
+pub async fn sweep_sessions(pool: SqlitePool, stop: CancellationToken) -> anyhow::Result<()> {
+    let store = SqliteStore::new(pool);
+    tokio::select! {
+        () = stop.cancelled() => Ok(()),
+        swept = store.continuously_delete_expired(SESSION_SWEEP_INTERVAL) => {
+            swept.context("cannot delete expired sessions")
+        }
+    }
 }
 
 /// What a first start did about the bootstrap admin.
@@ -133,8 +146,8 @@ pub struct Services {
     pub writer: tokio::task::JoinHandle<()>,
 }
 
-/// Builds the services over an open database.
-pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> {
+/// Builds the services over an open database; `stop` (the root token) stops their loops.
+pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
     let rules: Arc<[Rule]> = config.build_rules()?.into();
     let inventory =
@@ -159,38 +172,28 @@ pub fn services(pool: &SqlitePool, config: &Config) -> anyhow::Result<Services> 
         config.engine.approval_ttl,
     );
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
-    let stop = tokio_util::sync::CancellationToken::new();
     let silencer = (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url));
     let verifier = Verifier::new(
         pool.clone(),
         rules.clone(),
         (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),
         metrics.clone(),
-        silencer.clone(),
+        silencer,
         stop.clone(),
     );
-    let worker = Worker {
-        pool: pool.clone(),
-        settings: Arc::new(WorkerSettings {
-            ansible_dir: config.ansible.dir.clone(),
-            inventory: config.ansible.inventory.clone(),
-            command: config.ansible.playbook_command.clone(),
-            python_interpreter: config.ansible.python_interpreter.clone(),
-            max_output_lines: config.ansible.max_output_lines,
-            work_root: data_dir.join("runs"),
-            concurrency: usize::try_from(config.engine.concurrency).unwrap_or(1),
-            shutdown_grace: config.engine.shutdown_grace,
-            redactor: crate::worker::Redactor::new(config.secret_values()),
-        }),
-        rules: rules.clone(),
-        verifier,
-        metrics: metrics.clone(),
-        wake: worker_wake,
-        stop,
-        kill: tokio_util::sync::CancellationToken::new(),
-        notifier: Notifier::new(pool.clone()),
-        silencer,
+    let settings = WorkerSettings {
+        ansible_dir: config.ansible.dir.clone(),
+        inventory: config.ansible.inventory.clone(),
+        command: config.ansible.playbook_command.clone(),
+        python_interpreter: config.ansible.python_interpreter.clone(),
+        max_output_lines: config.ansible.max_output_lines,
+        work_root: data_dir.join("runs"),
+        concurrency: usize::try_from(config.engine.concurrency).unwrap_or(1),
+        shutdown_grace: config.engine.shutdown_grace,
+        redactor: crate::worker::Redactor::new(config.secret_values()),
     };
+    let worker =
+        Worker::new(pool.clone(), settings, rules.clone(), verifier, metrics.clone(), worker_wake, stop);
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
     Ok(Services { intake, engine, worker, rules, inventory, writer })
 }
@@ -202,7 +205,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         pool: pool.clone(),
         rules: services.rules.clone(),
         inventory: services.inventory.clone(),
-        worker_wake: services.worker.wake.clone(),
+        worker_wake: services.worker.wake(),
         session_absolute: config.session_absolute,
         trusted_proxies: config.trusted_proxies.clone().into(),
         approval_ttl: config.engine.approval_ttl,
@@ -239,7 +242,7 @@ pub async fn recover_runs(pool: &SqlitePool, metrics: &Metrics) -> anyhow::Resul
 const INVENTORY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Lists the inventory's hosts again whenever it changed, until `stop`.
-async fn keep_inventory_fresh(inventory: InventoryHosts, stop: tokio_util::sync::CancellationToken) {
+async fn keep_inventory_fresh(inventory: InventoryHosts, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -247,6 +250,44 @@ async fn keep_inventory_fresh(inventory: InventoryHosts, stop: tokio_util::sync:
                 inventory.current_async().await;
             }
         }
+    }
+}
+
+/// `serve`'s background tasks: each named and tracked, each one that fails (an error or a
+/// panic) logged with its name; `wait` returns once every one has ended.
+#[derive(Default)]
+struct Tasks {
+    tracker: TaskTracker,
+}
+
+impl Tasks {
+    fn spawn(&self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        self.spawn_fallible(name, async move {
+            task.await;
+            Ok(())
+        });
+    }
+
+    fn spawn_fallible(
+        &self,
+        name: &'static str,
+        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        let task = tokio::spawn(task);
+        self.tracker.spawn(async move {
+            match task.await {
+                Ok(Ok(())) => tracing::debug!(task = name, "stopped"),
+                Ok(Err(e)) => {
+                    tracing::error!(task = name, error = %format!("{e:#}"), "background task failed")
+                }
+                Err(e) => tracing::error!(task = name, error = %e, "background task panicked"),
+            }
+        });
+    }
+
+    async fn wait(self) {
+        self.tracker.close();
+        self.tracker.wait().await;
     }
 }
 
@@ -275,61 +316,56 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if !site_pkg.exists() {
         tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
-    let services = services(&pool, &config)?;
+    // The root of shutdown: cancelled once requests have drained; every loop ends on it.
+    let stop = CancellationToken::new();
+    let services = services(&pool, &config, stop.clone())?;
     let state = app_state(&config, &pool, &services);
     let Services { intake, engine, worker, rules, inventory, writer } = services;
     recover_runs(&pool, &intake.metrics).await?;
-    let stop = worker.stop.clone();
     tracing::info!(rules = rules.len(), "healing engine ready");
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
     // fresh: an edit is listed again within a second, off the request path.
     inventory.current_async().await;
-    let inventory_task = tokio::spawn(keep_inventory_fresh(inventory, stop.clone()));
-    let engine_task = tokio::spawn(engine.run(stop.clone()));
-    let sealer_task = tokio::spawn(crate::audit::run_sealer(pool.clone(), stop.clone()));
-    let checkpointer_task = tokio::spawn(crate::intake::run_checkpointer(
-        pool.clone(),
-        intake.inbox.wal_tail(),
-        intake.metrics.clone(),
-        stop.clone(),
-    ));
-    let retention_task = config.retention.enabled.then(|| {
+    let tasks = Tasks::default();
+    tasks.spawn("inventory", keep_inventory_fresh(inventory, stop.clone()));
+    tasks.spawn("engine", engine.run(stop.clone()));
+    tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
+    tasks.spawn(
+        "checkpointer",
+        crate::intake::run_checkpointer(
+            pool.clone(),
+            intake.inbox.wal_tail(),
+            intake.metrics.clone(),
+            stop.clone(),
+        ),
+    );
+    tasks.spawn_fallible("session sweeper", sweep_sessions(pool.clone(), stop.clone()));
+    if config.retention.enabled {
         let pruner = crate::retention::Pruner::new(pool.clone(), &config, intake.metrics.clone(), "system");
-        tokio::spawn(pruner.run(stop.clone()))
-    });
-    let verifier_task = tokio::spawn(worker.verifier.clone().run());
-    let worker_task = tokio::spawn(worker.run());
-    let reconciler = (!config.alertmanager.url.is_empty()).then(|| {
+        tasks.spawn("retention", pruner.run(stop.clone()));
+    }
+    tasks.spawn("verifier", worker.verifier().clone().run());
+    tasks.spawn("worker", worker.run());
+    if !config.alertmanager.url.is_empty() {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
-        let r = Reconciler::new(&config.alertmanager.url, receiver, intake.inbox.clone(), intake.metrics.clone());
+        let r =
+            Reconciler::new(&config.alertmanager.url, receiver, intake.inbox.clone(), intake.metrics.clone());
         tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
-        tokio::spawn(r.run(config.alertmanager.reconcile_interval, stop.clone()))
-    });
+        tasks.spawn("reconciler", r.run(config.alertmanager.reconcile_interval, stop.clone()));
+    }
     let app = crate::router(state, intake).layer(session_layer(&pool, &config).await?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %config.listen, database = %config.database.display(), "selfheal listening");
     crate::listen::serve(listener, app, &config.http, crate::shutdown::signal()).await;
-    // Requests have drained; stop the background tasks, let the inbox finish its last commit.
+    // Requests have drained (and the router, with its inbox handles, is gone): stop every
+    // background task and wait for each; the inbox writer then finishes its last commit.
     stop.cancel();
-    if let Some(task) = reconciler {
-        let _ = task.await;
+    tasks.wait().await;
+    if let Err(e) = writer.await {
+        tracing::error!(error = %e, "the inbox writer failed");
     }
-    let _ = engine_task.await;
-    if let Err(e) = inventory_task.await {
-        tracing::error!(error = %e, "the inventory task failed");
-    }
-    if let Some(task) = retention_task {
-        let _ = task.await;
-    }
-    let _ = sealer_task.await;
-    let _ = checkpointer_task.await;
-    let _ = worker_task.await;
-    if let Err(e) = verifier_task.await {
-        tracing::error!(error = %e, "the verifier failed");
-    }
-    let _ = writer.await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

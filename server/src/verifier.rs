@@ -68,6 +68,11 @@ impl Verifier {
         Verifier { pool, rules, prometheus, metrics, notifier, silencer, wake: Arc::default(), stop }
     }
 
+    /// Alertmanager, whose silences this verifier expires.
+    pub fn silencer(&self) -> Option<&Silencer> {
+        self.silencer.as_ref()
+    }
+
     /// The same verifier asking another Prometheus.
     pub fn with_prometheus(self, prometheus: Option<Prometheus>) -> Verifier {
         Verifier { prometheus, ..self }

@@ -52,23 +52,64 @@ pub struct WorkerSettings {
 /// Takes and executes queued runs.
 #[derive(Clone, Debug)]
 pub struct Worker {
-    pub pool: SqlitePool,
-    pub settings: Arc<WorkerSettings>,
-    pub rules: Arc<[Rule]>,
+    pool: SqlitePool,
+    settings: Arc<WorkerSettings>,
+    rules: Arc<[Rule]>,
     /// Takes each run the worker ends with its verification pending.
-    pub verifier: Verifier,
-    pub metrics: Arc<Metrics>,
-    pub wake: Arc<Notify>,
+    verifier: Verifier,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
     /// Cancelled at shutdown: no new runs start; running ones get `settings.shutdown_grace`.
-    pub stop: CancellationToken,
+    stop: CancellationToken,
     /// Cancelled when the grace period is over: running playbooks are killed.
-    pub kill: CancellationToken,
-    pub notifier: Notifier,
-    /// Alertmanager, for silences while runs are in flight (rules with `silence = true`).
-    pub silencer: Option<Silencer>,
+    kill: CancellationToken,
+    notifier: Notifier,
+    /// Alertmanager, for silences while runs are in flight (rules with `silence = true`): the
+    /// verifier's, which expires them.
+    silencer: Option<Silencer>,
 }
 
 impl Worker {
+    /// A worker running `rules`' playbooks as `settings` say, woken by `wake`, handing finished
+    /// runs to `verifier`, until `stop`.
+    pub fn new(
+        pool: SqlitePool,
+        settings: WorkerSettings,
+        rules: Arc<[Rule]>,
+        verifier: Verifier,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+        stop: CancellationToken,
+    ) -> Worker {
+        Worker {
+            notifier: Notifier::new(pool.clone()),
+            silencer: verifier.silencer().cloned(),
+            pool,
+            settings: Arc::new(settings),
+            rules,
+            verifier,
+            metrics,
+            wake,
+            stop,
+            kill: CancellationToken::new(),
+        }
+    }
+
+    /// What wakes the worker when a run was queued.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The verification stage this worker hands finished runs to.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The same worker handing finished runs to `verifier`.
+    pub fn with_verifier(self, verifier: Verifier) -> Worker {
+        Worker { verifier, ..self }
+    }
+
     /// Runs until `stop`; at most `concurrency` playbooks at once.
     pub async fn run(self) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));

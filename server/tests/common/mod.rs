@@ -45,6 +45,8 @@ pub struct TestApp {
     pub engine: server::engine::Engine,
     /// The inbox (its writer decides every new episode in the commit that stores it).
     pub inbox: server::intake::Inbox,
+    /// The root token the worker and verifier stop on (tests that run their loops cancel it).
+    pub stop: tokio_util::sync::CancellationToken,
     /// The worker, driven step by step by tests (`run_once`).
     pub worker: server::worker::Worker,
     _dir: TempDir,
@@ -133,13 +135,14 @@ impl TestApp {
         let pool = startup::open_database(&config.database).await.expect("database opens");
 
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
-        let services = startup::services(&pool, &config).expect("valid config");
+        let stop = tokio_util::sync::CancellationToken::new();
+        let services = startup::services(&pool, &config, stop.clone()).expect("valid config");
         let state = startup::app_state(&config, &pool, &services);
         let engine = services.engine.clone();
         let worker = services.worker.clone();
         let inbox = services.intake.inbox.clone();
         let router = server::router(state, services.intake).layer(layer);
-        TestApp { router, pool, config, engine, worker, inbox, _dir: dir }
+        TestApp { router, pool, config, engine, worker, inbox, stop, _dir: dir }
     }
 
     pub async fn add_user(&self, name: &str, password: &str, role: Role) -> i64 {

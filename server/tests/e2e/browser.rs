@@ -169,7 +169,7 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
         .unwrap();
     assert_eq!(app.send(req).await.status, axum::http::StatusCode::OK);
     let worker = app.worker.clone();
-    let stop = worker.stop.clone();
+    let stop = app.stop.clone();
     let work = tokio::spawn(worker.run());
     let addr = app.serve().await;
     let (c, _chromium) = browser().await;

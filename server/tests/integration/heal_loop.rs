@@ -83,11 +83,13 @@ async fn a_real_alert_is_healed_once_and_verified_by_prometheus() {
     .await;
 
     // The engine, worker and verifier run as in production, woken by the inbox.
-    let mut worker = app.worker.clone();
-    worker.verifier = worker.verifier.with_prometheus(Some(server::verify::Prometheus::new(&prom.url)));
-    let stop = worker.stop.clone();
+    let worker = app.worker.clone();
+    let verifier =
+        worker.verifier().clone().with_prometheus(Some(server::verify::Prometheus::new(&prom.url)));
+    let worker = worker.with_verifier(verifier);
+    let stop = app.stop.clone();
     let engine = tokio::spawn(app.engine.clone().run(stop.clone()));
-    let verify = tokio::spawn(worker.verifier.clone().run());
+    let verify = tokio::spawn(worker.verifier().clone().run());
     let work = tokio::spawn(worker.run());
 
     let started = Instant::now();

@@ -1,0 +1,80 @@
+//! The CLI's commands: each opens what it needs, acts, and closes it again. `serve` is the
+//! server (`startup::serve`); the others work on the database and, when they record something
+//! in the audit log, seal it before they close (not at the server's next start).
+use std::future::Future;
+
+use sqlx::SqlitePool;
+
+use crate::cli::{AuditCommand, Command, DevCommand, RetentionCommand};
+use crate::config::Config;
+use crate::{audit, retention, startup, users};
+
+/// Runs `command` with `config`.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => startup::serve(config).await,
+        Command::CheckConfig => {
+            print!("{}", config.summary());
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Migrate => {
+            with_database(&config, Seal::No, |_| async { Ok(()) }).await?;
+            println!("database {} is up to date", config.database.display());
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let intact =
+                with_database(&config, Seal::No, |pool| async move { audit::verify(&pool).await }).await?;
+            anyhow::ensure!(intact, "the audit log was tampered with");
+            Ok(())
+        }
+        Command::Retention(RetentionCommand::Run) => {
+            let config = &config;
+            let pruning =
+                |pool: SqlitePool| async move { retention::run_now(&pool, config).await.map(|_| ()) };
+            with_database(config, Seal::Yes, pruning).await
+        }
+        Command::Dev(DevCommand::Seed { alerts, runs, lines_per_run }) => {
+            let size = app::ssr::db::seed::SeedSize { alerts, runs, lines_per_run };
+            let started = std::time::Instant::now();
+            let seeding = |pool: SqlitePool| async move { Ok(app::ssr::db::seed::seed(&pool, size).await?) };
+            with_database(&config, Seal::No, seeding).await?;
+            println!(
+                "seeded {alerts} alerts, {runs} runs, {} output lines into {} in {:.1?}",
+                runs * lines_per_run,
+                config.database.display(),
+                started.elapsed()
+            );
+            Ok(())
+        }
+        Command::User(command) => {
+            with_database(&config, Seal::Yes, |pool| async move { users::run(&pool, command).await }).await
+        }
+    }
+}
+
+/// Whether a command's audit entries are sealed before the database closes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seal {
+    Yes,
+    No,
+}
+
+/// Opens (and migrates) the database, runs `act`, seals the audit log if asked (even when
+/// `act` failed: what it recorded before failing is sealed too), and closes the database.
+async fn with_database<T, F, Fut>(config: &Config, seal: Seal, act: F) -> anyhow::Result<T>
+where
+    F: FnOnce(SqlitePool) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let pool = startup::open_database(&config.database).await?;
+    let outcome = act(pool.clone()).await;
+    let sealed = match seal {
+        Seal::Yes => app::ssr::db::audit_chain::seal_audit(&pool).await.map(|_| ()),
+        Seal::No => Ok(()),
+    };
+    pool.close().await;
+    sealed?;
+    outcome
+}

@@ -11,7 +11,6 @@ pub mod filter;
 pub mod heal;
 pub mod heal_stats;
 pub mod inventory;
-pub mod matcher;
 pub mod own_password;
 pub mod recap;
 pub mod rule_view;

@@ -1,8 +1,12 @@
-//! Healing decisions, pure: which rule an alert falls under, what a run would do (playbook,
-//! target, extra vars), and whether to run now or skip — with the reason stored for people.
+//! The healing domain, pure (no I/O): the rules (`rule.rs`) and their matchers (`matcher.rs`),
+//! the plan a rule makes of an alert and the weighing of it against its target's history
+//! (here), the circuit breaker (`breaker.rs`), the decision on a batch of new episodes
+//! (`decide.rs`) and the inventory's hosts a `--limit` must name (`hosts.rs`). The run's states
+//! live in `crate::model::run`, shared with the pages.
 pub mod breaker;
 mod decide;
 mod hosts;
+pub mod matcher;
 mod rule;
 
 use std::collections::BTreeMap;

@@ -56,12 +56,25 @@ pub static TARGET_HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT \
          EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN {active}), \
          (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
-         (SELECT count(*) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine' \
-            AND created_at >= max(?3, coalesce((SELECT max(reset_at) FROM breaker_resets \
-                                               WHERE rule = ?1 AND target = ?2), '')))",
+         coalesce((SELECT attempts FROM ({BREAKER_SQL})), 0)",
         active = RunStatus::sql_list(&RunStatus::ACTIVE)
     )
 });
+
+/// The breaker's one query, read by the decision ([`TARGET_HISTORY_SQL`], one target) and by
+/// the rules page and the breaker gauge ([`breaker_states`], every target): parameters rule,
+/// target (NULL: every target), window start; per target the engine attempts in the window
+/// that count (those since the target's last reset, if later), the last one, the last reset.
+/// The window is its own range predicate, so only the window's runs are visited (on
+/// `(rule, created_at)`); the reset lookup then runs for those few.
+pub const BREAKER_SQL: &str = "SELECT target, sum(created_at >= coalesce(reset_at, '')) AS attempts, \
+        max(created_at) AS last_attempt, max(reset_at) AS last_reset \
+     FROM (SELECT r.target, r.created_at, \
+                  (SELECT max(reset_at) FROM breaker_resets b WHERE b.rule = ?1 AND b.target = r.target) \
+                  AS reset_at \
+           FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' AND r.created_at >= ?3 \
+                AND (?2 IS NULL OR r.target = ?2)) \
+     GROUP BY target ORDER BY target";
 
 /// A decision as the `decisions` table stores it: outcome, reason, detail.
 pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, Cow<'_, str>) {
@@ -129,27 +142,11 @@ pub struct BreakerRow {
     pub last_reset: Option<String>,
 }
 
-/// Every target of one rule with engine attempts since the window start, by target: the
-/// attempts that count (those since the target's last breaker reset, if later), the last
-/// attempt and the last reset.
+/// Every target of one rule with engine attempts since the window start ([`BREAKER_SQL`]).
 pub async fn breaker_states(
     ex: impl SqliteExecutor<'_>,
     rule: &str,
     window_start: &str,
 ) -> Result<Vec<BreakerRow>, sqlx::Error> {
-    sqlx::query_as(
-        // The window as its own range predicate, so only the window's runs are visited (on
-        // (rule, created_at)); the reset lookup then runs for those few.
-        "SELECT target, sum(created_at >= coalesce(reset_at, '')) AS attempts, \
-                max(created_at) AS last_attempt, max(reset_at) AS last_reset \
-         FROM (SELECT r.target, r.created_at, \
-                      (SELECT max(reset_at) FROM breaker_resets b WHERE b.rule = ?1 AND b.target = r.target) \
-                      AS reset_at \
-               FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' AND r.created_at >= ?2) \
-         GROUP BY target ORDER BY target",
-    )
-    .bind(rule)
-    .bind(window_start)
-    .fetch_all(ex)
-    .await
+    sqlx::query_as(BREAKER_SQL).bind(rule).bind(None::<&str>).bind(window_start).fetch_all(ex).await
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
+use super::matcher::Matcher;
 use super::RuleMode;
-use crate::ssr::matcher::Matcher;
 
 /// A `[[rules]]` entry as written in `selfheal.toml`.
 #[derive(Clone, Debug, Deserialize)]

@@ -1,12 +1,13 @@
 //! The healing domain, pure (no I/O): the rules (`rule.rs`) and their matchers (`matcher.rs`),
 //! the plan a rule makes of an alert and the weighing of it against its target's history
-//! (here), the circuit breaker (`breaker.rs`), the decision on a batch of new episodes
-//! (`decide.rs`) and the inventory's hosts a `--limit` must name (`hosts.rs`). The run's states
+//! (here), the circuit breaker (`breaker.rs`), the decision on new episodes before history
+//! (`prejudge.rs`) and on a batch of them with history (`decide.rs`) and the inventory's hosts a `--limit` must name (`hosts.rs`). The run's states
 //! live in `crate::model::run`, shared with the pages.
 pub mod breaker;
 mod decide;
 mod hosts;
 pub mod matcher;
+mod prejudge;
 mod rule;
 
 use std::collections::BTreeMap;
@@ -14,8 +15,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use decide::{decide_batch, prejudge, Judged, Prejudged};
+pub use decide::{decide_batch, Judged};
 pub use hosts::KnownHosts;
+pub use prejudge::{prejudge, Prejudged};
 pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
 
 use crate::model::{DecisionReason, RunMode};

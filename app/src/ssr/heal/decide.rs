@@ -1,45 +1,11 @@
-//! The one decision on new alert episodes. [`prejudge`] settles what needs no history (on the
-//! webhook request's own thread); [`decide_batch`] weighs the rest against each target's
-//! history at one instant, in the order the episodes were stored. Pure: the caller reads the
-//! history, in the transaction that stores the episodes, their runs and their decisions.
-use std::collections::{BTreeMap, HashMap, HashSet};
+//! The one decision on new alert episodes, second half: with what [`super::prejudge`] settled on the
+//! webhook request's own thread, [`decide_batch`] weighs the rest against each target's history
+//! at one instant, in the order the episodes were stored. Pure: the caller reads the history,
+//! in the transaction that stores the episodes, their runs and their decisions.
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use super::{plan, precheck, weigh, Decision, KnownHosts, Plan, Rule, Skip, SkipReason, TargetHistory};
-use crate::ssr::alert::AlertStatus;
-
-/// What the rules say about an alert before its target's history is read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Prejudged {
-    /// Decided on the alert alone: resolved, no rule matches, or labels the rule refuses.
-    /// `rule` indexes the rules the verdict was made under.
-    Skip { rule: Option<usize>, skip: Skip },
-    /// Rule `rule` matched a firing alert and gave this plan: weigh it against the history.
-    Check { rule: usize, plan: Plan },
-}
-
-/// The first rule matching `labels`, and what it makes of the alert without history (`hosts`:
-/// the inventory's, which a `--limit` must name).
-pub fn prejudge(
-    rules: &[Rule],
-    hosts: &KnownHosts,
-    status: AlertStatus,
-    labels: &BTreeMap<String, String>,
-) -> Prejudged {
-    let selected = rules.iter().position(|r| r.matches(labels));
-    let rule = selected.map(|i| &rules[i]);
-    let planned = match rule {
-        Some(r) => plan(r, labels, hosts),
-        None => Err(Skip { reason: SkipReason::NoRule, detail: String::new() }),
-    };
-    match (selected, precheck(status, rule, planned)) {
-        (Some(i), Ok(plan)) => Prejudged::Check { rule: i, plan },
-        (selected, checked) => Prejudged::Skip {
-            rule: selected,
-            skip: checked.err().unwrap_or(Skip { reason: SkipReason::NoRule, detail: String::new() }),
-        },
-    }
-}
+use super::{weigh, Decision, Prejudged, Rule, Skip, SkipReason, TargetHistory};
 
 /// One episode decided.
 #[derive(Clone, Debug, PartialEq, Eq)]

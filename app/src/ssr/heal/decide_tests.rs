@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
-use crate::ssr::heal::RuleConfig;
+use crate::ssr::alert::AlertStatus;
+use crate::ssr::heal::{plan, prejudge, KnownHosts, RuleConfig};
 
 fn rule(name: &str, alertname: &str, mode: &str) -> Rule {
     let config: RuleConfig = serde_json::from_value(serde_json::json!({

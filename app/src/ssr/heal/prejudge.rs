@@ -1,0 +1,40 @@
+//! The one decision on new alert episodes, first half: what the rules make of an alert before
+//! its target's history is read. Pure, so the webhook handler works it out on its own thread and
+//! the inbox writer only reads history ([`super::decide_batch`]).
+use std::collections::BTreeMap;
+
+use super::{plan, precheck, KnownHosts, Plan, Rule, Skip, SkipReason};
+use crate::ssr::alert::AlertStatus;
+
+/// What the rules say about an alert before its target's history is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prejudged {
+    /// Decided on the alert alone: resolved, no rule matches, or labels the rule refuses.
+    /// `rule` indexes the rules the verdict was made under.
+    Skip { rule: Option<usize>, skip: Skip },
+    /// Rule `rule` matched a firing alert and gave this plan: weigh it against the history.
+    Check { rule: usize, plan: Plan },
+}
+
+/// The first rule matching `labels`, and what it makes of the alert without history (`hosts`:
+/// the inventory's, which a `--limit` must name).
+pub fn prejudge(
+    rules: &[Rule],
+    hosts: &KnownHosts,
+    status: AlertStatus,
+    labels: &BTreeMap<String, String>,
+) -> Prejudged {
+    let selected = rules.iter().position(|r| r.matches(labels));
+    let rule = selected.map(|i| &rules[i]);
+    let planned = match rule {
+        Some(r) => plan(r, labels, hosts),
+        None => Err(Skip { reason: SkipReason::NoRule, detail: String::new() }),
+    };
+    match (selected, precheck(status, rule, planned)) {
+        (Some(i), Ok(plan)) => Prejudged::Check { rule: i, plan },
+        (selected, checked) => Prejudged::Skip {
+            rule: selected,
+            skip: checked.err().unwrap_or(Skip { reason: SkipReason::NoRule, detail: String::new() }),
+        },
+    }
+}

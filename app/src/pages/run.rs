@@ -13,10 +13,16 @@ use crate::components::badges::StatusBadge;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
 use crate::components::time::{duration_ms, format_ms, RelTime};
-use crate::model::{HostRecap, RunStatus, RunSummary};
+use crate::model::{HostRecap, RunStatus, RunSummary, Verification};
 
 /// How often a live run's page asks for news.
 const REFRESH_MS: u64 = 1000;
+
+/// Whether the page still has news to wait for: the run is waiting or running, or its
+/// verification is pending (the verdict, and the time to heal, arrive after the playbook ends).
+fn still_changing(run: &RunSummary) -> bool {
+    run.status.is_active() || run.verification == Some(Verification::Pending)
+}
 
 /// The run detail page.
 #[component]
@@ -29,14 +35,14 @@ pub fn RunPage() -> impl IntoView {
     let acted = move || approve.version().get() + cancel.version().get();
     let run = Resource::new(move || (id(), tick.get(), acted()), |(id, _, _)| get_run(id));
     let recap = Resource::new(move || (id(), tick.get()), |(id, _)| get_run_recap(id));
-    let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| r.status.is_active()));
+    let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r)));
     let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
 
     // In the browser only: poll while the run is in flight.
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
             move || {
-                let live = run.get_untracked().and_then(|r| r.ok()).is_some_and(|r| r.status.is_active());
+                let live = run.get_untracked().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r));
                 if live {
                     tick.update(|t| *t += 1);
                 }

@@ -243,6 +243,20 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     std::fs::write(artifacts().join("run-detail.png"), c.screenshot().await.unwrap()).unwrap();
+    // The playbook has ended; its verification is pending until the verifier says. The page
+    // keeps asking, so the verdict shows without a reload (no Prometheus here: inconclusive).
+    let facts = text_of(&c, "[data-testid=run-facts]").await;
+    assert!(facts.contains("pending"), "{facts}");
+    let verify = tokio::spawn(app.worker.verifier().clone().run());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let facts = text_of(&c, "[data-testid=run-facts]").await;
+        if facts.contains("inconclusive") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the verdict never showed without a reload: {facts}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // The alert's timeline now tells the whole story, with the run and who asked for it.
     c.goto(alert_url.as_str()).await.unwrap();
@@ -267,6 +281,7 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     c.close().await.unwrap();
     stop.cancel();
     let _ = work.await;
+    let _ = verify.await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
+pub mod binary;
 pub mod browser;
 pub mod fake_prometheus;
 pub mod process;

@@ -5,49 +5,19 @@ use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::alertmanager::free_port;
+use common::binary::Selfheal;
 
-const BIN: &str = env!("CARGO_BIN_EXE_selfheal");
 /// Kill and restart this many times (Event-Driven Ansible's multi-restart test does three).
 const KILLS: usize = 3;
 /// Load before each kill: long enough for thousands of alerts and runs in flight.
 const LOAD_FOR: Duration = Duration::from_millis(2500);
 /// Concurrent senders, like a busy Alertmanager cluster.
 const SENDERS: usize = 8;
-
-fn start(dir: &Path, port: u16) -> Child {
-    Command::new(BIN)
-        .args(["--config", "selfheal.toml", "serve"])
-        .current_dir(dir)
-        .env("SELFHEAL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SELFHEAL_ADMIN_PASSWORD", "granite-meadow-lantern-74")
-        .env("SELFHEAL_WEBHOOK_PASSWORD", common::WEBHOOK_PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::OpenOptions::new().create(true).append(true).open(dir.join("selfheal.log")).unwrap(),
-        ))
-        .spawn()
-        .expect("selfheal starts")
-}
-
-async fn wait_healthy(client: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client
-        .get(format!("http://127.0.0.1:{port}/health"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "selfheal did not become healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A notification of `n` new alerts, fingerprints from `next`; some carry a rule's alertname so
 /// runs are queued and in flight when the kill comes.
@@ -99,8 +69,7 @@ async fn acknowledged_alerts_survive_repeated_sigkill_under_load() {
     let mut sent_total = 0u64;
 
     for round in 1..=KILLS {
-        let mut child = start(d, port);
-        wait_healthy(&client, port).await;
+        let mut child = Selfheal::start(d, port, "warn").await;
         let running = Arc::new(AtomicBool::new(true));
         let sent = Arc::new(AtomicU64::new(0));
         let senders: Vec<_> = (0..SENDERS as u64)
@@ -128,8 +97,7 @@ async fn acknowledged_alerts_survive_repeated_sigkill_under_load() {
             .collect();
         tokio::time::sleep(LOAD_FOR).await;
         // SIGKILL in the middle of the load: no chance to flush anything.
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill9();
         running.store(false, Ordering::SeqCst);
         for s in senders {
             s.await.unwrap();
@@ -148,8 +116,7 @@ async fn acknowledged_alerts_survive_repeated_sigkill_under_load() {
 
     // The last restart recovers what the kills left running.
     let restarted_at = app::ssr::alert::now_utc();
-    let mut child = start(d, port);
-    wait_healthy(&client, port).await;
+    let mut child = Selfheal::start(d, port, "warn").await;
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", d.join("data/selfheal.db").display()))
         .await
         .unwrap();
@@ -163,8 +130,8 @@ async fn acknowledged_alerts_survive_repeated_sigkill_under_load() {
     .unwrap();
     pool.close().await;
     // A clean stop this time: the grace period ends the playbooks this life started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    child.wait().unwrap();
+    child.sigterm();
+    child.wait();
     eprintln!("after the last restart: {interrupted} runs marked interrupted, {running} left running");
     assert_eq!(running, 0, "runs left running by a kill must be recovered at start");
     assert!(interrupted >= 1, "the kills should have interrupted runs in flight");

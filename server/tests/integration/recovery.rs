@@ -3,38 +3,12 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::alertmanager::free_port;
+use common::binary::Selfheal;
 
-const BIN: &str = env!("CARGO_BIN_EXE_selfheal");
 const WAIT: Duration = Duration::from_secs(30);
-
-fn start(dir: &Path, port: u16) -> Child {
-    Command::new(BIN)
-        .args(["--config", "selfheal.toml", "serve"])
-        .current_dir(dir)
-        .env("SELFHEAL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SELFHEAL_ADMIN_PASSWORD", "granite-meadow-lantern-74")
-        .env("SELFHEAL_WEBHOOK_PASSWORD", common::WEBHOOK_PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.join("selfheal.log")).unwrap()))
-        .spawn()
-        .expect("selfheal starts")
-}
-
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + WAIT;
-    while !reqwest::get(format!("http://127.0.0.1:{port}/health"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "selfheal did not become healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn sleepers(marker: &str) -> usize {
     std::fs::read_dir("/proc")
@@ -113,17 +87,14 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
     let d = dir.path();
     let db = d.join("data/selfheal.db");
     let port = free_port();
-    let mut first = start(d, port);
-    wait_healthy(port).await;
+    let mut first = Selfheal::start(d, port, "warn").await;
     start_hanging_run(d, port, marker).await;
 
-    first.kill().unwrap(); // SIGKILL: no shutdown code runs
-    first.wait().unwrap();
+    first.kill9(); // no shutdown code runs
     assert_eq!(run_row(&db).await.map(|r| r.0).as_deref(), Some("running"), "the crash left it running");
     assert!(sleepers(marker) > 0, "the playbook's group outlived selfheal (its own process group)");
 
-    let mut second = start(d, port);
-    wait_healthy(port).await;
+    let mut second = Selfheal::start(d, port, "warn").await;
     let (status, _last_pid) = run_row(&db).await.unwrap();
     assert_eq!(status, "interrupted");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -131,8 +102,7 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_at_the_next_start() {
         assert!(Instant::now() < deadline, "the orphaned playbook group was not killed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill9();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,21 +112,16 @@ async fn sigterm_lets_a_run_finish_within_the_grace_then_kills_and_marks_it() {
     let d = dir.path();
     let db = d.join("data/selfheal.db");
     let port = free_port();
-    let mut server = start(d, port);
-    wait_healthy(port).await;
+    let mut server = Selfheal::start(d, port, "warn").await;
     start_hanging_run(d, port, marker).await;
 
     let asked = Instant::now();
-    // SAFETY: kill(2) only sends a signal to the child we started.
-    unsafe {
-        libc::kill(i32::try_from(server.id()).unwrap(), libc::SIGTERM);
-    }
+    server.sigterm();
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.try_wait() {
             break status;
         }
         if asked.elapsed() > Duration::from_secs(20) {
-            let _ = server.kill();
             panic!("selfheal did not stop within 20 s of SIGTERM");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -4,13 +4,13 @@
 //! the cap wait in the kernel's queue without spinning the accept loop; SIGTERM still drains.
 use crate::common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_selfheal");
+use common::binary::Selfheal;
+
 /// Connections held at once: the probe's slowloris run, scaled to what a test may open.
 const HELD: usize = 2_000;
 /// The header-read timeout of the hold: long enough to measure while all 2,000 are open.
@@ -27,11 +27,11 @@ const TRICKLE_EVERY: Duration = Duration::from_secs(1);
 const PARTIAL_HEAD: &[u8] = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
 const FIXTURE: &str = include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json");
 
-/// The real binary over its own database, killed on drop.
+/// The real binary over its own database and config, killed on drop.
 struct Server {
-    child: Child,
+    selfheal: Selfheal,
     port: u16,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -40,29 +40,8 @@ impl Server {
         let config = format!("database = \"data/selfheal.db\"\n[http]\n{http}\n");
         std::fs::write(dir.path().join("selfheal.toml"), config).unwrap();
         let port = common::alertmanager::free_port();
-        let child = Command::new(BIN)
-            .args(["--config", "selfheal.toml", "serve"])
-            .current_dir(dir.path())
-            .env("SELFHEAL_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SELFHEAL_ADMIN_PASSWORD", "Slow-clients-test-7")
-            .env("SELFHEAL_WEBHOOK_PASSWORD", common::WEBHOOK_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("selfheal.log")).unwrap()))
-            .spawn()
-            .expect("selfheal starts");
-        let mut server = Server { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while get_health(port).await.is_err() {
-            let exited = server.child.try_wait().unwrap().is_some();
-            assert!(
-                !exited && Instant::now() < deadline,
-                "selfheal did not become healthy: {}",
-                server.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        server
+        let selfheal = Selfheal::start(dir.path(), port, "warn").await;
+        Server { selfheal, port, _dir: dir }
     }
 
     async fn connect(&self) -> TcpStream {
@@ -70,12 +49,12 @@ impl Server {
     }
 
     fn open_files(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, Iterator::count)
+        std::fs::read_dir(format!("/proc/{}/fd", self.selfheal.pid())).map_or(0, Iterator::count)
     }
 
     /// CPU time (user + system) the server has used so far.
     fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.selfheal.pid())).unwrap();
         let fields: Vec<u64> =
             stat.rsplit_once(')').unwrap().1.split_whitespace().filter_map(|f| f.parse().ok()).collect();
         // SAFETY: sysconf only reads a constant.
@@ -85,14 +64,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("selfheal.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.selfheal.log()
     }
 }
 
@@ -107,10 +79,6 @@ fn raise_open_files_limit(want: u64) {
     assert!(limit.rlim_max >= want, "this test needs `ulimit -Hn` of at least {want}");
     limit.rlim_cur = want;
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
-}
-
-async fn get_health(port: u16) -> Result<reqwest::Response, reqwest::Error> {
-    reqwest::get(format!("http://127.0.0.1:{port}/health")).await?.error_for_status()
 }
 
 /// Sends a request on `stream` and reads its response (head and `Content-Length` body).
@@ -361,16 +329,16 @@ async fn sigterm_finishes_the_request_in_flight_and_refuses_new_connections() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let asked = Instant::now();
     // SAFETY: kill(2) only sends a signal to the child we started.
-    unsafe { libc::kill(i32::try_from(server.child.id()).unwrap(), libc::SIGTERM) };
+    server.selfheal.sigterm();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(server.child.try_wait().unwrap().is_none(), "waits for the request in flight");
+    assert!(server.selfheal.try_wait().is_none(), "waits for the request in flight");
     assert!(TcpStream::connect(("127.0.0.1", server.port)).await.is_err(), "no new connections");
     let (status, body) =
         exchange(&mut in_flight, rest.as_bytes()).await.expect("the request in flight is answered");
     assert_eq!(status, 200, "{body}");
-    while server.child.try_wait().unwrap().is_none() {
+    while server.selfheal.try_wait().is_none() {
         assert!(asked.elapsed() < Duration::from_secs(20), "selfheal did not stop: {}", server.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(server.child.wait().unwrap().success(), "a clean exit: {}", server.log());
+    assert!(server.selfheal.wait().success(), "a clean exit: {}", server.log());
 }

@@ -5,14 +5,13 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::alertmanager::free_port;
+use common::binary::Selfheal;
 use common::fake_prometheus::FakePrometheus;
 
-const BIN: &str = env!("CARGO_BIN_EXE_selfheal");
 const WAIT: Duration = Duration::from_secs(60);
 /// The config's `engine.shutdown_grace`.
 const GRACE: Duration = Duration::from_secs(2);
@@ -44,51 +43,8 @@ fn lab(prometheus: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The selfheal process; SIGKILLed when dropped (a kill -9, or a failed test's clean-up).
-struct Selfheal(Child);
-
-impl Drop for Selfheal {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path, port: u16) -> Selfheal {
-    let child = Command::new(BIN)
-        .args(["--config", "selfheal.toml", "serve"])
-        .current_dir(dir)
-        .env("SELFHEAL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SELFHEAL_ADMIN_PASSWORD", "first-start-password-1")
-        .env("SELFHEAL_WEBHOOK_PASSWORD", common::WEBHOOK_PASSWORD)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::OpenOptions::new().create(true).append(true).open(dir.join("selfheal.log")).unwrap(),
-        ))
-        .spawn()
-        .expect("selfheal starts");
-    Selfheal(child)
-}
-
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("selfheal.log")).unwrap_or_default()
-}
-
-async fn wait_healthy(dir: &Path, port: u16, selfheal: &mut Selfheal) {
-    let deadline = Instant::now() + WAIT;
-    while !reqwest::get(format!("http://127.0.0.1:{port}/health"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        let exited = selfheal.0.try_wait().unwrap();
-        assert!(
-            exited.is_none() && Instant::now() < deadline,
-            "selfheal not healthy ({exited:?}); log:\n{}",
-            log(dir)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The run as stored: (status, verification, verifying_since, error, time_to_heal_ms).
@@ -162,8 +118,7 @@ async fn a_verification_cut_off_by_kill_9_resumes_at_the_next_start() {
     let dir = lab(&prom.url);
     let d = dir.path();
     let port = free_port();
-    let mut first = start(d, port);
-    wait_healthy(d, port, &mut first).await;
+    let first = Selfheal::start(d, port, "info").await;
     heal_and_wait_verifying(d, port, &prom).await;
 
     drop(first); // SIGKILL: no shutdown code runs
@@ -172,8 +127,7 @@ async fn a_verification_cut_off_by_kill_9_resumes_at_the_next_start() {
     assert!(row.2.is_some(), "claimed by the process that died: {row:?}");
 
     prom.holds.store(true, Ordering::SeqCst);
-    let mut second = start(d, port);
-    wait_healthy(d, port, &mut second).await;
+    let second = Selfheal::start(d, port, "info").await;
     let row = wait_row(d, "a verdict after the restart", |r| r.1.as_deref() != Some("pending")).await;
     drop(second);
     assert_eq!((row.0.as_str(), row.1.as_deref()), ("succeeded", Some("verified")), "{row:?}");
@@ -187,8 +141,7 @@ async fn a_verification_whose_window_closed_while_down_ends_inconclusive_saying_
     let dir = lab(&prom.url);
     let d = dir.path();
     let port = free_port();
-    let mut first = start(d, port);
-    wait_healthy(d, port, &mut first).await;
+    let first = Selfheal::start(d, port, "info").await;
     heal_and_wait_verifying(d, port, &prom).await;
     drop(first); // SIGKILL: no shutdown code runs
 
@@ -208,8 +161,7 @@ async fn a_verification_whose_window_closed_while_down_ends_inconclusive_saying_
     prom.holds.store(true, Ordering::SeqCst);
     let asked_before = prom.queries.load(Ordering::SeqCst);
 
-    let mut second = start(d, port);
-    wait_healthy(d, port, &mut second).await;
+    let second = Selfheal::start(d, port, "info").await;
     let row = wait_row(d, "a verdict after the restart", |r| r.1.as_deref() != Some("pending")).await;
     drop(second);
     assert_eq!(row.1.as_deref(), Some("inconclusive"), "{row:?}");
@@ -229,18 +181,14 @@ async fn sigterm_while_verifying_exits_within_the_grace_and_leaves_it_pending() 
     let dir = lab(&prom.url);
     let d = dir.path();
     let port = free_port();
-    let mut server = start(d, port);
-    wait_healthy(d, port, &mut server).await;
+    let mut server = Selfheal::start(d, port, "info").await;
     heal_and_wait_verifying(d, port, &prom).await;
 
     let asked = Instant::now();
-    // SAFETY: kill(2) only sends a signal to the child we started.
-    unsafe {
-        libc::kill(i32::try_from(server.0.id()).unwrap(), libc::SIGTERM);
-    }
+    server.sigterm();
     let bound = GRACE + Duration::from_secs(5);
     let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = server.try_wait() {
             break status;
         }
         if asked.elapsed() > bound {
@@ -263,8 +211,7 @@ async fn a_run_being_verified_does_not_hold_the_playbook_slot() {
     let dir = lab(&prom.url);
     let d = dir.path();
     let port = free_port();
-    let mut server = start(d, port);
-    wait_healthy(d, port, &mut server).await;
+    let _server = Selfheal::start(d, port, "info").await;
     // One playbook at a time, and Prometheus never confirms: both runs verify for 10 minutes.
     post_broken(port, &["web1", "web2"]).await;
 

@@ -244,8 +244,13 @@ pub struct AlertSummary {
     pub labels: String,
     /// Alerts Alertmanager left out of the notification that last carried this one.
     pub truncated_alerts: i64,
-    /// The engine's latest decision on this episode (`enqueued`, `cooldown`, ...), if any yet.
+    /// The latest decision on this episode (`enqueued`, `cooldown`, ...), if any yet.
     pub decision: Option<String>,
+    /// The episode's latest run, if any: its id, status, verdict and time to heal.
+    pub run_id: Option<i64>,
+    pub run_status: Option<RunStatus>,
+    pub run_verification: Option<Verification>,
+    pub run_time_to_heal_ms: Option<i64>,
 }
 
 /// One heal run as the UI lists it.

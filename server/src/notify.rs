@@ -42,8 +42,9 @@ impl Event {
         verification: Option<Verification>,
     ) -> Event {
         let (event, text) = match verification {
-            Some(Verification::NotFixed) => {
-                ("not_fixed", format!("selfheal: run #{run_id} of {rule} on {target} ran but did not fix it"))
+            // The event is named after the verdict.
+            Some(v @ Verification::NotFixed) => {
+                (v.as_str(), format!("selfheal: run #{run_id} of {rule} on {target} ran but did not fix it"))
             }
             v => (
                 "run_finished",

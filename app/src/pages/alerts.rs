@@ -10,8 +10,8 @@ use crate::components::empty_state::EmptyState;
 use crate::components::heal_button::HealNowButton;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::shell::can_act;
-use crate::components::time::RelTime;
-use crate::model::{AlertFilter, AlertSummary};
+use crate::components::time::{format_ms, RelTime};
+use crate::model::{AlertFilter, AlertSummary, RunStatus, Verification};
 
 /// The alert history.
 #[component]
@@ -74,6 +74,30 @@ pub fn AlertsPage() -> impl IntoView {
     }
 }
 
+/// The episode's latest run, linked, and how it ended: "✓ healed in 5.4 s (run #6)".
+#[component]
+fn RunOutcome(
+    run_id: Option<i64>,
+    status: Option<RunStatus>,
+    verification: Option<Verification>,
+    time_to_heal_ms: Option<i64>,
+) -> impl IntoView {
+    let (id, status) = (run_id?, status?);
+    let link =
+        view! { <a href=format!("/runs/{id}") data-testid="alert-run-link">{format!("run #{id}")}</a> };
+    Some(match (verification, time_to_heal_ms) {
+        (Some(Verification::Verified), Some(ms)) => view! {
+            <div class="run-outcome">"✓ healed in "{format_ms(ms)}" ("{link}")"</div>
+        }
+        .into_any(),
+        (Some(v), _) if v != Verification::Skipped => view! {
+            <div class="run-outcome"><StatusBadge status=v/>" "{link}</div>
+        }
+        .into_any(),
+        _ => view! { <div class="run-outcome"><StatusBadge status=status/>" "{link}</div> }.into_any(),
+    })
+}
+
 #[component]
 fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
     let can_act = can_act();
@@ -101,7 +125,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                             <td><RelTime at=a.starts_at/></td>
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
-                            <td>{a.decision.map(|d| d.replace('_', " "))}</td>
+                            <td>{a.decision.map(|d| d.replace('_', " "))}<RunOutcome run_id=a.run_id status=a.run_status verification=a.run_verification time_to_heal_ms=a.run_time_to_heal_ms/></td>
                             <td>{move || (firing && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}</td>
                         </tr>
                     }

@@ -115,7 +115,9 @@ fn RunHeader(run: RunSummary) -> impl IntoView {
             <dt>"Verification"</dt><dd>{run.verification.map(|v| view! { <StatusBadge status=v/> })}</dd>
             <dt>"Playbook"</dt><dd><code>{run.playbook.clone()}</code>" ("{run.mode.as_str()}")"</dd>
             <dt>"Target"</dt><dd><code>{run.target.clone()}</code></dd>
-            <dt>"Triggered by"</dt><dd>{run.requested_by.clone()}{run.alert_id.map(|a| format!(" (alert #{a})"))}</dd>
+            <dt>"Triggered by"</dt><dd>{run.requested_by.clone()}{run.alert_id.map(|a| view! {
+                " for "<a href=format!("/alerts/{a}") data-testid="run-alert-link">{format!("alert #{a}")}</a>
+            })}</dd>
             <dt>"Queued"</dt><dd><RelTime at=run.created_at.clone()/></dd>
             <dt>"Ran"</dt>
             <dd>{run.started_at.clone().map(|s| view! { "started "<RelTime at=s/> })}

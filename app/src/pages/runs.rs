@@ -89,7 +89,7 @@ fn RunTable(rows: Vec<RunSummary>) -> impl IntoView {
     view! {
         <table class="table" data-testid="runs-table">
             <thead><tr>
-                <th>"Run"</th><th>"Status"</th><th>"Verification"</th><th>"Rule"</th><th>"Target"</th>
+                <th>"Run"</th><th>"Status"</th><th>"Verification"</th><th>"Alert"</th><th>"Rule"</th><th>"Target"</th>
                 <th>"Playbook"</th><th>"By"</th><th>"Queued"</th><th>"Time to heal"</th>
             </tr></thead>
             <tbody>
@@ -98,6 +98,7 @@ fn RunTable(rows: Vec<RunSummary>) -> impl IntoView {
                         <td><a href=format!("/runs/{}", r.id)>{format!("#{}", r.id)}</a></td>
                         <td><StatusBadge status=r.status/></td>
                         <td>{r.verification.map(|v| view! { <StatusBadge status=v/> })}</td>
+                        <td>{r.alert_id.map(|a| view! { <a href=format!("/alerts/{a}") data-testid="run-alert-link">{format!("#{a}")}</a> })}</td>
                         <td>{r.rule}</td>
                         <td><code>{r.target}</code></td>
                         <td><code>{r.playbook}</code>{(r.mode == RunMode::DryRun).then_some(" (dry run)")}</td>

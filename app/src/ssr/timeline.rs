@@ -102,6 +102,10 @@ mod tests {
             labels: "{}".into(),
             truncated_alerts: 0,
             decision: Some("enqueued".into()),
+            run_id: Some(4),
+            run_status: Some(RunStatus::Succeeded),
+            run_verification: Some(Verification::Verified),
+            run_time_to_heal_ms: Some(6200),
         }
     }
 

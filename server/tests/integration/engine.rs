@@ -239,6 +239,23 @@ async fn runs_and_decisions_are_visible_to_a_viewer() {
     assert!(page.body.contains("PLAY [all] ***") && page.body.contains("heal-nginx.yml"), "{}", page.body);
     let alerts = app.get("/alerts", Some(&cookie)).await;
     assert!(alerts.body.contains("enqueued"), "the decision shows in the alert list");
+
+    // Alerts and runs link both ways, and the list says how the heal ended.
+    let alert_id: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();
+    assert!(alerts.body.contains(&format!("href=\"/runs/{run_id}\"")), "the alert links its run");
+    assert!(page.body.contains(&format!("href=\"/alerts/{alert_id}\"")), "the run links its alert");
+    let list = app.get("/runs", Some(&cookie)).await;
+    assert!(list.body.contains(&format!("href=\"/alerts/{alert_id}\"")), "the runs list links the alert");
+    sqlx::query(
+        "UPDATE heal_runs SET status = 'succeeded', verification = 'verified', time_to_heal_ms = 5400",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let alerts = app.get("/alerts", Some(&cookie)).await;
+    // (Text nodes of one element are separated by hydration markers in the server's HTML.)
+    let text = alerts.body.replace("<!>", "");
+    assert!(text.contains("✓ healed in 5.4 s (<a href=\"/runs/"), "{text}");
 }
 
 #[tokio::test]

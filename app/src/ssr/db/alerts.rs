@@ -56,10 +56,14 @@ pub struct StoredNotification {
     pub resolved_now: u64,
 }
 
-/// The columns of an [`AlertSummary`](crate::model::AlertSummary), from `alerts a` joined to its last notification `n`.
+/// The columns of an [`AlertSummary`](crate::model::AlertSummary), from `alerts a` joined to
+/// its last notification `n` and its latest run `r` (one lookup on `heal_runs_alert`).
 pub const ALERT_SUMMARY_FROM: &str =
     "SELECT a.id, a.fingerprint, a.alertname, a.status, a.severity, a.instance, a.starts_at, a.ends_at, \
      a.resolved_at, a.source, a.deliveries, a.last_seen_at, a.labels, \
      coalesce(n.truncated_alerts, 0) AS truncated_alerts, \
-     (SELECT reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1) AS decision \
-     FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id";
+     (SELECT reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1) AS decision, \
+     r.id AS run_id, r.status AS run_status, r.verification AS run_verification, \
+     r.time_to_heal_ms AS run_time_to_heal_ms \
+     FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id \
+     LEFT JOIN heal_runs r ON r.id = (SELECT max(id) FROM heal_runs WHERE alert_id = a.id)";

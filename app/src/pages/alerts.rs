@@ -111,6 +111,8 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                 {rows.into_iter().map(move |a| {
                     let id = a.id;
                     let firing = a.status == "firing";
+                    // Its run is still waiting or running: the run's link says so, no second heal.
+                    let in_flight = a.run_status.is_some_and(RunStatus::is_active);
                     let truncated = (a.truncated_alerts > 0).then(|| view! {
                         <span class="badge badge-warn" title="Alertmanager left alerts out of this notification (max_alerts)">
                             {format!("+{} truncated", a.truncated_alerts)}
@@ -126,7 +128,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
                             <td>{a.decision.map(|d| d.replace('_', " "))}<RunOutcome run_id=a.run_id status=a.run_status verification=a.run_verification time_to_heal_ms=a.run_time_to_heal_ms/></td>
-                            <td>{move || (firing && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}</td>
+                            <td>{move || (firing && !in_flight && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}</td>
                         </tr>
                     }
                 }).collect_view()}

@@ -41,9 +41,14 @@ pub async fn heal_now(
     let now = now_utc();
     let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     let new = NewRun::for_alert(rule, &p, alert_id, &alert.starts_at, &user.username, &now);
-    let run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?.ok_or_else(|| {
-        respond_with(AppError::Conflict(format!("a run for {} is already in flight", p.target)))
-    })?;
+    let Some(run_id) = runs::enqueue_run(&mut tx, &new).await.map_err(db)? else {
+        let active = runs::active_run_for(&mut *tx, &p.target).await.map_err(db)?;
+        let which = active.map(|id| format!(" (run #{id})")).unwrap_or_default();
+        return Err(respond_with(AppError::Conflict(format!(
+            "a run for {} is already in flight{which}",
+            p.target
+        ))));
+    };
     let detail = format!(
         "{} on {}{} (alert #{alert_id})",
         p.playbook,

@@ -65,6 +65,16 @@ async fn heal_now_is_for_operators_queues_as_them_and_is_audited() {
 
     let again = app.post_form("/api/heal_now", &[("alert_id", &alert_id)], Some(&operator)).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "one run per target: {}", again.body);
+    let run_id = one(&app, "SELECT CAST(id AS TEXT) FROM heal_runs").await;
+    assert!(
+        again.body.contains(&format!("already in flight (run #{run_id})")),
+        "names the run: {}",
+        again.body
+    );
+    // The alerts list offers no second heal while that run is in flight; it links the run.
+    let page = app.get("/alerts", Some(&operator)).await.body;
+    assert!(!page.contains("data-testid=\"heal-now\""), "no heal now while a run is in flight");
+    assert!(page.contains(&format!("href=\"/runs/{run_id}\"")), "{page}");
     let missing = app.post_form("/api/heal_now", &[("alert_id", "999")], Some(&operator)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -126,6 +126,17 @@ pub async fn claim_next_run(
     .await
 }
 
+/// The run in flight (waiting or running) for `target`, if any: there is at most one.
+pub async fn active_run_for(ex: impl SqliteExecutor<'_>, target: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM heal_runs WHERE target = ? AND status IN (?, ?, ?)")
+        .bind(target)
+        .bind(RunStatus::ACTIVE[0])
+        .bind(RunStatus::ACTIVE[1])
+        .bind(RunStatus::ACTIVE[2])
+        .fetch_optional(ex)
+        .await
+}
+
 /// How many runs wait in the queue.
 pub async fn queue_depth(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = ?")

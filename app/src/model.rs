@@ -339,6 +339,9 @@ pub struct Overview {
     pub runs_in_flight: i64,
     pub awaiting_approval: i64,
     pub runs_24h: i64,
+    /// Rule-started heals of the last 24 h that ended with a known outcome, and of those the
+    /// verified ones: the verified rate.
+    pub concluded_24h: i64,
     pub verified_24h: i64,
     pub failed_24h: i64,
     /// Median and 95th percentile time to heal (alert start to verified) over the charts' hours.

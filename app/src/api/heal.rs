@@ -127,7 +127,7 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     let now = time::OffsetDateTime::now_utc();
     let utc = crate::ssr::alert::format_utc;
     let since = utc(now - time::Duration::hours(24));
-    let (firing_alerts, runs_in_flight, awaiting_approval, runs_24h, verified_24h, failed_24h) =
+    let counts_24h =
         db::runs::overview_counts(&state.pool, &since).await.map_err(|e| internal("overview failed", e))?;
     let start = heal_stats::window_start(now);
     let counts = db::run_stats::runs_per_hour(&state.pool, &utc(start))
@@ -143,12 +143,13 @@ pub async fn get_overview() -> Result<Overview, AppError> {
         .await
         .map_err(|e| internal("breakers failed", e))?;
     Ok(Overview {
-        firing_alerts,
-        runs_in_flight,
-        awaiting_approval,
-        runs_24h,
-        verified_24h,
-        failed_24h,
+        firing_alerts: counts_24h.firing_alerts,
+        runs_in_flight: counts_24h.runs_in_flight,
+        awaiting_approval: counts_24h.awaiting_approval,
+        runs_24h: counts_24h.runs_24h,
+        concluded_24h: counts_24h.concluded_24h,
+        verified_24h: counts_24h.verified_24h,
+        failed_24h: counts_24h.failed_24h,
         tth_p50_ms: heal_stats::percentile(&all, 0.5),
         tth_p95_ms: heal_stats::percentile(&all, 0.95),
         heals_chart: chart::heals_html(&hours),

@@ -52,7 +52,7 @@ fn Figures(o: Overview) -> impl IntoView {
             <a class="card stat" href="/runs"><span class="n">{o.runs_in_flight}</span><span>"runs in flight"</span></a>
             <a class="card stat" href="/approvals" data-testid="awaiting-approval"><span class="n">{o.awaiting_approval}</span><span>"awaiting approval"</span></a>
             <div class="card stat"><span class="n">{o.runs_24h}</span><span>"heals in 24 h"</span></div>
-            <div class="card stat"><span class="n">{rate(o.verified_24h, o.runs_24h)}</span><span>"verified (24 h)"</span></div>
+            <div class="card stat" data-testid="verified-rate" title="Of the heals the rules started in the last 24 h that have ended (playbook finished, verdict in): verified"><span class="n">{rate(o.verified_24h, o.concluded_24h)}</span><span>"verified (24 h)"</span></div>
             <div class="card stat"><span class="n">{o.failed_24h}</span><span>"failed or not fixed (24 h)"</span></div>
             <div class="card stat" data-testid="tth-p50"><span class="n">{o.tth_p50_ms.map_or("—".to_owned(), format_ms)}</span><span>"time to heal, median"</span></div>
             <div class="card stat" data-testid="tth-p95"><span class="n">{o.tth_p95_ms.map_or("—".to_owned(), format_ms)}</span><span>"time to heal, p95"</span></div>

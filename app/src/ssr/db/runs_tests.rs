@@ -153,3 +153,40 @@ async fn the_state_enums_are_the_words_the_schema_allows() {
         words(&Verification::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
     );
 }
+
+/// Regression: the overview's "verified (24 h)" divided by every run of the day, in flight and
+/// hand-started included (57 % during a normal heal). It is over rule-started heals that ended.
+#[tokio::test]
+async fn the_verified_rate_counts_rule_started_heals_that_ended() {
+    let pool = test_pool().await;
+    let at = "2026-01-01T00:00:00.000Z";
+    for (target, by, mode, status, verification) in [
+        ("web1", "engine", "auto", "succeeded", Some("verified")),
+        ("web2", "engine", "auto", "succeeded", Some("not_fixed")),
+        ("web3", "engine", "auto", "failed", Some("skipped")),
+        ("web4", "engine", "auto", "succeeded", Some("pending")),
+        ("web5", "engine", "auto", "running", None),
+        ("web6", "engine", "dry-run", "succeeded", Some("skipped")),
+        ("web7", "olga", "auto", "succeeded", Some("verified")),
+        ("web8", "engine", "approval", "cancelled", Some("skipped")),
+    ] {
+        sqlx::query(
+            "INSERT INTO heal_runs (rule, playbook, target, mode, status, verification, requested_by, extra_vars, \
+             timeout_ms, verify_within_ms, created_at) VALUES ('r', 'p.yml', ?, ?, ?, ?, ?, '{}', 1000, 1000, ?)",
+        )
+        .bind(target)
+        .bind(mode)
+        .bind(status)
+        .bind(verification)
+        .bind(by)
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let c = overview_counts(&pool, "2025-12-31T00:00:00.000Z").await.unwrap();
+    assert_eq!(c.runs_24h, 8, "every run queued counts as a heal of the day");
+    assert_eq!((c.verified_24h, c.concluded_24h), (1, 3), "verified, not fixed, failed: {c:?}");
+    assert_eq!(c.failed_24h, 2);
+    assert_eq!(c.runs_in_flight, 1);
+}

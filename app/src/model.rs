@@ -253,6 +253,16 @@ pub struct AlertSummary {
     pub run_time_to_heal_ms: Option<i64>,
 }
 
+/// A pause of healing in force: everywhere (`scope` `*`) or for one rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct PauseView {
+    pub scope: String,
+    pub reason: String,
+    pub paused_by: String,
+    pub paused_at: String,
+}
+
 /// One heal run as the UI lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -41,6 +41,21 @@ pub enum Command {
     /// Development helpers.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// The kill switch: pause all healing (or one rule's), saying why. New alerts are decided
+    /// `paused` and queued runs wait until `resume`. Audited; a running server follows at once.
+    Pause {
+        /// Pause only this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Why (required; shown to everyone and kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a pause (of everything, or of one rule): the runs it held start.
+    Resume {
+        #[arg(long)]
+        rule: Option<String>,
+    },
 }
 
 /// `selfheal dev ...`

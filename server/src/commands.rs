@@ -5,6 +5,8 @@ use std::future::Future;
 
 use sqlx::SqlitePool;
 
+use app::ssr::actions;
+
 use crate::cli::{AuditCommand, Command, DevCommand, RetentionCommand};
 use crate::config::Config;
 use crate::{audit, retention, startup, users};
@@ -46,6 +48,28 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 config.database.display(),
                 started.elapsed()
             );
+            Ok(())
+        }
+        Command::Pause { rule, reason } => {
+            let rules = config.build_rules()?;
+            with_database(&config, Seal::Yes, |pool| async move {
+                actions::pause_healing(&pool, &rules, "cli", rule.as_deref(), &reason, Some("cli"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .await?;
+            println!("healing paused");
+            Ok(())
+        }
+        Command::Resume { rule } => {
+            let rules = config.build_rules()?;
+            with_database(&config, Seal::Yes, |pool| async move {
+                actions::resume_healing(&pool, &rules, "cli", rule.as_deref(), Some("cli"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .await?;
+            println!("healing resumed");
             Ok(())
         }
         Command::User(command) => {

@@ -18,7 +18,10 @@ use app::ssr::heal::{Decision, Rule};
 use app::ssr::utc::Utc;
 
 use crate::intake::Resolutions;
-use crate::metrics::{BreakerLabel, Metrics, ReasonLabel};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::metrics::{BreakerLabel, Metrics, ReasonLabel, ScopeLabel};
 use crate::notify::{Event, Notifier};
 
 /// Housekeeping happens at least this often, even with nothing decided.
@@ -116,6 +119,8 @@ pub struct Engine {
     approval_ttl: Duration,
     /// Breakers reported open at least once (to report them closed later).
     breakers_seen: Arc<Mutex<HashSet<BreakerLabel>>>,
+    /// Pauses reported at least once (to report them ended later).
+    pauses_seen: Arc<Mutex<HashSet<ScopeLabel>>>,
 }
 
 impl Engine {
@@ -127,7 +132,16 @@ impl Engine {
         resolutions: Resolutions,
         approval_ttl: Duration,
     ) -> Engine {
-        Engine { pool, rules, metrics, wake, resolutions, approval_ttl, breakers_seen: Arc::default() }
+        Engine {
+            pool,
+            rules,
+            metrics,
+            wake,
+            resolutions,
+            approval_ttl,
+            breakers_seen: Arc::default(),
+            pauses_seen: Arc::default(),
+        }
     }
 
     /// Runs until `stop`: housekeeping after each wake-up (at most once per
@@ -171,15 +185,30 @@ impl Engine {
     async fn update_gauges(&self) -> Result<(), sqlx::Error> {
         self.metrics.queue_depth.set(runs::queue_depth(&self.pool).await?);
         let open = app::ssr::actions::open_breakers(&self.pool, &self.rules).await?;
-        let mut seen = self.breakers_seen.lock().unwrap_or_else(PoisonError::into_inner);
-        for label in seen.iter() {
-            self.metrics.breaker_open.get_or_create(label).set(0);
-        }
-        for b in open {
-            let label = BreakerLabel { rule: b.rule, target: b.target };
-            self.metrics.breaker_open.get_or_create(&label).set(1);
-            seen.insert(label);
-        }
+        let breakers = open.into_iter().map(|b| BreakerLabel { rule: b.rule, target: b.target });
+        report(&self.metrics.breaker_open, &self.breakers_seen, breakers);
+        let pauses = app::ssr::db::pauses::list_pauses(&self.pool).await?;
+        report(
+            &self.metrics.paused,
+            &self.pauses_seen,
+            pauses.into_iter().map(|p| ScopeLabel { scope: p.scope }),
+        );
         Ok(())
+    }
+}
+
+/// Sets `gauge` to 1 for each of `now`, and back to 0 for those reported before (in `seen`)
+/// that are gone: a gauge that vanished would leave alerts on it firing.
+fn report<L>(gauge: &Family<L, Gauge>, seen: &Mutex<HashSet<L>>, now: impl Iterator<Item = L>)
+where
+    L: Clone + std::hash::Hash + Eq + prometheus_client::encoding::EncodeLabelSet + std::fmt::Debug,
+{
+    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    for label in seen.iter() {
+        gauge.get_or_create(label).set(0);
+    }
+    for label in now {
+        gauge.get_or_create(&label).set(1);
+        seen.insert(label);
     }
 }

@@ -46,6 +46,12 @@ pub struct BreakerLabel {
     pub target: String,
 }
 
+/// Label: what a pause covers (`*`: everything, or a rule's name).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabel {
+    pub scope: String,
+}
+
 /// Label: what the database was doing when it failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
@@ -80,6 +86,7 @@ pub struct Metrics {
     pub runs_recovered: Counter,
     pub queue_depth: Gauge,
     pub breaker_open: Family<BreakerLabel, Gauge>,
+    pub paused: Family<ScopeLabel, Gauge>,
     pub retention_pruned: Family<TableLabel, Counter>,
     pub retention_rounds: Family<ResultLabel, Counter>,
 }
@@ -109,6 +116,7 @@ impl Metrics {
             runs_recovered: Counter::default(),
             queue_depth: Gauge::default(),
             breaker_open: Family::default(),
+            paused: Family::default(),
             retention_pruned: Family::default(),
             retention_rounds: Family::default(),
             registry: Registry::default(),
@@ -181,6 +189,11 @@ impl Metrics {
             "breaker_open",
             "1 while the circuit breaker of (rule, target) is open, 0 once it closed",
             m.breaker_open.clone(),
+        );
+        registry.register(
+            "paused",
+            "1 while healing is paused for the scope (`*`: everything, or a rule), 0 once resumed",
+            m.paused.clone(),
         );
         registry.register(
             "runs_recovered",

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Overview, PendingApproval, ReplayOutcome};
+use crate::model::{Overview, PauseView, PendingApproval, ReplayOutcome};
 
 /// `POST /api/heal_now` (fields `alert_id`, optional `dry_run`): queue the matching rule's
 /// playbook for this alert now; returns the run id and sends the browser to the live run.
@@ -89,6 +89,53 @@ pub async fn reset_breaker(rule: String, target: String) -> Result<(), AppError>
     let state = app_state()?;
     actions::reset_breaker(&state.pool, &state.rules, &user, &rule, &target, auth::client_addr().as_deref())
         .await
+}
+
+/// `POST /api/pause` (fields `reason`, optional `rule`): the kill switch, for operators. While
+/// paused, new episodes are decided `paused` and queued runs wait; everything, or one rule.
+#[server(endpoint = "pause")]
+pub async fn pause_healing(reason: String, #[server(default)] rule: Option<String>) -> Result<(), AppError> {
+    use crate::model::Role;
+    use crate::ssr::{actions, app_state, auth};
+
+    let user = auth::require_role(Role::Operator).await?;
+    let state = app_state()?;
+    let rule = rule.filter(|r| !r.is_empty());
+    let source = auth::client_addr();
+    actions::pause_healing(
+        &state.pool,
+        &state.rules,
+        &user.username,
+        rule.as_deref(),
+        &reason,
+        source.as_deref(),
+    )
+    .await
+}
+
+/// `POST /api/resume` (optional field `rule`): ends a pause; the runs it held start.
+#[server(endpoint = "resume")]
+pub async fn resume_healing(#[server(default)] rule: Option<String>) -> Result<(), AppError> {
+    use crate::model::Role;
+    use crate::ssr::{actions, app_state, auth};
+
+    let user = auth::require_role(Role::Operator).await?;
+    let state = app_state()?;
+    let rule = rule.filter(|r| !r.is_empty());
+    let source = auth::client_addr();
+    actions::resume_healing(&state.pool, &state.rules, &user.username, rule.as_deref(), source.as_deref())
+        .await
+}
+
+/// `POST /api/pauses`: the pauses in force (any signed-in user).
+#[server(endpoint = "pauses")]
+pub async fn list_pauses() -> Result<Vec<PauseView>, AppError> {
+    use crate::model::Role;
+    use crate::ssr::{app_state, auth, db, internal};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    db::pauses::list_pauses(&state.pool).await.map_err(|e| internal("pauses failed", e))
 }
 
 /// `POST /api/replay` (fields `alert_id`, optional `enqueue=true`): what today's rules decide

@@ -210,6 +210,7 @@ text_enum! {
         Cooldown = "cooldown",
         BreakerOpen = "breaker_open",
         Shadow = "shadow",
+        Paused = "paused",
     }
 }
 

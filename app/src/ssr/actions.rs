@@ -6,8 +6,8 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, OpenBreaker, ReplayOutcome};
 use crate::ssr::alert::{now_utc, Labels};
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
-use crate::ssr::db::decisions;
 use crate::ssr::db::runs::{self, NewRun};
+use crate::ssr::db::{decisions, pauses};
 use crate::ssr::evaluate::evaluate;
 use crate::ssr::heal::{plan, select_rule, Decision, KnownHosts, Rule, RuleMode};
 use crate::ssr::silence::{self, SilenceAlerts, SilenceRequest};
@@ -153,6 +153,55 @@ pub async fn reset_breaker(
     decisions::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
     audit(&mut tx, &user.username, "breaker.reset", &format!("{rule} / {target}"), "breaker reset", source)
         .await?;
+    tx.commit().await.map_err(db)
+}
+
+/// The scope a pause of `rule` (none: everything) has, if that rule exists.
+fn pause_scope<'a>(rules: &[Rule], rule: Option<&'a str>) -> Result<&'a str, AppError> {
+    match rule {
+        None => Ok(crate::ssr::heal::pause::EVERYTHING),
+        Some(r) if rules.iter().any(|x| x.name() == r) => Ok(r),
+        Some(r) => Err(respond_with(AppError::Invalid(format!("no rule `{r}`")))),
+    }
+}
+
+/// Pauses healing everywhere (`rule` none) or for one rule, on behalf of `actor`, saying why
+/// (required); audited. New episodes it covers are decided `paused`; queued runs it covers wait.
+pub async fn pause_healing(
+    pool: &SqlitePool,
+    rules: &[Rule],
+    actor: &str,
+    rule: Option<&str>,
+    reason: &str,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    let scope = pause_scope(rules, rule)?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(respond_with(AppError::Invalid(
+            "a reason (1 to 500 characters) is required to pause".to_owned(),
+        )));
+    }
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
+    pauses::pause(&mut *tx, scope, reason, actor, &now_utc()).await.map_err(db)?;
+    audit(&mut tx, actor, "healing.pause", scope, reason, source).await?;
+    tx.commit().await.map_err(db)
+}
+
+/// Ends the pause of everything (`rule` none) or of one rule; audited. Runs it held start.
+pub async fn resume_healing(
+    pool: &SqlitePool,
+    rules: &[Rule],
+    actor: &str,
+    rule: Option<&str>,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    let scope = pause_scope(rules, rule)?;
+    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
+    if !pauses::resume(&mut *tx, scope).await.map_err(db)? {
+        return Err(respond_with(AppError::Conflict(format!("`{scope}` is not paused"))));
+    }
+    audit(&mut tx, actor, "healing.resume", scope, "resumed", source).await?;
     tx.commit().await.map_err(db)
 }
 

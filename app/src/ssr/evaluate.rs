@@ -40,7 +40,8 @@ pub async fn evaluate<'r>(
         }
         Prejudged::Skip { .. } => TargetHistory::default(),
     };
-    let judged = decide_batch(rules, [&verdict], |_, _| Ok::<_, std::convert::Infallible>(history));
+    let paused = crate::ssr::db::pauses::paused(&mut *conn).await?;
+    let judged = decide_batch(rules, [&verdict], &paused, |_, _| Ok::<_, std::convert::Infallible>(history));
     let Ok(mut judged) = judged;
     let Judged { rule, decision, .. } = judged.remove(0);
     Ok(Evaluation { rule: rule.map(|i| &rules[i]), decision })

@@ -7,6 +7,7 @@ pub mod breaker;
 mod decide;
 mod hosts;
 pub mod matcher;
+pub mod pause;
 mod prejudge;
 mod rule;
 
@@ -79,6 +80,8 @@ pub enum SkipReason {
     Cooldown,
     BreakerOpen,
     Shadow,
+    /// An operator paused healing (everywhere, or for this rule).
+    Paused,
 }
 
 impl SkipReason {
@@ -92,6 +95,7 @@ impl SkipReason {
             SkipReason::Cooldown => DecisionReason::Cooldown,
             SkipReason::BreakerOpen => DecisionReason::BreakerOpen,
             SkipReason::Shadow => DecisionReason::Shadow,
+            SkipReason::Paused => DecisionReason::Paused,
         }
     }
 

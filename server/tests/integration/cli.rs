@@ -205,3 +205,39 @@ async fn dev_seed_adds_decided_alerts_and_finished_runs_with_output() {
         .unwrap();
     assert_eq!(names, 8);
 }
+
+#[tokio::test]
+async fn pause_and_resume_from_the_command_line_are_audited_and_need_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let missing = selfheal(d, &["pause"], "");
+    assert!(!missing.status.success(), "a reason is required");
+    assert!(text(&missing).contains("--reason"), "{}", text(&missing));
+    let unknown = selfheal(d, &["pause", "--rule", "nope", "--reason", "x"], "");
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("no rule `nope`"), "{}", text(&unknown));
+
+    let paused = selfheal(d, &["pause", "--reason", "storage maintenance"], "");
+    assert!(paused.status.success(), "{}", text(&paused));
+    let resumed = selfheal(d, &["resume"], "");
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    let twice = selfheal(d, &["resume"], "");
+    assert!(!twice.status.success() && text(&twice).contains("not paused"), "{}", text(&twice));
+
+    let db =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", d.join("db/selfheal.db").display())).await.unwrap();
+    let audit: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, action, detail FROM audit_events WHERE action LIKE 'healing.%' ORDER BY id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    assert_eq!(
+        audit,
+        [
+            ("cli".into(), "healing.pause".into(), "storage maintenance".into()),
+            ("cli".into(), "healing.resume".into(), "resumed".into()),
+        ]
+    );
+}

@@ -25,6 +25,7 @@ mod heal_loop;
 mod injection;
 mod lists;
 mod notify_silence;
+mod pause;
 mod recovery;
 mod retention;
 mod rules_view;

@@ -107,14 +107,17 @@ pub struct ClaimedRun {
     pub alertname: Option<String>,
 }
 
-/// Atomically takes the oldest queued run and marks it running.
+/// Atomically takes the oldest queued run no pause covers and marks it running (runs a pause
+/// covers wait in the queue until it ends).
 pub async fn claim_next_run(
     ex: impl SqliteExecutor<'_>,
     now: &str,
 ) -> Result<Option<ClaimedRun>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE heal_runs SET status = ?2, started_at = ?1 \
-         WHERE id = (SELECT id FROM heal_runs WHERE status = ?3 ORDER BY id LIMIT 1) \
+         WHERE id = (SELECT id FROM heal_runs WHERE status = ?3 \
+                     AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope IN (?4, heal_runs.rule)) \
+                     ORDER BY id LIMIT 1) \
          RETURNING id, alert_id, rule, playbook, target, limit_host, mode, extra_vars, timeout_ms, verify_expr, \
                    verify_within_ms, alert_starts_at, \
                    (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname",
@@ -122,6 +125,7 @@ pub async fn claim_next_run(
     .bind(now)
     .bind(RunStatus::moved(&[RunStatus::Queued], RunStatus::Running))
     .bind(RunStatus::Queued)
+    .bind(crate::ssr::heal::pause::EVERYTHING)
     .fetch_optional(ex)
     .await
 }

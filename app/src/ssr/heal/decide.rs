@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use super::pause::{self, Paused};
 use super::{weigh, Decision, Prejudged, Rule, Skip, SkipReason, TargetHistory};
 
 /// One episode decided.
@@ -27,13 +28,15 @@ impl Judged {
     }
 }
 
-/// Decides `verdicts` (the new episodes, in the order stored) under `rules`: each checked plan
-/// is weighed ([`weigh`]) against its (rule, target)'s history, which `history` reads once per
-/// pair. A run decided here counts for the episodes after it, as if already stored: its target
-/// has a run in flight (for every rule) and its rule one more attempt, just now.
+/// Decides `verdicts` (the new episodes, in the order stored) under `rules`: a plan of a rule a
+/// pause covers (`paused`) is `paused`; each other checked plan is weighed ([`weigh`]) against
+/// its (rule, target)'s history, which `history` reads once per pair. A run decided here
+/// counts for the episodes after it, as if already stored: its target has a run in flight (for
+/// every rule) and its rule one more attempt, just now.
 pub fn decide_batch<'v, E>(
     rules: &[Rule],
     verdicts: impl IntoIterator<Item = &'v Prejudged>,
+    paused: &Paused,
     mut history: impl FnMut(&Rule, &str) -> Result<TargetHistory, E>,
 ) -> Result<Vec<Judged>, E> {
     let mut seen: HashMap<(usize, &'v str), TargetHistory> = HashMap::new();
@@ -54,6 +57,16 @@ pub fn decide_batch<'v, E>(
             judged.push(Judged { rule: None, decision: Decision::Skip(skip), attempts: 0 });
             continue;
         };
+        if let Some(scope) = paused.covering(rule) {
+            let detail = if scope == pause::EVERYTHING {
+                "healing is paused everywhere: nothing runs until an operator resumes it".to_owned()
+            } else {
+                format!("healing is paused for rule {scope}: nothing of it runs until an operator resumes it")
+            };
+            let skip = Skip { reason: SkipReason::Paused, detail };
+            judged.push(Judged { rule: Some(index), decision: Decision::Skip(skip), attempts: 0 });
+            continue;
+        }
         let target = plan.target.as_str();
         let known = match seen.get(&(index, target)) {
             Some(h) => *h,

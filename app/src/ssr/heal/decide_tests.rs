@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::ssr::alert::AlertStatus;
+use crate::ssr::heal::pause::Paused;
 use crate::ssr::heal::{plan, prejudge, KnownHosts, RuleConfig};
 
 fn rule(name: &str, alertname: &str, mode: &str) -> Rule {
@@ -122,7 +123,8 @@ fn the_batch_table() {
     ];
     for (name, episodes, history, want) in cases {
         let verdicts: Vec<Prejudged> = episodes.iter().map(|(a, h)| firing(&rules, a, h)).collect();
-        let judged = decide_batch(&rules, &verdicts, |_, _| Ok::<_, ()>(history)).unwrap();
+        let judged =
+            decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Ok::<_, ()>(history)).unwrap();
         let got: Vec<&str> = judged.iter().map(reason).collect();
         assert_eq!(got, want, "{name}");
     }
@@ -137,7 +139,7 @@ fn history_is_read_once_per_rule_and_target() {
             .map(|(a, h)| firing(&rules, a, h))
             .collect();
     let mut reads = Vec::new();
-    decide_batch(&rules, &verdicts, |r, t| {
+    decide_batch(&rules, &verdicts, &Paused::default(), |r, t| {
         reads.push(format!("{}/{t}", r.name()));
         Ok::<_, ()>(TargetHistory::default())
     })
@@ -149,7 +151,7 @@ fn history_is_read_once_per_rule_and_target() {
 fn a_failed_history_read_fails_the_batch() {
     let rules = [rule("nginx", "NginxDown", "auto")];
     let verdicts = [firing(&rules, "NginxDown", "web1")];
-    assert_eq!(decide_batch(&rules, &verdicts, |_, _| Err("locked")), Err("locked"));
+    assert_eq!(decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Err("locked")), Err("locked"));
 }
 
 #[test]
@@ -158,7 +160,7 @@ fn the_decision_that_finds_the_breaker_open_is_the_one_that_tells_people() {
     let verdicts = [firing(&rules, "NginxDown", "web1")];
     let at = |n: u32| {
         let history = TargetHistory { attempts_in_window: n, ..TargetHistory::default() };
-        decide_batch(&rules, &verdicts, |_, _| Ok::<_, ()>(history)).unwrap().remove(0)
+        decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Ok::<_, ()>(history)).unwrap().remove(0)
     };
     assert!(at(3).opens_breaker(&rules), "three attempts of three: it just opened");
     assert!(!at(4).opens_breaker(&rules), "a re-fire while open says nothing again");
@@ -174,7 +176,9 @@ fn verdicts_pass_through_in_order_with_their_rule() {
         prejudge(&rules, &KnownHosts::default(), AlertStatus::Resolved, &l),
         firing(&rules, "NginxDown", "web1"),
     ];
-    let judged = decide_batch(&rules, &verdicts, |_, _| Ok::<_, ()>(TargetHistory::default())).unwrap();
+    let judged =
+        decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Ok::<_, ()>(TargetHistory::default()))
+            .unwrap();
     assert_eq!((judged[0].rule, reason(&judged[0])), (Some(0), "resolved"));
     assert_eq!((judged[1].rule, reason(&judged[1])), (Some(0), "run"));
 }
@@ -198,4 +202,42 @@ fn prejudge_then_weigh_is_decide() {
         );
         assert_eq!(weigh(&rules[rule], &p, history), whole);
     }
+}
+
+#[test]
+fn a_pause_covers_its_rule_or_everything_and_reads_no_history() {
+    let rules = [rule("nginx", "NginxDown", "auto"), rule("disk", "DiskFull", "auto")];
+    let verdicts = [firing(&rules, "NginxDown", "web1"), firing(&rules, "DiskFull", "web2")];
+    let decide = |paused: Paused| {
+        let mut reads = 0;
+        let judged = decide_batch(&rules, &verdicts, &paused, |_, _| {
+            reads += 1;
+            Ok::<_, ()>(TargetHistory::default())
+        })
+        .unwrap();
+        (judged.iter().map(reason).collect::<Vec<_>>(), reads)
+    };
+    assert_eq!(decide(Paused::default()), (vec!["run", "run"], 2));
+    assert_eq!(decide(Paused::of(["nginx"])), (vec!["paused", "run"], 1), "one rule");
+    assert_eq!(decide(Paused::of(["*"])), (vec!["paused", "paused"], 0), "everything");
+    assert_eq!(decide(Paused::of(["no-such-rule"])), (vec!["run", "run"], 2));
+    let everything =
+        decide_batch(
+            &rules,
+            &verdicts[..1],
+            &Paused::of(["*"]),
+            |_, _| Ok::<_, ()>(TargetHistory::default()),
+        )
+        .unwrap()
+        .remove(0);
+    match everything.decision {
+        Decision::Skip(s) => assert!(s.detail.contains("paused everywhere"), "{}", s.detail),
+        other => panic!("{other:?}"),
+    }
+    // Resolved alerts are decided before any pause: a pause changes what runs, not what is seen.
+    let l = labels(&[("alertname", "NginxDown"), ("host", "web1")]);
+    let resolved = [prejudge(&rules, &KnownHosts::default(), AlertStatus::Resolved, &l)];
+    let judged =
+        decide_batch(&rules, &resolved, &Paused::of(["*"]), |_, _| Ok::<_, ()>(TargetHistory::default()));
+    assert_eq!(judged.unwrap().iter().map(reason).collect::<Vec<_>>(), ["resolved"]);
 }

@@ -13,7 +13,9 @@ use super::statements::{
 use crate::ssr::alert::{AlertStatus, Labels};
 use crate::ssr::db::audit::{refusal_entries, LABELS_REJECTED};
 use crate::ssr::db::decisions::{decision_columns, history_from, TARGET_HISTORY_SQL};
+use crate::ssr::db::pauses::PAUSED_SCOPES_SQL;
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
+use crate::ssr::heal::pause::Paused;
 use crate::ssr::heal::{
     breaker, decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason,
     TargetHistory,
@@ -76,9 +78,13 @@ pub fn decide_and_store(
     now: OffsetDateTime,
     now_text: &str,
 ) -> rusqlite::Result<Vec<Decided>> {
-    let judged = decide_batch(rules, episodes.iter().map(|e| e.verdict.as_ref()), |rule, target| {
-        target_history(tx, rule, target, now)
-    })?;
+    // Read only when a rule matched something: most of a storm's commits need no history.
+    let checks = episodes.iter().any(|e| matches!(e.verdict.as_ref(), Prejudged::Check { .. }));
+    let paused = if checks { paused(tx)? } else { Paused::default() };
+    let judged =
+        decide_batch(rules, episodes.iter().map(|e| e.verdict.as_ref()), &paused, |rule, target| {
+            target_history(tx, rule, target, now)
+        })?;
     let mut decided = Vec::with_capacity(judged.len());
     for (episode, judged) in episodes.iter().zip(judged) {
         let breaker_opened = match episode.verdict.as_ref() {
@@ -106,6 +112,15 @@ pub fn decide_and_store(
     }
     store_decisions(tx, rules, &decided, now_text)?;
     Ok(decided)
+}
+
+/// The pauses in force ([`PAUSED_SCOPES_SQL`]), read in the writer's transaction.
+fn paused(tx: &Transaction<'_>) -> rusqlite::Result<Paused> {
+    let scopes: Vec<String> = tx
+        .prepare_cached(PAUSED_SCOPES_SQL)?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Paused::of(scopes))
 }
 
 /// The history of one (rule, target) at `now`, read in the writer's transaction.

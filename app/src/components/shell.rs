@@ -3,8 +3,10 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{get_current_user, Logout};
+use crate::api::heal::list_pauses;
+use crate::components::time::RelTime;
 use crate::error::AppError;
-use crate::model::{CurrentUser, Role};
+use crate::model::{CurrentUser, PauseView, Role};
 
 /// The logged-in user, loaded once by the shell and shared with the pages below it.
 pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
@@ -24,6 +26,7 @@ pub fn can_act() -> Signal<bool> {
 #[component]
 pub fn Shell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
+    let pauses = Resource::new(|| (), |_| list_pauses());
     provide_context(user);
     crate::components::time::provide_now();
 
@@ -44,9 +47,31 @@ pub fn Shell() -> impl IntoView {
                     })}
                 </Suspense>
             </header>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let pauses = pauses.await.ok().filter(|p| !p.is_empty())?;
+                    Some(view! { <PauseBanner pauses/> })
+                })}
+            </Suspense>
             <main class="content">
                 <Outlet/>
             </main>
+        </div>
+    }
+}
+
+/// The kill switch in force, on every page: what is paused, why, by whom and since when.
+#[component]
+fn PauseBanner(pauses: Vec<PauseView>) -> impl IntoView {
+    view! {
+        <div class="banner banner-paused" role="status" data-testid="pause-banner">
+            {pauses.into_iter().map(|p| {
+                let what = if p.scope == "*" { "Healing is paused".to_owned() } else { format!("Rule {} is paused", p.scope) };
+                view! {
+                    <p><strong>{what}</strong>": "{p.reason}" — "{p.paused_by}", "<RelTime at=p.paused_at/>
+                       ". New alerts are recorded as paused; queued runs wait."</p>
+                }
+            }).collect_view()}
         </div>
     }
 }

@@ -63,6 +63,11 @@ async fn a_pause_decides_new_episodes_paused_and_holds_queued_runs_until_resumed
     assert_eq!(app.worker.run_once().await.unwrap(), None, "the queued run is held, not claimed");
     app.deliver(&episode(5)).await;
     assert_eq!(reasons(&app).await.last().map(String::as_str), Some("paused"));
+    let page = app.get("/alerts", Some(&viewer)).await.body;
+    assert!(
+        page.contains("data-testid=\"pause-banner\"") && page.contains("database migration"),
+        "a banner on every page"
+    );
     let listed = app.post_form("/api/pauses", &[], Some(&viewer)).await;
     assert_eq!(listed.json()[0]["scope"], "*");
     assert_eq!(listed.json()[0]["reason"], "database migration");
@@ -73,6 +78,8 @@ async fn a_pause_decides_new_episodes_paused_and_holds_queued_runs_until_resumed
     assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
     assert!(app.worker.run_once().await.unwrap().is_some(), "the held run starts once resumed");
     assert!(metric(&app, "selfheal_paused{scope=\"*\"} 0").await, "back to 0, not gone");
+    let page = app.get("/alerts", Some(&viewer)).await.body;
+    assert!(!page.contains("pause-banner"), "no banner once resumed");
     let again = app.post_form("/api/resume", &[], Some(&operator)).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "nothing to resume");
 

@@ -37,9 +37,13 @@ declare -A ready_url=(
 
 # A secret generated once and kept (mode 600) so restarts, Alertmanager and scripts agree on it.
 secret() {
-    local file=$dir/$1
+    local file=$dir/$1 value
     if [ ! -s "$file" ]; then
-        (umask 077; tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20 >"$file")
+        # head cuts tr off (SIGPIPE): under pipefail that status would end the script before
+        # the secret is printed, so the first `stack.sh secret NAME` printed nothing.
+        value=$(set +o pipefail; LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20)
+        [ ${#value} -eq 20 ] || { echo "stack: cannot generate the secret $1" >&2; exit 1; }
+        (umask 077; printf '%s' "$value" >"$file")
     fi
     cat "$file"
 }

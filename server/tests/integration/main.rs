@@ -30,6 +30,7 @@ mod recovery;
 mod retention;
 mod rules_view;
 mod slow_clients;
+mod stack_script;
 mod user_admin;
 mod verification;
 mod webhook;

@@ -7,6 +7,7 @@ pub mod chart;
 pub mod empty_state;
 pub mod heal_button;
 pub mod list_nav;
+pub mod live;
 pub mod run_output;
 pub mod shell;
 pub mod silence_button;

@@ -10,8 +10,10 @@ pub use approvals::PendingApproval;
 pub use rules::{BreakerState, RuleView};
 mod filter;
 mod run;
+mod topic;
 pub use filter::{AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage};
 pub use run::{DecisionReason, RunMode, RunStatus, Tone, Trigger, Verification};
+pub use topic::Topic;
 
 /// `url` when it may become a link: an `http` or `https` URL. Alert data (`generatorURL`,
 /// `externalURL`) comes from Alertmanager, which often takes unauthenticated posts; a

@@ -4,6 +4,7 @@ pub mod alert;
 pub mod api_token;
 pub mod auth;
 pub mod catalog;
+pub mod changes;
 pub mod client_ip;
 pub mod db;
 pub mod evaluate;

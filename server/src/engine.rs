@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use app::model::Topic;
 use app::ssr::alert::format_utc;
+use app::ssr::changes::Changes;
 use app::ssr::db::inbox::Decided;
 use app::ssr::db::runs;
 use app::ssr::heal::{Decision, Rule};
@@ -37,10 +39,10 @@ pub struct Reactions {
     rules: Arc<[Rule]>,
     metrics: Arc<Metrics>,
     notifier: Notifier,
-    /// Poked after a run is queued.
-    worker_wake: Arc<Notify>,
     /// Poked after a commit that decided something: the gauges are due.
     housekeeping: Arc<Notify>,
+    /// Told after every commit: the open pages show alerts.
+    changes: Changes,
 }
 
 impl Reactions {
@@ -48,22 +50,25 @@ impl Reactions {
         rules: Arc<[Rule]>,
         metrics: Arc<Metrics>,
         notifier: Notifier,
-        worker_wake: Arc<Notify>,
         housekeeping: Arc<Notify>,
+        changes: Changes,
     ) -> Reactions {
-        Reactions { rules, metrics, notifier, worker_wake, housekeeping }
+        Reactions { rules, metrics, notifier, housekeeping, changes }
     }
 
-    /// After a commit: counts and logs each decision, wakes the worker for a queued run, and
-    /// tells people about a breaker that just opened. Called on the writer's thread, inside
-    /// the runtime (notifications are sent from tasks of their own).
+    /// After a commit: counts and logs each decision, tells the pages (and, for a queued run,
+    /// the worker) what changed, and tells people about a breaker that just opened. Called on
+    /// the writer's thread, inside the runtime (notifications are sent from tasks of their own).
     pub fn after_commit(&self, decided: &[Decided]) {
         if decided.is_empty() {
+            // Stored or resolved, not decided: a page may still show it.
+            self.changes.touch(&[Topic::Alerts]);
             return;
         }
         // One counter update per reason, not per alert: a storm decides thousands per commit.
         let mut by_reason: Vec<(&'static str, u64)> = Vec::new();
         let mut queued = false;
+        let mut opened = false;
         for d in decided {
             let reason = d.reason();
             match by_reason.iter_mut().find(|(r, _)| *r == reason) {
@@ -74,6 +79,7 @@ impl Reactions {
             let rule = d.rule.and_then(|i| self.rules.get(i));
             tracing::info!(alert.id = d.alert_id, rule = rule.map_or("-", Rule::name), reason, run.id = ?d.run_id, "decided");
             if let (Some(target), Some(r), Decision::Skip(s)) = (&d.breaker_opened, rule, &d.decision) {
+                opened = true;
                 let target = target.clone();
                 self.notifier.spawn(
                     &r.config.notify,
@@ -92,9 +98,15 @@ impl Reactions {
         for (reason, n) in by_reason {
             self.metrics.decisions.get_or_create(&ReasonLabel { reason }).inc_by(n);
         }
+        // A queued run wakes the worker through the same news.
+        let mut topics = vec![Topic::Alerts];
         if queued {
-            self.worker_wake.notify_one();
+            topics.extend([Topic::Runs, Topic::Approvals]);
         }
+        if opened {
+            topics.push(Topic::Breakers);
+        }
+        self.changes.touch(&topics);
         self.housekeeping_due();
     }
 
@@ -121,6 +133,8 @@ pub struct Engine {
     breakers_seen: Arc<Mutex<HashSet<BreakerLabel>>>,
     /// Pauses reported at least once (to report them ended later).
     pauses_seen: Arc<Mutex<HashSet<ScopeLabel>>>,
+    /// Told when approvals expire.
+    changes: Changes,
 }
 
 impl Engine {
@@ -131,8 +145,10 @@ impl Engine {
         wake: Arc<Notify>,
         resolutions: Resolutions,
         approval_ttl: Duration,
+        changes: Changes,
     ) -> Engine {
         Engine {
+            changes,
             pool,
             rules,
             metrics,
@@ -176,6 +192,7 @@ impl Engine {
         let expired = runs::expire_approvals(&self.pool, &older_than, &now_text).await?;
         if expired > 0 {
             tracing::info!(expired, "approvals cancelled (alert resolved or approval expired)");
+            self.changes.touch(&[Topic::Approvals, Topic::Runs]);
         }
         self.update_gauges().await
     }
@@ -186,29 +203,41 @@ impl Engine {
         self.metrics.queue_depth.set(runs::queue_depth(&self.pool).await?);
         let open = app::ssr::actions::open_breakers(&self.pool, &self.rules).await?;
         let breakers = open.into_iter().map(|b| BreakerLabel { rule: b.rule, target: b.target });
-        report(&self.metrics.breaker_open, &self.breakers_seen, breakers);
+        let mut moved = Vec::new();
+        if report(&self.metrics.breaker_open, &self.breakers_seen, breakers) {
+            moved.push(Topic::Breakers);
+        }
         let pauses = app::ssr::db::pauses::list_pauses(&self.pool).await?;
-        report(
+        // A pause from the CLI (another process) reaches the open pages this way.
+        if report(
             &self.metrics.paused,
             &self.pauses_seen,
             pauses.into_iter().map(|p| ScopeLabel { scope: p.scope }),
-        );
+        ) {
+            moved.push(Topic::Pauses);
+        }
+        self.changes.touch(&moved);
         Ok(())
     }
 }
 
 /// Sets `gauge` to 1 for each of `now`, and back to 0 for those reported before (in `seen`)
-/// that are gone: a gauge that vanished would leave alerts on it firing.
-fn report<L>(gauge: &Family<L, Gauge>, seen: &Mutex<HashSet<L>>, now: impl Iterator<Item = L>)
+/// that are gone: a gauge that vanished would leave alerts on it firing. Returns whether the
+/// set at 1 changed.
+fn report<L>(gauge: &Family<L, Gauge>, seen: &Mutex<HashSet<L>>, now: impl Iterator<Item = L>) -> bool
 where
     L: Clone + std::hash::Hash + Eq + prometheus_client::encoding::EncodeLabelSet + std::fmt::Debug,
 {
     let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    let before: HashSet<L> = seen.iter().filter(|l| gauge.get_or_create(l).get() == 1).cloned().collect();
     for label in seen.iter() {
         gauge.get_or_create(label).set(0);
     }
+    let mut after = HashSet::new();
     for label in now {
         gauge.get_or_create(&label).set(1);
-        seen.insert(label);
+        seen.insert(label.clone());
+        after.insert(label);
     }
+    before != after
 }

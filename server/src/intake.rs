@@ -424,7 +424,7 @@ mod tests {
             metrics.clone(),
             crate::notify::Notifier::new(pool.clone()),
             Arc::default(),
-            Arc::default(),
+            Default::default(),
         );
         let (inbox, _writer) = Inbox::start(&path, Arc::from([]), hosts, metrics.clone(), reactions).unwrap();
 

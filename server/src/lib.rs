@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod csrf;
 pub mod engine;
+pub mod events;
 pub mod export;
 pub mod health;
 pub mod intake;
@@ -61,6 +62,7 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
         .route("/health", get(health::health))
         .route("/webhook", post(webhook::receive).with_state(intake))
         .route("/metrics", get(metrics::serve_metrics).with_state(metrics))
+        .route("/api/events", get(events::events))
         .route("/api/export/{file}", get(export::export))
         .route("/api/notifications/{id}/raw", get(raw_notification::raw_notification))
         .merge(pages)

@@ -16,6 +16,7 @@ use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
 use app::model::Role;
+use app::ssr::changes::Changes;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::heal::Rule;
 use app::ssr::{auth, db, AppState};
@@ -144,6 +145,8 @@ pub struct Services {
     pub inventory: InventoryHosts,
     /// The inbox writer; it ends once every handle to the inbox is dropped.
     pub writer: tokio::task::JoinHandle<()>,
+    /// What the open pages (and the worker) are told about changes.
+    pub changes: Changes,
 }
 
 /// Builds the services over an open database; `stop` (the root token) stops their loops.
@@ -152,14 +155,14 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     let rules: Arc<[Rule]> = config.build_rules()?.into();
     let inventory =
         InventoryHosts::new(config.ansible.inventory_command.clone(), config.ansible.inventory.clone());
-    let worker_wake = Arc::new(tokio::sync::Notify::new());
+    let changes = Changes::default();
     let housekeeping = Arc::new(tokio::sync::Notify::new());
     let reactions = Reactions::new(
         rules.clone(),
         metrics.clone(),
         Notifier::new(pool.clone()),
-        worker_wake.clone(),
         housekeeping.clone(),
+        changes.clone(),
     );
     let (inbox, writer) =
         Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), reactions)?;
@@ -170,6 +173,7 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         housekeeping,
         inbox.resolutions(),
         config.engine.approval_ttl,
+        changes.clone(),
     );
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
     let silencer = (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url));
@@ -179,6 +183,7 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),
         metrics.clone(),
         silencer,
+        changes.clone(),
         stop.clone(),
     );
     let settings = WorkerSettings {
@@ -193,9 +198,9 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         redactor: crate::worker::Redactor::new(config.secret_values()),
     };
     let worker =
-        Worker::new(pool.clone(), settings, rules.clone(), verifier, metrics.clone(), worker_wake, stop);
+        Worker::new(pool.clone(), settings, rules.clone(), verifier, metrics.clone(), changes.clone(), stop);
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
-    Ok(Services { intake, engine, worker, rules, inventory, writer })
+    Ok(Services { intake, engine, worker, rules, inventory, writer, changes })
 }
 
 /// The state server functions see.
@@ -205,7 +210,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         pool: pool.clone(),
         rules: services.rules.clone(),
         inventory: services.inventory.clone(),
-        worker_wake: services.worker.wake(),
+        changes: services.changes.clone(),
         session_absolute: config.session_absolute,
         trusted_proxies: config.trusted_proxies.clone().into(),
         approval_ttl: config.engine.approval_ttl,
@@ -320,7 +325,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let services = services(&pool, &config, stop.clone())?;
     let state = app_state(&config, &pool, &services);
-    let Services { intake, engine, worker, rules, inventory, writer } = services;
+    let Services { intake, engine, worker, rules, inventory, writer, changes } = services;
     recover_runs(&pool, &intake.metrics).await?;
     tracing::info!(rules = rules.len(), "healing engine ready");
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
@@ -358,7 +363,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %config.listen, database = %config.database.display(), "selfheal listening");
-    crate::listen::serve(listener, app, &config.http, crate::shutdown::signal()).await;
+    // On the signal, the event streams end first: the open pages would hold the drain forever.
+    let shutdown = async move {
+        crate::shutdown::signal().await;
+        changes.close();
+    };
+    crate::listen::serve(listener, app, &config.http, shutdown).await;
     // Requests have drained (and the router, with its inbox handles, is gone): stop every
     // background task and wait for each; the inbox writer then finishes its last commit.
     stop.cancel();

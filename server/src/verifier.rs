@@ -12,7 +12,9 @@ use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use app::model::Topic;
 use app::ssr::alert::{format_utc, now_utc};
+use app::ssr::changes::Changes;
 use app::ssr::db::run_verification::{self, VerifyingRun};
 use app::ssr::db::runs;
 use app::ssr::heal::Rule;
@@ -50,6 +52,8 @@ pub struct Verifier {
     notifier: Notifier,
     silencer: Option<Silencer>,
     wake: Arc<Notify>,
+    /// Told of each verdict (the run page waits for it, the alerts list shows it).
+    changes: Changes,
     stop: CancellationToken,
 }
 
@@ -62,10 +66,11 @@ impl Verifier {
         prometheus: Option<Prometheus>,
         metrics: Arc<Metrics>,
         silencer: Option<Silencer>,
+        changes: Changes,
         stop: CancellationToken,
     ) -> Verifier {
         let notifier = Notifier::new(pool.clone());
-        Verifier { pool, rules, prometheus, metrics, notifier, silencer, wake: Arc::default(), stop }
+        Verifier { pool, rules, prometheus, metrics, notifier, silencer, wake: Arc::default(), changes, stop }
     }
 
     /// Alertmanager, whose silences this verifier expires.
@@ -251,6 +256,7 @@ impl Verifier {
             self.metrics.db_error("set_verification");
             tracing::error!(error = %e, "cannot record verification");
         }
+        self.changes.touch(&[Topic::Runs, Topic::Alerts]);
         self.metrics.verifications.get_or_create(&ResultLabel { result: verdict.as_str() }).inc();
         if let Some(ms) = time_to_heal_ms {
             self.metrics.time_to_heal_seconds.observe(ms as f64 / 1000.0);

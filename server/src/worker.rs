@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::model::{RunMode, RunStatus, Verification};
+use app::model::{RunMode, RunStatus, Topic, Verification};
 use app::ssr::alert::now_utc;
+use app::ssr::changes::{Changes, Stamp};
 use app::ssr::db::outbound;
 use app::ssr::db::runs::{self, ClaimedRun, FinishedRun};
 use app::ssr::heal::Rule;
@@ -58,7 +59,9 @@ pub struct Worker {
     /// Takes each run the worker ends with its verification pending.
     verifier: Verifier,
     metrics: Arc<Metrics>,
-    wake: Arc<Notify>,
+    /// Told of the runs it starts, their output and their ends; it wakes on queued runs and
+    /// ended pauses (and on its own news, which costs one empty claim).
+    changes: Changes,
     /// Cancelled at shutdown: no new runs start; running ones get `settings.shutdown_grace`.
     stop: CancellationToken,
     /// Cancelled when the grace period is over: running playbooks are killed.
@@ -70,15 +73,15 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker running `rules`' playbooks as `settings` say, woken by `wake`, handing finished
-    /// runs to `verifier`, until `stop`.
+    /// A worker running `rules`' playbooks as `settings` say, woken by `changes` to the queue,
+    /// handing finished runs to `verifier`, until `stop`.
     pub fn new(
         pool: SqlitePool,
         settings: WorkerSettings,
         rules: Arc<[Rule]>,
         verifier: Verifier,
         metrics: Arc<Metrics>,
-        wake: Arc<Notify>,
+        changes: Changes,
         stop: CancellationToken,
     ) -> Worker {
         Worker {
@@ -89,15 +92,10 @@ impl Worker {
             rules,
             verifier,
             metrics,
-            wake,
+            changes,
             stop,
             kill: CancellationToken::new(),
         }
-    }
-
-    /// What wakes the worker when a run was queued.
-    pub fn wake(&self) -> Arc<Notify> {
-        self.wake.clone()
     }
 
     /// The verification stage this worker hands finished runs to.
@@ -114,6 +112,8 @@ impl Worker {
     pub async fn run(self) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut running = JoinSet::new();
+        let mut news = self.changes.subscribe();
+        let mut seen = *news.borrow_and_update();
         loop {
             while let Ok(permit) = permits.clone().try_acquire_owned() {
                 match runs::claim_next_run(&self.pool, &now_utc()).await {
@@ -134,7 +134,7 @@ impl Worker {
             }
             tokio::select! {
                 () = self.stop.cancelled() => break,
-                () = self.wake.notified() => {}
+                () = queue_changed(&mut news, &mut seen) => {}
                 Some(_) = running.join_next() => {}
                 () = tokio::time::sleep(POLL_EVERY) => {}
             }
@@ -159,6 +159,7 @@ impl Worker {
     }
 
     async fn execute(&self, run: ClaimedRun) {
+        self.changes.touch(&[Topic::Runs, Topic::Alerts]);
         let span = tracing::info_span!("run", run.id = run.id, rule = %run.rule, target = %run.target);
         self.execute_inner(run).instrument(span).await;
     }
@@ -236,6 +237,7 @@ impl Worker {
             rx,
             self.settings.max_output_lines,
             self.settings.redactor.clone(),
+            self.changes.clone(),
         ));
         let (pid_tx, pid_rx) = tokio::sync::oneshot::channel();
         let pool = self.pool.clone();
@@ -293,8 +295,27 @@ impl Worker {
                 false
             }
         };
+        self.changes.touch(&[Topic::Runs, Topic::Alerts]);
         self.metrics.runs.get_or_create(&ResultLabel { result: status.as_str() }).inc();
         tracing::info!(status = status.as_str(), lines = stored.lines, "run finished");
         (status, pending)
+    }
+}
+
+/// Returns once runs may be waiting: one was queued, approved or cancelled (topic `runs`), or a
+/// pause ended (topic `pauses`). Alerts and output, which change far more often, do not wake
+/// the worker: a claim takes the write lock the inbox writer needs during a storm.
+async fn queue_changed(news: &mut watch::Receiver<Stamp>, seen: &mut Stamp) {
+    loop {
+        if news.changed().await.is_err() {
+            // The hub is gone (never while serving): the fallback poll takes over.
+            return std::future::pending().await;
+        }
+        let now = *news.borrow_and_update();
+        let woke = now.changed_since(seen).iter().any(|t| matches!(t, Topic::Runs | Topic::Pauses));
+        *seen = now;
+        if woke {
+            return;
+        }
     }
 }

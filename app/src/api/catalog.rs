@@ -34,7 +34,7 @@ pub async fn run_playbook(
     let hosts = state.inventory.current_async().await;
     let id =
         catalog::run_from_catalog(&state.pool, &state.rules, &hosts, &user, ask, source.as_deref()).await?;
-    state.worker_wake.notify_one();
+    state.changes.touch(&[crate::model::Topic::Runs]);
     leptos_axum::redirect(&format!("/runs/{id}"));
     Ok(id)
 }

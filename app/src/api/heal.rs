@@ -2,6 +2,8 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::model::Topic;
 use crate::model::{Overview, PauseView, PendingApproval, ReplayOutcome};
 
 /// `POST /api/heal_now` (fields `alert_id`, optional `dry_run`): queue the matching rule's
@@ -25,7 +27,7 @@ pub async fn heal_now(alert_id: i64, #[server(default)] dry_run: Option<String>)
         auth::client_addr().as_deref(),
     )
     .await?;
-    state.worker_wake.notify_one();
+    state.changes.touch(&[Topic::Runs, Topic::Alerts]);
     leptos_axum::redirect(&format!("/runs/{id}"));
     Ok(id)
 }
@@ -44,9 +46,7 @@ pub async fn approve_run(
     let state = app_state()?;
     actions::approve(&state.pool, &user, run_id, approve, comment.trim(), auth::client_addr().as_deref())
         .await?;
-    if approve {
-        state.worker_wake.notify_one();
-    }
+    state.changes.touch(&[Topic::Runs, Topic::Approvals, Topic::Alerts]);
     Ok(())
 }
 
@@ -76,7 +76,9 @@ pub async fn cancel_run(run_id: i64) -> Result<(), AppError> {
 
     let user = auth::require_role(Role::Operator).await?;
     let state = app_state()?;
-    actions::cancel(&state.pool, &user, run_id, auth::client_addr().as_deref()).await
+    actions::cancel(&state.pool, &user, run_id, auth::client_addr().as_deref()).await?;
+    state.changes.touch(&[Topic::Runs, Topic::Approvals, Topic::Alerts]);
+    Ok(())
 }
 
 /// `POST /api/reset_breaker` (fields `rule`, `target`): attempts so far stop counting.
@@ -88,7 +90,9 @@ pub async fn reset_breaker(rule: String, target: String) -> Result<(), AppError>
     let user = auth::require_role(Role::Operator).await?;
     let state = app_state()?;
     actions::reset_breaker(&state.pool, &state.rules, &user, &rule, &target, auth::client_addr().as_deref())
-        .await
+        .await?;
+    state.changes.touch(&[Topic::Breakers]);
+    Ok(())
 }
 
 /// `POST /api/pause` (fields `reason`, optional `rule`): the kill switch, for operators. While
@@ -110,7 +114,9 @@ pub async fn pause_healing(reason: String, #[server(default)] rule: Option<Strin
         &reason,
         source.as_deref(),
     )
-    .await
+    .await?;
+    state.changes.touch(&[Topic::Pauses]);
+    Ok(())
 }
 
 /// `POST /api/resume` (optional field `rule`): ends a pause; the runs it held start.
@@ -124,7 +130,10 @@ pub async fn resume_healing(#[server(default)] rule: Option<String>) -> Result<(
     let rule = rule.filter(|r| !r.is_empty());
     let source = auth::client_addr();
     actions::resume_healing(&state.pool, &state.rules, &user.username, rule.as_deref(), source.as_deref())
-        .await
+        .await?;
+    // The worker wakes on it too: the runs the pause held start now.
+    state.changes.touch(&[Topic::Pauses]);
+    Ok(())
 }
 
 /// `POST /api/pauses`: the pauses in force (any signed-in user).
@@ -157,7 +166,7 @@ pub async fn replay_alert(
         actions::replay(&state.pool, &state.rules, &hosts, &user, alert_id, enqueue, source.as_deref())
             .await?;
     if outcome.run_id.is_some() {
-        state.worker_wake.notify_one();
+        state.changes.touch(&[Topic::Runs, Topic::Alerts]);
     }
     Ok(outcome)
 }

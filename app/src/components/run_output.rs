@@ -6,10 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::run_output::{search_run_output, SEARCH_LIMIT};
 use crate::api::runs::{get_run_output, OUTPUT_PAGE_SIZE};
-use crate::model::OutputLineView;
-
-/// How often a live run's output is asked for its new lines.
-const POLL_MS: u64 = 1000;
+use crate::components::live::use_live;
+use crate::model::{OutputLineView, Topic};
 
 /// Most live lines kept on the page after the first page: older ones are dropped from view
 /// (still stored, a page away), so a run printing for hours never slows the tab.
@@ -117,11 +115,12 @@ pub fn RunOutput(run_id: i64, live: Signal<bool>, total: Signal<i64>) -> impl In
     }
 }
 
-/// While the run is live, asks every [`POLL_MS`] for the lines after the last one shown and
-/// appends them (one request at a time), keeping at most [`MAX_LIVE_LINES`]. Once the run has
-/// ended, a page at the end of the output asks until it has the last lines (a run may end
-/// between two polls, or before the page first asked), then stops; a full page of a finished
-/// run never asks (the next lines are a link away).
+/// Whenever output or a run changed (the server's news), asks for the lines after the last
+/// one shown and appends them (one request at a time; news during a request asks once more
+/// after it), keeping at most [`MAX_LIVE_LINES`]. A page at the end of the output asks once
+/// when it loads (the run may have printed since), and a finished run's page stops asking
+/// once it has the last lines; a full page of a finished run never asks (the next lines are a
+/// link away).
 fn follow_live_output(
     run_id: i64,
     live: Signal<bool>,
@@ -129,51 +128,88 @@ fn follow_live_output(
     live_lines: RwSignal<Vec<OutputLineView>>,
     dropped: RwSignal<usize>,
 ) {
-    let busy = StoredValue::new(false);
-    let settled = StoredValue::new(false);
+    let tail = Tail {
+        run_id,
+        live,
+        page,
+        live_lines,
+        dropped,
+        busy: StoredValue::new(false),
+        again: StoredValue::new(false),
+        settled: StoredValue::new(false),
+    };
     // A different page starts over.
     Effect::new(move |_| {
         page.track();
         live_lines.set(Vec::new());
         dropped.set(0);
-        settled.set_value(false);
+        tail.settled.set_value(false);
     });
+    let news = use_live();
     Effect::new(move |_| {
-        let poll = move || {
-            let live_now = live.get_untracked();
-            let Some(Ok(first)) = page.get_untracked() else { return };
-            let at_tail =
-                (first.len() as i64) < OUTPUT_PAGE_SIZE || live_lines.with_untracked(|l| !l.is_empty());
-            if busy.get_value() || settled.get_value() || !(live_now || at_tail) {
-                return;
-            }
-            let after = live_lines
-                .with_untracked(|l| l.last().map(|l| l.seq))
-                .or_else(|| first.last().map(|l| l.seq))
-                .unwrap_or(0);
-            busy.set_value(true);
-            leptos::task::spawn_local(async move {
-                if let Ok(new) = get_run_output(run_id, after).await {
-                    // Ended before this request, and it got the rest: nothing more will come.
-                    if !live_now && (new.len() as i64) < OUTPUT_PAGE_SIZE {
-                        settled.set_value(true);
-                    }
-                    if !new.is_empty() {
-                        live_lines.update(|l| {
-                            l.extend(new);
-                            let over = l.len().saturating_sub(MAX_LIVE_LINES);
-                            l.drain(..over);
-                            dropped.update(|d| *d += over);
-                        });
-                    }
-                }
-                busy.set_value(false);
-            });
-        };
-        if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_millis(POLL_MS)) {
-            on_cleanup(move || handle.clear());
-        }
+        news.track(&[Topic::Output, Topic::Runs]);
+        page.track();
+        tail.ask();
     });
+}
+
+/// What following a run's output needs (all handles, so it is `Copy`).
+#[derive(Clone, Copy)]
+struct Tail {
+    run_id: i64,
+    live: Signal<bool>,
+    page: Resource<Result<Vec<OutputLineView>, crate::error::AppError>>,
+    live_lines: RwSignal<Vec<OutputLineView>>,
+    dropped: RwSignal<usize>,
+    /// A request is out.
+    busy: StoredValue<bool>,
+    /// News came while a request was out: ask again after it.
+    again: StoredValue<bool>,
+    /// The run has ended and its last lines are shown.
+    settled: StoredValue<bool>,
+}
+
+impl Tail {
+    fn ask(self) {
+        let live_now = self.live.get_untracked();
+        let Some(Ok(first)) = self.page.get_untracked() else { return };
+        let at_tail =
+            (first.len() as i64) < OUTPUT_PAGE_SIZE || self.live_lines.with_untracked(|l| !l.is_empty());
+        if self.settled.get_value() || !(live_now || at_tail) {
+            return;
+        }
+        if self.busy.get_value() {
+            self.again.set_value(true);
+            return;
+        }
+        let after = self
+            .live_lines
+            .with_untracked(|l| l.last().map(|l| l.seq))
+            .or_else(|| first.last().map(|l| l.seq))
+            .unwrap_or(0);
+        self.busy.set_value(true);
+        leptos::task::spawn_local(async move {
+            if let Ok(new) = get_run_output(self.run_id, after).await {
+                // Ended before this request, and it got the rest: nothing more will come.
+                if !live_now && (new.len() as i64) < OUTPUT_PAGE_SIZE {
+                    self.settled.set_value(true);
+                }
+                if !new.is_empty() {
+                    self.live_lines.update(|l| {
+                        l.extend(new);
+                        let over = l.len().saturating_sub(MAX_LIVE_LINES);
+                        l.drain(..over);
+                        self.dropped.update(|d| *d += over);
+                    });
+                }
+            }
+            self.busy.set_value(false);
+            if self.again.get_value() {
+                self.again.set_value(false);
+                self.ask();
+            }
+        });
+    }
 }
 
 fn line_view(l: OutputLineView) -> impl IntoView {

@@ -6,7 +6,7 @@ use crate::api::auth::{get_current_user, Logout};
 use crate::api::heal::list_pauses;
 use crate::components::time::RelTime;
 use crate::error::AppError;
-use crate::model::{CurrentUser, PauseView, Role};
+use crate::model::{CurrentUser, PauseView, Role, Topic};
 
 /// The logged-in user, loaded once by the shell and shared with the pages below it.
 pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
@@ -26,7 +26,8 @@ pub fn can_act() -> Signal<bool> {
 #[component]
 pub fn Shell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
-    let pauses = Resource::new(|| (), |_| list_pauses());
+    let live = crate::components::live::provide_live();
+    let pauses = Resource::new(move || live.track(&[Topic::Pauses]), |_| list_pauses());
     provide_context(user);
     crate::components::time::provide_now();
 
@@ -47,12 +48,12 @@ pub fn Shell() -> impl IntoView {
                     })}
                 </Suspense>
             </header>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let pauses = pauses.await.ok().filter(|p| !p.is_empty())?;
                     Some(view! { <PauseBanner pauses/> })
                 })}
-            </Suspense>
+            </Transition>
             <main class="content">
                 <Outlet/>
             </main>

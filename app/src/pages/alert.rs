@@ -8,28 +8,31 @@ use crate::api::alerts::get_alert;
 use crate::api::heal::ReplayAlert;
 use crate::components::badges::StatusBadge;
 use crate::components::heal_button::HealNowButton;
+use crate::components::live::use_live;
 use crate::components::shell::can_act;
 use crate::components::silence_button::SilenceButton;
 use crate::components::time::RelTime;
-use crate::model::{AlertDetail, TimelineEntry};
+use crate::model::{AlertDetail, TimelineEntry, Topic};
 
 /// The alert detail page.
 #[component]
 pub fn AlertPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let detail = Resource::new(id, get_alert);
+    let news = use_live();
+    let detail =
+        Resource::new(move || (id(), news.track(&[Topic::Alerts, Topic::Runs])), |(id, _)| get_alert(id));
     view! {
         <Title text="Alert"/>
         <p><a href="/alerts">"← Alerts"</a></p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(e) => view! { <p class="error" data-testid="alert-error">{e.to_string()}</p> }.into_any(),
                     Ok(d) => view! { <AlertView d/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

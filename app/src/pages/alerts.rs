@@ -9,9 +9,10 @@ use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::components::heal_button::HealNowButton;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
+use crate::components::live::use_live;
 use crate::components::shell::can_act;
 use crate::components::time::{format_ms, RelTime};
-use crate::model::{AlertFilter, AlertSummary, RunStatus, Verification};
+use crate::model::{AlertFilter, AlertSummary, RunStatus, Topic, Verification};
 
 /// The alert history.
 #[component]
@@ -32,7 +33,11 @@ pub fn AlertsPage() -> impl IntoView {
             before: text("before").and_then(|v| v.parse().ok()),
         }
     });
-    let alerts = Resource::new(move || filter.get(), list_alerts);
+    let news = use_live();
+    let alerts = Resource::new(
+        move || (filter.get(), news.track(&[Topic::Alerts, Topic::Runs])),
+        |(f, _)| list_alerts(f),
+    );
     let value =
         move |f: fn(&AlertFilter) -> &Option<String>| move || f(&filter.read()).clone().unwrap_or_default();
 
@@ -57,7 +62,7 @@ pub fn AlertsPage() -> impl IntoView {
             }}
             <button type="submit" class="btn">"Filter"</button>
         </form>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let query = filter.read_untracked().to_query();
                 match alerts.await {
@@ -70,7 +75,7 @@ pub fn AlertsPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -6,14 +6,20 @@ use leptos_meta::Title;
 use crate::api::heal::{list_approvals, ApproveRun};
 use crate::components::approval_form::ApprovalForm;
 use crate::components::empty_state::EmptyState;
+use crate::components::live::use_live;
 use crate::components::shell::can_act;
 use crate::components::time::RelTime;
+use crate::model::Topic;
 
 /// The approvals queue.
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
     let approve = ServerAction::<ApproveRun>::new();
-    let pending = Resource::new(move || approve.version().get(), |_| list_approvals());
+    let news = use_live();
+    let pending = Resource::new(
+        move || (approve.version().get(), news.track(&[Topic::Approvals])),
+        |_| list_approvals(),
+    );
     let can_act = can_act();
     view! {
         <Title text="Approvals"/>

@@ -6,14 +6,24 @@ use leptos_meta::Title;
 use crate::api::heal::{get_overview, ResetBreaker};
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
+use crate::components::live::use_live;
 use crate::components::time::format_ms;
-use crate::model::{OpenBreaker, Overview};
+use crate::model::{OpenBreaker, Overview, Topic};
 
 /// The overview.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let reset = ServerAction::<ResetBreaker>::new();
-    let overview = Resource::new(move || reset.version().get(), |_| get_overview());
+    let news = use_live();
+    let overview = Resource::new(
+        move || {
+            (
+                reset.version().get(),
+                news.track(&[Topic::Alerts, Topic::Runs, Topic::Approvals, Topic::Breakers]),
+            )
+        },
+        |_| get_overview(),
+    );
     view! {
         <Title text="Overview"/>
         <h1>"Overview"</h1>

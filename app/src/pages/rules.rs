@@ -7,14 +7,19 @@ use crate::api::heal::ResetBreaker;
 use crate::api::rules::list_rules;
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
+use crate::components::live::use_live;
 use crate::components::time::RelTime;
-use crate::model::{BreakerState, RuleView};
+use crate::model::{BreakerState, RuleView, Topic};
 
 /// Every rule as a card, in the order the engine tries them.
 #[component]
 pub fn RulesPage() -> impl IntoView {
     let reset = ServerAction::<ResetBreaker>::new();
-    let rules = Resource::new(move || reset.version().get(), |_| list_rules());
+    let news = use_live();
+    let rules = Resource::new(
+        move || (reset.version().get(), news.track(&[Topic::Runs, Topic::Breakers])),
+        |_| list_rules(),
+    );
     view! {
         <Title text="Rules"/>
         <h1>"Rules"</h1>

@@ -1,6 +1,7 @@
-//! `/runs/:id`: one run, its outcome, its per-host recap and its playbook output, refreshed every
-//! second while the run is queued or running (server-rendered first, so it reads without
-//! JavaScript too; the output's own paging and live tail are in `components::run_output`).
+//! `/runs/:id`: one run, its outcome, its per-host recap and its playbook output, asked again
+//! whenever the server says a run changed, through the end of its verification (server-rendered
+//! first, so it reads without JavaScript too; the output's own paging and live tail are in
+//! `components::run_output`).
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -10,13 +11,11 @@ use crate::api::run_output::get_run_recap;
 use crate::api::runs::get_run;
 use crate::components::approval_form::ApprovalForm;
 use crate::components::badges::StatusBadge;
+use crate::components::live::use_live;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
 use crate::components::time::{duration_ms, format_ms, RelTime};
-use crate::model::{HostRecap, RunStatus, RunSummary, Verification};
-
-/// How often a live run's page asks for news.
-const REFRESH_MS: u64 = 1000;
+use crate::model::{HostRecap, RunStatus, RunSummary, Topic, Verification};
 
 /// Whether the page still has news to wait for: the run is waiting or running, or its
 /// verification is pending (the verdict, and the time to heal, arrive after the playbook ends).
@@ -29,30 +28,14 @@ fn still_changing(run: &RunSummary) -> bool {
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let tick = RwSignal::new(0u64);
+    let news = use_live();
     let approve = ServerAction::<ApproveRun>::new();
     let cancel = ServerAction::<CancelRun>::new();
     let acted = move || approve.version().get() + cancel.version().get();
-    let run = Resource::new(move || (id(), tick.get(), acted()), |(id, _, _)| get_run(id));
-    let recap = Resource::new(move || (id(), tick.get()), |(id, _)| get_run_recap(id));
+    let run = Resource::new(move || (id(), news.track(&[Topic::Runs]), acted()), |(id, _, _)| get_run(id));
+    let recap = Resource::new(move || (id(), news.track(&[Topic::Runs])), |(id, _)| get_run_recap(id));
     let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r)));
     let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
-
-    // In the browser only: poll while the run is in flight.
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || {
-                let live = run.get_untracked().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r));
-                if live {
-                    tick.update(|t| *t += 1);
-                }
-            },
-            std::time::Duration::from_millis(REFRESH_MS),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    });
 
     view! {
         <Title text="Run"/>

@@ -8,8 +8,9 @@ use crate::api::runs::list_runs;
 use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
+use crate::components::live::use_live;
 use crate::components::time::{format_ms, RelTime};
-use crate::model::{RunFilter, RunMode, RunStatus, RunSummary, Trigger};
+use crate::model::{RunFilter, RunMode, RunStatus, RunSummary, Topic, Trigger};
 
 /// How the filter shows a trigger.
 fn trigger_label(t: Trigger) -> &'static str {
@@ -38,7 +39,8 @@ pub fn RunsPage() -> impl IntoView {
             before: text("before").and_then(|v| v.parse().ok()),
         }
     });
-    let runs = Resource::new(move || filter.get(), list_runs);
+    let news = use_live();
+    let runs = Resource::new(move || (filter.get(), news.track(&[Topic::Runs])), |(f, _)| list_runs(f));
     view! {
         <Title text="Runs"/>
         <h1>"Runs"</h1>
@@ -63,7 +65,7 @@ pub fn RunsPage() -> impl IntoView {
                 </form>
             }
         }}
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let query = filter.read_untracked().to_query();
                 match runs.await {
@@ -80,7 +82,7 @@ pub fn RunsPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
-use tokio::sync::Notify;
 
 use crate::ssr::heal::Rule;
 
@@ -17,8 +16,8 @@ pub struct AppState {
     pub rules: Arc<[Rule]>,
     /// The inventory's hosts, which a `--limit` must name.
     pub inventory: crate::ssr::inventory::InventoryHosts,
-    /// Poked when a run is queued by hand, so the worker starts it at once.
-    pub worker_wake: Arc<Notify>,
+    /// Told of every change the open pages may show (`/api/events`).
+    pub changes: crate::ssr::changes::Changes,
     /// A login session ends this long after the login, however active it is.
     pub session_absolute: std::time::Duration,
     /// A run awaiting approval expires this long after it was parked.

@@ -5,7 +5,9 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
+use app::model::Topic;
 use app::ssr::alert::now_utc;
+use app::ssr::changes::Changes;
 use app::ssr::db::run_output::{self, OutputLine};
 
 use crate::ansible::{self, Stream};
@@ -56,6 +58,7 @@ pub(super) async fn store_output(
     mut rx: mpsc::Receiver<(Stream, String)>,
     cap: u32,
     redactor: Redactor,
+    changes: Changes,
 ) -> StoredOutput {
     let mut out = StoredOutput::default();
     let mut pending: Vec<OutputLine> = Vec::new();
@@ -67,7 +70,7 @@ pub(super) async fn store_output(
         let next = tokio::select! {
             line = rx.recv() => line,
             _ = tick.tick() => {
-                flush(&pool, run_id, &mut pending).await;
+                flush(&pool, run_id, &mut pending, &changes).await;
                 continue;
             }
         };
@@ -84,7 +87,7 @@ pub(super) async fn store_output(
         out.lines += 1;
         pending.push(OutputLine { seq, stream: stream.as_str(), at: now_utc(), line });
         if pending.len() >= FLUSH_LINES {
-            flush(&pool, run_id, &mut pending).await;
+            flush(&pool, run_id, &mut pending, &changes).await;
         }
     }
     if dropped > 0 {
@@ -97,12 +100,12 @@ pub(super) async fn store_output(
             line: format!("[selfheal] output truncated: {dropped} more lines were not kept (cap {cap})"),
         });
     }
-    flush(&pool, run_id, &mut pending).await;
+    flush(&pool, run_id, &mut pending, &changes).await;
     out.recap = ansible::parse_recap(recap_lines.iter().map(String::as_str));
     out
 }
 
-async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>) {
+async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>, changes: &Changes) {
     if pending.is_empty() {
         return;
     }
@@ -111,8 +114,9 @@ async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>) {
         run_output::append_output(&mut conn, run_id, pending).await
     }
     .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "cannot store run output");
+    match result {
+        Ok(()) => changes.touch(&[Topic::Output]),
+        Err(e) => tracing::error!(error = %e, "cannot store run output"),
     }
     pending.clear();
 }

@@ -18,6 +18,7 @@ mod catalog;
 mod cli;
 mod crash_safety;
 mod engine;
+mod events;
 mod export;
 mod fuzz_webhook;
 mod headers;

@@ -1,0 +1,100 @@
+//! `Changes`: what the open pages are told when data changes. Whoever commits a change (the
+//! inbox writer's reactions, the worker, the verifier, the server functions) touches its topics;
+//! each `/api/events` stream waits on a `watch` channel, so a burst of changes between two looks
+//! is one message (the receiver sees only the latest stamp), never one per row.
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::model::Topic;
+
+/// One generation counter per topic, and whether the server is stopping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    generations: [u64; Topic::ALL.len()],
+    /// Set once the server stops: every stream ends, so a graceful shutdown is not held open
+    /// by the pages left open.
+    pub closed: bool,
+}
+
+impl Stamp {
+    /// The topics whose generation moved since `earlier`, in [`Topic::ALL`]'s order.
+    pub fn changed_since(&self, earlier: &Stamp) -> Vec<Topic> {
+        Topic::ALL
+            .iter()
+            .zip(self.generations.iter().zip(earlier.generations.iter()))
+            .filter(|(_, (now, then))| now != then)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+}
+
+/// The hub; cheap to clone, shared by everything that changes data and every event stream.
+#[derive(Clone, Debug)]
+pub struct Changes {
+    tx: Arc<watch::Sender<Stamp>>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes { tx: Arc::new(watch::Sender::new(Stamp::default())) }
+    }
+}
+
+impl Changes {
+    /// Records that `topics` changed (after the commit that changed them).
+    pub fn touch(&self, topics: &[Topic]) {
+        if topics.is_empty() {
+            return;
+        }
+        self.tx.send_modify(|stamp| {
+            for topic in topics {
+                let g = &mut stamp.generations[topic.index()];
+                *g = g.wrapping_add(1);
+            }
+        });
+    }
+
+    /// Ends every event stream (the server is stopping); later ones end at once.
+    pub fn close(&self) {
+        self.tx.send_modify(|stamp| stamp.closed = true);
+    }
+
+    /// A receiver for one event stream; its first `changed()` waits for the next touch.
+    pub fn subscribe(&self) -> watch::Receiver<Stamp> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_burst_of_touches_is_one_change_naming_each_topic_once() {
+        let changes = Changes::default();
+        let mut rx = changes.subscribe();
+        let seen = *rx.borrow_and_update();
+        for _ in 0..1000 {
+            changes.touch(&[Topic::Alerts]);
+        }
+        changes.touch(&[Topic::Runs, Topic::Alerts]);
+        rx.changed().await.unwrap();
+        let now = *rx.borrow_and_update();
+        assert_eq!(now.changed_since(&seen), vec![Topic::Alerts, Topic::Runs]);
+        assert!(!rx.has_changed().unwrap(), "one wake-up for the whole burst");
+    }
+
+    #[tokio::test]
+    async fn nothing_touched_is_no_change_and_close_wakes_every_stream() {
+        let changes = Changes::default();
+        let mut rx = changes.subscribe();
+        changes.touch(&[]);
+        assert!(!rx.has_changed().unwrap());
+        changes.close();
+        rx.changed().await.unwrap();
+        let stamp = *rx.borrow_and_update();
+        assert!(stamp.closed);
+        assert!(stamp.changed_since(&Stamp::default()).is_empty());
+    }
+}

@@ -12,7 +12,7 @@ lines=${LINES:-100}
 requests=${REQUESTS:-50}
 
 scripts/setup.sh release >/dev/null
-[ -s target/site/pkg/selfheal.wasm ] || scripts/build.sh --release
+[ -s target/site/hash.txt ] || scripts/build.sh --release
 cargo build --locked --release -p server 2>&1 | tail -1
 work=$(mktemp -d)
 pid=""

@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-20}
-[ -x target/release/selfheal ] && [ -s target/site/pkg/selfheal_bg.wasm -o -s target/site/pkg/selfheal.wasm ] ||
+[ -x target/release/selfheal ] && [ -s target/site/hash.txt ] ||
     { scripts/setup.sh release && scripts/build.sh --release; }
-wasm=target/site/pkg/selfheal.wasm
+# The content-hashed names scripts/build.sh gave the assets.
+hash() { sed -n "s/^$1: //p" target/site/hash.txt; }
+wasm=target/site/pkg/selfheal.$(hash wasm).wasm
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,7 +45,7 @@ existing=$(for i in $(seq 1 "$runs"); do start_once "$work/existing.db"; done | 
 echo "| what | value |"
 echo "|---|---|"
 echo "| release binary | $(du -m target/release/selfheal | cut -f1) MB ($(stat -c %s target/release/selfheal) bytes) |"
-echo "| wasm bundle | $(stat -c %s "$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped |"
-echo "| JS glue + CSS | $(stat -c %s target/site/pkg/selfheal.js) + $(stat -c %s target/site/pkg/selfheal.css) bytes |"
+echo "| wasm bundle | $(stat -c %s "$wasm") bytes, $(stat -c %s "$wasm.gz") gzip, $(stat -c %s "$wasm.br") brotli |"
+echo "| JS glue + CSS | $(stat -c %s target/site/pkg/selfheal.$(hash js).js) + $(stat -c %s target/site/pkg/selfheal.$(hash css).css) bytes |"
 echo "| cold start to /health 200, new database (median / p95, $runs starts) | $fresh |"
 echo "| cold start to /health 200, existing database (median / p95) | $existing |"

@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Debian packages we need; build-essential/pkg-config for -sys crates, curl for health checks.
-apt_packages=(build-essential pkg-config curl ca-certificates)
+# The Debian packages we need; build-essential/pkg-config for -sys crates, curl for health checks,
+# brotli to precompress the web assets (scripts/build.sh).
+apt_packages=(build-essential pkg-config curl ca-certificates brotli)
 # The native stack (scripts/stack.sh); iproute2 for the tests' network namespaces.
 stack_packages=(nginx prometheus prometheus-alertmanager prometheus-node-exporter
     prometheus-nginx-exporter prometheus-process-exporter prometheus-blackbox-exporter

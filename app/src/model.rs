@@ -9,9 +9,11 @@ mod rules;
 pub use approvals::PendingApproval;
 pub use rules::{BreakerState, RuleView};
 mod filter;
+mod next;
 mod run;
 mod topic;
 pub use filter::{AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage};
+pub use next::{login_url, return_path};
 pub use run::{DecisionReason, RunMode, RunStatus, Tone, Trigger, Verification};
 pub use topic::Topic;
 

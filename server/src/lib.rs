@@ -1,6 +1,7 @@
 //! The selfheal server: configuration, the HTTP router, start-up and the CLI's commands.
 //! `main.rs` only parses arguments and calls in here, so tests build the very same router.
 pub mod ansible;
+pub mod assets;
 pub mod audit;
 pub mod cli;
 pub mod commands;
@@ -71,6 +72,7 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
             shell,
         ))
         .with_state(state)
+        .layer(middleware::from_fn(assets::cache_static))
         .layer(middleware::from_fn(csrf::refuse_cross_site))
         // On every response; pages set their own CSP (with the render's nonce) first.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -112,7 +114,10 @@ async fn require_login(
     }
     match user_from_session(&state, &session).await {
         Ok(Some(_)) => next.run(req).await,
-        Ok(None) => Redirect::to("/login").into_response(),
+        Ok(None) => {
+            let asked = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            Redirect::to(&app::model::login_url(asked)).into_response()
+        }
         Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }

@@ -40,6 +40,9 @@ const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_se
 /// Name of the user created on a first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 
+/// The site's list of content-hashed asset names, written by `scripts/build.sh`.
+pub const SITE_HASH_FILE: &str = "hash.txt";
+
 /// Opens the database (creating it) and applies every pending migration.
 pub async fn open_database(path: &Path) -> anyhow::Result<SqlitePool> {
     let pool = db::connect(path).await.with_context(|| format!("cannot open database {}", path.display()))?;
@@ -49,11 +52,16 @@ pub async fn open_database(path: &Path) -> anyhow::Result<SqlitePool> {
 
 /// Leptos options from our own config (not from cargo-leptos' environment).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
+    // Leptos reads the names from `hash_file` relative to the executable: an absolute path
+    // points it at the site's own (`scripts/build.sh` writes it).
+    let hash_file = std::path::absolute(config.site_root.join(SITE_HASH_FILE)).unwrap_or_default();
     LeptosOptions::builder()
         .output_name("selfheal")
         .site_root(config.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
+        .hash_files(hash_file.is_file())
+        .hash_file(Arc::from(hash_file.to_string_lossy()))
         .build()
 }
 
@@ -317,9 +325,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if webhook_credentials(&config).is_none() {
         tracing::warn!("webhook.password is not set: /webhook will refuse every request");
     }
-    let site_pkg = config.site_root.join("pkg").join("selfheal.wasm");
-    if !site_pkg.exists() {
-        tracing::warn!(path = %site_pkg.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
+    let site_hashes = config.site_root.join(SITE_HASH_FILE);
+    if !site_hashes.exists() {
+        tracing::warn!(path = %site_hashes.display(), "web assets not found: run scripts/build.sh (pages will not hydrate)");
     }
     // The root of shutdown: cancelled once requests have drained; every loop ends on it.
     let stop = CancellationToken::new();

@@ -4,10 +4,15 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::CurrentUser;
 
-/// `POST /api/login` (form fields `username`, `password`): starts a session. Wrong names and
-/// wrong passwords get the same answer. On success the browser is sent to the overview.
+/// `POST /api/login` (form fields `username`, `password`, optional `next`): starts a session.
+/// Wrong names and wrong passwords get the same answer. On success the browser is sent to
+/// `next` when it is a page of this site (a deep link opened while signed out), else the overview.
 #[server(endpoint = "login")]
-pub async fn login(username: String, password: String) -> Result<CurrentUser, AppError> {
+pub async fn login(
+    username: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<CurrentUser, AppError> {
     use crate::ssr::db::audit::{record_audit, NewAuditEvent};
     use crate::ssr::{app_state, auth, internal, respond_with};
 
@@ -69,7 +74,7 @@ pub async fn login(username: String, password: String) -> Result<CurrentUser, Ap
     };
     record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
     tracing::info!(user = %user.username, "login");
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(next.as_deref().and_then(crate::model::return_path).unwrap_or("/"));
     Ok(CurrentUser { id: user.id, username: user.username, role: user.role })
 }
 

@@ -22,6 +22,15 @@ pub fn can_act() -> Signal<bool> {
     })
 }
 
+/// The login page's URL that returns to the page shown now.
+fn back_after_login() -> String {
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let query = if search.is_empty() { String::new() } else { format!("?{search}") };
+    let here = format!("{}{query}", location.pathname.get_untracked());
+    crate::model::login_url(&here)
+}
+
 /// Layout for every page behind the login; sends anonymous visitors to `/login`.
 #[component]
 pub fn Shell() -> impl IntoView {
@@ -42,7 +51,7 @@ pub fn Shell() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match user.await {
                             Ok(Some(u)) => view! { <Nav user=u/> }.into_any(),
-                            Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                            Ok(None) => view! { <Redirect path=back_after_login()/> }.into_any(),
                             Err(e) => view! { <span class="error">{e.to_string()}</span> }.into_any(),
                         }
                     })}

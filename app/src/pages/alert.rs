@@ -23,7 +23,7 @@ pub fn AlertPage() -> impl IntoView {
     let detail =
         Resource::new(move || (id(), news.track(&[Topic::Alerts, Topic::Runs])), |(id, _)| get_alert(id));
     view! {
-        <Title text="Alert"/>
+        <Title text=move || format!("Alert #{}", id())/>
         <p><a href="/alerts">"← Alerts"</a></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -2,12 +2,17 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use leptos_router::hooks::use_query_map;
+
 use crate::api::auth::Login;
+use crate::model::return_path;
 
 /// The login form.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").filter(|n| return_path(n).is_some()).unwrap_or_default();
     let error = move || login.value().get().and_then(|r| r.err()).map(|e| e.to_string());
 
     view! {
@@ -18,6 +23,7 @@ pub fn LoginPage() -> impl IntoView {
                 <p class="muted">"Self-healing for your Prometheus alerts."</p>
                 <ActionForm action=login>
                     <div class="form-stack">
+                        <input type="hidden" name="next" value=next/>
                         <label>
                             "Username"
                             <input type="text" name="username" autocomplete="username" required autofocus/>

@@ -38,7 +38,7 @@ pub fn RunPage() -> impl IntoView {
     let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
 
     view! {
-        <Title text="Run"/>
+        <Title text=move || format!("Run #{}", id())/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match run.await {

@@ -23,7 +23,7 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     };
     let _one = ONE_BROWSER.lock().await;
     assert!(
-        common::site_root().join("pkg/selfheal.wasm").exists(),
+        common::site_root().join("hash.txt").exists(),
         "run SITE_DIR=target/test-site scripts/build.sh --site first (scripts/test.sh does)"
     );
     let app = TestApp::new().await;
@@ -141,7 +141,7 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     };
     let _one = ONE_BROWSER.lock().await;
     assert!(
-        common::site_root().join("pkg/selfheal.wasm").exists(),
+        common::site_root().join("hash.txt").exists(),
         "run SITE_DIR=target/test-site scripts/build.sh --site first (scripts/test.sh does)"
     );
     let app = TestApp::with(|config, dir| {
@@ -295,7 +295,7 @@ async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers()
     };
     let _one = ONE_BROWSER.lock().await;
     assert!(
-        common::site_root().join("pkg/selfheal.wasm").exists(),
+        common::site_root().join("hash.txt").exists(),
         "run SITE_DIR=target/test-site scripts/build.sh --site first (scripts/test.sh does)"
     );
     let rule = serde_json::json!({

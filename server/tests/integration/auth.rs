@@ -160,10 +160,16 @@ async fn a_plain_html_form_login_redirects_without_javascript() {
 #[tokio::test]
 async fn pages_need_a_login_and_unknown_paths_are_404() {
     let app = app_with_users().await;
-    for path in ["/", "/alerts", "/runs", "/audit", "/admin"] {
+    for (path, login) in [
+        ("/", "/login"),
+        ("/alerts", "/login?next=%2Falerts"),
+        ("/runs?status=failed", "/login?next=%2Fruns%3Fstatus%3Dfailed"),
+        ("/audit", "/login?next=%2Faudit"),
+        ("/admin", "/login?next=%2Fadmin"),
+    ] {
         let res = app.get(path, None).await;
         assert!(res.status.is_redirection(), "{path}: {}", res.status);
-        assert_eq!(res.header(header::LOCATION), Some("/login"), "{path}");
+        assert_eq!(res.header(header::LOCATION), Some(login), "{path}: the login returns there");
     }
     let login = app.get("/login", None).await;
     assert_eq!(login.status, StatusCode::OK);
@@ -371,4 +377,34 @@ async fn behind_a_trusted_proxy_the_address_limit_counts_the_client_it_names() {
     }
     let spoofed = login_from(&app, "192.0.2.9", Some("198.51.100.200"), "admin", ADMIN_PW).await;
     assert_eq!(spoofed, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_login_returns_to_the_deep_link_and_never_to_another_site() {
+    let app = app_with_users().await;
+    let form = |next: &str| {
+        Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .header(header::REFERER, "http://127.0.0.1:5000/login")
+            .body(Body::from(format!("username=admin&password={ADMIN_PW}&next={next}")))
+            .unwrap()
+    };
+    for (next, lands) in [
+        ("%2Fruns%2F7%3Ffrom%3D20", "/runs/7?from=20"),
+        ("%2F%2Fevil.example%2F", "/"),
+        ("https%3A%2F%2Fevil.example%2F", "/"),
+        ("%2Fapi%2Flogout", "/"),
+        ("", "/"),
+    ] {
+        let res = app.send(form(next)).await;
+        assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+        assert_eq!(res.header(header::LOCATION), Some(lands), "next={next}");
+    }
+    let login = app.get("/login?next=%2Falerts%2F3", None).await;
+    assert!(
+        login.body.contains(r#"name="next" value="/alerts/3""#),
+        "the form carries next, without JavaScript too: {}",
+        login.body
+    );
 }

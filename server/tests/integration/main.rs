@@ -11,6 +11,7 @@ mod actions;
 mod alertmanager;
 mod ansible;
 mod approvals;
+mod assets;
 mod audit_chain;
 mod auth;
 mod auth_matrix;

@@ -9,7 +9,7 @@ use fantoccini::{Client, Locator};
 
 use app::model::Role;
 
-use crate::common::browser::{artifacts, browser, log_in, wait_hydrated, wait_path, ONE_BROWSER, WAIT};
+use crate::common::browser::{artifacts, browser, wait_hydrated, wait_path, ONE_BROWSER, WAIT};
 use crate::common::prometheus::Prometheus;
 use crate::common::{self, TestApp};
 
@@ -56,6 +56,15 @@ async fn stored(app: &TestApp, sql: &str, within: Duration) -> Instant {
     }
 }
 
+/// The page's wasm fetches: (bytes transferred, bytes of the compressed body); a fetch served
+/// from the browser's cache transfers 0.
+async fn wasm_fetches(c: &Client) -> Vec<(u64, u64)> {
+    let js = "return performance.getEntriesByType('resource')\
+              .filter(e => e.name.endsWith('.wasm')).map(e => [e.transferSize, e.encodedBodySize])";
+    let entries = c.execute(js, vec![]).await.unwrap();
+    serde_json::from_value(entries).unwrap()
+}
+
 /// Marks the page so a reload would show (the mark lives in the page's window object).
 async fn mark(c: &Client) {
     c.execute("window.__no_reload = true", vec![]).await.unwrap();
@@ -73,7 +82,7 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
         return;
     };
     let _one = ONE_BROWSER.lock().await;
-    assert!(common::site_root().join("pkg/selfheal.wasm").exists(), "run scripts/test.sh (builds the site)");
+    assert!(common::site_root().join("hash.txt").exists(), "run scripts/test.sh (builds the site)");
     let prom_dir = tempfile::tempdir().unwrap();
     // No targets: the alert's condition is absent, so the heal verifies once the hold is over.
     let prometheus = Prometheus::start(prom_dir.path(), "global:\n  evaluation_interval: 1s\n").await;
@@ -96,12 +105,25 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
     let addr = app.serve().await;
     let (c, _chromium) = browser().await;
-    log_in(&c, addr, "vera", "viewer-password-1").await;
-    wait_path(&c, "/").await;
+    // A deep link opened while signed out: the login returns to it.
+    c.goto(&format!("http://{addr}/alerts")).await.unwrap();
+    wait_path(&c, "/login").await;
+    wait_hydrated(&c).await;
+    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("vera").await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("viewer-password-1").await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/alerts").await;
 
     // Tab 1: the alerts list; tab 2: the runs list. Both empty, hydrated and marked.
     c.goto(&format!("http://{addr}/alerts")).await.unwrap();
     wait_hydrated(&c).await;
+    assert_eq!(c.title().await.unwrap(), "Alerts · selfheal");
+    // A repeat visit (the login page fetched the bundle): nothing of it crosses the network.
+    let wasm = wasm_fetches(&c).await;
+    assert!(
+        !wasm.is_empty() && wasm.iter().all(|(transferred, _)| *transferred == 0),
+        "wasm transferred again: {wasm:?}"
+    );
     mark(&c).await;
     let alerts_tab = c.window().await.unwrap();
     let runs_tab = c.new_window(true).await.unwrap().handle;
@@ -127,6 +149,8 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     shows_within(&c, Instant::now(), "[data-testid=run-facts]", "queued").await;
+    let title = c.title().await.unwrap();
+    assert!(title.starts_with("Run #") && title.ends_with(" · selfheal"), "the tab names the run: {title}");
 
     // The worker starts it: the first lines show while the playbook still plays.
     let work = tokio::spawn(app.worker.clone().run());

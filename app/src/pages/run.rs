@@ -50,7 +50,11 @@ pub fn RunPage() -> impl IntoView {
                 recap.await.ok().filter(|hosts| !hosts.is_empty()).map(|hosts| view! { <Recap hosts/> })
             })}
         </Transition>
-        {move || view! { <RunOutput run_id=id() live total/> }}
+        // Inside a Transition: `live` and `total` read the run, which must not be read outside
+        // one while hydrating (it would warn, and could mismatch).
+        <Transition fallback=|| ()>
+            {move || view! { <RunOutput run_id=id() live total/> }}
+        </Transition>
     }
 }
 

@@ -72,7 +72,9 @@ async fn connect(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
                 "--no-first-run", "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.display()),
             ]
-        }
+        },
+        // The console's messages, read by `console_errors`.
+        "goog:loggingPrefs": { "browser": "ALL" }
     });
     let serde_json::Value::Object(caps) = caps else { unreachable!() };
     // ChromeDriver may accept connections a moment before it accepts sessions.
@@ -104,8 +106,42 @@ pub async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// ChromeDriver's log of the browser console since the last read (`POST /session/{id}/se/log`).
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// The console errors and warnings logged since the last call (each message once).
+pub async fn console_problems(c: &Client) -> Vec<String> {
+    let log = c.issue_cmd(ConsoleLog).await.expect("the browser's console log");
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
+        .map(|e| format!("{}: {}", e["level"].as_str().unwrap_or("?"), e["message"].as_str().unwrap_or("?")))
+        .collect()
+}
+
+/// Fails on any console error or warning since the last check, except those containing one of
+/// `expected` (a test that provokes a refusal names it).
+pub async fn assert_quiet_console(c: &Client, expected: &[&str]) {
+    let problems: Vec<String> =
+        console_problems(c).await.into_iter().filter(|m| !expected.iter().any(|e| m.contains(e))).collect();
+    assert!(problems.is_empty(), "the console at {:?} logged: {problems:#?}", c.current_url().await.ok());
+}
+
 /// Waits until the wasm bundle has hydrated the page (the marker only flips in the browser).
-/// Fails on a panic in the browser (kept by the bundle in `window.__selfheal_panic`).
+/// Fails on a panic in the browser (kept by the bundle in `window.__selfheal_panic`), and on
+/// any console error or warning logged so far (hydration mismatches among them).
 pub async fn wait_hydrated(c: &Client) {
     let hydrated = c.wait().at_most(WAIT).for_element(Locator::Css("#app[data-hydrated='true']")).await;
     let panic = c.execute("return window.__selfheal_panic || null", vec![]).await.ok();
@@ -116,6 +152,8 @@ pub async fn wait_hydrated(c: &Client) {
         c.current_url().await.ok()
     );
     hydrated.expect("the page hydrates (is target/test-site built? run SITE_DIR=target/test-site scripts/build.sh --site)");
+    // Hydration warnings and errors are logged by then.
+    assert_quiet_console(c, &[]).await;
 }
 
 pub async fn wait_path(c: &Client, path: &str) {

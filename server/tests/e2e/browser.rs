@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 
 use app::model::Role;
-use common::browser::{artifacts, browser, log_in, text_of, wait_hydrated, wait_path, ONE_BROWSER, WAIT};
+use common::browser::{
+    artifacts, assert_quiet_console, browser, log_in, text_of, wait_hydrated, wait_path, ONE_BROWSER, WAIT,
+};
 use common::TestApp;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
@@ -36,6 +38,12 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
     log_in(&c, addr, "admin", "wrong-password").await;
     assert_eq!(text_of(&c, "[data-testid=login-error]").await, "invalid username or password");
     wait_path(&c, "/login").await;
+    // The refusal is the one message the console may show.
+    assert_quiet_console(
+        &c,
+        &["/api/login - Failed to load resource: the server responded with a status of 401"],
+    )
+    .await;
 
     // The admin: shell with user, role and every section.
     c.find(Locator::Css("input[name=username]")).await.unwrap().clear().await.unwrap();
@@ -129,6 +137,7 @@ async fn log_in_see_the_shell_log_out_then_a_viewer_has_fewer_rights() {
         assert!(who.contains("vera (viewer)"), "{who}");
     }
 
+    assert_quiet_console(&c, &[]).await;
     c.close().await.unwrap();
 }
 
@@ -280,6 +289,7 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     wait_hydrated(&c).await;
     c.find(Locator::Css("[data-testid=run-playbook] summary")).await.unwrap().click().await.unwrap();
     std::fs::write(artifacts().join("playbooks.png"), c.screenshot().await.unwrap()).unwrap();
+    assert_quiet_console(&c, &[]).await;
     c.close().await.unwrap();
     stop.cancel();
     let _ = work.await;
@@ -347,5 +357,6 @@ async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers()
             .await
             .unwrap();
     assert_eq!(audit, ("olga".to_owned(), "not during the demo".to_owned()));
+    assert_quiet_console(&c, &[]).await;
     c.close().await.unwrap();
 }

@@ -9,7 +9,9 @@ use fantoccini::{Client, Locator};
 
 use app::model::Role;
 
-use crate::common::browser::{artifacts, browser, wait_hydrated, wait_path, ONE_BROWSER, WAIT};
+use crate::common::browser::{
+    artifacts, assert_quiet_console, browser, wait_hydrated, wait_path, ONE_BROWSER, WAIT,
+};
 use crate::common::prometheus::Prometheus;
 use crate::common::{self, TestApp};
 
@@ -188,6 +190,7 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
         "output line shown {output_shown:?} after it was stored; verdict {verdict_shown:?}, outcome in the list {outcome_shown:?} after the verdict"
     );
 
+    assert_quiet_console(&c, &[]).await;
     c.close().await.unwrap();
     app.stop.cancel();
     let _ = work.await;

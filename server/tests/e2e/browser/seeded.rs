@@ -9,7 +9,8 @@ use app::model::Role;
 use app::ssr::db::seed::SeedSize;
 
 use crate::common::browser::{
-    artifacts, browser, log_in, text_of, wait_hydrated, wait_path, Chromium, ONE_BROWSER, WAIT,
+    artifacts, assert_quiet_console, browser, log_in, text_of, wait_hydrated, wait_path, Chromium,
+    ONE_BROWSER, WAIT,
 };
 use crate::common::TestApp;
 
@@ -71,6 +72,7 @@ async fn the_overview_charts_a_day_of_seeded_heals() {
         .unwrap_or_default();
     assert!(hover.contains("UTC") && hover.contains("verified"), "{hover}");
     std::fs::write(artifacts().join("overview-charts.png"), c.screenshot().await.unwrap()).unwrap();
+    assert_quiet_console(&s.c, &[]).await;
     s.c.close().await.unwrap();
 }
 
@@ -122,6 +124,7 @@ async fn a_run_with_100k_output_lines_opens_a_page_at_a_time_and_can_be_searched
     let hit = c.wait().at_most(WAIT).for_element(Locator::Css("#L99999")).await.unwrap();
     assert!(hit.text().await.unwrap().ends_with("line 99999"));
     assert!(text_of(c, ".output-pages").await.contains("lines 99979–"));
+    assert_quiet_console(&s.c, &[]).await;
     s.c.close().await.unwrap();
 }
 
@@ -223,5 +226,6 @@ async fn filters_and_keyset_pages_on_a_seeded_database_then_the_pages_on_a_phone
         assert!(!overflows_sideways(c).await, "{path} is wider than a phone");
         std::fs::write(artifacts().join(shot), c.screenshot().await.unwrap()).unwrap();
     }
+    assert_quiet_console(&s.c, &[]).await;
     s.c.close().await.unwrap();
 }

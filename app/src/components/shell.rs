@@ -92,7 +92,11 @@ fn Nav(user: CurrentUser) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let is_admin = user.role.allows(Role::Admin);
     view! {
-        <nav class="nav" aria-label="Main">
+        // On a phone the links fold behind "Menu" (a checkbox and its label: it works before
+        // the page hydrates); wider screens always show them (style/main.css).
+        <input type="checkbox" id="menu-toggle" class="fold-toggle"/>
+        <label for="menu-toggle" class="btn btn-small fold-button" data-testid="menu">"Menu"</label>
+        <nav class="nav foldable" aria-label="Main">
             <A href="/" exact=true>"Overview"</A>
             <A href="/alerts">"Alerts"</A>
             <A href="/runs">"Runs"</A>

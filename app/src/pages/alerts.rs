@@ -44,7 +44,9 @@ pub fn AlertsPage() -> impl IntoView {
     view! {
         <Title text="Alerts"/>
         <h1>"Alerts"</h1>
-        <form method="get" action="/alerts" class="filters" data-testid="alert-filters">
+        <input type="checkbox" id="filters-toggle" class="fold-toggle"/>
+        <label for="filters-toggle" class="btn btn-small fold-button" data-testid="filters-toggle">"Filters"</label>
+        <form method="get" action="/alerts" class="filters foldable" data-testid="alert-filters">
             <label>"Status"
                 <select name="status">
                     <option value="" selected=move || filter.read().status.is_none()>"any"</option>

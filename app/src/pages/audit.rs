@@ -33,7 +33,9 @@ pub fn AuditPage() -> impl IntoView {
         {move || {
             let f = filter.get();
             view! {
-                <form method="get" action="/audit" class="filters" data-testid="audit-filters">
+                <input type="checkbox" id="filters-toggle" class="fold-toggle"/>
+                <label for="filters-toggle" class="btn btn-small fold-button" data-testid="filters-toggle">"Filters"</label>
+                <form method="get" action="/audit" class="filters foldable" data-testid="audit-filters">
                     <label>"Who"<input type="text" name="actor" value=f.actor.unwrap_or_default()/></label>
                     <label>"Action"<input type="text" name="action" placeholder="e.g. auth.login" value=f.action.unwrap_or_default()/></label>
                     <TimeRangeFields since=f.since from=f.from to=f.to/>

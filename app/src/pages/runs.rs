@@ -55,7 +55,9 @@ pub fn RunsPage() -> impl IntoView {
                 (any, rest)
             };
             view! {
-                <form method="get" action="/runs" class="filters" data-testid="run-filters">
+                <input type="checkbox" id="filters-toggle" class="fold-toggle"/>
+                <label for="filters-toggle" class="btn btn-small fold-button" data-testid="filters-toggle">"Filters"</label>
+                <form method="get" action="/runs" class="filters foldable" data-testid="run-filters">
                     <label>"Status"<select name="status">{options(RunStatus::ALL.iter().map(|s| (s.as_str(), s.as_str())).collect(), f.status)}</select></label>
                     <label>"Rule or playbook"<input type="text" name="rule" value=f.rule.unwrap_or_default()/></label>
                     <label>"Target"<input type="text" name="target" value=f.target.unwrap_or_default()/></label>

@@ -176,3 +176,12 @@ pub async fn log_in(c: &Client, addr: SocketAddr, name: &str, password: &str) {
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
 }
+
+/// Whether the page is wider than the window (a phone would scroll sideways).
+pub async fn overflows_sideways(c: &Client) -> bool {
+    let v = c
+        .execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![])
+        .await
+        .unwrap();
+    v.as_bool().unwrap()
+}

@@ -5,6 +5,8 @@
 use crate::common;
 #[path = "browser/live.rs"]
 mod live;
+#[path = "browser/phone.rs"]
+mod phone;
 #[path = "browser/seeded.rs"]
 mod seeded;
 

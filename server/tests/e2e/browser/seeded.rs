@@ -9,8 +9,8 @@ use app::model::Role;
 use app::ssr::db::seed::SeedSize;
 
 use crate::common::browser::{
-    artifacts, assert_quiet_console, browser, log_in, text_of, wait_hydrated, wait_path, Chromium,
-    ONE_BROWSER, WAIT,
+    artifacts, assert_quiet_console, browser, log_in, overflows_sideways, text_of, wait_hydrated, wait_path,
+    Chromium, ONE_BROWSER, WAIT,
 };
 use crate::common::TestApp;
 
@@ -135,15 +135,6 @@ async fn alert_links(c: &Client) -> Vec<String> {
         hrefs.push(a.attr("href").await.unwrap().unwrap_or_default());
     }
     hrefs
-}
-
-/// Whether the page is wider than the window (a phone would scroll sideways).
-async fn overflows_sideways(c: &Client) -> bool {
-    let v = c
-        .execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![])
-        .await
-        .unwrap();
-    v.as_bool().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -346,6 +346,13 @@ pub struct OpenBreaker {
     pub max_attempts: i64,
 }
 
+/// The navigation's counts: firing alerts and runs awaiting approval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NavFigures {
+    pub firing: i64,
+    pub approvals: i64,
+}
+
 /// The overview's figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overview {
@@ -367,6 +374,23 @@ pub struct Overview {
     pub heals_chart: String,
     pub time_to_heal_chart: String,
     pub open_breakers: Vec<OpenBreaker>,
+    /// Breakers one engine attempt from opening: the next failure stops healing there.
+    pub nearly_open_breakers: Vec<OpenBreaker>,
+    /// Firing alerts no rule matches (nothing will heal them).
+    pub firing_no_rule: i64,
+}
+
+impl Overview {
+    /// How many things wait for a person: approvals, failed or unfixed heals (24 h), open
+    /// breakers, and firing alerts no rule handles (the tab title's count).
+    pub fn needs_you(&self) -> i64 {
+        self.awaiting_approval + self.failed_24h + self.open_breakers.len() as i64 + self.firing_no_rule
+    }
+
+    /// Something is firing or being healed right now.
+    pub fn incident(&self) -> bool {
+        self.firing_alerts > 0 || self.runs_in_flight > 0
+    }
 }
 
 /// Runs created in one hour of the overview's charts.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::model::Topic;
-use crate::model::{Overview, PauseView, PendingApproval, ReplayOutcome};
+use crate::model::{NavFigures, Overview, PauseView, PendingApproval, ReplayOutcome};
 
 /// `POST /api/heal_now` (fields `alert_id`, optional `dry_run`): queue the matching rule's
 /// playbook for this alert now; returns the run id and sends the browser to the live run.
@@ -171,6 +171,19 @@ pub async fn replay_alert(
     Ok(outcome)
 }
 
+/// `POST /api/nav_counts`: firing alerts and runs awaiting approval, for the navigation (viewer).
+#[server(endpoint = "nav_counts")]
+pub async fn nav_counts() -> Result<NavFigures, AppError> {
+    use crate::model::Role;
+    use crate::ssr::{app_state, auth, db, internal};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    let (firing, approvals) =
+        db::runs::nav_counts(&state.pool).await.map_err(|e| internal("nav counts failed", e))?;
+    Ok(NavFigures { firing, approvals })
+}
+
 /// `POST /api/overview`: what is happening now (viewer).
 #[server(endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
@@ -195,7 +208,7 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     let hours = heal_stats::hourly(start, &counts, &times);
     let mut all: Vec<i64> = times.iter().map(|(_, ms)| *ms).collect();
     all.sort_unstable();
-    let open_breakers = actions::open_breakers(&state.pool, &state.rules)
+    let (open_breakers, nearly_open_breakers) = actions::breakers_to_watch(&state.pool, &state.rules)
         .await
         .map_err(|e| internal("breakers failed", e))?;
     Ok(Overview {
@@ -212,5 +225,7 @@ pub async fn get_overview() -> Result<Overview, AppError> {
         time_to_heal_chart: chart::time_to_heal_html(&hours),
         hours,
         open_breakers,
+        nearly_open_breakers,
+        firing_no_rule: counts_24h.firing_no_rule,
     })
 }

@@ -3,10 +3,10 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{get_current_user, Logout};
-use crate::api::heal::list_pauses;
+use crate::api::heal::{list_pauses, nav_counts};
 use crate::components::time::RelTime;
 use crate::error::AppError;
-use crate::model::{CurrentUser, PauseView, Role, Topic};
+use crate::model::{CurrentUser, NavFigures, PauseView, Role, Topic};
 
 /// The logged-in user, loaded once by the shell and shared with the pages below it.
 pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
@@ -37,6 +37,7 @@ pub fn Shell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
     let live = crate::components::live::provide_live();
     let pauses = Resource::new(move || live.track(&[Topic::Pauses]), |_| list_pauses());
+    let counts = Resource::new(move || live.track(&[Topic::Alerts, Topic::Approvals]), |_| nav_counts());
     provide_context(user);
     crate::components::time::provide_now();
 
@@ -50,7 +51,7 @@ pub fn Shell() -> impl IntoView {
                 <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
                     {move || Suspend::new(async move {
                         match user.await {
-                            Ok(Some(u)) => view! { <Nav user=u/> }.into_any(),
+                            Ok(Some(u)) => view! { <Nav user=u counts/> }.into_any(),
                             Ok(None) => view! { <Redirect path=back_after_login()/> }.into_any(),
                             Err(e) => view! { <span class="error">{e.to_string()}</span> }.into_any(),
                         }
@@ -88,7 +89,7 @@ fn PauseBanner(pauses: Vec<PauseView>) -> impl IntoView {
 
 /// Navigation links (Admin only for admins), the user with their role, and logout.
 #[component]
-fn Nav(user: CurrentUser) -> impl IntoView {
+fn Nav(user: CurrentUser, counts: Resource<Result<NavFigures, AppError>>) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let is_admin = user.role.allows(Role::Admin);
     view! {
@@ -98,10 +99,10 @@ fn Nav(user: CurrentUser) -> impl IntoView {
         <label for="menu-toggle" class="btn btn-small fold-button" data-testid="menu">"Menu"</label>
         <nav class="nav foldable" aria-label="Main">
             <A href="/" exact=true>"Overview"</A>
-            <A href="/alerts">"Alerts"</A>
+            <A href="/alerts">"Alerts"{move || Suspend::new(async move { count(counts.await.ok().map(|c| c.firing), "firing") })}</A>
             <A href="/runs">"Runs"</A>
             <A href="/playbooks">"Playbooks"</A>
-            <A href="/approvals">"Approvals"</A>
+            <A href="/approvals">"Approvals"{move || Suspend::new(async move { count(counts.await.ok().map(|c| c.approvals), "awaiting") })}</A>
             <A href="/rules">"Rules"</A>
             <A href="/audit">"Audit"</A>
             {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}
@@ -114,4 +115,9 @@ fn Nav(user: CurrentUser) -> impl IntoView {
             </ActionForm>
         </div>
     }
+}
+
+/// A count beside a navigation link, when there is one.
+fn count(n: Option<i64>, what: &'static str) -> Option<impl IntoView> {
+    n.filter(|n| *n > 0).map(|n| view! { <span class="count" title=format!("{n} {what}") data-testid=format!("nav-{what}")>{n}</span> })
 }

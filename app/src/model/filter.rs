@@ -16,6 +16,8 @@ pub struct AlertFilter {
     pub instance: Option<String>,
     /// Free text: part of the alert name, the instance, or any label or annotation value.
     pub q: Option<String>,
+    /// The latest decision's reason (`no_rule`, `breaker_open`, …).
+    pub decision: Option<String>,
     pub since: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -31,6 +33,7 @@ impl AlertFilter {
             ("severity", &self.severity),
             ("instance", &self.instance),
             ("q", &self.q),
+            ("decision", &self.decision),
             ("since", &self.since),
             ("from", &self.from),
             ("to", &self.to),
@@ -40,7 +43,8 @@ impl AlertFilter {
 }
 
 /// Filters of the run list. `trigger` is `engine`, `heal_now` or `replay`; `rule` matches the
-/// rule or the playbook; times bound when the run was queued.
+/// rule or the playbook; times bound when the run was queued; `outcome` is `attention` (failed,
+/// timed out, or ran and did not fix it) or `verified`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunFilter {
@@ -48,6 +52,7 @@ pub struct RunFilter {
     pub rule: Option<String>,
     pub target: Option<String>,
     pub trigger: Option<String>,
+    pub outcome: Option<String>,
     pub since: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -62,6 +67,7 @@ impl RunFilter {
             ("rule", &self.rule),
             ("target", &self.target),
             ("trigger", &self.trigger),
+            ("outcome", &self.outcome),
             ("since", &self.since),
             ("from", &self.from),
             ("to", &self.to),

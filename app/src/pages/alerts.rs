@@ -12,7 +12,7 @@ use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::live::use_live;
 use crate::components::shell::can_act;
 use crate::components::time::{format_ms, RelTime};
-use crate::model::{AlertFilter, AlertSummary, RunStatus, Topic, Verification};
+use crate::model::{AlertFilter, AlertSummary, DecisionReason, RunStatus, Topic, Verification};
 
 /// The alert history.
 #[component]
@@ -27,6 +27,7 @@ pub fn AlertsPage() -> impl IntoView {
             severity: text("severity"),
             instance: text("instance"),
             q: text("q"),
+            decision: text("decision"),
             since: text("since"),
             from: text("from"),
             to: text("to"),
@@ -55,9 +56,24 @@ pub fn AlertsPage() -> impl IntoView {
                 </select>
             </label>
             <label>"Alert name"<input type="text" name="alertname" prop:value=value(|f| &f.alertname)/></label>
-            <label>"Severity"<input type="text" name="severity" size="8" prop:value=value(|f| &f.severity)/></label>
+            <label>"Severity"
+                <select name="severity">
+                    <option value="" selected=move || filter.read().severity.is_none()>"any"</option>
+                    {["critical", "warning", "info"].into_iter().map(|s| view! {
+                        <option value=s selected=move || filter.read().severity.as_deref() == Some(s)>{s}</option>
+                    }).collect_view()}
+                </select>
+            </label>
             <label>"Instance"<input type="text" name="instance" prop:value=value(|f| &f.instance)/></label>
             <label>"Text"<input type="search" name="q" maxlength="100" placeholder="name, instance, label…" prop:value=value(|f| &f.q)/></label>
+            <label>"Decision"
+                <select name="decision" data-testid="decision-filter">
+                    <option value="" selected=move || filter.read().decision.is_none()>"any"</option>
+                    {DecisionReason::ALL.iter().map(|&d| view! {
+                        <option value=d.as_str() selected=move || filter.read().decision.as_deref() == Some(d.as_str())>{decision_label(d)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
             {move || {
                 let f = filter.get();
                 view! { <TimeRangeFields since=f.since from=f.from to=f.to/> }
@@ -151,5 +167,20 @@ fn NoAlerts() -> impl IntoView {
             <p>"Point Alertmanager at "<code>"POST /webhook"</code>" with basic auth, or send one by hand:"</p>
             <pre>"curl -u alertmanager:$(cat .selfheal/webhook-password) -H 'Content-Type: application/json' \\\n  --data @server/tests/fixtures/alertmanager/alertmanager-webhook-firing.json \\\n  http://127.0.0.1:5000/webhook"</pre>
         </EmptyState>
+    }
+}
+
+/// A decision reason as the filter offers it.
+fn decision_label(d: DecisionReason) -> &'static str {
+    match d {
+        DecisionReason::Enqueued => "heal queued",
+        DecisionReason::Resolved => "resolved before a decision",
+        DecisionReason::NoRule => "no rule matches",
+        DecisionReason::InvalidLabels => "labels refused",
+        DecisionReason::RunInProgress => "covered by a run in flight",
+        DecisionReason::Cooldown => "in cooldown",
+        DecisionReason::BreakerOpen => "breaker open",
+        DecisionReason::Shadow => "shadow (recorded only)",
+        DecisionReason::Paused => "healing paused",
     }
 }

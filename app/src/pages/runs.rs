@@ -33,6 +33,7 @@ pub fn RunsPage() -> impl IntoView {
             rule: text("rule"),
             target: text("target"),
             trigger: text("trigger"),
+            outcome: text("outcome"),
             since: text("since"),
             from: text("from"),
             to: text("to"),
@@ -62,6 +63,7 @@ pub fn RunsPage() -> impl IntoView {
                     <label>"Rule or playbook"<input type="text" name="rule" value=f.rule.unwrap_or_default()/></label>
                     <label>"Target"<input type="text" name="target" value=f.target.unwrap_or_default()/></label>
                     <label>"Trigger"<select name="trigger">{options(Trigger::ALL.iter().map(|&t| (t.as_str(), trigger_label(t))).collect(), f.trigger)}</select></label>
+                <label>"Outcome"<select name="outcome" data-testid="outcome-filter">{options(vec![("attention", "failed or not fixed"), ("verified", "verified")], f.outcome)}</select></label>
                     <TimeRangeFields since=f.since from=f.from to=f.to/>
                     <button type="submit" class="btn">"Filter"</button>
                 </form>

@@ -207,17 +207,28 @@ pub async fn resume_healing(
 
 /// Every (rule, target) whose breaker is open now.
 pub async fn open_breakers(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<OpenBreaker>, sqlx::Error> {
+    Ok(breakers_to_watch(pool, rules).await?.0)
+}
+
+/// The open breakers, and those one engine attempt from opening (a rule allowing more than one).
+pub async fn breakers_to_watch(
+    pool: &SqlitePool,
+    rules: &[Rule],
+) -> Result<(Vec<OpenBreaker>, Vec<OpenBreaker>), sqlx::Error> {
     let now = time::OffsetDateTime::now_utc();
-    let mut open = Vec::new();
+    let (mut open, mut nearly) = (Vec::new(), Vec::new());
     for rule in rules {
         for b in crate::ssr::rule_view::rule_breakers(pool, rule, now).await? {
+            let (target, attempts, max_attempts) = (b.target, b.attempts, b.max_attempts);
+            let row = OpenBreaker { rule: rule.name().to_owned(), target, attempts, max_attempts };
             if b.open {
-                let (target, attempts, max_attempts) = (b.target, b.attempts, b.max_attempts);
-                open.push(OpenBreaker { rule: rule.name().to_owned(), target, attempts, max_attempts });
+                open.push(row);
+            } else if max_attempts > 1 && attempts + 1 == max_attempts {
+                nearly.push(row);
             }
         }
     }
-    Ok(open)
+    Ok((open, nearly))
 }
 
 /// Runs a stored alert through today's rules and history; queues the run only if asked (and

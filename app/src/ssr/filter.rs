@@ -5,7 +5,7 @@ use std::time::Duration;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::model::{AlertFilter, AuditFilter, RunFilter, RunStatus, Trigger};
+use crate::model::{AlertFilter, AuditFilter, DecisionReason, RunFilter, RunStatus, Trigger};
 use crate::ssr::alert::{format_utc, normalise_time};
 use crate::ssr::utc::Utc;
 
@@ -42,6 +42,7 @@ pub struct AlertQuery {
     pub severity: Option<String>,
     pub instance: Option<String>,
     pub text: Option<String>,
+    pub decision: Option<DecisionReason>,
     pub range: TimeRange,
 }
 
@@ -52,7 +53,27 @@ pub struct RunQuery {
     pub rule: Option<String>,
     pub target: Option<String>,
     pub trigger: Option<Trigger>,
+    pub outcome: Option<RunOutcome>,
     pub range: TimeRange,
+}
+
+/// How runs ended, as the run list's `outcome` filter names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Failed, timed out, or ran and did not fix it: what the overview asks a person to look at.
+    Attention,
+    Verified,
+}
+
+impl RunOutcome {
+    pub const ALL: [RunOutcome; 2] = [RunOutcome::Attention, RunOutcome::Verified];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Attention => "attention",
+            RunOutcome::Verified => "verified",
+        }
+    }
 }
 
 /// A validated audit filter.
@@ -71,6 +92,7 @@ pub fn alert_query(f: &AlertFilter, now: OffsetDateTime) -> Result<AlertQuery, S
         severity: exact("severity", &f.severity)?,
         instance: exact("instance", &f.instance)?,
         text: bounded("q", &f.q, MAX_TEXT_LEN)?,
+        decision: one_word("decision", &f.decision, DecisionReason::ALL, |d| d.as_str())?,
         range: time_range(&f.since, &f.from, &f.to, now)?,
     })
 }
@@ -82,6 +104,7 @@ pub fn run_query(f: &RunFilter, now: OffsetDateTime) -> Result<RunQuery, String>
         rule: exact("rule", &f.rule)?,
         target: exact("target", &f.target)?,
         trigger: one_word("trigger", &f.trigger, Trigger::ALL, |t| t.as_str())?,
+        outcome: one_word("outcome", &f.outcome, &RunOutcome::ALL, RunOutcome::as_str)?,
         range: time_range(&f.since, &f.from, &f.to, now)?,
     })
 }

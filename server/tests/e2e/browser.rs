@@ -325,6 +325,17 @@ async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers()
     log_in(&c, addr, "olga", "operator-password-1").await;
     wait_path(&c, "/").await;
     wait_hydrated(&c).await;
+    // What needs a person comes first, and the tab and the menu count it.
+    let needs = text_of(&c, "[data-testid=needs-you]").await;
+    assert!(
+        needs.contains("Incident: 1 firing")
+            && needs.contains("1 run awaits approval")
+            && needs.contains("Open circuit breakers"),
+        "{needs}"
+    );
+    assert_eq!(c.title().await.unwrap(), "(2) Overview · selfheal", "an approval and an open breaker");
+    assert_eq!(text_of(&c, "[data-testid=nav-awaiting]").await, "1");
+    std::fs::write(artifacts().join("overview-needs-you.png"), c.screenshot().await.unwrap()).unwrap();
     c.find(Locator::Css("[data-testid=awaiting-approval]")).await.unwrap().click().await.unwrap();
     wait_path(&c, "/approvals").await;
     let queue = text_of(&c, "[data-testid=approvals-table]").await;
@@ -353,6 +364,12 @@ async fn an_operator_works_the_approvals_queue_and_sees_the_rules_and_breakers()
         .unwrap();
     c.find(Locator::Css("[data-testid=reject]")).await.unwrap().click().await.unwrap();
     text_of(&c, ".empty-state").await;
+    // The menu's count goes with it, without a reload.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while c.find(Locator::Css("[data-testid=nav-awaiting]")).await.is_ok() {
+        assert!(Instant::now() < deadline, "the approvals count stayed after the queue emptied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let audit: (String, String) =
         sqlx::query_as("SELECT actor, detail FROM audit_events WHERE action = 'run.reject'")
             .fetch_one(&app.pool)

@@ -16,6 +16,7 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/me", "", None),
     ("/api/change_password", "current=wrong-password&new=another-password-1", Some(Role::Viewer)),
     ("/api/overview", "", Some(Role::Viewer)),
+    ("/api/nav_counts", "", Some(Role::Viewer)),
     ("/api/alerts", "", Some(Role::Viewer)),
     ("/api/alert", "id=1", Some(Role::Viewer)),
     ("/api/runs", "", Some(Role::Viewer)),

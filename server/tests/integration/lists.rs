@@ -141,6 +141,12 @@ async fn bad_filters_are_refused_with_a_message() {
         ("/api/alerts", vec![("filter[from]", "last tuesday")], "from must be a UTC time"),
         ("/api/runs", vec![("filter[trigger]", "cron")], "trigger must be one of engine, heal_now, replay"),
         ("/api/runs", vec![("filter[status]", "exploded")], "status must be one of"),
+        ("/api/runs", vec![("filter[outcome]", "meh")], "outcome must be one of attention, verified"),
+        (
+            "/api/alerts",
+            vec![("filter[decision]", "maybe")],
+            "decision must be one of enqueued, resolved, no_rule",
+        ),
         ("/api/audit", vec![("filter[to]", "soon")], "to must be a UTC time"),
     ];
     for (path, form, want) in cases {
@@ -201,4 +207,69 @@ async fn the_alerts_page_renders_the_filter_from_the_url_and_exports_the_same_ro
     assert!(page.body.contains("QueueBacklog") && !page.body.contains("DiskFull"), "{}", page.body);
     assert!(page.body.contains("/api/export/alerts.csv?severity=info&amp;q=orders"), "{}", page.body);
     assert!(page.body.contains(r#"name="q""#) && page.body.contains(r#"method="get""#), "a plain GET form");
+}
+
+#[tokio::test]
+async fn decision_and_outcome_filters_lead_from_the_overview_to_what_needs_a_person() {
+    let (app, cookie) = app_with_alerts().await;
+    // No rules here: every alert was decided `no_rule`, and all six are firing.
+    let (all, _) = alerts(&app, &cookie, &[("filter[decision]", "no_rule")]).await;
+    assert_eq!(all.len(), 6);
+    let (none, _) = alerts(&app, &cookie, &[("filter[decision]", "enqueued")]).await;
+    assert!(none.is_empty(), "{none:?}");
+    let overview = app.post_form("/api/overview", &[], Some(&cookie)).await.json();
+    assert_eq!(overview["firing_no_rule"], 6, "{overview}");
+    let nav = app.post_form("/api/nav_counts", &[], Some(&cookie)).await.json();
+    assert_eq!(nav["firing"], 6, "{nav}");
+
+    app::ssr::db::seed::seed(
+        &app.pool,
+        app::ssr::db::seed::SeedSize { alerts: 10, runs: 60, lines_per_run: 0 },
+    )
+    .await
+    .unwrap();
+    let runs = |outcome: &'static str| {
+        let app = &app;
+        let cookie = &cookie;
+        async move {
+            let res = app.post_form("/api/runs", &[("filter[outcome]", outcome)], Some(cookie)).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.json()["rows"].as_array().unwrap().clone()
+        }
+    };
+    let attention = runs("attention").await;
+    assert!(!attention.is_empty());
+    for r in &attention {
+        let bad = r["status"] == "failed" || r["status"] == "timed_out" || r["verification"] == "not_fixed";
+        assert!(bad, "only failed, timed out or not fixed: {r}");
+    }
+    let verified = runs("verified").await;
+    assert!(!verified.is_empty() && verified.iter().all(|r| r["verification"] == "verified"));
+}
+
+#[tokio::test]
+async fn a_breaker_one_attempt_from_opening_is_on_the_overview() {
+    let app = TestApp::with(|config, dir| {
+        common::one_rule(
+            config,
+            dir,
+            serde_json::json!({
+                "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml",
+                "cooldown": "0s", "max_attempts": 3, "window": "1h",
+            }),
+        );
+    })
+    .await;
+    app.add_user("vera", PASSWORD, Role::Viewer).await;
+    let cookie = app.login("vera", PASSWORD).await;
+    for minute in 0..2 {
+        let start = format!("2026-11-22T01:0{minute}:00.000Z");
+        app.deliver(&notification(&[("fp", "NginxDown", "critical", "web1:9113", &start, &[], &[])])).await;
+        app.worker.run_once().await.unwrap().expect("a run");
+    }
+    let overview = app.post_form("/api/overview", &[], Some(&cookie)).await.json();
+    let nearly = overview["nearly_open_breakers"].as_array().unwrap();
+    assert_eq!(nearly.len(), 1, "{overview}");
+    assert_eq!((nearly[0]["attempts"].as_i64(), nearly[0]["max_attempts"].as_i64()), (Some(2), Some(3)));
+    assert!(overview["open_breakers"].as_array().unwrap().is_empty());
 }

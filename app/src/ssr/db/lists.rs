@@ -5,9 +5,15 @@ use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
 
 use crate::model::Trigger;
 use crate::model::{AlertSummary, AuditEvent, Page, RunSummary};
+use crate::model::{RunStatus, Verification};
 use crate::ssr::db::alerts::ALERT_SUMMARY_FROM;
 use crate::ssr::db::runs::RUN_COLUMNS;
-use crate::ssr::filter::{AlertQuery, AuditQuery, RunQuery, TimeRange};
+use crate::ssr::filter::{AlertQuery, AuditQuery, RunOutcome, RunQuery, TimeRange};
+
+/// An alert's latest decision's reason (the alerts list's `decision` filter, the overview's
+/// firing alerts that no rule handles).
+pub const LATEST_DECISION: &str =
+    "(SELECT d.reason FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1)";
 
 /// Ids a page of a list examines at most below its cursor. Filters on columns without an
 /// index (severity, instance, text, time) would otherwise scan the whole table when they match
@@ -94,6 +100,9 @@ pub fn alerts_sql<'a>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilde
     // `+`: not through the (starts_at, fingerprint) key. Pages walk ids newest first; a range
     // read from that index would be sorted by id in full for every page or export chunk.
     push_range(&mut b, "+a.starts_at", &q.range);
+    if let Some(decision) = q.decision {
+        b.push(format!(" AND {LATEST_DECISION} = ")).push_bind(decision);
+    }
     if let Some(text) = &q.text {
         let like = like_pattern(text);
         b.push(" AND (a.alertname LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' OR a.instance LIKE ");
@@ -133,6 +142,19 @@ pub fn runs_sql<'a>(prefix: &str, q: &'a RunQuery, w: Window) -> QueryBuilder<'a
     }
     push_eq(&mut b, "r.target", &q.target);
     push_range(&mut b, "r.created_at", &q.range);
+    match q.outcome {
+        None => {}
+        Some(RunOutcome::Attention) => {
+            b.push(" AND (r.status IN (")
+                .push_bind(RunStatus::Failed)
+                .push(", ")
+                .push_bind(RunStatus::TimedOut);
+            b.push(") OR r.verification = ").push_bind(Verification::NotFixed).push(")");
+        }
+        Some(RunOutcome::Verified) => {
+            b.push(" AND r.verification = ").push_bind(Verification::Verified);
+        }
+    }
     // Replays are told apart by their audit entry, written in the run's own transaction
     // (target `run #<id>`); the sub-query is evaluated once per statement.
     let replays = "(SELECT CAST(substr(e.target, 6) AS INTEGER) FROM audit_events e \

@@ -1,7 +1,8 @@
 //! The run queue: `heal_runs` from queued (or awaiting approval) to finished and verified.
 use sqlx::{SqliteConnection, SqliteExecutor};
 
-use crate::model::{RunMode, RunStatus, RunSummary, Verification};
+use crate::model::{DecisionReason, RunMode, RunStatus, RunSummary, Verification};
+use crate::ssr::db::lists::LATEST_DECISION;
 use crate::ssr::heal::{Plan, Rule, RuleMode};
 
 /// A run about to be queued.
@@ -325,6 +326,8 @@ pub struct OverviewCounts {
     pub verified_24h: i64,
     /// Runs of the last 24 h that failed, timed out, or ran but did not fix it.
     pub failed_24h: i64,
+    /// Firing alerts whose latest decision is that no rule matches: nothing heals them.
+    pub firing_no_rule: i64,
 }
 
 /// Counts for the overview ([`OverviewCounts`]) since `since`.
@@ -332,7 +335,7 @@ pub async fn overview_counts(
     ex: impl SqliteExecutor<'_>,
     since: &str,
 ) -> Result<OverviewCounts, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "SELECT coalesce((SELECT n FROM alert_counts WHERE status = 'firing'), 0) AS firing_alerts, \
                 (SELECT count(*) FROM heal_runs WHERE status IN (?2, ?3)) AS runs_in_flight, \
                 (SELECT count(*) FROM heal_runs WHERE status = ?4) AS awaiting_approval, \
@@ -343,8 +346,10 @@ pub async fn overview_counts(
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND requested_by = ?9 \
                    AND verification = ?5) AS verified_24h, \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 \
-                   AND (status IN (?6, ?7) OR verification = ?8)) AS failed_24h",
-    )
+                   AND (status IN (?6, ?7) OR verification = ?8)) AS failed_24h, \
+                (SELECT count(*) FROM alerts a WHERE a.status = 'firing' \
+                   AND {LATEST_DECISION} = ?14) AS firing_no_rule",
+    ))
     .bind(since)
     .bind(RunStatus::Queued)
     .bind(RunStatus::Running)
@@ -358,6 +363,18 @@ pub async fn overview_counts(
     .bind(RunStatus::Interrupted)
     .bind(RunMode::DryRun)
     .bind(Verification::Pending)
+    .bind(DecisionReason::NoRule)
+    .fetch_one(ex)
+    .await
+}
+
+/// The navigation's counts: two index look-ups (the firing count is kept by triggers).
+pub async fn nav_counts(ex: impl SqliteExecutor<'_>) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT coalesce((SELECT n FROM alert_counts WHERE status = 'firing'), 0), \
+                (SELECT count(*) FROM heal_runs WHERE status = ?1)",
+    )
+    .bind(RunStatus::AwaitingApproval)
     .fetch_one(ex)
     .await
 }

@@ -10,10 +10,12 @@ pub use approvals::PendingApproval;
 pub use rules::{BreakerState, RuleView};
 mod filter;
 mod next;
+mod output;
 mod run;
 mod topic;
 pub use filter::{AlertFilter, AlertPage, AuditFilter, AuditPage, Page, RunFilter, RunPage};
 pub use next::{login_url, return_path};
+pub use output::{line_kind, task_name, TaskView};
 pub use run::{DecisionReason, RunMode, RunStatus, Tone, Trigger, Verification};
 pub use topic::Topic;
 

@@ -19,6 +19,7 @@ pub mod rule_view;
 pub mod security;
 pub mod silence;
 pub mod state;
+pub mod tasks;
 pub mod timeline;
 pub mod user_admin;
 pub mod utc;

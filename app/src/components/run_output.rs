@@ -213,8 +213,9 @@ impl Tail {
 }
 
 fn line_view(l: OutputLineView) -> impl IntoView {
+    let kind = crate::model::line_kind(&l.line);
     view! {
-        <span class=format!("line line-{}", l.stream) id=format!("L{}", l.seq)>
+        <span class=format!("line line-{} line-{kind}", l.stream) id=format!("L{}", l.seq)>
             <span class="ln" aria-hidden="true">{l.seq}</span>{l.line}"\n"
         </span>
     }

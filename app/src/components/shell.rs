@@ -37,7 +37,16 @@ pub fn Shell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
     let live = crate::components::live::provide_live();
     let pauses = Resource::new(move || live.track(&[Topic::Pauses]), |_| list_pauses());
-    let counts = Resource::new(move || live.track(&[Topic::Alerts, Topic::Approvals]), |_| nav_counts());
+    // Loaded in the browser only, after hydration: a count rendered by the server could differ
+    // from the one the browser hydrates with (it changes by the second), which breaks hydration.
+    // Read by an effect, not inside the Suspense below: a resource read there would hold the
+    // menu back as pending while the page hydrates.
+    let counts = LocalResource::new(move || {
+        live.track(&[Topic::Alerts, Topic::Approvals]);
+        nav_counts()
+    });
+    let figures = RwSignal::new(None::<NavFigures>);
+    Effect::new(move |_| figures.set(counts.get().and_then(Result::ok)));
     provide_context(user);
     crate::components::time::provide_now();
 
@@ -51,7 +60,7 @@ pub fn Shell() -> impl IntoView {
                 <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
                     {move || Suspend::new(async move {
                         match user.await {
-                            Ok(Some(u)) => view! { <Nav user=u counts/> }.into_any(),
+                            Ok(Some(u)) => view! { <Nav user=u figures/> }.into_any(),
                             Ok(None) => view! { <Redirect path=back_after_login()/> }.into_any(),
                             Err(e) => view! { <span class="error">{e.to_string()}</span> }.into_any(),
                         }
@@ -89,7 +98,8 @@ fn PauseBanner(pauses: Vec<PauseView>) -> impl IntoView {
 
 /// Navigation links (Admin only for admins), the user with their role, and logout.
 #[component]
-fn Nav(user: CurrentUser, counts: Resource<Result<NavFigures, AppError>>) -> impl IntoView {
+fn Nav(user: CurrentUser, figures: RwSignal<Option<NavFigures>>) -> impl IntoView {
+    let figures = move || figures.get();
     let logout = ServerAction::<Logout>::new();
     let is_admin = user.role.allows(Role::Admin);
     view! {
@@ -99,10 +109,10 @@ fn Nav(user: CurrentUser, counts: Resource<Result<NavFigures, AppError>>) -> imp
         <label for="menu-toggle" class="btn btn-small fold-button" data-testid="menu">"Menu"</label>
         <nav class="nav foldable" aria-label="Main">
             <A href="/" exact=true>"Overview"</A>
-            <A href="/alerts">"Alerts"{move || Suspend::new(async move { count(counts.await.ok().map(|c| c.firing), "firing") })}</A>
+            <A href="/alerts">"Alerts"{move || count(figures().map(|c| c.firing), "firing")}</A>
             <A href="/runs">"Runs"</A>
             <A href="/playbooks">"Playbooks"</A>
-            <A href="/approvals">"Approvals"{move || Suspend::new(async move { count(counts.await.ok().map(|c| c.approvals), "awaiting") })}</A>
+            <A href="/approvals">"Approvals"{move || count(figures().map(|c| c.approvals), "awaiting")}</A>
             <A href="/rules">"Rules"</A>
             <A href="/audit">"Audit"</A>
             {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}

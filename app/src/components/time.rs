@@ -23,6 +23,20 @@ pub fn provide_now() {
 }
 
 /// A stored UTC timestamp (`2026-11-22T01:25:10.341Z`), relative to now.
+/// How long since `since`, counting every second (a running playbook's elapsed time).
+#[component]
+pub fn Elapsed(since: String) -> impl IntoView {
+    let start = epoch_ms(&since);
+    let now = RwSignal::new(now_ms());
+    Effect::new(move |_| {
+        let tick = move || now.set(now_ms());
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! { <span data-testid="elapsed">{move || start.map(|s| format_ms((now.get() - s).max(0)))}</span> }
+}
+
 #[component]
 pub fn RelTime(at: String) -> impl IntoView {
     let now = use_context::<Now>().map(|n| n.0);

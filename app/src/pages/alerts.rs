@@ -58,9 +58,8 @@ pub fn AlertsPage() -> impl IntoView {
             <label>"Alert name"<input type="text" name="alertname" prop:value=value(|f| &f.alertname)/></label>
             <label>"Severity"
                 <select name="severity">
-                    <option value="" selected=move || filter.read().severity.is_none()>"any"</option>
-                    {["critical", "warning", "info"].into_iter().map(|s| view! {
-                        <option value=s selected=move || filter.read().severity.as_deref() == Some(s)>{s}</option>
+                    {[("", "any"), ("critical", "critical"), ("warning", "warning"), ("info", "info")].into_iter().map(|(v, text)| view! {
+                        <option value=v selected=move || filter.read().severity.as_deref().unwrap_or_default() == v>{text}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -68,9 +67,8 @@ pub fn AlertsPage() -> impl IntoView {
             <label>"Text"<input type="search" name="q" maxlength="100" placeholder="name, instance, label…" prop:value=value(|f| &f.q)/></label>
             <label>"Decision"
                 <select name="decision" data-testid="decision-filter">
-                    <option value="" selected=move || filter.read().decision.is_none()>"any"</option>
-                    {DecisionReason::ALL.iter().map(|&d| view! {
-                        <option value=d.as_str() selected=move || filter.read().decision.as_deref() == Some(d.as_str())>{decision_label(d)}</option>
+                    {std::iter::once(("", "any")).chain(DecisionReason::ALL.iter().map(|&d| (d.as_str(), decision_label(d)))).map(|(v, text)| view! {
+                        <option value=v selected=move || filter.read().decision.as_deref().unwrap_or_default() == v>{text}</option>
                     }).collect_view()}
                 </select>
             </label>

@@ -7,15 +7,15 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::heal::{ApproveRun, CancelRun};
-use crate::api::run_output::get_run_recap;
+use crate::api::run_output::{get_run_recap, get_run_tasks};
 use crate::api::runs::get_run;
 use crate::components::approval_form::ApprovalForm;
 use crate::components::badges::StatusBadge;
 use crate::components::live::use_live;
 use crate::components::run_output::RunOutput;
 use crate::components::shell::can_act;
-use crate::components::time::{duration_ms, format_ms, RelTime};
-use crate::model::{HostRecap, RunStatus, RunSummary, Topic, Verification};
+use crate::components::time::{duration_ms, format_ms, Elapsed, RelTime};
+use crate::model::{HostRecap, RunStatus, RunSummary, TaskView, Topic, Verification};
 
 /// Whether the page still has news to wait for: the run is waiting or running, or its
 /// verification is pending (the verdict, and the time to heal, arrive after the playbook ends).
@@ -34,6 +34,8 @@ pub fn RunPage() -> impl IntoView {
     let acted = move || approve.version().get() + cancel.version().get();
     let run = Resource::new(move || (id(), news.track(&[Topic::Runs]), acted()), |(id, _, _)| get_run(id));
     let recap = Resource::new(move || (id(), news.track(&[Topic::Runs])), |(id, _)| get_run_recap(id));
+    let tasks =
+        Resource::new(move || (id(), news.track(&[Topic::Runs, Topic::Output])), |(id, _)| get_run_tasks(id));
     let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r)));
     let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
 
@@ -47,13 +49,24 @@ pub fn RunPage() -> impl IntoView {
                 }
             })}
             {move || Suspend::new(async move {
-                recap.await.ok().filter(|hosts| !hosts.is_empty()).map(|hosts| view! { <Recap hosts/> })
+                let tasks = tasks.await.unwrap_or_default();
+                let failed = tasks.iter().find(|t| t.status == "failed").cloned();
+                view! {
+                    {failed.map(|t| view! { <FailedTask task=t/> })}
+                    {(!tasks.is_empty()).then(|| view! { <Tasks tasks/> })}
+                }
             })}
         </Transition>
         // Inside a Transition: `live` and `total` read the run, which must not be read outside
         // one while hydrating (it would warn, and could mismatch).
         <Transition fallback=|| ()>
             {move || view! { <RunOutput run_id=id() live total/> }}
+        </Transition>
+        // Below the output, so that its arrival at the end does not push the output down.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                recap.await.ok().filter(|hosts| !hosts.is_empty()).map(|hosts| view! { <Recap hosts/> })
+            })}
         </Transition>
     }
 }
@@ -108,6 +121,9 @@ fn RunHeader(run: RunSummary) -> impl IntoView {
             <dt>"Queued"</dt><dd><RelTime at=run.created_at.clone()/></dd>
             <dt>"Ran"</dt>
             <dd>{run.started_at.clone().map(|s| view! { "started "<RelTime at=s/> })}
+                {(run.status == RunStatus::Running).then(|| run.started_at.clone()).flatten().map(|s| view! {
+                    ", running for "<Elapsed since=s/>
+                })}
                 {run.started_at.as_deref().zip(run.finished_at.as_deref()).and_then(|(s, f)| duration_ms(s, f))
                     .map(|ms| format!(", took {}", format_ms(ms)))}</dd>
             <dt>"Exit code"</dt><dd>{run.exit_code.map(|c| c.to_string())}</dd>
@@ -142,5 +158,44 @@ fn Recap(hosts: Vec<HostRecap>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// A failed run's first failed task, at the top: its name and its failure line, linked.
+#[component]
+fn FailedTask(task: TaskView) -> impl IntoView {
+    let seq = task.failure_seq.unwrap_or(task.seq);
+    let href = format!("?from={}#L{seq}", (seq - 20).max(1));
+    view! {
+        <div class="card failed-task" data-testid="failed-task">
+            <strong>{format!("Failed at task “{}”", task.name)}</strong>
+            {task.failure.map(|f| view! { <pre class="output">{f}</pre> })}
+            <a href=href>{format!("line {seq} in context")}</a>
+        </div>
+    }
+}
+
+/// The playbook's tasks with their result and duration; each links to its lines. Folds away.
+#[component]
+fn Tasks(tasks: Vec<TaskView>) -> impl IntoView {
+    let n = tasks.len();
+    view! {
+        <details class="tasks" open data-testid="run-tasks">
+            <summary>{format!("Tasks ({n})")}</summary>
+            <table class="table">
+                <tbody>
+                    {tasks.into_iter().map(|t| {
+                        let href = format!("?from={}#L{}", (t.seq - 5).max(1), t.seq);
+                        view! {
+                            <tr class=format!("task task-{}", t.status)>
+                                <td><span class=format!("badge line-{}", t.status)>{t.status.clone()}</span></td>
+                                <td><a href=href>{t.name}</a></td>
+                                <td class="num">{t.duration_ms.map(format_ms)}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
     }
 }

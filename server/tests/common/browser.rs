@@ -146,11 +146,13 @@ pub async fn wait_hydrated(c: &Client) {
     let hydrated = c.wait().at_most(WAIT).for_element(Locator::Css("#app[data-hydrated='true']")).await;
     let panic = c.execute("return window.__selfheal_panic || null", vec![]).await.ok();
     let panic = panic.as_ref().and_then(|v| v.as_str());
-    assert!(
-        panic.is_none(),
-        "the page panicked in the browser at {:?}: {panic:?}",
-        c.current_url().await.ok()
-    );
+    if panic.is_some() {
+        let console = console_problems(c).await;
+        panic!(
+            "the page panicked in the browser at {:?}: {panic:?}\nconsole: {console:#?}",
+            c.current_url().await.ok()
+        );
+    }
     hydrated.expect("the page hydrates (is target/test-site built? run SITE_DIR=target/test-site scripts/build.sh --site)");
     // Hydration warnings and errors are logged by then.
     assert_quiet_console(c, &[]).await;

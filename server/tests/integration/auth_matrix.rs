@@ -24,6 +24,7 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/run_output", "id=1&after=0", Some(Role::Viewer)),
     ("/api/run_output_search", "id=1&q=ok", Some(Role::Viewer)),
     ("/api/run_recap", "id=1", Some(Role::Viewer)),
+    ("/api/run_tasks", "id=1", Some(Role::Viewer)),
     ("/api/audit", "", Some(Role::Viewer)),
     ("/api/rules", "", Some(Role::Viewer)),
     ("/api/approvals", "", Some(Role::Viewer)),

@@ -31,6 +31,7 @@ mod pause;
 mod recovery;
 mod retention;
 mod rules_view;
+mod run_tasks;
 mod slow_clients;
 mod stack_script;
 mod user_admin;

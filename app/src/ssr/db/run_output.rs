@@ -71,6 +71,23 @@ pub async fn search_output(
     .await
 }
 
+/// The lines a run's task list reads (task headers, host results, the recap), in order:
+/// (seq, time, text). A scan of the run's own rows.
+pub async fn task_lines(
+    ex: impl SqliteExecutor<'_>,
+    run_id: i64,
+) -> Result<Vec<crate::ssr::tasks::TaskLine>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, at, line FROM run_output WHERE run_id = ? AND stream = 'stdout' AND ( \
+           line LIKE 'TASK [%' OR line LIKE 'RUNNING HANDLER [%' OR line LIKE 'PLAY RECAP%' \
+           OR line LIKE 'ok:%' OR line LIKE 'changed:%' OR line LIKE 'fatal:%' \
+           OR line LIKE 'failed:%' OR line LIKE 'skipping:%') ORDER BY seq",
+    )
+    .bind(run_id)
+    .fetch_all(ex)
+    .await
+}
+
 /// A run's PLAY RECAP as stored (JSON: host to counts), if it has one.
 pub async fn run_recap(ex: impl SqliteExecutor<'_>, run_id: i64) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT recap FROM heal_runs WHERE id = ?")

@@ -340,15 +340,15 @@ pub async fn overview_counts(
                 (SELECT count(*) FROM heal_runs WHERE status IN (?2, ?3)) AS runs_in_flight, \
                 (SELECT count(*) FROM heal_runs WHERE status = ?4) AS awaiting_approval, \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1) AS runs_24h, \
-                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND requested_by = ?9 \
-                   AND status IN (?10, ?6, ?7, ?11) AND mode <> ?12 AND verification IS NOT ?13) \
+                (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND +requested_by = ?9 \
+                   AND +status IN (?10, ?6, ?7, ?11) AND mode <> ?12 AND verification IS NOT ?13) \
                    AS concluded_24h, \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 AND requested_by = ?9 \
                    AND verification = ?5) AS verified_24h, \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= ?1 \
                    AND (status IN (?6, ?7) OR verification = ?8)) AS failed_24h, \
-                (SELECT count(*) FROM alerts a WHERE a.status = 'firing' \
-                   AND {LATEST_DECISION} = ?14) AS firing_no_rule",
+                (SELECT count(*) FROM alerts a INDEXED BY alerts_firing_no_rule \
+                   WHERE a.status = 'firing' AND a.no_rule = 1 AND {LATEST_DECISION} = ?14) AS firing_no_rule",
     ))
     .bind(since)
     .bind(RunStatus::Queued)

@@ -165,6 +165,8 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
         .await
         .unwrap();
     assert_eq!(running, 1, "the output streamed while the playbook was still playing");
+    let elapsed = c.find(Locator::Css("[data-testid=elapsed]")).await.unwrap().text().await.unwrap();
+    assert!(elapsed.ends_with(" s") || elapsed.ends_with(" ms"), "a running run counts its time: {elapsed}");
     std::fs::write(artifacts().join("run-live.png"), c.screenshot().await.unwrap()).unwrap();
 
     // The verdict and the time to heal, on the same page.
@@ -178,6 +180,13 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
     shows_within(&c, verified, "[data-testid=run-facts]", "from the alert's start to verified").await;
     let output = c.find(Locator::Css("[data-testid=run-output]")).await.unwrap().text().await.unwrap();
     assert!(output.contains("nginx is back") && output.contains("PLAY RECAP"), "{output}");
+    // The tasks with their results and durations (the pause took its 3 s).
+    let tasks = shows_within(&c, verified, "[data-testid=run-tasks]", "ansible.builtin.pause").await;
+    let listed = c.find(Locator::Css("[data-testid=run-tasks]")).await.unwrap().text().await.unwrap();
+    assert!(
+        listed.contains("Tasks (3)") && listed.matches("ok").count() >= 3 && listed.contains("3."),
+        "{listed} ({tasks:?})"
+    );
     std::fs::write(artifacts().join("run-finished.png"), c.screenshot().await.unwrap()).unwrap();
     assert!(still_marked(&c).await, "the runs tab was never reloaded");
 

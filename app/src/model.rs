@@ -304,6 +304,11 @@ pub struct CatalogEntry {
     pub target_label: String,
     /// The label `--limit` comes from, when the rule limits its runs.
     pub limit_label: Option<String>,
+    /// The targets an operator may pick: the values of the target label in recent alerts this
+    /// rule matches, and the inventory's hosts. Only an admin may name another.
+    pub targets: Vec<String>,
+    /// Whether the asking user may name any target (an admin).
+    pub any_target: bool,
 }
 
 /// One host's line of a run's PLAY RECAP.

@@ -10,8 +10,16 @@ pub async fn playbook_catalog() -> Result<Vec<CatalogEntry>, AppError> {
     use crate::model::Role;
     use crate::ssr::{app_state, auth, catalog};
 
-    auth::require_role(Role::Viewer).await?;
-    Ok(catalog::catalog(&app_state()?.rules))
+    let user = auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    let recent = crate::ssr::db::alerts::recent_labels(&state.pool, catalog::RECENT_ALERTS)
+        .await
+        .map_err(|e| crate::ssr::internal("catalog failed", e))?;
+    let hosts = state.inventory.current_async().await;
+    let mut entries = catalog::catalog(&state.rules, &recent, &hosts);
+    let any_target = user.role.allows(Role::Admin);
+    entries.iter_mut().for_each(|e| e.any_target = any_target);
+    Ok(entries)
 }
 
 /// `POST /api/run_playbook` (fields `rule`, `target`, optional `limit` and `dry_run`): queue the

@@ -20,3 +20,16 @@ pub fn HealNowButton(alert_id: i64) -> impl IntoView {
         </details>
     }
 }
+
+/// Heal now, or — while the alert's run is queued or running — a link to watch it (a second
+/// heal would be refused: one run per target).
+#[component]
+pub fn HealOrWatch(alert_id: i64, run_in_flight: Option<i64>) -> impl IntoView {
+    match run_in_flight {
+        Some(run) => view! {
+            <a class="btn btn-small" href=format!("/runs/{run}") data-testid="watch-run">{format!("Watch run #{run}")}</a>
+        }
+        .into_any(),
+        None => view! { <HealNowButton alert_id/> }.into_any(),
+    }
+}

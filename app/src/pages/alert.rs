@@ -7,12 +7,12 @@ use leptos_router::hooks::use_params_map;
 use crate::api::alerts::get_alert;
 use crate::api::heal::ReplayAlert;
 use crate::components::badges::StatusBadge;
-use crate::components::heal_button::HealNowButton;
+use crate::components::heal_button::HealOrWatch;
 use crate::components::live::use_live;
 use crate::components::shell::can_act;
 use crate::components::silence_button::SilenceButton;
 use crate::components::time::RelTime;
-use crate::model::{AlertDetail, TimelineEntry, Topic};
+use crate::model::{AlertDetail, RunStatus, TimelineEntry, Topic};
 
 /// The alert detail page.
 #[component]
@@ -42,6 +42,7 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
     let a = d.alert;
     let id = a.id;
     let firing = a.status == "firing";
+    let in_flight = a.run_id.filter(|_| a.run_status.is_some_and(RunStatus::is_active));
     let replay = ServerAction::<ReplayAlert>::new();
     let pairs = |rows: Vec<(String, String)>| {
         rows.into_iter().map(|(k, v)| view! { <tr><th>{k}</th><td>{v}</td></tr> }).collect_view()
@@ -55,7 +56,7 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
             " · fingerprint "<code>{a.fingerprint.clone()}</code>
         </p>
         <div class="actions" data-testid="alert-actions">
-            {move || (firing && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}
+            {move || (firing && can_act.get()).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}
             <ActionForm action=replay>
                 <input type="hidden" name="alert_id" value=id.to_string()/>
                 <button type="submit" class="btn btn-small" title="What today's rules would decide for this alert (nothing runs)">"Replay (what would happen now?)"</button>

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::alerts::list_alerts;
 use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
-use crate::components::heal_button::HealNowButton;
+use crate::components::heal_button::HealOrWatch;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::live::use_live;
 use crate::components::shell::can_act;
@@ -133,7 +133,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                     let id = a.id;
                     let firing = a.status == "firing";
                     // Its run is still waiting or running: the run's link says so, no second heal.
-                    let in_flight = a.run_status.is_some_and(RunStatus::is_active);
+                    let in_flight = a.run_id.filter(|_| a.run_status.is_some_and(RunStatus::is_active));
                     let truncated = (a.truncated_alerts > 0).then(|| view! {
                         <span class="badge badge-warn" title="Alertmanager left alerts out of this notification (max_alerts)">
                             {format!("+{} truncated", a.truncated_alerts)}
@@ -149,7 +149,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
                             <td>{a.decision.map(|d| d.replace('_', " "))}<RunOutcome run_id=a.run_id status=a.run_status verification=a.run_verification time_to_heal_ms=a.run_time_to_heal_ms/></td>
-                            <td>{move || (firing && !in_flight && can_act.get()).then(|| view! { <HealNowButton alert_id=id/> })}</td>
+                            <td>{move || (firing && can_act.get()).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}</td>
                         </tr>
                     }
                 }).collect_view()}

@@ -67,7 +67,23 @@ fn RunForm(entry: CatalogEntry) -> impl IntoView {
             <summary class="btn btn-small">"Run now…"</summary>
             <ActionForm action=action>
                 <input type="hidden" name="rule" value=entry.rule.clone()/>
-                <input type="text" name="target" required placeholder=entry.target_label.clone() aria-label="Target"/>
+                {if entry.any_target {
+                    // An admin may name any target (still checked); the list helps.
+                    let list = format!("targets-{}", entry.rule);
+                    view! {
+                        <input type="text" name="target" required list=list.clone() placeholder=entry.target_label.clone() aria-label="Target"/>
+                        <datalist id=list>{entry.targets.iter().map(|t| view! { <option value=t.clone()/> }).collect_view()}</datalist>
+                    }.into_any()
+                } else {
+                    view! {
+                        <select name="target" required aria-label="Target" data-testid="run-target">
+                            {std::iter::once(String::new()).chain(entry.targets.iter().cloned()).map(|t| {
+                                let text = if t.is_empty() { format!("pick a {}", entry.target_label) } else { t.clone() };
+                                view! { <option value=t>{text}</option> }
+                            }).collect_view()}
+                        </select>
+                    }.into_any()
+                }}
                 {entry.limit_label.map(|_| view! {
                     <input type="text" name="limit" placeholder="--limit host (default: the target)" aria-label="Limit host"/>
                 })}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::SqlitePool;
 
 use crate::error::AppError;
-use crate::model::{CatalogEntry, CurrentUser};
+use crate::model::{CatalogEntry, CurrentUser, Role};
 use crate::ssr::actions::{audit, db};
 use crate::ssr::alert::now_utc;
 use crate::ssr::db::runs::{self, NewRun};
@@ -14,10 +14,12 @@ use crate::ssr::heal::{plan, KnownHosts, Rule, RuleMode};
 use crate::ssr::respond_with;
 
 /// The catalog: one entry per rule, in config order.
-pub fn catalog(rules: &[Rule]) -> Vec<CatalogEntry> {
+pub fn catalog(rules: &[Rule], recent: &[BTreeMap<String, String>], hosts: &KnownHosts) -> Vec<CatalogEntry> {
     rules
         .iter()
         .map(|r| CatalogEntry {
+            targets: known_targets(r, recent, hosts),
+            any_target: false,
             rule: r.config.name.clone(),
             playbook: r.config.playbook.clone(),
             mode: r.config.mode.as_str().to_owned(),
@@ -26,6 +28,21 @@ pub fn catalog(rules: &[Rule]) -> Vec<CatalogEntry> {
             limit_label: r.config.limit_from.clone().filter(|l| *l != r.config.target_label),
         })
         .collect()
+}
+
+/// Most recent alerts whose labels offer targets to pick.
+pub const RECENT_ALERTS: i64 = 2_000;
+
+/// Most targets offered per rule.
+const MAX_TARGETS: usize = 100;
+
+/// The targets to pick for `rule`: the target label's values in `recent` alerts the rule
+/// matches, then the inventory's hosts; sorted, each once, at most [`MAX_TARGETS`].
+pub fn known_targets(rule: &Rule, recent: &[BTreeMap<String, String>], hosts: &KnownHosts) -> Vec<String> {
+    let seen = recent.iter().filter(|l| rule.matches(l)).filter_map(|l| l.get(&rule.config.target_label));
+    let all: std::collections::BTreeSet<String> =
+        seen.cloned().chain(hosts.hosts().map(str::to_owned)).collect();
+    all.into_iter().take(MAX_TARGETS).collect()
 }
 
 /// The labels a catalog run stands for: the target under the rule's target label, and the
@@ -79,6 +96,17 @@ pub async fn run_from_catalog(
     let CatalogRun { rule: rule_name, target, limit, dry_run } = ask;
     let rule =
         rules.iter().find(|r| r.name() == rule_name).ok_or_else(|| respond_with(AppError::NotFound))?;
+    // A mistyped target became a failed run counted as a failed heal: operators pick one
+    // selfheal has seen; only an admin may name another (still validated as a label below).
+    if !user.role.allows(Role::Admin) {
+        let recent = crate::ssr::db::alerts::recent_labels(pool, RECENT_ALERTS).await.map_err(db)?;
+        if !known_targets(rule, &recent, hosts).iter().any(|t| t == target) {
+            return Err(respond_with(AppError::Invalid(format!(
+                "pick a target from the list ({} values seen in recent alerts or the inventory); only an admin may name another",
+                rule.config.target_label
+            ))));
+        }
+    }
     let labels = labels_for(rule, target, limit).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let mut p = plan(rule, &labels, hosts).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
     p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
@@ -150,8 +178,25 @@ mod tests {
             rule(serde_json::json!({ "limit_from": "host" })),
             rule(serde_json::json!({ "name": "s", "limit_from": "instance" })),
         ];
-        let entries = catalog(&rules);
+        let entries = catalog(&rules, &[], &KnownHosts::default());
         assert_eq!(entries[0].limit_label.as_deref(), Some("host"));
         assert_eq!(entries[1].limit_label, None);
+    }
+
+    #[test]
+    fn the_targets_to_pick_are_those_the_rule_saw_and_the_inventorys_hosts() {
+        let r = rule(serde_json::json!({}));
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let seen = [
+            labels(&[("alertname", "A"), ("instance", "web2:9113")]),
+            labels(&[("alertname", "A"), ("instance", "web1:9113")]),
+            labels(&[("alertname", "A"), ("instance", "web1:9113")]),
+            labels(&[("alertname", "B"), ("instance", "db1:9100")]),
+            labels(&[("alertname", "A")]),
+        ];
+        let hosts = KnownHosts::of(["web1", "db1"]);
+        assert_eq!(known_targets(&r, &seen, &hosts), ["db1", "web1", "web1:9113", "web2:9113"]);
     }
 }

@@ -19,6 +19,19 @@ async fn app() -> TestApp {
     .await;
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
     app.add_user("olga", "operator-password-1", Role::Operator).await;
+    app.add_user("ada", "admin-password-1", Role::Admin).await;
+    // web1:9113 was seen (a resolved alert: no run of its own), so an operator may pick it.
+    let seen = common::notification(&[(
+        "fpweb1",
+        "NginxDown",
+        "critical",
+        "web1:9113",
+        "2026-11-22T01:00:00Z",
+        &[],
+        &[],
+    )])
+    .replace("\"firing\"", "\"resolved\"");
+    app.deliver(&seen).await;
     app
 }
 
@@ -93,9 +106,67 @@ async fn hostile_or_unknown_input_is_refused_and_runs_nothing() {
         (&[("rule", "nginx-down"), ("target", "web1,web2")], StatusCode::BAD_REQUEST),
         (&[("rule", "nginx-down"), ("target", "  ")], StatusCode::BAD_REQUEST),
     ];
+    // An admin may name any target: the same checks still refuse these.
+    let admin = app.login("ada", "admin-password-1").await;
     for (form, want) in cases {
-        let res = app.post_form("/api/run_playbook", form, Some(&operator)).await;
-        assert_eq!(res.status, *want, "{form:?}: {}", res.body);
+        for who in [&operator, &admin] {
+            let res = app.post_form("/api/run_playbook", form, Some(who)).await;
+            assert_eq!(res.status, *want, "{form:?}: {}", res.body);
+        }
     }
     assert!(runs(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn operators_pick_a_target_selfheal_has_seen_and_only_an_admin_names_another() {
+    let app = app().await;
+    let operator = app.login("olga", "operator-password-1").await;
+    let list = app.post_form("/api/catalog", &[], Some(&operator)).await.json();
+    let targets: Vec<&str> =
+        list[0]["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(
+        targets,
+        ["localhost", "web1", "web1:9113", "web2"],
+        "seen in alerts, and the inventory's hosts"
+    );
+    assert_eq!(list[0]["any_target"], false);
+
+    let typo = [("rule", "nginx-down"), ("target", "web2:9113")];
+    let res = app.post_form("/api/run_playbook", &typo, Some(&operator)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("pick a target from the list"), "{}", res.body);
+    assert!(runs(&app).await.is_empty(), "a typo queues nothing");
+
+    let admin = app.login("ada", "admin-password-1").await;
+    assert_eq!(app.post_form("/api/catalog", &[], Some(&admin)).await.json()[0]["any_target"], true);
+    let res = app.post_form("/api/run_playbook", &typo, Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::OK, "an admin may name another target: {}", res.body);
+    let page = app.get("/playbooks", Some(&operator)).await;
+    assert!(page.body.contains("data-testid=\"run-target\""), "operators get a list to pick from");
+}
+
+#[tokio::test]
+async fn while_its_run_is_in_flight_an_alert_offers_to_watch_it_not_to_heal_again() {
+    let app = TestApp::with(|config, dir| {
+        common::one_rule(
+            config,
+            dir,
+            serde_json::json!({ "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml" }),
+        );
+    })
+    .await;
+    app.add_user("olga", "operator-password-1", Role::Operator).await;
+    let operator = app.login("olga", "operator-password-1").await;
+    app.deliver(include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json")).await;
+    for page in ["/alerts/1", "/alerts"] {
+        let html = app.get(page, Some(&operator)).await.body;
+        assert!(
+            html.contains("data-testid=\"watch-run\"") && html.contains("Watch run #1"),
+            "{page}: {html}"
+        );
+        assert!(!html.contains("data-testid=\"heal-now\""), "{page}: no second heal offered");
+    }
+    app.worker.run_once().await.unwrap().expect("the run");
+    let html = app.get("/alerts/1", Some(&operator)).await.body;
+    assert!(html.contains("data-testid=\"heal-now\""), "once it ended, heal now is back");
 }

@@ -67,3 +67,16 @@ pub const ALERT_SUMMARY_FROM: &str =
      r.time_to_heal_ms AS run_time_to_heal_ms \
      FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id \
      LEFT JOIN heal_runs r ON r.id = (SELECT max(id) FROM heal_runs WHERE alert_id = a.id)";
+
+/// The labels of the `limit` most recent alerts (the catalog's targets to pick); an unreadable
+/// row is skipped.
+pub async fn recent_labels(
+    ex: impl sqlx::SqliteExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<std::collections::BTreeMap<String, String>>, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT labels FROM alerts ORDER BY id DESC LIMIT ?")
+        .bind(limit)
+        .fetch_all(ex)
+        .await?;
+    Ok(rows.iter().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}

@@ -47,6 +47,11 @@ impl KnownHosts {
     }
 
     /// Why the inventory could not be read, if it could not.
+    /// The inventory's hosts, sorted.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().map(String::as_str)
+    }
+
     pub fn unreadable_reason(&self) -> Option<&str> {
         self.unreadable.as_deref()
     }

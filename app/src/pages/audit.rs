@@ -68,18 +68,53 @@ pub fn AuditPage() -> impl IntoView {
 fn AuditTable(rows: Vec<AuditEvent>) -> impl IntoView {
     view! {
         <table class="table" data-testid="audit-table">
-            <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
+            <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
             <tbody>
-                {rows.into_iter().map(|e| view! {
-                    <tr>
-                        <td><RelTime at=e.at/></td>
-                        <td>{e.actor}</td>
-                        <td><code>{e.action}</code></td>
-                        <td>{e.target.unwrap_or_default()}</td>
-                        <td>{e.source.unwrap_or_default()}</td>
-                    </tr>
+                {rows.into_iter().map(|e| {
+                    let target = e.target.unwrap_or_default();
+                    let target = match target_href(&target) {
+                        Some(href) => view! { <a href=href data-testid="audit-target-link">{target}</a> }.into_any(),
+                        None => target.into_any(),
+                    };
+                    let detail = e.detail.unwrap_or_default();
+                    view! {
+                        <tr>
+                            <td><RelTime at=e.at/></td>
+                            <td>{e.actor}</td>
+                            <td><code>{e.action}</code></td>
+                            <td>{target}</td>
+                            <td class="audit-detail" title=detail.clone()>{detail.clone()}</td>
+                            <td>{e.source.unwrap_or_default()}</td>
+                        </tr>
+                    }
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The page an audit target names: `run #12` → the run, `alert #5` → the alert.
+fn target_href(target: &str) -> Option<String> {
+    let (kind, id) = target.split_once(" #")?;
+    let id: i64 = id.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    match kind {
+        "run" => Some(format!("/runs/{id}")),
+        "alert" => Some(format!("/alerts/{id}")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_href;
+
+    #[test]
+    fn runs_and_alerts_are_linked_and_nothing_else() {
+        assert_eq!(target_href("run #12").as_deref(), Some("/runs/12"));
+        assert_eq!(target_href("alert #5").as_deref(), Some("/alerts/5"));
+        assert_eq!(target_href("user #3"), None);
+        assert_eq!(target_href("nginx-down on web1"), None);
+        assert_eq!(target_href("run #"), None);
+        assert_eq!(target_href("run #x1"), None);
     }
 }

@@ -280,6 +280,10 @@ async fn an_operator_heals_an_alert_and_watches_the_run_while_a_viewer_cannot() 
     c.goto(&format!("http://{addr}/audit")).await.unwrap();
     let audit = text_of(&c, "[data-testid=audit-table]").await;
     assert!(audit.contains("run.heal_now") && audit.contains("olga"), "{audit}");
+    // Its target links to the run; its detail says what was asked.
+    let link = c.find(Locator::Css("[data-testid=audit-target-link]")).await.unwrap();
+    assert!(link.attr("href").await.unwrap().unwrap_or_default().starts_with("/runs/"));
+    assert!(audit.contains("heal-nginx.yml"), "the detail column: {audit}");
     c.goto(&format!("http://{addr}/")).await.unwrap();
     text_of(&c, "[data-testid=overview]").await;
     std::fs::write(artifacts().join("overview-operator.png"), c.screenshot().await.unwrap()).unwrap();

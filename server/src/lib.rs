@@ -21,6 +21,7 @@ pub mod retention;
 pub mod shutdown;
 pub mod silence;
 pub mod startup;
+pub mod tasks;
 pub mod users;
 pub mod verifier;
 pub mod verify;

@@ -7,9 +7,7 @@ use anyhow::Context;
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
-use std::future::Future;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower_sessions::cookie::time;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
@@ -251,59 +249,6 @@ pub async fn recover_runs(pool: &SqlitePool, metrics: &Metrics) -> anyhow::Resul
     Ok(recovered.len())
 }
 
-/// How often the inventory is looked at for a change while serving.
-const INVENTORY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Lists the inventory's hosts again whenever it changed, until `stop`.
-async fn keep_inventory_fresh(inventory: InventoryHosts, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(INVENTORY_RECHECK) => {
-                inventory.current_async().await;
-            }
-        }
-    }
-}
-
-/// `serve`'s background tasks: each named and tracked, each one that fails (an error or a
-/// panic) logged with its name; `wait` returns once every one has ended.
-#[derive(Default)]
-struct Tasks {
-    tracker: TaskTracker,
-}
-
-impl Tasks {
-    fn spawn(&self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
-        self.spawn_fallible(name, async move {
-            task.await;
-            Ok(())
-        });
-    }
-
-    fn spawn_fallible(
-        &self,
-        name: &'static str,
-        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
-    ) {
-        let task = tokio::spawn(task);
-        self.tracker.spawn(async move {
-            match task.await {
-                Ok(Ok(())) => tracing::debug!(task = name, "stopped"),
-                Ok(Err(e)) => {
-                    tracing::error!(task = name, error = %format!("{e:#}"), "background task failed")
-                }
-                Err(e) => tracing::error!(task = name, error = %e, "background task panicked"),
-            }
-        });
-    }
-
-    async fn wait(self) {
-        self.tracker.close();
-        self.tracker.wait().await;
-    }
-}
-
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
@@ -339,8 +284,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
     // fresh: an edit is listed again within a second, off the request path.
     inventory.current_async().await;
-    let tasks = Tasks::default();
-    tasks.spawn("inventory", keep_inventory_fresh(inventory, stop.clone()));
+    let tasks = crate::tasks::Tasks::default();
+    tasks.spawn("inventory", crate::tasks::keep_inventory_fresh(inventory, stop.clone()));
     tasks.spawn("engine", engine.run(stop.clone()));
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
     tasks.spawn(

@@ -180,7 +180,7 @@ pub async fn nav_counts() -> Result<NavFigures, AppError> {
     auth::require_role(Role::Viewer).await?;
     let state = app_state()?;
     let (firing, approvals) =
-        db::runs::nav_counts(&state.pool).await.map_err(|e| internal("nav counts failed", e))?;
+        db::overview::nav_counts(&state.pool).await.map_err(|e| internal("nav counts failed", e))?;
     Ok(NavFigures { firing, approvals })
 }
 
@@ -196,8 +196,9 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     let now = time::OffsetDateTime::now_utc();
     let utc = crate::ssr::alert::format_utc;
     let since = utc(now - time::Duration::hours(24));
-    let counts_24h =
-        db::runs::overview_counts(&state.pool, &since).await.map_err(|e| internal("overview failed", e))?;
+    let counts_24h = db::overview::overview_counts(&state.pool, &since)
+        .await
+        .map_err(|e| internal("overview failed", e))?;
     let start = heal_stats::window_start(now);
     let counts = db::run_stats::runs_per_hour(&state.pool, &utc(start))
         .await

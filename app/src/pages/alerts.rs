@@ -148,7 +148,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                             <td><RelTime at=a.starts_at/></td>
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
-                            <td>{a.decision.map(|d| d.replace('_', " "))}<RunOutcome run_id=a.run_id status=a.run_status verification=a.run_verification time_to_heal_ms=a.run_time_to_heal_ms/></td>
+                            <td data-testid="alert-decision">{a.decision.map(|d| decision_text(&d))}<RunOutcome run_id=a.run_id status=a.run_status verification=a.run_verification time_to_heal_ms=a.run_time_to_heal_ms/></td>
                             <td>{move || (firing && can_act.get()).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}</td>
                         </tr>
                     }
@@ -168,17 +168,25 @@ fn NoAlerts() -> impl IntoView {
     }
 }
 
-/// A decision reason as the filter offers it.
+/// A decision reason in words, as the list shows it and the filter offers it.
 fn decision_label(d: DecisionReason) -> &'static str {
     match d {
         DecisionReason::Enqueued => "heal queued",
         DecisionReason::Resolved => "resolved before a decision",
         DecisionReason::NoRule => "no rule matches",
-        DecisionReason::InvalidLabels => "labels refused",
-        DecisionReason::RunInProgress => "covered by a run in flight",
+        DecisionReason::InvalidLabels => "✗ labels refused",
+        DecisionReason::RunInProgress => "→ covered by a run in flight",
         DecisionReason::Cooldown => "in cooldown",
-        DecisionReason::BreakerOpen => "breaker open",
+        DecisionReason::BreakerOpen => "⏸ breaker open",
         DecisionReason::Shadow => "shadow (recorded only)",
-        DecisionReason::Paused => "healing paused",
+        DecisionReason::Paused => "⏸ healing paused",
     }
+}
+
+/// A stored decision reason in words (an unknown one, from a newer version, as it is).
+fn decision_text(reason: &str) -> String {
+    DecisionReason::ALL
+        .iter()
+        .find(|d| d.as_str() == reason)
+        .map_or_else(|| reason.replace('_', " "), |&d| decision_label(d).to_owned())
 }

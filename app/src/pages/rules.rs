@@ -57,7 +57,7 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView 
     let vars =
         if rule.vars_from_labels.is_empty() { "—".to_owned() } else { rule.vars_from_labels.join(", ") };
     view! {
-        <section class="card rule" data-testid="rule">
+        <section class="card rule" data-testid="rule" id=format!("rule-{}", rule.name)>
             <h2>{rule.name.clone()}" "<span class=format!("badge mode-{}", rule.mode)>{rule.mode.clone()}</span></h2>
             <dl class="facts">
                 <dt>"Matches"</dt>

@@ -114,7 +114,11 @@ fn RunHeader(run: RunSummary) -> impl IntoView {
             <dt>"Status"</dt><dd><StatusBadge status=run.status/></dd>
             <dt>"Verification"</dt><dd>{run.verification.map(|v| view! { <StatusBadge status=v/> })}</dd>
             <dt>"Playbook"</dt><dd><code>{run.playbook.clone()}</code>" ("{run.mode.as_str()}")"</dd>
-            <dt>"Target"</dt><dd><code>{run.target.clone()}</code></dd>
+            <dt>"Target"</dt><dd><code>{run.target.clone()}</code>
+                {run.previous_run_id.map(|p| view! {
+                    " · "<a href=format!("/runs/{p}") data-testid="previous-run">{format!("previous run #{p}")}</a>
+                })}</dd>
+            <dt>"Rule"</dt><dd><a href=format!("/rules#rule-{}", run.rule) data-testid="run-rule-link">{run.rule.clone()}</a></dd>
             <dt>"Triggered by"</dt><dd>{run.requested_by.clone()}{run.alert_id.map(|a| view! {
                 " for "<a href=format!("/alerts/{a}") data-testid="run-alert-link">{format!("alert #{a}")}</a>
             })}</dd>

@@ -12,6 +12,7 @@ pub mod lists;
 pub mod login_attempts;
 pub mod notifications;
 pub mod outbound;
+pub mod overview;
 pub mod pauses;
 pub mod retention;
 pub mod run_output;

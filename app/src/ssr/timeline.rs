@@ -128,6 +128,7 @@ mod tests {
             time_to_heal_ms: Some(6200),
             output_lines: 10,
             output_truncated: false,
+            previous_run_id: None,
         }
     }
 

@@ -151,7 +151,7 @@ async fn while_its_run_is_in_flight_an_alert_offers_to_watch_it_not_to_heal_agai
         common::one_rule(
             config,
             dir,
-            serde_json::json!({ "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml" }),
+            serde_json::json!({ "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml", "cooldown": "0s" }),
         );
     })
     .await;
@@ -169,4 +169,16 @@ async fn while_its_run_is_in_flight_an_alert_offers_to_watch_it_not_to_heal_agai
     app.worker.run_once().await.unwrap().expect("the run");
     let html = app.get("/alerts/1", Some(&operator)).await.body;
     assert!(html.contains("data-testid=\"heal-now\""), "once it ended, heal now is back");
+
+    // A later episode's run links the one before it on that target, and its rule.
+    let later = include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json")
+        .replace("2026-11-22T01:25:10.341Z", "2026-11-22T02:25:10.341Z");
+    app.deliver(&later).await;
+    let second: i64 = sqlx::query_scalar("SELECT max(id) FROM heal_runs").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(second, 2);
+    let html = app.get("/runs/2", Some(&operator)).await.body;
+    assert!(html.contains("data-testid=\"previous-run\"") && html.contains("href=\"/runs/1\""), "{html}");
+    assert!(html.contains("href=\"/rules#rule-nginx-down\""), "the run links its rule");
+    let first = app.get("/runs/1", Some(&operator)).await.body;
+    assert!(!first.contains("data-testid=\"previous-run\""), "the first run has none");
 }

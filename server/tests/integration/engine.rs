@@ -238,7 +238,7 @@ async fn runs_and_decisions_are_visible_to_a_viewer() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("PLAY [all] ***") && page.body.contains("heal-nginx.yml"), "{}", page.body);
     let alerts = app.get("/alerts", Some(&cookie)).await;
-    assert!(alerts.body.contains("enqueued"), "the decision shows in the alert list");
+    assert!(alerts.body.contains("heal queued"), "the decision shows in the alert list, in words");
 
     // Alerts and runs link both ways, and the list says how the heal ended.
     let alert_id: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();

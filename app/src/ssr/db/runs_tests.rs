@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::ssr::db::decisions::*;
+use crate::ssr::db::overview::overview_counts;
 use crate::ssr::db::test_pool;
 
 fn plan(target: &str) -> Plan {

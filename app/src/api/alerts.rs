@@ -26,6 +26,17 @@ pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<Alert
     Ok(lists::into_page(rows, |r| r.id, &w, min))
 }
 
+/// `POST /api/alert_counts`: stored alert episodes per status, `[firing, resolved]` (viewer).
+#[server(endpoint = "alert_counts")]
+pub async fn alert_counts() -> Result<(i64, i64), AppError> {
+    use crate::model::Role;
+    use crate::ssr::{app_state, auth, db, internal};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    db::overview::alert_status_counts(&state.pool).await.map_err(|e| internal("alert counts failed", e))
+}
+
 /// Runs listed on an alert's page (the newest; older ones are on the runs page).
 pub const ALERT_RUNS_SHOWN: i64 = 20;
 

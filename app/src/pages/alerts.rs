@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::alerts::list_alerts;
+use crate::api::alerts::{alert_counts, list_alerts};
 use crate::components::badges::StatusBadge;
 use crate::components::empty_state::EmptyState;
 use crate::components::heal_button::HealOrWatch;
@@ -39,12 +39,23 @@ pub fn AlertsPage() -> impl IntoView {
         move || (filter.get(), news.track(&[Topic::Alerts, Topic::Runs])),
         |(f, _)| list_alerts(f),
     );
+    let counts = Resource::new(move || news.track(&[Topic::Alerts]), |_| alert_counts());
     let value =
         move |f: fn(&AlertFilter) -> &Option<String>| move || f(&filter.read()).clone().unwrap_or_default();
 
     view! {
         <Title text="Alerts"/>
         <h1>"Alerts"</h1>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                counts.await.ok().map(|(firing, resolved)| view! {
+                    <p class="status-counts" data-testid="alert-status-counts">
+                        <a href="/alerts?status=firing">{format!("{firing} firing")}</a>" · "
+                        <a href="/alerts?status=resolved">{format!("{resolved} resolved")}</a>
+                    </p>
+                })
+            })}
+        </Transition>
         <input type="checkbox" id="filters-toggle" class="fold-toggle"/>
         <label for="filters-toggle" class="btn btn-small fold-button" data-testid="filters-toggle">"Filters"</label>
         <form method="get" action="/alerts" class="filters foldable" data-testid="alert-filters">

@@ -18,6 +18,7 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/overview", "", Some(Role::Viewer)),
     ("/api/nav_counts", "", Some(Role::Viewer)),
     ("/api/alerts", "", Some(Role::Viewer)),
+    ("/api/alert_counts", "", Some(Role::Viewer)),
     ("/api/alert", "id=1", Some(Role::Viewer)),
     ("/api/runs", "", Some(Role::Viewer)),
     ("/api/run", "id=1", Some(Role::Viewer)),

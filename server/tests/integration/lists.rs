@@ -221,6 +221,10 @@ async fn decision_and_outcome_filters_lead_from_the_overview_to_what_needs_a_per
     assert_eq!(overview["firing_no_rule"], 6, "{overview}");
     let nav = app.post_form("/api/nav_counts", &[], Some(&cookie)).await.json();
     assert_eq!(nav["firing"], 6, "{nav}");
+    let counts = app.post_form("/api/alert_counts", &[], Some(&cookie)).await.json();
+    assert_eq!(counts, serde_json::json!([6, 0]), "firing, resolved");
+    let page = app.get("/alerts", Some(&cookie)).await.body;
+    assert!(page.contains("6 firing") && page.contains("0 resolved"), "the list counts per status");
 
     app::ssr::db::seed::seed(
         &app.pool,

@@ -73,3 +73,13 @@ pub async fn nav_counts(ex: impl SqliteExecutor<'_>) -> Result<(i64, i64), sqlx:
     .fetch_one(ex)
     .await
 }
+
+/// Stored alert episodes per status (kept by triggers in `alert_counts`): (firing, resolved).
+pub async fn alert_status_counts(ex: impl SqliteExecutor<'_>) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT coalesce((SELECT n FROM alert_counts WHERE status = 'firing'), 0), \
+                coalesce((SELECT n FROM alert_counts WHERE status = 'resolved'), 0)",
+    )
+    .fetch_one(ex)
+    .await
+}

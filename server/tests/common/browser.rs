@@ -46,11 +46,39 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// What a browser session keeps alive beside its client: its chromedriver (killed on drop) and
-/// its throw-away profile directory.
+/// What a browser session keeps alive beside its client: its chromedriver and its throw-away
+/// profile directory. On drop, every Chromium process of that profile is killed too: killing
+/// chromedriver alone orphans the browser it started, and a panicking test never closes its
+/// session, so each failure used to leave a dozen Chromium processes burning CPU for the rest
+/// of the run.
 pub struct Chromium {
     _driver: ChromeDriver,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
+}
+
+impl Chromium {
+    /// The `--user-data-dir` this session's Chromium runs with.
+    pub fn profile(&self) -> &std::path::Path {
+        self.profile.path()
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ =
+            Command::new("pkill").args(["-KILL", "-f", "--"]).arg(profile_flag(self.profile.path())).status();
+    }
+}
+
+/// The command-line flag that names a session's profile, unique to its processes.
+pub fn profile_flag(profile: &std::path::Path) -> String {
+    format!("--user-data-dir={}", profile.display())
+}
+
+/// How many processes run with this profile.
+pub fn processes_of(profile: &std::path::Path) -> usize {
+    let out = Command::new("pgrep").args(["-f", "--"]).arg(profile_flag(profile)).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 /// A fresh headless Chromium session with its own chromedriver and profile; keep the
@@ -59,7 +87,7 @@ pub async fn browser() -> (Client, Chromium) {
     let driver = ChromeDriver::start();
     let profile = tempfile::tempdir().unwrap();
     let c = connect(&driver, profile.path()).await;
-    (c, Chromium { _driver: driver, _profile: profile })
+    (c, Chromium { _driver: driver, profile })
 }
 
 async fn connect(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
@@ -70,7 +98,7 @@ async fn connect(driver: &ChromeDriver, profile: &std::path::Path) -> Client {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
+                profile_flag(profile),
             ]
         },
         // The console's messages, read by `console_errors`.

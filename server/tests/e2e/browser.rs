@@ -3,6 +3,8 @@
 //! user; an operator heals; the approvals queue and the rules with their breakers. The pages
 //! over a seeded history are in `browser/seeded.rs`.
 use crate::common;
+#[path = "browser/leaks.rs"]
+mod leaks;
 #[path = "browser/live.rs"]
 mod live;
 #[path = "browser/phone.rs"]

@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 # brotli to precompress the web assets (scripts/build.sh).
 apt_packages=(build-essential pkg-config curl ca-certificates brotli)
 # The native stack (scripts/stack.sh); iproute2 for the tests' network namespaces.
+# mtail reads nginx's access log (request rate, errors by status class, response time).
 stack_packages=(nginx prometheus prometheus-alertmanager prometheus-node-exporter
-    prometheus-nginx-exporter prometheus-process-exporter prometheus-blackbox-exporter
+    prometheus-nginx-exporter prometheus-process-exporter prometheus-blackbox-exporter mtail
     ansible-core iproute2)
 modes=" $* "
 [[ $modes == *" stack "* || $modes == *" test "* ]] && apt_packages+=("${stack_packages[@]}")

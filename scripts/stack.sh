@@ -5,12 +5,19 @@
 #   scripts/stack.sh down      stop everything, selfheal first so no heal starts meanwhile
 #   scripts/stack.sh status    one line per component; exit 3 when something is down
 #   scripts/stack.sh secret N  print the generated secret N (admin-password, webhook-password)
+#   scripts/stack.sh exec CMD [ARG...]
+#                              start CMD in the background as part of the demo nginx, the native
+#                              counterpart of `docker exec <nginx container> CMD` (see
+#                              scripts/service-exec.py): `scripts/stack.sh exec sh -c "yes > /dev/null &"`
 # Environment:
 #   STACK_DIR      state folder (default .selfheal): logs/, run/ (pids), nginx/,
 #                  prometheus/, alertmanager/, selfheal.db, the generated passwords
 #   STACK_BIN      the selfheal binary (default target/release/selfheal)
 #   STACK_CONFIG   selfheal's config (default selfheal.toml)
 #   STACK_PROMETHEUS_CONFIG  Prometheus' config (default prometheus/prometheus.yml)
+#   STACK_CPU_THRESHOLD, STACK_MEMORY_THRESHOLD  replace the ratios of prometheus/thresholds.yml
+#                  (0.9 of nginx's CPU budget, 0.8 of the memory it may use: here the host's),
+#                  e.g. STACK_MEMORY_THRESHOLD=0.3 to see NginxHighMemory without filling the host
 # Expects the Debian packages (scripts/setup.sh stack) and a built selfheal (scripts/build.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,10 +30,11 @@ bin=${STACK_BIN:-$repo/target/release/selfheal}
 config=${STACK_CONFIG:-$repo/selfheal.toml}
 
 # Name, then the URL that answers when the component is ready, in start order.
-components=(nginx nginx-exporter node-exporter process-exporter blackbox-exporter selfheal alertmanager prometheus)
+components=(nginx nginx-exporter nginx-log-exporter node-exporter process-exporter blackbox-exporter selfheal alertmanager prometheus)
 declare -A ready_url=(
     [nginx]=http://127.0.0.1:8080/health
     [nginx-exporter]=http://127.0.0.1:9113/metrics
+    [nginx-log-exporter]=http://127.0.0.1:3903/metrics
     [node-exporter]=http://127.0.0.1:9100/metrics
     [process-exporter]=http://127.0.0.1:9256/metrics
     [blackbox-exporter]=http://127.0.0.1:9115/metrics
@@ -93,14 +101,21 @@ start() {
         launch "$name" prometheus-nginx-exporter -nginx.scrape-uri=http://127.0.0.1:8080/stub_status \
             -nginx.retries=10 -nginx.retry-interval=1s -web.listen-address=127.0.0.1:9113
         ;;
+    nginx-log-exporter)
+        # mtail turns nginx's access log into request, status-class and response-time metrics
+        # (prometheus/mtail/nginx_access.mtail). The log must exist before mtail looks for it.
+        touch "$dir/nginx/logs/access.log"
+        launch "$name" mtail --progs "$repo/prometheus/mtail" --logs "$dir/nginx/logs/access.log" \
+            --address 127.0.0.1 --port 3903 --logtostderr
+        ;;
     node-exporter)
         launch "$name" prometheus-node-exporter --web.listen-address=127.0.0.1:9100
         ;;
     process-exporter)
-        # The shipped config groups every "nginx: " process, right on a host or in a container
-        # that runs one nginx. Here other nginx instances share the machine (another stack, the
-        # compose stack's containers, whose processes the host sees), so the group is narrowed to
-        # this stack's nginx: the processes whose command line names its prefix folder, and
+        # The shipped config groups every process of the nginx container. Here the host runs
+        # much else (another stack, the compose stack's containers, whose processes the host
+        # sees), so the group is this stack's nginx: the processes whose command line names its
+        # prefix folder (nginx's master and workers, `stack.sh exec`'s supervisor) and
         # (-children, the default) everything they start.
         local prefix
         prefix=$(printf '%s' "$dir/nginx" | sed 's/[][\.*^$+?(){}|]/\\&/g')
@@ -137,7 +152,21 @@ EOF
             --cluster.listen-address=
         ;;
     prometheus)
-        launch "$name" prometheus --config.file="${STACK_PROMETHEUS_CONFIG:-$repo/prometheus/prometheus.yml}" \
+        # Prometheus reads its rule files beside its config: a folder of links to the shipped
+        # files, where thresholds.yml is rewritten when STACK_*_THRESHOLD asks for other ratios.
+        local conf=$dir/prometheus-config
+        rm -rf "$conf"
+        mkdir -p "$conf"
+        ln -s "${STACK_PROMETHEUS_CONFIG:-$repo/prometheus/prometheus.yml}" "$conf/prometheus.yml"
+        ln -s "$repo/prometheus/alert_rules.yml" "$conf/alert_rules.yml"
+        if [ -n "${STACK_CPU_THRESHOLD:-}${STACK_MEMORY_THRESHOLD:-}" ]; then
+            sed -e "/record: selfheal:nginx_cpu_threshold:ratio/{n;s/vector([0-9.]*)/vector(${STACK_CPU_THRESHOLD:-0.9})/}" \
+                -e "/record: selfheal:nginx_memory_threshold:ratio/{n;s/vector([0-9.]*)/vector(${STACK_MEMORY_THRESHOLD:-0.8})/}" \
+                "$repo/prometheus/thresholds.yml" >"$conf/thresholds.yml"
+        else
+            ln -s "$repo/prometheus/thresholds.yml" "$conf/thresholds.yml"
+        fi
+        launch "$name" prometheus --config.file="$conf/prometheus.yml" \
             --storage.tsdb.path="$dir/prometheus" --web.listen-address=127.0.0.1:9090 \
             --storage.tsdb.retention.time=2d
         ;;
@@ -168,11 +197,20 @@ up)
     done
     ;;
 down)
-    # selfheal first (it stops healing), then what feeds it, the demo service last.
+    # selfheal first (it stops healing), then what feeds it, the demo service last, with what
+    # `exec` started in it (each in the session of its supervisor).
     stop selfheal
     for ((i = ${#components[@]} - 1; i >= 0; i--)); do
         [ "${components[$i]}" = selfheal ] || stop "${components[$i]}"
     done
+    if [ -f "$dir/run/exec.pids" ]; then
+        while read -r session; do
+            if pkill -KILL -s "$session" 2>/dev/null; then
+                echo "stack: stopped what exec started (session $session)"
+            fi
+        done <"$dir/run/exec.pids"
+        rm -f "$dir/run/exec.pids"
+    fi
     ;;
 status)
     down=0
@@ -189,8 +227,21 @@ status)
 secret)
     secret "${2:?which secret}"
     ;;
+exec)
+    shift
+    [ $# -gt 0 ] || { echo "usage: $0 exec CMD [ARG...]" >&2; exit 2; }
+    pid_of nginx >/dev/null || { echo "stack: nginx is not running" >&2; exit 1; }
+    mkdir -p "$dir/logs" "$dir/run"
+    # argv[0] names nginx's prefix: what the process-exporter group and the runaway search use.
+    # Its own session (setsid): `down` ends it and everything it started, as stopping a container
+    # ends what `docker exec` started in it.
+    setsid bash -c 'exec -a "$0" /usr/bin/python3 "$@"' "nginx: exec supervisor -p $dir/nginx/" \
+        "$repo/scripts/service-exec.py" "$@" >>"$dir/logs/exec.log" 2>&1 </dev/null &
+    echo "$!" >>"$dir/run/exec.pids"
+    echo "stack: started $* in nginx's process tree (supervisor pid $!; output in $dir/logs/exec.log)"
+    ;;
 *)
-    echo "usage: $0 [up|down|status|secret NAME]" >&2
+    echo "usage: $0 [up|down|status|secret NAME|exec CMD...]" >&2
     exit 2
     ;;
 esac

@@ -4,12 +4,16 @@
 Samples every process's CPU time twice (--sample-seconds apart) and reads its resident memory,
 then prints JSON: the processes whose command line matches --pattern and which use more than
 --cpu-percent of one CPU or more than --memory-mb resident, minus the protected ones (pid 1,
-this script and its ancestors, and any command line matching a --protect pattern).
+this script and its ancestors, and any command line matching a --protect pattern). With
+--top-memory only the largest of those over --memory-mb is reported (a memory alert heals by
+killing the top offender, not every process that holds memory). A threshold left out is not
+checked.
 With --root, only the service's own processes are candidates: those whose command line matches
 --root (one nginx instance names its prefix folder there) and everything they started. Another
 nginx on the same machine (a second stack, a container whose processes the host can see) is
-never touched.
-Read-only: it never signals anything, so it is safe in --check mode.
+never touched. Without it (inside the nginx container) every process it can see is in scope.
+Read-only: it never signals anything, so it is safe in --check mode. Needs only the standard
+library: the compose stack runs it inside the nginx container as `python3 -c SOURCE ARGS`.
 """
 import argparse
 import json
@@ -74,8 +78,9 @@ def descendants_of(roots, procs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pattern", required=True, help="regex a candidate's command line must match")
-    parser.add_argument("--cpu-percent", type=float, default=80.0)
-    parser.add_argument("--memory-mb", type=float, default=512.0)
+    parser.add_argument("--cpu-percent", type=float, help="per process, of one CPU; unset: not checked")
+    parser.add_argument("--memory-mb", type=float, help="resident, per process; unset: not checked")
+    parser.add_argument("--top-memory", action="store_true", help="report only the largest over --memory-mb")
     parser.add_argument("--root", help="regex of the command lines that start the service's process tree")
     parser.add_argument("--protect", action="append", default=[], help="regex of command lines never killed")
     parser.add_argument("--sample-seconds", type=float, default=1.0)
@@ -112,13 +117,16 @@ def main():
         cpu_percent = 100.0 * (cpu - first[pid][1]) / args.sample_seconds
         rss_mb = rss / (1024 * 1024)
         reasons = []
-        if cpu_percent > args.cpu_percent:
+        if args.cpu_percent is not None and cpu_percent > args.cpu_percent:
             reasons.append(f"cpu {cpu_percent:.0f}% > {args.cpu_percent:g}%")
-        if rss_mb > args.memory_mb:
+        if args.memory_mb is not None and rss_mb > args.memory_mb:
             reasons.append(f"memory {rss_mb:.0f} MiB > {args.memory_mb:g} MiB")
         if reasons:
             found.append({"pid": pid, "ppid": ppid, "cpu_percent": round(cpu_percent, 1),
                           "rss_mb": round(rss_mb, 1), "cmdline": cmdline[:200], "reasons": reasons})
+    if args.top_memory:
+        over = [p for p in found if any(r.startswith("memory") for r in p["reasons"])]
+        found = sorted(over, key=lambda p: p["rss_mb"], reverse=True)[:1]
     json.dump({"runaways": found, "examined": len(second)}, sys.stdout)
     return 0
 

@@ -29,9 +29,70 @@ fn prometheus_config_and_rules_are_valid_and_their_unit_tests_pass() {
     };
     for file in ["prometheus/prometheus.yml", "prometheus/prometheus.compose.yml"] {
         let config = run("promtool", &["check", "config", file]);
-        assert!(config.contains("8 rules found"), "{file}: {config}");
+        // alert_rules.yml: 8 alerts and 4 recording rules; thresholds.yml: 2 recording rules.
+        assert!(config.contains("SUCCESS: 12 rules found"), "{file}: {config}");
+        assert!(config.contains("SUCCESS: 2 rules found"), "{file}: {config}");
     }
-    run("promtool", &["test", "rules", "prometheus/alert_rules_test.yml"]);
+    let tested = run("promtool", &["test", "rules", "prometheus/alert_rules_test.yml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
+}
+
+#[test]
+fn every_shipped_alert_has_promtool_tests_and_the_table_in_the_docs() {
+    let Some(_turn) = crate::provisioned("every_shipped_alert_has_promtool_tests_and_the_table_in_the_docs")
+    else {
+        return;
+    };
+    let rules = std::fs::read_to_string(repo().join("prometheus/alert_rules.yml")).unwrap();
+    let tests = std::fs::read_to_string(repo().join("prometheus/alert_rules_test.yml")).unwrap();
+    let docs = std::fs::read_to_string(repo().join("docs/stack.md")).unwrap();
+    let alerts: Vec<&str> = rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")).collect();
+    assert_eq!(alerts.len(), 8, "{alerts:?}");
+    for alert in alerts {
+        assert!(tests.contains(&format!("alertname: {alert}")), "no promtool test for {alert}");
+        assert!(docs.contains(&format!("| {alert} |")), "{alert} is not in docs/stack.md's alert table");
+    }
+    // The design's table: NginxDown and NginxServiceUnhealthy critical.
+    for alert in ["NginxDown", "NginxServiceUnhealthy"] {
+        let at = rules.find(&format!("- alert: {alert}")).unwrap();
+        let next = rules[at + 1..].find("- alert:").map_or(rules.len(), |n| at + 1 + n);
+        assert!(rules[at..next].contains("severity: critical"), "{alert} is not critical");
+    }
+}
+
+#[test]
+fn nginx_budget_in_the_rules_is_the_compose_containers_limit() {
+    let Some(_turn) = crate::provisioned("nginx_budget_in_the_rules_is_the_compose_containers_limit") else {
+        return;
+    };
+    // NginxHighCPU and NginxHighMemory measure against what the nginx container may use: the
+    // recording rules must state the same CPU quota and memory limit as docker-compose.yml.
+    let rules = std::fs::read_to_string(repo().join("prometheus/alert_rules.yml")).unwrap();
+    let compose = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
+    // The nginx service's block: from `  nginx:` to the next line indented by two spaces only.
+    let nginx = &compose[compose.find("\n  nginx:").expect("an nginx service") + 1..];
+    let end = nginx.match_indices("\n  ").find(|(at, _)| !nginx[at + 3..].starts_with(' ')).map(|(at, _)| at);
+    let nginx = &nginx[..end.unwrap_or(nginx.len())];
+    let value = |text: &str, key: &str| -> String {
+        let at = text.find(key).unwrap_or_else(|| panic!("no {key}"));
+        let line = text[at + key.len()..].lines().find(|l| !l.trim().is_empty()).unwrap();
+        line.trim().trim_start_matches("expr:").trim().to_owned()
+    };
+    assert_eq!(value(nginx, "cpus:"), "1.0");
+    assert_eq!(value(&rules, "record: nginx:cpu_budget:cores"), "vector(1)");
+    assert_eq!(value(nginx, "mem_limit:"), "512m");
+    assert_eq!(value(&rules, "record: nginx:memory_limit:bytes"), "vector(512 * 1024 * 1024)");
+}
+
+#[test]
+fn the_mtail_program_compiles() {
+    let Some(_turn) = crate::provisioned("the_mtail_program_compiles") else {
+        return;
+    };
+    // mtail exits 0 even when a program fails to compile: its log says so.
+    let out = run("mtail", &["--compile_only", "--logtostderr", "--progs", "prometheus/mtail"]);
+    assert!(!out.contains("compile failed"), "{out}");
+    assert!(!out.to_lowercase().contains("error"), "{out}");
 }
 
 #[test]
@@ -134,8 +195,17 @@ fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() 
     let prefix = dir.path().join("nginx");
     let ours = Named::start(&format!("nginx: worker process (ours) -p {}/", prefix.display()));
     let theirs = Named::start("nginx: worker process (theirs) -p /srv/nginx/");
-    // In scope but protected: the master is never a candidate, however much it uses.
-    let master = Named::start(&format!("nginx: master process /usr/sbin/nginx -p {}/", prefix.display()));
+    // In scope but protected: nginx's master, stack.sh exec's supervisor and the exporters that
+    // run beside nginx are never candidates, however much they use.
+    let protected: Vec<Named> = [
+        format!("nginx: master process /usr/sbin/nginx -p {}/", prefix.display()),
+        format!("nginx: exec supervisor -p {}/", prefix.display()),
+        format!("/usr/bin/prometheus-process-exporter -p {}/", prefix.display()),
+        format!("mtail --progs /etc/mtail -p {}/", prefix.display()),
+    ]
+    .iter()
+    .map(|name| Named::start(name))
+    .collect();
     let out = run(
         "ansible-playbook",
         &[
@@ -154,7 +224,12 @@ fn system_recovery_in_check_mode_finds_only_its_own_nginx_and_signals_nothing() 
     assert!(out.contains("changed=0"), "--check must not change anything:\n{out}");
     assert!(out.contains(&format!("would stop 1 runaway process(es) [{}]", ours.0.id())), "{out}");
     assert!(!out.contains(&theirs.0.id().to_string()), "another nginx's process was in scope:\n{out}");
-    assert!(!out.contains(&master.0.id().to_string()), "the protected master was a candidate:\n{out}");
+    for process in &protected {
+        assert!(
+            !out.contains(&format!("\"{} ", process.0.id())),
+            "a protected process was a candidate:\n{out}"
+        );
+    }
     let mut ours = ours;
     assert!(ours.0.try_wait().unwrap().is_none(), "--check signalled the process it found");
 }

@@ -310,6 +310,32 @@ async fn the_native_stack_heals_the_three_scenarios_as_typed() {
     assert_eq!(open, 0);
 
     the_troubleshooting_commands_answer(&stack);
+    the_demo_pages_queries_answer(&stack);
+}
+
+/// Every query of the demo page's "nginx right now" (the design's queries: uptime, CPU, memory,
+/// requests, errors, response time, connections) returns a sample, read through nginx as the
+/// page reads it. The rates over the access log need logged requests: the queries are some.
+fn the_demo_pages_queries_answer(stack: &Stack) {
+    let page = std::fs::read_to_string(repo().join("services/index.html")).unwrap();
+    let queries: Vec<String> = page
+        .split("data-query='")
+        .skip(1)
+        .map(|q| q.split('\'').next().unwrap().replace("&amp;", "&"))
+        .collect();
+    assert_eq!(queries.len(), 10, "{queries:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for query in queries {
+        let url = format!("http://127.0.0.1:8080/prometheus/api/v1/query?query={}", urlencode(&query));
+        loop {
+            let body = stack.get(&url).unwrap_or_default();
+            if body.contains("\"value\"") && !body.contains("\"NaN\"") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the demo page's {query} has no sample: {body}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
 }
 
 /// The shell blocks of docs/operations.md's "Where to look", run as written against the live

@@ -66,10 +66,22 @@ pid_of() {
     [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
 }
 
+# Log files are readable by their owner and group only (0640, in 0750 folders): they name
+# hosts, users and what was healed. Created before their writer opens them, which keeps the mode.
+log_file() {
+    local folder
+    folder=$(dirname "$1")
+    mkdir -p "$folder"
+    chmod 750 "$folder"
+    [ -e "$1" ] || install -m 640 /dev/null "$1"
+    chmod 640 "$1"
+}
+
 # Starts a component in its own session (so it outlives this script and a terminal's Ctrl-C).
 launch() {
     local name=$1
     shift
+    log_file "$dir/logs/$name.log"
     setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$dir/run/$name.pid"
 }
@@ -94,6 +106,9 @@ start() {
         chmod 711 "$dir"
         mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/nginx/html"
         install -m 644 services/index.html "$dir/nginx/html/index.html"
+        log_file "$dir/nginx/logs/error.log"
+        log_file "$dir/nginx/logs/access.log"
+        log_file "$dir/logs/nginx.log"
         /usr/sbin/nginx -c "$repo/services/nginx.conf" -p "$dir/nginx/" -e logs/error.log \
             >>"$dir/logs/nginx.log" 2>&1
         ;;
@@ -104,7 +119,7 @@ start() {
     nginx-log-exporter)
         # mtail turns nginx's access log into request, status-class and response-time metrics
         # (prometheus/mtail/nginx_access.mtail). The log must exist before mtail looks for it.
-        touch "$dir/nginx/logs/access.log"
+        log_file "$dir/nginx/logs/access.log"
         launch "$name" mtail --progs "$repo/prometheus/mtail" --logs "$dir/nginx/logs/access.log" \
             --address 127.0.0.1 --port 3903 --logtostderr
         ;;
@@ -231,7 +246,8 @@ exec)
     shift
     [ $# -gt 0 ] || { echo "usage: $0 exec CMD [ARG...]" >&2; exit 2; }
     pid_of nginx >/dev/null || { echo "stack: nginx is not running" >&2; exit 1; }
-    mkdir -p "$dir/logs" "$dir/run"
+    mkdir -p "$dir/run"
+    log_file "$dir/logs/exec.log"
     # argv[0] names nginx's prefix: what the process-exporter group and the runaway search use.
     # Its own session (setsid): `down` ends it and everything it started, as stopping a container
     # ends what `docker exec` started in it.

@@ -9,6 +9,8 @@
 //! killed, and the run says why the caches were left alone. A project of the test's own, on free
 //! 127.0.0.1 ports, torn down with its volumes at the end.
 use crate::common;
+#[path = "compose_stack/security.rs"]
+mod security;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -170,6 +172,8 @@ async fn the_compose_stack_heals_the_three_scenarios_as_typed() {
         "the nginx container was restarted: only the hogs were to go"
     );
     assert!(get(&client, &nginx).await.is_some(), "nginx serves after all three heals");
+
+    security::security_as_claimed(&project.name);
 
     // docs/operations.md's compose logs, as written: outside the repository, by project name.
     let logs = checked(

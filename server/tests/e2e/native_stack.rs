@@ -311,6 +311,26 @@ async fn the_native_stack_heals_the_three_scenarios_as_typed() {
 
     the_troubleshooting_commands_answer(&stack);
     the_demo_pages_queries_answer(&stack);
+    the_logs_are_private(&stack);
+}
+
+/// Every log the stack wrote (its components', nginx's, exec's) is 0640 or stricter, in a 0750
+/// or stricter folder: they name hosts, users and what was healed.
+fn the_logs_are_private(stack: &Stack) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let mut files = 0;
+    for folder in ["logs", "nginx/logs"] {
+        let folder = stack.path(folder);
+        assert_eq!(mode(&folder) & !0o750, 0, "{} is {:o}", folder.display(), mode(&folder));
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(mode(&path) & !0o640, 0, "{} is {:o}", path.display(), mode(&path));
+            files += 1;
+        }
+    }
+    // nine components, exec's output, nginx's access and error logs
+    assert!(files >= 12, "only {files} logs");
 }
 
 /// Every query of the demo page's "nginx right now" (the design's queries: uptime, CPU, memory,

@@ -266,3 +266,17 @@ fn the_vscode_tasks_call_the_project_scripts() {
         );
     }
 }
+
+#[test]
+fn the_docker_proxy_config_is_valid_nginx() {
+    let Some(_turn) = crate::provisioned("the_docker_proxy_config_is_valid_nginx") else {
+        return;
+    };
+    // As docker-compose.yml's docker-proxy renders it: NGINX is the nginx container's name.
+    let template = std::fs::read_to_string(repo().join("services/docker-proxy.conf")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("docker-proxy.conf");
+    std::fs::write(&conf, template.replace("NGINX", "selfheal-nginx-1")).unwrap();
+    let out = run("nginx", &["-t", "-e", "stderr", "-c", conf.to_str().unwrap()]);
+    assert!(out.contains("test is successful"), "{out}");
+}

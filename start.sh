@@ -7,10 +7,13 @@
 # Mode: with a Docker engine that answers, `docker compose up` (images built from the repo's
 # Dockerfiles); otherwise native: Debian packages, background processes, state in .selfheal/.
 # Force one with STACK_MODE=native or STACK_MODE=compose.
+# Also read: STACK_DIR (the state folder, default .selfheal) and, natively, STACK_BIN (a selfheal
+# binary already built: nothing is built then; the tests start a stack this way).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-state=.selfheal
+state=$(realpath -m "${STACK_DIR:-.selfheal}")
+export STACK_DIR=$state
 modefile=$state/mode
 
 # Generated once under .selfheal/ (mode 600), shared by both modes.
@@ -43,7 +46,7 @@ banner() {
     echo "  dashboard    : http://127.0.0.1:5000/"
     echo "  login        : admin / $(secret admin-password)   (set on the first start; $state/admin-password)"
     echo "  demo service : http://127.0.0.1:8080/   (stop nginx and watch it come back)"
-    echo "  prometheus   : http://127.0.0.1:9090/alerts   alertmanager: http://127.0.0.1:9093/"
+    echo "  prometheus   : http://127.0.0.1:9090/classic/alerts   alertmanager: http://127.0.0.1:9093/"
     echo "  webhook      : POST http://127.0.0.1:5000/webhook, basic auth alertmanager / $(secret webhook-password)"
     echo "  mode         : $1 ($2)"
     echo "  status       : ./start.sh status      stop: ./start.sh stop"
@@ -60,9 +63,11 @@ start)
         scripts/compose-setup.sh
         compose up --detach --build --wait
     else
-        scripts/setup.sh stack release
-        if ! scripts/stack.sh status >/dev/null 2>&1; then
-            scripts/build.sh --release
+        if [ -n "${STACK_BIN:-}" ]; then
+            scripts/setup.sh stack
+        else
+            scripts/setup.sh stack release
+            scripts/stack.sh status >/dev/null 2>&1 || scripts/build.sh --release
         fi
         scripts/stack.sh up
     fi

@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod binary;
 pub mod browser;
 pub mod fake_prometheus;
+pub mod netns;
 pub mod process;
 pub mod prometheus;
 

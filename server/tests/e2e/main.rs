@@ -13,6 +13,7 @@ mod browser;
 mod compose_stack;
 mod native_stack;
 mod stack_configs;
+mod start_script;
 
 /// One end-to-end test at a time, as when each was a binary of its own: they start whole stacks,
 /// browsers and CPU hogs, and measure heals against time on two cores.

@@ -9,9 +9,10 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::netns::Netns;
 use common::process::{checked, repo};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
@@ -27,18 +28,15 @@ const MEMORY_MARGIN: f64 = 0.05;
 
 /// The stack in its own network namespace, state in a temporary folder; torn down on drop.
 struct Stack {
-    ns: String,
     dir: tempfile::TempDir,
+    ns: Netns,
 }
 
 impl Stack {
     /// Starts the stack with NginxHighMemory's threshold at `memory_threshold` (a ratio of the
     /// host's memory, STACK_MEMORY_THRESHOLD).
     fn up(memory_threshold: f64) -> Stack {
-        let ns = format!("selfheal-e2e-{}", std::process::id());
-        checked(Command::new("ip").args(["netns", "add", &ns]));
-        let stack = Stack { ns, dir: tempfile::tempdir().unwrap() };
-        checked(&mut stack.in_ns(["ip", "link", "set", "lo", "up"]));
+        let stack = Stack { ns: Netns::new("selfheal-e2e"), dir: tempfile::tempdir().unwrap() };
         checked(stack.script("up").env("STACK_MEMORY_THRESHOLD", format!("{memory_threshold:.3}")));
         stack
     }
@@ -47,22 +45,16 @@ impl Stack {
     /// what it started in nginx's process tree.
     fn exec(&self, args: &[&str]) -> i32 {
         let script = repo().join("scripts/stack.sh");
-        let mut cmd = self.in_ns(["bash", script.to_str().unwrap(), "exec"]);
+        let mut cmd = self.ns.cmd(["bash", script.to_str().unwrap(), "exec"]);
         cmd.args(args).env("STACK_DIR", self.dir.path());
         let out = String::from_utf8_lossy(&checked(&mut cmd).stdout).into_owned();
         let pid = out.split("supervisor pid ").nth(1).and_then(|rest| rest.split(';').next());
         pid.and_then(|p| p.trim().parse().ok()).unwrap_or_else(|| panic!("no supervisor pid in {out:?}"))
     }
 
-    fn in_ns<const N: usize>(&self, args: [&str; N]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns]).args(args);
-        cmd
-    }
-
     fn script(&self, verb: &str) -> Command {
         let script = repo().join("scripts/stack.sh");
-        let mut cmd = self.in_ns(["bash", script.to_str().unwrap(), verb]);
+        let mut cmd = self.ns.cmd(["bash", script.to_str().unwrap(), verb]);
         cmd.env("STACK_DIR", self.dir.path())
             .env("STACK_BIN", env!("CARGO_BIN_EXE_selfheal"))
             .env("STACK_CONFIG", repo().join("selfheal.toml"));
@@ -75,8 +67,7 @@ impl Stack {
 
     /// GET inside the namespace; the body when the answer is 2xx.
     fn get(&self, url: &str) -> Option<String> {
-        let out = self.in_ns(["curl", "-fsS", "--max-time", "2", url]).stderr(Stdio::null()).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        self.ns.get(url)
     }
 
     fn nginx_healthy(&self) -> bool {
@@ -105,7 +96,6 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.script("down").output();
-        let _ = Command::new("ip").args(["netns", "delete", &self.ns]).output();
     }
 }
 
@@ -368,7 +358,7 @@ fn the_troubleshooting_commands_answer(stack: &Stack) {
         section.split("```sh\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
     assert_eq!(blocks.len(), 3, "prometheus, alertmanager, webhook: {blocks:?}");
     let run = |script: &str| -> String {
-        let mut cmd = stack.in_ns(["bash", "-euo", "pipefail", "-c", script]);
+        let mut cmd = stack.ns.cmd(["bash", "-euo", "pipefail", "-c", script]);
         cmd.current_dir(repo()).env("STACK_DIR", stack.dir.path());
         String::from_utf8_lossy(&checked(&mut cmd).stdout).into_owned()
     };

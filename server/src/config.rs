@@ -335,9 +335,12 @@ impl Config {
         let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
         for (i, cfg) in self.rules.iter().enumerate() {
             let dir = &self.ansible.dir;
-            let rule = Rule::from_config(cfg.clone(), |p| dir.join(p).is_file()).map_err(|message| {
+            let mut rule = Rule::from_config(cfg.clone(), |p| dir.join(p).is_file()).map_err(|message| {
                 ConfigError::Invalid { key: "rules", message: format!("[{i}] {message}") }
             })?;
+            for target in &mut rule.config.notify {
+                *target = self.notify_target(target);
+            }
             if rules.iter().any(|r| r.name() == rule.name()) {
                 return Err(ConfigError::Invalid {
                     key: "rules",
@@ -347,6 +350,17 @@ impl Config {
             rules.push(rule);
         }
         Ok(rules)
+    }
+
+    /// A notify target as sent to: `file:PATH` made absolute (a relative PATH is beside the
+    /// database, so the native and the compose stack share one config); a URL unchanged.
+    fn notify_target(&self, target: &str) -> String {
+        let Some(path) = target.strip_prefix("file:") else { return target.to_owned() };
+        // file:///abs and file:/abs are absolute; file:name is relative.
+        let path = Path::new(path.strip_prefix("//").unwrap_or(path));
+        let folder = self.database.parent().unwrap_or(Path::new(""));
+        let path = std::path::absolute(folder.join(path)).unwrap_or_else(|_| folder.join(path));
+        format!("file:{}", path.display())
     }
 
     /// A warning when the config file at `path` (or the default one) holds a secret and other

@@ -167,6 +167,33 @@ fn rules_are_validated_against_the_playbook_allowlist() {
 }
 
 #[test]
+fn file_notify_targets_are_beside_the_database_unless_absolute() {
+    Jail::expect_with(|jail| {
+        std::fs::create_dir_all(jail.directory().join("ansible")).expect("mkdir");
+        jail.create_file("ansible/heal-nginx.yml", "- hosts: all\n  tasks: []\n")?;
+        jail.create_file(
+            "n.toml",
+            "database = \"state/selfheal.db\"\n[[rules]]\nname = \"r\"\nmatch = { alertname = \"A\" }\n\
+             playbook = \"heal-nginx.yml\"\nnotify = [\"file:notifications.jsonl\", \"file:///var/log/n.jsonl\", \
+             \"file:/srv/n.jsonl\", \"https://hooks.example/x?token=1\"]\n",
+        )?;
+        let c = load(jail, Some("n.toml")).expect("valid");
+        let rules = c.build_rules().expect("rules");
+        let beside = std::path::absolute(jail.directory().join("state/notifications.jsonl")).unwrap();
+        assert_eq!(
+            rules[0].config.notify,
+            [
+                format!("file:{}", beside.display()),
+                "file:/var/log/n.jsonl".to_owned(),
+                "file:/srv/n.jsonl".to_owned(),
+                "https://hooks.example/x?token=1".to_owned()
+            ]
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn a_world_readable_file_with_secrets_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");

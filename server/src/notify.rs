@@ -1,7 +1,8 @@
 //! Notifications out: a JSON POST (a Slack-compatible `text` plus structured fields) to each
-//! URL of a rule's `notify`, with a timeout and a few retries; every outcome recorded. Never
-//! blocks a heal: callers spawn it.
+//! URL of a rule's `notify`, with a timeout and a few retries, or one JSON line appended to a
+//! `file:` target (mode 0640); every outcome recorded. Never blocks a heal: callers spawn it.
 use app::model::{RunStatus, Verification};
+use std::path::Path;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -96,8 +97,16 @@ impl Notifier {
         });
     }
 
-    /// Sends to one URL with retries; records the outcome.
+    /// Sends to one URL with retries, or appends to a `file:` target; records the outcome.
     pub async fn send(&self, url: &str, event: &Event) {
+        if let Some(path) = url.strip_prefix("file:") {
+            let error = append_line(Path::new(path), event).await.err().map(|e| e.to_string());
+            if let Some(e) = &error {
+                tracing::warn!(file = path, event = event.event, error = %e, "notification failed");
+            }
+            self.record(url, event, 1, error.as_deref()).await;
+            return;
+        }
         let mut attempts = 0u32;
         let post = || {
             attempts += 1;
@@ -115,22 +124,44 @@ impl Notifier {
         if let Some(e) = &error {
             tracing::warn!(url = %redact(url), event = event.event, error = %e, "notification failed");
         }
-        let shown = redact(url);
+        self.record(&redact(url), event, attempts, error.as_deref()).await;
+    }
+
+    async fn record(&self, shown: &str, event: &Event, attempts: u32, error: Option<&str>) {
         let row = NewOutbound {
             at: &now_utc(),
             event: event.event,
-            url: &shown,
+            url: shown,
             run_id: event.run_id,
             rule: Some(&event.rule),
             target: Some(&event.target),
             delivered: error.is_none(),
             attempts,
-            error: error.as_deref(),
+            error,
         };
         if let Err(e) = record_outbound(&self.pool, &row).await {
             tracing::error!(error = %e, "cannot record a notification");
         }
     }
+}
+
+/// One line in a `file:` target: when, then the event as a POST would send it.
+#[derive(Serialize)]
+struct FileLine<'a> {
+    at: String,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+/// Appends `event` as one JSON line to `path`, created 0640 (it names hosts and what was
+/// healed); one write per line, so concurrent events never interleave within a line.
+async fn append_line(path: &Path, event: &Event) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut line = serde_json::to_vec(&FileLine { at: now_utc(), event }).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(path).await?;
+    file.write_all(&line).await?;
+    file.flush().await
 }
 
 /// A URL without user info or query (tokens live there): safe to store and log.
@@ -176,6 +207,30 @@ mod tests {
             assert!(e.text.ends_with(text), "{name}: {}", e.text);
             assert_eq!((e.status, e.verification), (Some(status), verdict), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_target_gets_one_json_line_per_event_and_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notifications.jsonl");
+        let first = Event::run_ended(7, "nginx-down", "web1", RunStatus::Succeeded, None);
+        let second =
+            Event::run_ended(7, "nginx-down", "web1", RunStatus::Succeeded, Some(Verification::Verified));
+        append_line(&path, &first).await.unwrap();
+        append_line(&path, &second).await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[1]["event"], "run_finished");
+        assert_eq!(lines[1]["verification"], "verified");
+        assert_eq!(lines[1]["run_id"], 7);
+        assert!(lines[1]["text"].as_str().unwrap().ends_with("succeeded, verified"));
+        assert!(lines[0]["at"].as_str().unwrap().ends_with('Z'), "{}", lines[0]["at"]);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o640, 0, "{mode:o}");
+        // A folder that does not exist: an error to record, not a panic.
+        assert!(append_line(&dir.path().join("no/such/file"), &first).await.is_err());
     }
 
     #[test]

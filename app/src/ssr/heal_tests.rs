@@ -255,11 +255,32 @@ fn invalid_rules_are_refused_naming_the_field() {
         ),
         ("bad var name", NGINX.replace(r#""service"]"#, r#""bad-name"]"#), "vars_from_labels"),
         ("connection var", NGINX.replace(r#""service"]"#, r#""ansible_host"]"#), "vars_from_labels"),
+        (
+            "notify not a url",
+            NGINX.replace(r#""cooldown""#, r#""notify":["hooks.example/x"],"cooldown""#),
+            "notify",
+        ),
+        (
+            "notify bare scheme",
+            NGINX.replace(r#""cooldown""#, r#""notify":["https://"],"cooldown""#),
+            "notify",
+        ),
+        ("notify empty file", NGINX.replace(r#""cooldown""#, r#""notify":["file:"],"cooldown""#), "notify"),
+        (
+            "notify other scheme",
+            NGINX.replace(r#""cooldown""#, r#""notify":["ftp://x/y"],"cooldown""#),
+            "notify",
+        ),
     ];
     for (name, json, field) in cases {
         let err = Rule::from_config(cfg(&json), |_| true).expect_err(name);
         assert!(err.contains(field) && err.contains("nginx-down"), "{name}: {err}");
     }
+    let notify = r#""notify":["https://hooks.example/T0/secret","HTTP://x","file:notifications.jsonl","file:///var/log/n"],"cooldown""#;
+    assert!(Rule::from_config(cfg(&NGINX.replace(r#""cooldown""#, notify)), |_| true).is_ok());
+    let secret = NGINX.replace(r#""cooldown""#, r#""notify":["hooks.example/T0/secret"],"cooldown""#);
+    let err = Rule::from_config(cfg(&secret), |_| true).unwrap_err();
+    assert!(!err.contains("secret") && err.contains("entry 1"), "the entry is not repeated: {err}");
     let err = Rule::from_config(cfg(NGINX), |_| false).unwrap_err();
     assert!(err.contains("not found"), "{err}");
 }

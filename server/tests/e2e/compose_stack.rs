@@ -175,6 +175,16 @@ async fn the_compose_stack_heals_the_three_scenarios_as_typed() {
 
     security::security_as_claimed(&project.name);
 
+    // Step 5 of a heal, in the demo config: every verified heal is in notifications.jsonl.
+    let selfheal = format!("{}-selfheal-1", project.name);
+    let sent = checked(Command::new("docker").args([
+        "exec",
+        &selfheal,
+        "cat",
+        "/var/lib/selfheal/notifications.jsonl",
+    ]));
+    crate::native_stack::every_verified_heal_was_notified(&String::from_utf8_lossy(&sent.stdout));
+
     // docs/operations.md's compose logs, as written: outside the repository, by project name.
     let logs = checked(
         Command::new("docker")

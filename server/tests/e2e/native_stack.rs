@@ -302,6 +302,27 @@ async fn the_native_stack_heals_the_three_scenarios_as_typed() {
     the_troubleshooting_commands_answer(&stack);
     the_demo_pages_queries_answer(&stack);
     the_logs_are_private(&stack);
+    every_verified_heal_was_notified(
+        &std::fs::read_to_string(stack.path("notifications.jsonl")).unwrap_or_default(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(stack.path("notifications.jsonl")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777 & !0o640, 0, "notifications.jsonl is {mode:o}");
+}
+
+/// The demo config's `notify = ["file:notifications.jsonl"]` (step 5 of a heal, "send
+/// notifications"): one line per run end, the verdict included, for each of the three rules.
+pub fn every_verified_heal_was_notified(jsonl: &str) {
+    let lines: Vec<serde_json::Value> =
+        jsonl.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    for rule in ["nginx-down", "nginx-runaway-cpu", "nginx-memory"] {
+        assert!(
+            lines.iter().any(|l| l["rule"] == rule
+                && l["event"] == "run_finished"
+                && l["verification"] == "verified"),
+            "no verified notification for {rule}:\n{jsonl}"
+        );
+    }
 }
 
 /// Every log the stack wrote (its components', nginx's, exec's) is 0640 or stricter, in a 0750

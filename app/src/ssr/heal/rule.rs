@@ -58,7 +58,9 @@ pub struct RuleConfig {
     /// Silence the alert in Alertmanager while the run is in flight.
     #[serde(default)]
     pub silence: bool,
-    /// Notification targets (URLs) for run finished, not fixed, breaker opened.
+    /// Notification targets for run finished, not fixed, breaker opened: http(s) URLs (a JSON
+    /// POST) or `file:PATH` (one JSON line appended per event; a relative PATH is beside the
+    /// database).
     #[serde(default)]
     pub notify: Vec<String>,
 }
@@ -142,6 +144,21 @@ impl Rule {
                 return Err(format!(
                     "{}: `{name}` is reserved (ansible_* steers connections)",
                     at("vars_from_labels")
+                ));
+            }
+        }
+        for (i, target) in config.notify.iter().enumerate() {
+            // The entry itself is not repeated: a chat webhook's URL is its secret.
+            let file = target.strip_prefix("file:").map(|p| p.trim_start_matches('/'));
+            let web = ["http://", "https://"].iter().any(|scheme| {
+                target.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+                    && target.len() > scheme.len()
+            });
+            if file.is_some_and(str::is_empty) || (file.is_none() && !web) {
+                return Err(format!(
+                    "{}: entry {} is neither an http(s) URL nor file:PATH (a file beside the database unless absolute)",
+                    at("notify"),
+                    i + 1
                 ));
             }
         }

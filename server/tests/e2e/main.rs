@@ -14,6 +14,7 @@ mod compose_stack;
 mod native_stack;
 mod stack_configs;
 mod start_script;
+mod systemd_host;
 
 /// One end-to-end test at a time, as when each was a binary of its own: they start whole stacks,
 /// browsers and CPU hogs, and measure heals against time on two cores.

@@ -194,6 +194,10 @@ async fn the_compose_stack_heals_the_three_scenarios_as_typed() {
     assert!(String::from_utf8_lossy(&logs.stdout).contains("nginx-1"), "no nginx log lines");
     let docs = std::fs::read_to_string(repo().join("docs/operations.md")).unwrap();
     assert!(docs.contains("cd /tmp && docker compose -p selfheal logs --tail 50 nginx"), "the docs changed");
+    // ... and the table's `docker logs --tail 50 selfheal-selfheal-1`, by this project's name.
+    assert!(docs.contains("`docker logs --tail 50 selfheal-selfheal-1`"), "the docs changed");
+    let logs = checked(Command::new("docker").args(["logs", "--tail", "50", &selfheal]));
+    assert!(logs.stderr.len() + logs.stdout.len() > 0, "selfheal's log is empty");
 }
 
 /// selfheal's JSON API with an admin session.

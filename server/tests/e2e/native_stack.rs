@@ -354,7 +354,7 @@ fn the_demo_pages_queries_answer(stack: &Stack) {
         .skip(1)
         .map(|q| q.split('\'').next().unwrap().replace("&amp;", "&"))
         .collect();
-    assert_eq!(queries.len(), 10, "{queries:?}");
+    assert_eq!(queries.len(), 11, "{queries:?}");
     let deadline = Instant::now() + Duration::from_secs(20);
     for query in queries {
         let url = format!("http://127.0.0.1:8080/prometheus/api/v1/query?query={}", urlencode(&query));

@@ -41,7 +41,8 @@ const MIN_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Config {
     /// `host:port` the HTTP server listens on (dashboard, `/api`, `/webhook`, `/metrics`).
     pub listen: SocketAddr,
-    /// SQLite database file, created on first start.
+    /// SQLite database file, created on first start: a path, or a `sqlite:` URL of one.
+    #[serde(deserialize_with = "database_path")]
     pub database: PathBuf,
     /// Folder holding the built web assets (`pkg/selfheal.{js,wasm,css}`).
     pub site_root: PathBuf,
@@ -220,6 +221,37 @@ pub enum ConfigError {
     Parse(Box<figment::Error>),
     #[error("config key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+}
+
+/// `database` as a file path: a path, or `sqlite:PATH` / `sqlite://PATH` (sqlx's spelling).
+/// Any other URL is refused: a `postgres://…` value used to become a SQLite file in a folder
+/// named `postgres:`, and the alerts went where nobody looked.
+pub fn database_location(raw: &str) -> Result<PathBuf, String> {
+    if let Some(rest) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Err(
+                "a sqlite: URL needs a file path (in memory, every alert would be lost at a restart)".into(),
+            );
+        }
+        return Ok(PathBuf::from(path));
+    }
+    if let Some((scheme, _)) = raw.split_once("://") {
+        let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if is_scheme {
+            return Err(if matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
+                "PostgreSQL is not supported by this version: give a SQLite file path or a sqlite: URL".into()
+            } else {
+                format!("`{scheme}://` is not a supported database: give a SQLite file path or a sqlite: URL")
+            });
+        }
+    }
+    Ok(PathBuf::from(raw))
+}
+
+fn database_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    database_location(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 impl Config {

@@ -167,6 +167,37 @@ fn rules_are_validated_against_the_playbook_allowlist() {
 }
 
 #[test]
+fn database_urls_other_than_sqlite_are_refused_naming_the_key() {
+    Jail::expect_with(|jail| {
+        for (value, wanted) in [
+            ("postgres://selfheal@db/selfheal", "PostgreSQL is not supported"),
+            ("postgresql://db/x", "PostgreSQL is not supported"),
+            ("mysql://db/x", "`mysql://` is not a supported database"),
+            ("sqlite::memory:", "needs a file path"),
+            ("sqlite://", "needs a file path"),
+        ] {
+            jail.set_env("SELFHEAL_DATABASE", value);
+            let err = load(jail, None).expect_err(value).to_string();
+            assert!(
+                err.to_lowercase().contains("key \"database\"") && err.contains(wanted),
+                "{value}: {err}"
+            );
+        }
+        for (value, path) in [
+            ("sqlite:///var/lib/selfheal/selfheal.db", "/var/lib/selfheal/selfheal.db"),
+            ("sqlite://data/selfheal.db", "data/selfheal.db"),
+            ("sqlite:selfheal.db?mode=rwc", "selfheal.db"),
+            ("state/selfheal.db", "state/selfheal.db"),
+            ("odd:name/selfheal.db", "odd:name/selfheal.db"),
+        ] {
+            jail.set_env("SELFHEAL_DATABASE", value);
+            assert_eq!(load(jail, None).expect(value).database, PathBuf::from(path), "{value}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn file_notify_targets_are_beside_the_database_unless_absolute() {
     Jail::expect_with(|jail| {
         std::fs::create_dir_all(jail.directory().join("ansible")).expect("mkdir");

@@ -38,6 +38,9 @@ pub enum Command {
     /// Pruning of old history (`[retention]`).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// The rules of the config, as tested code.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Development helpers.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -55,6 +58,18 @@ pub enum Command {
     Resume {
         #[arg(long)]
         rule: Option<String>,
+    },
+}
+
+/// `selfheal rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Decide the notifications of every case (`*.toml`) in DIR with the config's rules, as the
+    /// server would, and compare with the decisions each case expects; a diff for each
+    /// mismatch, non-zero exit when any case fails. Touches no database. Format: docs/operations.md.
+    Test {
+        /// The folder of cases (the shipped ones: ansible/rules-tests).
+        dir: std::path::PathBuf,
     },
 }
 

@@ -7,9 +7,9 @@ use sqlx::SqlitePool;
 
 use app::ssr::actions;
 
-use crate::cli::{AuditCommand, Command, DevCommand, RetentionCommand};
+use crate::cli::{AuditCommand, Command, DevCommand, RetentionCommand, RulesCommand};
 use crate::config::Config;
-use crate::{audit, retention, startup, users};
+use crate::{audit, retention, rules_test, startup, users};
 
 /// Runs `command` with `config`.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -20,6 +20,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("configuration OK");
             Ok(())
         }
+        Command::Rules(RulesCommand::Test { dir }) => rules_test::run(&dir, &config.build_rules()?),
         Command::Migrate => {
             with_database(&config, Seal::No, |_| async { Ok(()) }).await?;
             println!("database {} is up to date", config.database.display());

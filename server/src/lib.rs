@@ -18,6 +18,7 @@ pub mod notify;
 pub mod raw_notification;
 pub mod reconcile;
 pub mod retention;
+pub mod rules_test;
 pub mod shutdown;
 pub mod silence;
 pub mod startup;

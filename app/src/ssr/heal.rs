@@ -10,6 +10,7 @@ pub mod matcher;
 pub mod pause;
 mod prejudge;
 mod rule;
+pub mod simulate;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

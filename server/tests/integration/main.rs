@@ -30,6 +30,7 @@ mod notify_silence;
 mod pause;
 mod recovery;
 mod retention;
+mod rules_cases;
 mod rules_view;
 mod run_tasks;
 mod slow_clients;

@@ -1,0 +1,124 @@
+//! Rules as tested code, pure: the one decision ([`prejudge`], then [`decide_batch`]) over an
+//! in-memory history instead of the database, so `selfheal rules test` decides a case's
+//! notifications exactly as the inbox writer decides a webhook's. What the history keeps is
+//! what [`TargetHistory`] reads from `heal_runs` and `breaker_resets`: every engine run (created
+//! at its decision), in flight for the case's `run_takes`, and the breaker resets.
+use std::collections::{BTreeMap, HashSet};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use super::pause::Paused;
+use super::{decide_batch, prejudge, Decision, KnownHosts, Prejudged, Rule, TargetHistory};
+use crate::ssr::alert::AlertStatus;
+
+/// One alert of a notification, as the inbox sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimAlert {
+    pub status: AlertStatus,
+    pub labels: BTreeMap<String, String>,
+    /// With `starts_at`, the episode's key: the same key again is the same episode.
+    pub fingerprint: String,
+    pub starts_at: String,
+}
+
+/// What became of one alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An episode already stored (a repeat, or the other Alertmanager of a pair): not decided again.
+    Duplicate,
+    /// A new episode, decided: the rule that matched, the target its plan named (none when it
+    /// made no plan: resolved, no rule, labels refused), and the decision.
+    Decided { rule: Option<String>, target: Option<String>, decision: Decision },
+}
+
+/// A run the engine queued: its rule, target and when.
+#[derive(Clone, Debug)]
+struct SimRun {
+    rule: String,
+    target: String,
+    created: Duration,
+}
+
+/// The history of one simulated selfheal, from the case's start (time zero).
+pub struct Simulation<'r> {
+    rules: &'r [Rule],
+    hosts: KnownHosts,
+    run_takes: Duration,
+    episodes: HashSet<(String, String)>,
+    runs: Vec<SimRun>,
+    resets: Vec<(String, String, Duration)>,
+}
+
+impl<'r> Simulation<'r> {
+    /// No history yet; `hosts` are the inventory's (a `--limit` must name one); every queued
+    /// run stays in flight for `run_takes`.
+    pub fn new(rules: &'r [Rule], hosts: KnownHosts, run_takes: Duration) -> Simulation<'r> {
+        Simulation { rules, hosts, run_takes, episodes: HashSet::new(), runs: Vec::new(), resets: Vec::new() }
+    }
+
+    /// One notification's alerts at `now`, decided as the inbox writer decides them: repeats
+    /// of a stored episode are not decided again; the new episodes are decided together, in
+    /// order, against the history; the runs decided join it.
+    pub fn notify(&mut self, now: Duration, alerts: &[SimAlert], paused: &Paused) -> Vec<Outcome> {
+        let mut verdicts: Vec<Option<Prejudged>> = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            let new = self.episodes.insert((alert.fingerprint.clone(), alert.starts_at.clone()));
+            verdicts.push(new.then(|| prejudge(self.rules, &self.hosts, alert.status, &alert.labels)));
+        }
+        let judged = {
+            let this = &*self;
+            let Ok(judged) =
+                decide_batch::<Infallible>(this.rules, verdicts.iter().flatten(), paused, |rule, target| {
+                    Ok(this.history(rule, target, now))
+                });
+            judged
+        };
+        let mut judged = judged.into_iter();
+        let mut outcomes = Vec::with_capacity(alerts.len());
+        for verdict in &verdicts {
+            let Some(verdict) = verdict else {
+                outcomes.push(Outcome::Duplicate);
+                continue;
+            };
+            let Some(judged) = judged.next() else { break };
+            if let Decision::Run(plan) = &judged.decision {
+                self.runs.push(SimRun { rule: plan.rule.clone(), target: plan.target.clone(), created: now });
+            }
+            let target = match verdict {
+                Prejudged::Check { plan, .. } => Some(plan.target.clone()),
+                Prejudged::Skip { .. } => None,
+            };
+            let rule = judged.rule.and_then(|i| self.rules.get(i)).map(|r| r.name().to_owned());
+            outcomes.push(Outcome::Decided { rule, target, decision: judged.decision });
+        }
+        outcomes
+    }
+
+    /// An operator resets `rule`'s breaker on `target` at `now`: earlier attempts stop counting.
+    pub fn reset_breaker(&mut self, rule: &str, target: &str, now: Duration) {
+        self.resets.push((rule.to_owned(), target.to_owned(), now));
+    }
+
+    /// What [`TargetHistory`]'s query would read at `now`: a run for the target in flight (any
+    /// rule), the rule's last engine run on it, its attempts in the window since the last reset.
+    fn history(&self, rule: &Rule, target: &str, now: Duration) -> TargetHistory {
+        let active_run = self.runs.iter().any(|r| r.target == target && now < r.created + self.run_takes);
+        let ours = || self.runs.iter().filter(|r| r.rule == rule.name() && r.target == target);
+        let since_last_attempt = ours().map(|r| r.created).max().map(|last| now.saturating_sub(last));
+        let window_start = now.saturating_sub(rule.config.window);
+        let reset = self
+            .resets
+            .iter()
+            .filter(|(r, t, _)| r == rule.name() && t == target)
+            .map(|(_, _, at)| *at)
+            .max()
+            .unwrap_or_default();
+        let counted = ours().filter(|r| r.created >= window_start && r.created >= reset).count();
+        let attempts_in_window = u32::try_from(counted).unwrap_or(u32::MAX);
+        TargetHistory { active_run, since_last_attempt, attempts_in_window }
+    }
+}
+
+#[cfg(test)]
+#[path = "simulate_tests.rs"]
+mod tests;

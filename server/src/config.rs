@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use app::ssr::heal::{Rule, RuleConfig};
 
+use crate::outgoing::{Outgoing, OutgoingTlsConfig};
+
 mod http;
 mod retention;
 pub use http::HttpConfig;
@@ -69,6 +71,8 @@ pub struct Config {
     pub ansible: AnsibleConfig,
     /// Prometheus' HTTP API, asked whether a heal worked.
     pub prometheus: PrometheusConfig,
+    /// TLS of every outgoing connection (Prometheus, Alertmanager, notifications).
+    pub outgoing_tls: OutgoingTlsConfig,
     /// The healing engine's limits.
     pub engine: EngineConfig,
     /// How long history is kept.
@@ -201,6 +205,7 @@ impl Default for Config {
             prometheus: PrometheusConfig::default(),
             engine: EngineConfig::default(),
             retention: RetentionConfig::default(),
+            outgoing_tls: OutgoingTlsConfig::default(),
             rules: Vec::new(),
         }
     }
@@ -221,6 +226,11 @@ pub enum ConfigError {
     Parse(Box<figment::Error>),
     #[error("config key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+}
+
+/// An http or https URL with something after the scheme.
+fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()))
 }
 
 /// `database` as a file path: a path, or `sqlite:PATH` / `sqlite://PATH` (sqlx's spelling).
@@ -319,17 +329,17 @@ impl Config {
             }
         }
         let am = &self.alertmanager;
-        if am.url.starts_with("https://") {
-            return invalid("alertmanager.url", "https is not supported yet; use http on loopback");
-        }
-        if !(am.url.is_empty() || am.url.starts_with("http://")) {
-            return invalid("alertmanager.url", "must start with http://");
+        if !(am.url.is_empty() || is_http_url(&am.url)) {
+            return invalid("alertmanager.url", "must start with http:// or https://");
         }
         if am.reconcile_interval < MIN_RECONCILE_INTERVAL {
             return invalid("alertmanager.reconcile_interval", "must be at least 1s");
         }
-        if !(self.prometheus.url.is_empty() || self.prometheus.url.starts_with("http://")) {
-            return invalid("prometheus.url", "must start with http:// (https is not supported yet)");
+        if !(self.prometheus.url.is_empty() || is_http_url(&self.prometheus.url)) {
+            return invalid("prometheus.url", "must start with http:// or https://");
+        }
+        if let Err((key, message)) = Outgoing::load(&self.outgoing_tls) {
+            return Err(ConfigError::Invalid { key, message });
         }
         if self.engine.concurrency == 0 {
             return invalid("engine.concurrency", "must be at least 1");
@@ -382,6 +392,18 @@ impl Config {
             rules.push(rule);
         }
         Ok(rules)
+    }
+
+    /// The TLS material of every outgoing connection; [`Config::validate`] checked it loads.
+    pub fn outgoing(&self) -> Outgoing {
+        Outgoing::load(&self.outgoing_tls).unwrap_or_else(|(key, message)| {
+            tracing::error!(
+                key,
+                message,
+                "outgoing TLS changed since the config was checked; using the system's roots"
+            );
+            Outgoing::default()
+        })
     }
 
     /// A notify target as sent to: `file:PATH` made absolute (a relative PATH is beside the

@@ -66,6 +66,10 @@ fn errors_name_the_key() {
         ("short admin password", "admin_password = \"short\"", "admin_password"),
         ("bad sha256", "[webhook]\npassword_sha256 = \"abc\"", "webhook.password_sha256"),
         ("am url scheme", "[alertmanager]\nurl = \"ftp://x\"", "alertmanager.url"),
+        ("am url empty host", "[alertmanager]\nurl = \"https://\"", "alertmanager.url"),
+        ("prometheus url scheme", "[prometheus]\nurl = \"127.0.0.1:9090\"", "prometheus.url"),
+        ("missing ca file", "[outgoing_tls]\nca_file = \"/nonexistent/ca.pem\"", "outgoing_tls.ca_file"),
+        ("key without cert", "[outgoing_tls]\nclient_key = \"k.pem\"", "outgoing_tls.client_cert"),
         (
             "am interval",
             "[alertmanager]\nurl = \"http://x\"\nreconcile_interval = \"10ms\"",
@@ -162,6 +166,22 @@ fn rules_are_validated_against_the_playbook_allowlist() {
         )?;
         let err = load(jail, Some("dup.toml")).expect_err("duplicate").to_string();
         assert!(err.contains("used twice"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn https_urls_are_accepted_for_prometheus_and_alertmanager() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "selfheal.toml",
+            "[prometheus]\nurl = \"https://prometheus.example:9090\"\n[alertmanager]\nurl = \"https://am.example\"\n",
+        )?;
+        let c = load(jail, None).expect("https is supported");
+        assert_eq!(
+            (c.prometheus.url.as_str(), c.alertmanager.url.as_str()),
+            ("https://prometheus.example:9090", "https://am.example")
+        );
         Ok(())
     });
 }

@@ -422,7 +422,7 @@ mod tests {
         let reactions = Reactions::new(
             Arc::from([]),
             metrics.clone(),
-            crate::notify::Notifier::new(pool.clone()),
+            crate::notify::Notifier::new(pool.clone(), &Default::default()),
             Arc::default(),
             Default::default(),
         );

@@ -15,6 +15,7 @@ pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod notify;
+pub mod outgoing;
 pub mod raw_notification;
 pub mod reconcile;
 pub mod retention;

@@ -10,6 +10,8 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 
 use app::ssr::alert::now_utc;
+
+use crate::outgoing::Outgoing;
 use app::ssr::db::outbound::{record_outbound, NewOutbound};
 
 /// Longest one POST may take.
@@ -75,12 +77,9 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(pool: SqlitePool) -> Notifier {
-        let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Notifier { client, pool }
+    /// Records outcomes in `pool`; POSTs through a client with `outgoing`'s TLS.
+    pub fn new(pool: SqlitePool, outgoing: &Outgoing) -> Notifier {
+        Notifier { client: outgoing.client(SEND_TIMEOUT), pool }
     }
 
     /// Sends `event` to every URL, in the background.

@@ -1,6 +1,7 @@
 //! Reconciliation: poll Alertmanager's `GET /api/v2/alerts` and record firing alerts that no
 //! webhook delivered (lost deliveries, the silent re-fire after a restart or a quick flap).
 //! Failures are logged and counted, never fatal.
+use crate::outgoing::Outgoing;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,11 +61,15 @@ pub enum ReconcileError {
 }
 
 impl Reconciler {
-    pub fn new(base_url: &str, receiver: Option<String>, inbox: Inbox, metrics: Arc<Metrics>) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(POLL_TIMEOUT)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+    /// Polls the Alertmanager at `base_url` (http or https, with `outgoing`'s TLS).
+    pub fn new(
+        base_url: &str,
+        outgoing: &Outgoing,
+        receiver: Option<String>,
+        inbox: Inbox,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let client = outgoing.client(POLL_TIMEOUT);
         Reconciler { client, base_url: base_url.trim_end_matches('/').to_owned(), receiver, inbox, metrics }
     }
 

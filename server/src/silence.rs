@@ -1,5 +1,6 @@
 //! Auto-silence: while a run is in flight, an Alertmanager silence (API v2) matching the alert
 //! on this target, expired when the run ends. Failures are logged; they never block a heal.
+use crate::outgoing::Outgoing;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -45,11 +46,9 @@ pub struct Silencer {
 }
 
 impl Silencer {
-    pub fn new(base_url: &str) -> Silencer {
-        let client = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+    /// Talks to the Alertmanager at `base_url` (http or https, with `outgoing`'s TLS).
+    pub fn new(base_url: &str, outgoing: &Outgoing) -> Silencer {
+        let client = outgoing.client(CALL_TIMEOUT);
         Silencer { client, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 

@@ -163,10 +163,12 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         InventoryHosts::new(config.ansible.inventory_command.clone(), config.ansible.inventory.clone());
     let changes = Changes::default();
     let housekeeping = Arc::new(tokio::sync::Notify::new());
+    let outgoing = config.outgoing();
+    let notifier = Notifier::new(pool.clone(), &outgoing);
     let reactions = Reactions::new(
         rules.clone(),
         metrics.clone(),
-        Notifier::new(pool.clone()),
+        notifier.clone(),
         housekeeping.clone(),
         changes.clone(),
     );
@@ -182,16 +184,14 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         changes.clone(),
     );
     let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
-    let silencer = (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url));
-    let verifier = Verifier::new(
-        pool.clone(),
-        rules.clone(),
-        (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url)),
-        metrics.clone(),
-        silencer,
-        changes.clone(),
-        stop.clone(),
-    );
+    let silencer =
+        (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url, &outgoing));
+    let prometheus =
+        (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url, &outgoing));
+    let verifier = Verifier::new(pool.clone(), rules.clone(), metrics.clone(), changes.clone(), stop.clone())
+        .with_prometheus(prometheus)
+        .with_silencer(silencer)
+        .with_notifier(notifier);
     let settings = WorkerSettings {
         ansible_dir: config.ansible.dir.clone(),
         inventory: config.ansible.inventory.clone(),
@@ -221,7 +221,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         trusted_proxies: config.trusted_proxies.clone().into(),
         approval_ttl: config.engine.approval_ttl,
         silences: (!config.alertmanager.url.is_empty()).then(|| {
-            std::sync::Arc::new(Silencer::new(&config.alertmanager.url))
+            std::sync::Arc::new(Silencer::new(&config.alertmanager.url, &config.outgoing()))
                 as std::sync::Arc<dyn app::ssr::silence::SilenceAlerts>
         }),
     }
@@ -306,8 +306,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn("worker", worker.run());
     if !config.alertmanager.url.is_empty() {
         let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
-        let r =
-            Reconciler::new(&config.alertmanager.url, receiver, intake.inbox.clone(), intake.metrics.clone());
+        let r = Reconciler::new(
+            &config.alertmanager.url,
+            &config.outgoing(),
+            receiver,
+            intake.inbox.clone(),
+            intake.metrics.clone(),
+        );
         tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
         tasks.spawn("reconciler", r.run(config.alertmanager.reconcile_interval, stop.clone()));
     }

@@ -21,6 +21,7 @@ use app::ssr::heal::Rule;
 
 use crate::metrics::{Metrics, ResultLabel};
 use crate::notify::{Event, Notifier};
+use crate::outgoing::Outgoing;
 use crate::silence::Silencer;
 use crate::verify::{alert_cleared_expr, Prometheus, Verdict};
 
@@ -58,18 +59,18 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier asking `prometheus` (none: every verdict is `inconclusive`), expiring the
-    /// runs' silences through `silencer`, until `stop`.
+    /// A verifier of `rules`' runs until `stop`, asking no Prometheus yet (every verdict
+    /// `inconclusive`), expiring no silences, notifying over plain http and the system's roots:
+    /// the `with_*` methods give it the outside world.
     pub fn new(
         pool: SqlitePool,
         rules: Arc<[Rule]>,
-        prometheus: Option<Prometheus>,
         metrics: Arc<Metrics>,
-        silencer: Option<Silencer>,
         changes: Changes,
         stop: CancellationToken,
     ) -> Verifier {
-        let notifier = Notifier::new(pool.clone());
+        let notifier = Notifier::new(pool.clone(), &Outgoing::default());
+        let (prometheus, silencer) = (None, None);
         Verifier { pool, rules, prometheus, metrics, notifier, silencer, wake: Arc::default(), changes, stop }
     }
 
@@ -78,9 +79,24 @@ impl Verifier {
         self.silencer.as_ref()
     }
 
+    /// Who it tells of each verdict (the worker tells the same of each run's end).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
     /// The same verifier asking another Prometheus.
     pub fn with_prometheus(self, prometheus: Option<Prometheus>) -> Verifier {
         Verifier { prometheus, ..self }
+    }
+
+    /// The same verifier expiring the runs' silences through `silencer`.
+    pub fn with_silencer(self, silencer: Option<Silencer>) -> Verifier {
+        Verifier { silencer, ..self }
+    }
+
+    /// The same verifier notifying through `notifier`.
+    pub fn with_notifier(self, notifier: Notifier) -> Verifier {
+        Verifier { notifier, ..self }
     }
 
     /// Tells the loop that a run has finished with its verification pending.

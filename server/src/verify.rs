@@ -1,5 +1,6 @@
 //! Verification: after a run, ask Prometheus (HTTP API, instant queries) until the heal's
 //! condition holds or the time is up. A heal is `verified` only then.
+use crate::outgoing::Outgoing;
 use app::model::Verification;
 use std::time::{Duration, Instant};
 
@@ -61,11 +62,9 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
-    pub fn new(base_url: &str) -> Prometheus {
-        let client = reqwest::Client::builder()
-            .timeout(QUERY_TIMEOUT)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+    /// Asks the Prometheus at `base_url` (http or https, with `outgoing`'s TLS).
+    pub fn new(base_url: &str, outgoing: &Outgoing) -> Prometheus {
+        let client = outgoing.client(QUERY_TIMEOUT);
         Prometheus { client, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 
@@ -173,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_prometheus_is_inconclusive_not_verified() {
-        let p = Prometheus::new("http://127.0.0.1:9");
+        let p = Prometheus::new("http://127.0.0.1:9", &Outgoing::default());
         let v = p.verify("up", Duration::from_millis(200), Duration::ZERO).await;
         assert!(matches!(v, Verdict::Inconclusive(_)), "{v:?}");
     }
@@ -206,14 +205,14 @@ mod tests {
     /// Regression: one momentary "cleared" answer (a gap in the data) counted as a fix.
     #[tokio::test]
     async fn a_condition_that_flaps_is_not_verified() {
-        let p = Prometheus::new(&flapping_prometheus(false).await);
+        let p = Prometheus::new(&flapping_prometheus(false).await, &Outgoing::default());
         let v = p.verify("up", Duration::from_secs(2), Duration::from_millis(800)).await;
         assert_eq!(v, Verdict::NotFixed);
     }
 
     #[tokio::test]
     async fn a_condition_that_keeps_holding_is_verified_after_the_hold() {
-        let p = Prometheus::new(&flapping_prometheus(true).await);
+        let p = Prometheus::new(&flapping_prometheus(true).await, &Outgoing::default());
         let started = Instant::now();
         let v = p.verify("up", Duration::from_secs(2), Duration::from_millis(800)).await;
         assert_eq!(v, Verdict::Verified);

@@ -85,7 +85,7 @@ impl Worker {
         stop: CancellationToken,
     ) -> Worker {
         Worker {
-            notifier: Notifier::new(pool.clone()),
+            notifier: verifier.notifier().clone(),
             silencer: verifier.silencer().cloned(),
             pool,
             settings: Arc::new(settings),

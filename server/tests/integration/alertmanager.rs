@@ -95,10 +95,16 @@ async fn reconciliation_records_an_alert_alertmanager_never_delivered() {
     let am = Alertmanager::start(&config_blackhole()).await;
     am.post_alerts(alert("E2ENeverSent")).await;
     let metrics = server::metrics::Metrics::new();
-    let other = Reconciler::new(&am.url, Some("selfheal".into()), app.inbox.clone(), metrics.clone());
+    let other = Reconciler::new(
+        &am.url,
+        &Default::default(),
+        Some("selfheal".into()),
+        app.inbox.clone(),
+        metrics.clone(),
+    );
     assert_eq!(other.poll_once().await.unwrap(), 0, "routed to another receiver: ignored");
 
-    let reconciler = Reconciler::new(&am.url, None, app.inbox.clone(), metrics.clone());
+    let reconciler = Reconciler::new(&am.url, &Default::default(), None, app.inbox.clone(), metrics.clone());
     let deadline = Instant::now() + DELIVERY_WITHIN;
     let mut recorded = reconciler.poll_once().await.unwrap();
     while recorded == 0 {
@@ -120,6 +126,6 @@ async fn reconciliation_records_an_alert_alertmanager_never_delivered() {
     assert_eq!(metrics.reconcile_recorded.get(), 1);
 
     // A poll that fails is an error the loop counts, not a crash.
-    let down = Reconciler::new("http://127.0.0.1:9", None, app.inbox.clone(), metrics);
+    let down = Reconciler::new("http://127.0.0.1:9", &Default::default(), None, app.inbox.clone(), metrics);
     assert!(down.poll_once().await.is_err());
 }

@@ -84,8 +84,10 @@ async fn a_real_alert_is_healed_once_and_verified_by_prometheus() {
 
     // The engine, worker and verifier run as in production, woken by the inbox.
     let worker = app.worker.clone();
-    let verifier =
-        worker.verifier().clone().with_prometheus(Some(server::verify::Prometheus::new(&prom.url)));
+    let verifier = worker
+        .verifier()
+        .clone()
+        .with_prometheus(Some(server::verify::Prometheus::new(&prom.url, &Default::default())));
     let worker = worker.with_verifier(verifier);
     let stop = app.stop.clone();
     let engine = tokio::spawn(app.engine.clone().run(stop.clone()));

@@ -35,6 +35,7 @@ mod rules_view;
 mod run_tasks;
 mod slow_clients;
 mod stack_script;
+mod tls_outgoing;
 mod user_admin;
 mod verification;
 mod webhook;

@@ -1,0 +1,93 @@
+//! Every outgoing HTTP connection (Prometheus, Alertmanager, notifications) is made by a client
+//! from here: rustls with the system's trusted roots, plus `[outgoing_tls]`'s CA bundle and
+//! client certificate when set. Loaded once, at config validation, so a bad file stops the start
+//! (and `check-config`) with its key named, never a heal.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[outgoing_tls]`: how selfheal proves who it talks to, and who it is, over https.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutgoingTlsConfig {
+    /// PEM bundle of CAs trusted beside the system's roots (a private CA's Prometheus).
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate (chain) selfheal presents when a server asks (mutual TLS); with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    pub client_key: Option<PathBuf>,
+}
+
+/// The TLS material every outgoing client gets.
+#[derive(Clone, Default)]
+pub struct Outgoing {
+    roots: Vec<reqwest::Certificate>,
+    identity: Option<reqwest::Identity>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("extra_roots", &self.roots.len())
+            .field("client_identity", &self.identity.is_some())
+            .finish()
+    }
+}
+
+impl Outgoing {
+    /// Reads and checks the files `config` names; the error names the key.
+    pub fn load(config: &OutgoingTlsConfig) -> Result<Outgoing, (&'static str, String)> {
+        let read = |key: &'static str, path: &Path| {
+            std::fs::read(path).map_err(|e| (key, format!("cannot read {}: {e}", path.display())))
+        };
+        let mut roots = Vec::new();
+        if let Some(path) = &config.ca_file {
+            let pem = read("outgoing_tls.ca_file", path)?;
+            roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ("outgoing_tls.ca_file", format!("{} is not a PEM bundle: {e}", path.display()))
+            })?;
+            if roots.is_empty() {
+                return Err(("outgoing_tls.ca_file", format!("{} holds no certificate", path.display())));
+            }
+        }
+        let identity = match (&config.client_cert, &config.client_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                let mut pem = read("outgoing_tls.client_cert", cert)?;
+                pem.push(b'\n');
+                pem.extend(read("outgoing_tls.client_key", key)?);
+                Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    (
+                        "outgoing_tls.client_cert",
+                        format!("{} with its key is not a PEM identity: {e}", cert.display()),
+                    )
+                })?)
+            }
+            (Some(_), None) => {
+                return Err(("outgoing_tls.client_key", "client_cert needs client_key".into()))
+            }
+            (None, Some(_)) => {
+                return Err(("outgoing_tls.client_cert", "client_key needs client_cert".into()))
+            }
+        };
+        Ok(Outgoing { roots, identity })
+    }
+
+    /// A client for one purpose: every request times out after `timeout`.
+    pub fn client(&self, timeout: Duration) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder().use_rustls_tls().timeout(timeout);
+        for root in &self.roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        if let Some(identity) = &self.identity {
+            builder = builder.identity(identity.clone());
+        }
+        // Everything was checked at load; a failure here (no TLS backend) must not stop healing
+        // over plain http.
+        builder.build().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot build the TLS client; https calls will fail");
+            reqwest::Client::new()
+        })
+    }
+}

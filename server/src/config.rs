@@ -11,6 +11,7 @@ use serde::Deserialize;
 use app::ssr::heal::{Rule, RuleConfig};
 
 use crate::outgoing::{Outgoing, OutgoingTlsConfig};
+use crate::tls::Tls;
 
 mod http;
 mod retention;
@@ -73,6 +74,10 @@ pub struct Config {
     pub prometheus: PrometheusConfig,
     /// TLS of every outgoing connection (Prometheus, Alertmanager, notifications).
     pub outgoing_tls: OutgoingTlsConfig,
+    /// Serve HTTPS directly: the certificate (chain, PEM, leaf first) and its key (PEM), both or
+    /// neither. Then cookies are `Secure` whatever `secure_cookies` says, and HSTS is sent.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// The healing engine's limits.
     pub engine: EngineConfig,
     /// How long history is kept.
@@ -206,6 +211,8 @@ impl Default for Config {
             engine: EngineConfig::default(),
             retention: RetentionConfig::default(),
             outgoing_tls: OutgoingTlsConfig::default(),
+            tls_cert: None,
+            tls_key: None,
             rules: Vec::new(),
         }
     }
@@ -341,6 +348,9 @@ impl Config {
         if let Err((key, message)) = Outgoing::load(&self.outgoing_tls) {
             return Err(ConfigError::Invalid { key, message });
         }
+        if let Err((key, message)) = self.tls().transpose() {
+            return Err(ConfigError::Invalid { key, message });
+        }
         if self.engine.concurrency == 0 {
             return invalid("engine.concurrency", "must be at least 1");
         }
@@ -392,6 +402,21 @@ impl Config {
             rules.push(rule);
         }
         Ok(rules)
+    }
+
+    /// HTTPS for the listener, when `tls_cert` and `tls_key` are set: loaded (and checked).
+    pub fn tls(&self) -> Option<Result<Tls, (&'static str, String)>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)),
+            (Some(_), None) => Some(Err(("tls_key", "tls_cert needs tls_key".to_owned()))),
+            (None, Some(_)) => Some(Err(("tls_cert", "tls_key needs tls_cert".to_owned()))),
+        }
+    }
+
+    /// Whether session cookies carry `Secure`: asked for, or served over HTTPS directly.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.tls_cert.is_some()
     }
 
     /// The TLS material of every outgoing connection; [`Config::validate`] checked it loads.

@@ -24,9 +24,11 @@ pub mod shutdown;
 pub mod silence;
 pub mod startup;
 pub mod tasks;
+pub mod tls;
 pub mod users;
 pub mod verifier;
 pub mod verify;
+pub mod verify_hold;
 pub mod webhook;
 pub mod worker;
 

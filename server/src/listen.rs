@@ -1,6 +1,7 @@
-//! The HTTP serving loop: hyper's HTTP/1 server with a header-read timeout (which also closes
-//! idle keep-alive connections), a request-body timeout, a cap on open connections, and a
-//! graceful shutdown that lets requests in flight finish.
+//! The HTTP serving loop: hyper's HTTP/1 server (over TLS when `tls_cert` is set) with a
+//! header-read timeout (which also closes idle keep-alive connections and bounds a TLS
+//! handshake), a request-body timeout, a cap on open connections, and a graceful shutdown that
+//! lets requests in flight finish.
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -13,26 +14,29 @@ use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer};
 
 use crate::config::HttpConfig;
+use crate::tls::Tls;
 
 /// Pause after an accept error that is not about one connection (EMFILE, ENFILE, ENOMEM):
 /// retrying at once would spin on the same error; a second lets connections close (hyper 0.14
 /// and axum's own loop wait the same).
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, lets every open
-/// connection finish its request in flight, and returns once all are closed. Handlers see the
-/// peer address as `ConnectInfo<SocketAddr>`.
+/// Serves `app` on `listener` (HTTPS with `tls`) until `shutdown` resolves, then stops
+/// accepting, lets every open connection finish its request in flight, and returns once all
+/// are closed. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &HttpConfig,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
 ) {
     warn_if_files_short(limits);
@@ -69,7 +73,24 @@ pub async fn serve(
             },
         };
         let service = Extension(ConnectInfo(peer)).layer(app.clone());
-        tokio::spawn(serve_connection(http.clone(), stream, service, permit, stop.clone()));
+        let (http, stop) = (http.clone(), stop.clone());
+        match tls.as_ref().map(Tls::acceptor) {
+            None => {
+                tokio::spawn(serve_connection(http, stream, service, permit, stop));
+            }
+            Some(acceptor) => {
+                // The handshake gets the time a request head gets: a client that opens a
+                // connection and stalls holds its slot no longer over TLS than without.
+                let handshake_within = limits.header_read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_within, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(http, stream, service, permit, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     stop.cancel();
@@ -79,9 +100,9 @@ pub async fn serve(
 
 /// One connection, until the client or a timeout closes it; on shutdown hyper finishes the
 /// request in flight and closes the connection instead of waiting for another.
-async fn serve_connection(
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     http: Arc<http1::Builder>,
-    stream: TcpStream,
+    stream: S,
     service: axum::middleware::AddExtension<RequestBodyTimeout<Router>, ConnectInfo<SocketAddr>>,
     permit: OwnedSemaphorePermit,
     stop: CancellationToken,

@@ -41,6 +41,10 @@ pub const BOOTSTRAP_ADMIN: &str = "admin";
 /// The site's list of content-hashed asset names, written by `scripts/build.sh`.
 pub const SITE_HASH_FILE: &str = "hash.txt";
 
+/// `Strict-Transport-Security` when serving HTTPS: a year, the value browsers' preload lists
+/// ask for; without `includeSubDomains`, since selfheal does not own its domain's other hosts.
+const HSTS: &str = "max-age=31536000";
+
 /// Opens the database (creating it) and applies every pending migration.
 pub async fn open_database(path: &Path) -> anyhow::Result<SqlitePool> {
     let pool = db::connect(path).await.with_context(|| format!("cannot open database {}", path.display()))?;
@@ -76,7 +80,7 @@ pub async fn session_layer(
         .with_name("selfheal_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookies)
+        .with_secure(config.cookies_secure())
         .with_expiry(Expiry::OnInactivity(idle)))
 }
 
@@ -316,17 +320,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
         tasks.spawn("reconciler", r.run(config.alertmanager.reconcile_interval, stop.clone()));
     }
-    let app = crate::router(state, intake).layer(session_layer(&pool, &config).await?);
+    let mut app = crate::router(state, intake).layer(session_layer(&pool, &config).await?);
+    let tls = config.tls().transpose().map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    if let Some(tls) = &tls {
+        // Browsers that once reached selfheal over HTTPS never try plain http again (a year).
+        app = app.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static(HSTS),
+        ));
+        tasks.spawn("tls reload", tls.clone().reload_on_sighup(stop.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, database = %config.database.display(), "selfheal listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %config.listen, scheme, database = %config.database.display(), "selfheal listening");
     // On the signal, the event streams end first: the open pages would hold the drain forever.
     let shutdown = async move {
         crate::shutdown::signal().await;
         changes.close();
     };
-    crate::listen::serve(listener, app, &config.http, shutdown).await;
+    crate::listen::serve(listener, app, &config.http, tls, shutdown).await;
     // Requests have drained (and the router, with its inbox handles, is gone): stop every
     // background task and wait for each; the inbox writer then finishes its last commit.
     stop.cancel();

@@ -24,6 +24,7 @@ use crate::notify::{Event, Notifier};
 use crate::outgoing::Outgoing;
 use crate::silence::Silencer;
 use crate::verify::{alert_cleared_expr, Prometheus, Verdict};
+use crate::verify_hold::AlertHolds;
 
 /// Verifications at once. Each is one instant query every 500 ms and otherwise waits, so 16
 /// cost Prometheus about 32 queries/s at most, while staying well above `engine.concurrency`:
@@ -52,6 +53,8 @@ pub struct Verifier {
     metrics: Arc<Metrics>,
     notifier: Notifier,
     silencer: Option<Silencer>,
+    /// How long heals of rules without `verify_hold` must hold, per alert.
+    holds: AlertHolds,
     wake: Arc<Notify>,
     /// Told of each verdict (the run page waits for it, the alerts list shows it).
     changes: Changes,
@@ -71,7 +74,19 @@ impl Verifier {
     ) -> Verifier {
         let notifier = Notifier::new(pool.clone(), &Outgoing::default());
         let (prometheus, silencer) = (None, None);
-        Verifier { pool, rules, prometheus, metrics, notifier, silencer, wake: Arc::default(), changes, stop }
+        let holds = AlertHolds::default();
+        Verifier {
+            pool,
+            rules,
+            prometheus,
+            metrics,
+            notifier,
+            silencer,
+            holds,
+            wake: Arc::default(),
+            changes,
+            stop,
+        }
     }
 
     /// Alertmanager, whose silences this verifier expires.
@@ -216,7 +231,7 @@ impl Verifier {
         match &self.prometheus {
             None => Verdict::Inconclusive("no [prometheus] url configured".to_owned()),
             Some(p) => match self.verify_expr(run) {
-                Ok(expr) => p.verify(&expr, within, self.verify_hold(run)).await,
+                Ok(expr) => p.verify(&expr, within, self.verify_hold(p, run).await).await,
                 Err(why) => Verdict::Inconclusive(why),
             },
         }
@@ -236,13 +251,21 @@ impl Verifier {
         Ok(alert_cleared_expr(alertname, label, &run.target))
     }
 
-    /// How long the condition must keep holding: the rule's `verify_hold` (its default when
-    /// the rule is gone from the config).
-    fn verify_hold(&self, run: &VerifyingRun) -> Duration {
-        self.rules
-            .iter()
-            .find(|r| r.name() == run.rule)
-            .map_or(app::ssr::heal::DEFAULT_VERIFY_HOLD, |r| r.config.verify_hold)
+    /// How long the condition must keep holding: the rule's `verify_hold`, else as long as
+    /// the alert takes to re-fire ([`AlertHolds`]), else the default.
+    async fn verify_hold(&self, prometheus: &Prometheus, run: &VerifyingRun) -> Duration {
+        let rule = self.rules.iter().find(|r| r.name() == run.rule);
+        if let Some(hold) = rule.and_then(|r| r.config.verify_hold) {
+            return hold;
+        }
+        match run.alertname.as_deref().filter(|a| !a.is_empty()) {
+            Some(alertname) => {
+                let (hold, why) = self.holds.hold_for(prometheus, alertname).await;
+                tracing::debug!(hold = ?hold, why, "verify_hold derived");
+                hold
+            }
+            None => app::ssr::heal::DEFAULT_VERIFY_HOLD,
+        }
     }
 
     /// Stores the verdict (with the time to heal when verified), counts it, then ends the run's

@@ -54,6 +54,55 @@ struct QueryData {
     result: serde_json::Value,
 }
 
+/// `GET /api/v1/rules?type=alert`: the groups, their evaluation interval and alerting rules.
+#[derive(Debug, Default, Deserialize)]
+pub struct RulesResponse {
+    #[serde(default)]
+    data: RulesData,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RulesData {
+    #[serde(default)]
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RuleGroup {
+    /// Evaluation interval, seconds.
+    #[serde(default)]
+    interval: f64,
+    #[serde(default)]
+    rules: Vec<AlertingRule>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AlertingRule {
+    name: String,
+    /// The rule's `for`, seconds.
+    #[serde(default)]
+    duration: f64,
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+impl RulesResponse {
+    /// Per alert name, how long after its condition returns the alert fires again: its `for`
+    /// plus one evaluation interval (the longest, when several rules share the name).
+    pub fn refire_after(&self) -> std::collections::HashMap<String, Duration> {
+        let mut after = std::collections::HashMap::new();
+        for group in &self.data.groups {
+            for rule in group.rules.iter().filter(|r| r.kind == "alerting") {
+                let secs = (rule.duration + group.interval).max(0.0);
+                let d = Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO);
+                let entry = after.entry(rule.name.clone()).or_insert(d);
+                *entry = (*entry).max(d);
+            }
+        }
+        after
+    }
+}
+
 /// Asks one Prometheus.
 #[derive(Clone, Debug)]
 pub struct Prometheus {
@@ -92,6 +141,19 @@ impl Prometheus {
                 .is_some_and(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0)),
             _ => false,
         })
+    }
+
+    /// Its alerting rules (`/api/v1/rules?type=alert`).
+    pub async fn alerting_rules(&self) -> Result<RulesResponse, String> {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/rules", self.base_url))
+            .query(&[("type", "alert")])
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach Prometheus: {e}"))?;
+        let res = res.error_for_status().map_err(|e| format!("Prometheus refused: {e}"))?;
+        res.json().await.map_err(|e| format!("unreadable Prometheus answer: {e}"))
     }
 
     /// Polls `expr` until it has held on every poll for `hold` (`Verified`). It must start

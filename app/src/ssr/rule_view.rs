@@ -64,7 +64,7 @@ pub fn describe(rule: &Rule) -> RuleView {
         timeout: human(cfg.timeout),
         verify: cfg.verify.clone(),
         verify_within: human(cfg.verify_within),
-        verify_hold: human(cfg.verify_hold),
+        verify_hold: cfg.verify_hold.map_or_else(|| "as long as the alert's own `for`".to_owned(), human),
         silence: cfg.silence,
         notify_targets: cfg.notify.len(),
         breakers: Vec::new(),

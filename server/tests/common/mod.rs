@@ -7,6 +7,7 @@ pub mod binary;
 pub mod browser;
 pub mod fake_prometheus;
 pub mod netns;
+pub mod pki;
 pub mod process;
 pub mod prometheus;
 

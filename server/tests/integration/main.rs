@@ -36,6 +36,8 @@ mod run_tasks;
 mod slow_clients;
 mod stack_script;
 mod tls_outgoing;
+mod tls_serving;
 mod user_admin;
 mod verification;
+mod verify_hold;
 mod webhook;

@@ -14,57 +14,8 @@ use server::verify::Prometheus;
 use server::reconcile::Reconciler;
 
 use crate::common::alertmanager::{config_blackhole, free_port};
+use crate::common::pki::make_pki;
 use crate::common::TestApp;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
-fn make_pki(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=selfheal test CA"]);
-    openssl(dir, &ca);
-    for (name, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
-        let mut req = vec!["req"];
-        req.extend(ec);
-        let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
-        req.extend(["-keyout", &key, "-out", &csr, "-subj"]);
-        let subject = format!("/CN=selfheal test {name}");
-        req.push(&subject);
-        openssl(dir, &req);
-        let ext = format!("{name}.ext");
-        std::fs::write(
-            dir.join(&ext),
-            format!("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
-        )
-        .unwrap();
-        let pem = format!("{name}.pem");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-            ],
-        );
-    }
-}
 
 /// A server process, killed on drop.
 struct Server(Child);

@@ -53,8 +53,11 @@ pub struct RuleConfig {
     pub verify_within: Duration,
     /// How long the condition must keep holding before the heal counts as verified: at least
     /// one scrape plus one evaluation interval, so a momentary gap in the data is not a fix.
-    #[serde(default = "default_verify_hold", with = "humantime_serde")]
-    pub verify_hold: Duration,
+    /// Unset: the alerting rule's `for` plus its evaluation interval, as Prometheus reports them
+    /// (never less than [`DEFAULT_VERIFY_HOLD`]), so a heal is not verified sooner than the
+    /// alert could have fired again.
+    #[serde(default, with = "humantime_serde::option")]
+    pub verify_hold: Option<Duration>,
     /// Silence the alert in Alertmanager while the run is in flight.
     #[serde(default)]
     pub silence: bool,
@@ -84,9 +87,6 @@ fn default_timeout() -> Duration {
 /// a few times over; production-like profiles (15 s scrapes) want 30s or more.
 pub const DEFAULT_VERIFY_HOLD: Duration = Duration::from_secs(5);
 
-fn default_verify_hold() -> Duration {
-    DEFAULT_VERIFY_HOLD
-}
 fn default_verify_within() -> Duration {
     Duration::from_secs(60)
 }

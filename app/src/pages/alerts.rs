@@ -186,7 +186,7 @@ fn decision_label(d: DecisionReason) -> &'static str {
         DecisionReason::Resolved => "resolved before a decision",
         DecisionReason::NoRule => "no rule matches",
         DecisionReason::InvalidLabels => "✗ labels refused",
-        DecisionReason::RunInProgress => "→ covered by a run in flight",
+        DecisionReason::RunInProgress => "→ covered by another run",
         DecisionReason::Cooldown => "in cooldown",
         DecisionReason::BreakerOpen => "⏸ breaker open",
         DecisionReason::Shadow => "shadow (recorded only)",

@@ -189,10 +189,21 @@ pub fn limit_host(raw: &str) -> Option<String> {
 pub struct TargetHistory {
     /// A run for this target is queued, awaiting approval or running.
     pub active_run: bool,
+    /// That run, when it is stored (a run an earlier episode of the same batch queued has no
+    /// id yet: the writer names it).
+    pub in_flight: Option<i64>,
     /// Seconds since the last engine-started run of this rule on this target began.
     pub since_last_attempt: Option<Duration>,
     /// Engine-started runs in the rule's window (since the last breaker reset, if later).
     pub attempts_in_window: u32,
+}
+
+/// What a skip for a run in flight says: the run that covers the alert, when known.
+pub fn in_flight_detail(target: &str, run: Option<i64>) -> String {
+    match run {
+        Some(id) => format!("a run for {target} is already in flight: run #{id}"),
+        None => format!("a run for {target} is already in flight"),
+    }
 }
 
 /// The engine's verdict on one alert episode.
@@ -242,7 +253,7 @@ pub fn weigh(rule: &Rule, plan: &Plan, history: TargetHistory) -> Decision {
     if history.active_run {
         return Decision::Skip(skip(
             SkipReason::RunInProgress,
-            format!("a run for {} is already in flight", plan.target),
+            in_flight_detail(&plan.target, history.in_flight),
         ));
     }
     if breaker::is_open(rule, history.attempts_in_window) {

@@ -115,6 +115,10 @@ fn the_decision_table() {
         let d = decide(status, rule, plan(&r, &l, &inventory()), history);
         assert_eq!(reason(&d), want, "{name}: {d:?}");
     }
+    // The skip names the run in flight when it is known.
+    let busy = TargetHistory { active_run: true, in_flight: Some(9), ..fresh };
+    let d = decide(AlertStatus::Firing, Some(&r), plan(&r, &l, &inventory()), busy);
+    assert!(matches!(&d, Decision::Skip(s) if s.detail.ends_with("is already in flight: run #9")), "{d:?}");
 }
 
 #[test]

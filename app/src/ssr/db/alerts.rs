@@ -57,7 +57,8 @@ pub struct StoredNotification {
 }
 
 /// The columns of an [`AlertSummary`](crate::model::AlertSummary), from `alerts a` joined to
-/// its last notification `n` and its latest run `r` (one lookup on `heal_runs_alert`).
+/// its last notification `n` and its latest run `r` (one lookup on `heal_runs_alert`), or else
+/// the run its latest decision names (the run in flight that covered it).
 pub const ALERT_SUMMARY_FROM: &str =
     "SELECT a.id, a.fingerprint, a.alertname, a.status, a.severity, a.instance, a.starts_at, a.ends_at, \
      a.resolved_at, a.source, a.deliveries, a.last_seen_at, a.labels, \
@@ -66,7 +67,8 @@ pub const ALERT_SUMMARY_FROM: &str =
      r.id AS run_id, r.status AS run_status, r.verification AS run_verification, \
      r.time_to_heal_ms AS run_time_to_heal_ms \
      FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id \
-     LEFT JOIN heal_runs r ON r.id = (SELECT max(id) FROM heal_runs WHERE alert_id = a.id)";
+     LEFT JOIN heal_runs r ON r.id = coalesce((SELECT max(id) FROM heal_runs WHERE alert_id = a.id), \
+         (SELECT run_id FROM decisions d WHERE d.alert_id = a.id ORDER BY d.id DESC LIMIT 1))";
 
 /// The labels of the `limit` most recent alerts (the catalog's targets to pick); an unreadable
 /// row is skipped.

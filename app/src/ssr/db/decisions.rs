@@ -32,14 +32,14 @@ pub async fn target_history(
     Ok(history_from(active, last.as_deref(), attempts, now))
 }
 
-/// [`TARGET_HISTORY_SQL`]'s row for (rule, target) since `window_start`: run in flight, last
+/// [`TARGET_HISTORY_SQL`]'s row for (rule, target) since `window_start`: the run in flight, last
 /// engine run's start, attempts since the window start or the last reset, if later.
 pub async fn raw_history(
     conn: &mut SqliteConnection,
     rule: &str,
     target: &str,
     window_start: &str,
-) -> Result<(bool, Option<String>, i64), sqlx::Error> {
+) -> Result<(Option<i64>, Option<String>, i64), sqlx::Error> {
     sqlx::query_as(TARGET_HISTORY_SQL.as_str())
         .bind(rule)
         .bind(target)
@@ -49,12 +49,12 @@ pub async fn raw_history(
 }
 
 /// [`target_history`]'s query (the inbox writer runs it too, on its own connection):
-/// parameters rule, target, window start ([`breaker::window_start`]); columns in flight, last start,
+/// parameters rule, target, window start ([`breaker::window_start`]); columns the run in flight (its id), last start,
 /// attempts ([`history_from`]).
 pub static TARGET_HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT \
-         EXISTS (SELECT 1 FROM heal_runs WHERE target = ?2 AND status IN {active}), \
+         (SELECT max(id) FROM heal_runs WHERE target = ?2 AND status IN {active}), \
          (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
          coalesce((SELECT attempts FROM ({BREAKER_SQL})), 0)",
         active = RunStatus::sql_list(&RunStatus::ACTIVE)
@@ -94,12 +94,17 @@ pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, Cow
 }
 
 /// Converts raw history into what `decide` needs, given now.
-pub fn history_from(active: bool, last: Option<&str>, attempts: i64, now: OffsetDateTime) -> TargetHistory {
+pub fn history_from(
+    in_flight: Option<i64>,
+    last: Option<&str>,
+    attempts: i64,
+    now: OffsetDateTime,
+) -> TargetHistory {
     let since_last_attempt = last
         .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
         .map(|t| (now - t).try_into().unwrap_or_default());
     let attempts_in_window = u32::try_from(attempts).unwrap_or(u32::MAX);
-    TargetHistory { active_run: active, since_last_attempt, attempts_in_window }
+    TargetHistory { active_run: in_flight.is_some(), in_flight, since_last_attempt, attempts_in_window }
 }
 
 /// An alert's status, labels and start, for heal now and replay.

@@ -2,7 +2,7 @@
 //! history settles, shadow skips, refused labels, and episodes an earlier version left
 //! undecided.
 use super::*;
-use crate::ssr::heal::{KnownHosts, Rule};
+use crate::ssr::heal::{Decision, KnownHosts, Rule};
 
 /// The FIRING fixture's rule for the writer's decisions, in `mode` (a JSON rule mode).
 fn nginx_rule(mode: &str) -> Rule {
@@ -71,9 +71,11 @@ async fn the_writer_decides_what_the_history_settles() {
     let mut db = test_db().await;
     let rules = [nginx_rule("auto")];
     let alerts = fixture_alerts();
-    assert_eq!(reasons(&write_one(&mut db, &rules, "aa", &alerts).decided), ["enqueued"]);
+    let first = write_one(&mut db, &rules, "aa", &alerts);
+    assert_eq!(reasons(&first.decided), ["enqueued"]);
+    let run = first.decided[0].run_id.expect("a run");
 
-    // Two new episodes on the same target while its run is queued.
+    // Two new episodes on the same target while its run is queued: covered by it, by name.
     let mut second = alerts[0].clone();
     second.fingerprint = "00000000000000aa".into();
     let mut third = alerts[0].clone();
@@ -81,17 +83,19 @@ async fn the_writer_decides_what_the_history_settles() {
     let written = write_one(&mut db, &rules, "cc", &[second, third]);
     assert_eq!(reasons(&written.decided), ["run_in_progress", "run_in_progress"]);
     assert!(written.decided.iter().all(|d| d.rule == Some(0)), "the first rule");
+    assert!(written.decided.iter().all(|d| d.covered_by == Some(run) && d.run_id.is_none()));
     let stored: Vec<(String, String, String, bool)> = sqlx::query_as(
         "SELECT d.outcome, d.reason, d.detail, a.decided_at = d.at FROM decisions d JOIN alerts a ON a.id = d.alert_id \
-         WHERE d.run_id IS NULL ORDER BY d.id",
+         WHERE d.run_id = ? AND d.outcome = 'skipped' ORDER BY d.id",
     )
+    .bind(run)
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(stored.len(), 2);
+    assert_eq!(stored.len(), 2, "each skip names the run that covers it");
     assert!(stored.iter().all(|(o, r, d, marked)| o == "skipped"
         && r == "run_in_progress"
-        && d.contains("in flight")
+        && d.ends_with(&format!("is already in flight: run #{run}"))
         && *marked));
 
     // Once the run finished, the cooldown (10 m) settles the next episode.
@@ -117,6 +121,18 @@ async fn two_new_episodes_on_one_target_in_one_batch_make_one_run() {
     assert_eq!(reasons(&written.decided), ["enqueued", "run_in_progress"]);
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM heal_runs").fetch_one(&db.pool).await.unwrap();
     assert_eq!(runs, 1);
+    // The second is covered by the run the first queued in the same commit, and says which.
+    let run = written.decided[0].run_id.expect("a run");
+    let covered = &written.decided[1];
+    assert_eq!((covered.covered_by, covered.run_id), (Some(run), None));
+    assert!(
+        matches!(&covered.decision, Decision::Skip(s) if s.detail.ends_with(&format!("in flight: run #{run}"))),
+        "{:?}",
+        covered.decision
+    );
+    // The alerts list shows the covering run beside the covered alert.
+    let row = crate::ssr::db::alert_detail::alert_summary(&db.pool, covered.alert_id).await.unwrap().unwrap();
+    assert_eq!(row.run_id, Some(run));
 }
 
 #[tokio::test]

@@ -88,7 +88,7 @@ async fn history_counts_engine_attempts_in_the_window_since_the_last_reset() {
             .unwrap();
         let (active, last, attempts) =
             raw_history(&mut conn, "nginx-down", "web1:9113", "2025-12-31T23:50:00.000Z").await.unwrap();
-        assert_eq!((active, last.as_deref(), attempts), (false, Some(*at), i as i64 + 1));
+        assert_eq!((active, last.as_deref(), attempts), (None, Some(*at), i as i64 + 1));
     }
     let (_, _, in_window) =
         raw_history(&mut conn, "nginx-down", "web1:9113", "2026-01-01T00:05:00.000Z").await.unwrap();
@@ -122,10 +122,12 @@ fn history_from_measures_time_since_the_last_attempt() {
     let now =
         time::OffsetDateTime::parse("2026-01-01T00:02:00Z", &time::format_description::well_known::Rfc3339)
             .unwrap();
-    let h = history_from(true, Some("2026-01-01T00:00:30.000Z"), 2, now);
+    let h = history_from(Some(7), Some("2026-01-01T00:00:30.000Z"), 2, now);
     assert_eq!(h.since_last_attempt, Some(std::time::Duration::from_secs(90)));
     assert!(h.active_run);
-    assert_eq!(history_from(false, None, 0, now).since_last_attempt, None);
+    assert_eq!(h.in_flight, Some(7), "the run in flight is named");
+    let idle = history_from(None, None, 0, now);
+    assert_eq!((idle.since_last_attempt, idle.active_run), (None, false));
 }
 
 /// The words of the model's enums are exactly those the schema's CHECK constraints allow.

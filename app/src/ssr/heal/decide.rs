@@ -16,6 +16,8 @@ pub struct Judged {
     pub decision: Decision,
     /// Attempts in the rule's window the breaker counted (0 when no history was read).
     pub attempts: u32,
+    /// The stored run in flight that covers this episode (a `run_in_progress` skip).
+    pub covered_by: Option<i64>,
 }
 
 impl Judged {
@@ -45,7 +47,12 @@ pub fn decide_batch<'v, E>(
     for verdict in verdicts {
         let (index, plan) = match verdict {
             Prejudged::Skip { rule, skip } => {
-                judged.push(Judged { rule: *rule, decision: Decision::Skip(skip.clone()), attempts: 0 });
+                judged.push(Judged {
+                    rule: *rule,
+                    decision: Decision::Skip(skip.clone()),
+                    attempts: 0,
+                    covered_by: None,
+                });
                 continue;
             }
             Prejudged::Check { rule, plan } => (*rule, plan),
@@ -54,7 +61,7 @@ pub fn decide_batch<'v, E>(
             // A verdict made under other rules (never expected): no rule of these applies.
             let skip =
                 Skip { reason: SkipReason::NoRule, detail: "no rule matches this alert's labels".into() };
-            judged.push(Judged { rule: None, decision: Decision::Skip(skip), attempts: 0 });
+            judged.push(Judged { rule: None, decision: Decision::Skip(skip), attempts: 0, covered_by: None });
             continue;
         };
         if let Some(scope) = paused.covering(rule) {
@@ -64,7 +71,12 @@ pub fn decide_batch<'v, E>(
                 format!("healing is paused for rule {scope}: nothing of it runs until an operator resumes it")
             };
             let skip = Skip { reason: SkipReason::Paused, detail };
-            judged.push(Judged { rule: Some(index), decision: Decision::Skip(skip), attempts: 0 });
+            judged.push(Judged {
+                rule: Some(index),
+                decision: Decision::Skip(skip),
+                attempts: 0,
+                covered_by: None,
+            });
             continue;
         }
         let target = plan.target.as_str();
@@ -72,7 +84,11 @@ pub fn decide_batch<'v, E>(
             Some(h) => *h,
             None => {
                 let mut h = history(rule, target)?;
-                h.active_run |= queued.contains(target);
+                if queued.contains(target) {
+                    // In flight by this batch's own run, which has no id yet.
+                    h.active_run = true;
+                    h.in_flight = None;
+                }
                 seen.insert((index, target), h);
                 h
             }
@@ -83,6 +99,7 @@ pub fn decide_batch<'v, E>(
             for ((_, t), h) in seen.iter_mut() {
                 if *t == target {
                     h.active_run = true;
+                    h.in_flight = None;
                 }
             }
             if let Some(h) = seen.get_mut(&(index, target)) {
@@ -90,7 +107,11 @@ pub fn decide_batch<'v, E>(
                 h.since_last_attempt = Some(Duration::ZERO);
             }
         }
-        judged.push(Judged { rule: Some(index), decision, attempts: known.attempts_in_window });
+        let covered_by = match &decision {
+            Decision::Skip(s) if s.reason == SkipReason::RunInProgress => known.in_flight,
+            _ => None,
+        };
+        judged.push(Judged { rule: Some(index), decision, attempts: known.attempts_in_window, covered_by });
     }
     Ok(judged)
 }

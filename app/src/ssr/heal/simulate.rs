@@ -115,7 +115,7 @@ impl<'r> Simulation<'r> {
             .unwrap_or_default();
         let counted = ours().filter(|r| r.created >= window_start && r.created >= reset).count();
         let attempts_in_window = u32::try_from(counted).unwrap_or(u32::MAX);
-        TargetHistory { active_run, since_last_attempt, attempts_in_window }
+        TargetHistory { active_run, in_flight: None, since_last_attempt, attempts_in_window }
     }
 }
 

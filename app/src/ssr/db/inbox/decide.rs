@@ -2,6 +2,7 @@
 //! ([`decide_batch`]) over the history read in the writer's transaction, the runs it queues,
 //! the decisions and the audit entries for refused labels — all stored before the commit.
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction};
 use time::OffsetDateTime;
@@ -17,8 +18,8 @@ use crate::ssr::db::pauses::PAUSED_SCOPES_SQL;
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
 use crate::ssr::heal::pause::Paused;
 use crate::ssr::heal::{
-    breaker, decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason,
-    TargetHistory,
+    breaker, decide_batch, in_flight_detail, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip,
+    SkipReason, TargetHistory,
 };
 
 /// Who the runs the rules queue are requested by (what cooldown and breaker count).
@@ -45,6 +46,9 @@ pub struct Decided {
     pub decision: Decision,
     /// The run queued, if the decision is one.
     pub run_id: Option<i64>,
+    /// The run in flight that covers it, for a `run_in_progress` skip (stored in the
+    /// decision's `run_id`, so the alert links the run that heals it).
+    pub covered_by: Option<i64>,
     /// The target, when this decision found its breaker just opened: tell people (once).
     pub breaker_opened: Option<String>,
 }
@@ -86,29 +90,49 @@ pub fn decide_and_store(
             target_history(tx, rule, target, now)
         })?;
     let mut decided = Vec::with_capacity(judged.len());
+    // The runs this batch queued, by target: what later episodes on the target are covered by.
+    let mut queued: HashMap<String, i64> = HashMap::new();
     for (episode, judged) in episodes.iter().zip(judged) {
         let breaker_opened = match episode.verdict.as_ref() {
             Prejudged::Check { plan, .. } if judged.opens_breaker(rules) => Some(plan.target.clone()),
             _ => None,
         };
-        let Judged { rule, mut decision, .. } = judged;
+        let Judged { rule, mut decision, mut covered_by, .. } = judged;
         let mut run_id = None;
         let mut in_flight = None;
         if let (Decision::Run(plan), Some(r)) = (&decision, rule.and_then(|i| rules.get(i))) {
             let new =
                 NewRun::for_alert(r, plan, episode.alert_id, episode.starts_at, RULES_REQUESTER, now_text);
             run_id = enqueue(tx, &new)?;
-            if run_id.is_none() {
-                in_flight = Some(plan.target.clone());
+            match run_id {
+                Some(id) => {
+                    queued.insert(plan.target.clone(), id);
+                }
+                None => in_flight = Some(plan.target.clone()),
             }
         }
         if let Some(target) = in_flight {
-            decision = Decision::Skip(Skip {
-                reason: SkipReason::RunInProgress,
-                detail: format!("a run for {target} is already in flight"),
-            });
+            covered_by = queued.get(&target).copied();
+            let detail = in_flight_detail(&target, covered_by);
+            decision = Decision::Skip(Skip { reason: SkipReason::RunInProgress, detail });
         }
-        decided.push(Decided { alert_id: episode.alert_id, rule, decision, run_id, breaker_opened });
+        // Covered by a run an earlier episode of this batch queued: it has an id now.
+        if let (Decision::Skip(skip), Prejudged::Check { plan, .. }, None) =
+            (&mut decision, episode.verdict.as_ref(), covered_by)
+        {
+            if skip.reason == SkipReason::RunInProgress {
+                covered_by = queued.get(&plan.target).copied();
+                skip.detail = in_flight_detail(&plan.target, covered_by);
+            }
+        }
+        decided.push(Decided {
+            alert_id: episode.alert_id,
+            rule,
+            decision,
+            run_id,
+            covered_by,
+            breaker_opened,
+        });
     }
     store_decisions(tx, rules, &decided, now_text)?;
     Ok(decided)
@@ -130,7 +154,7 @@ fn target_history(
     target: &str,
     now: OffsetDateTime,
 ) -> rusqlite::Result<TargetHistory> {
-    let (active, last, attempts): (bool, Option<String>, i64) = tx
+    let (active, last, attempts): (Option<i64>, Option<String>, i64) = tx
         .prepare_cached(&TARGET_HISTORY_SQL)?
         .query_row(rusqlite::params![rule.name(), target, breaker::window_start(rule, now)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -184,7 +208,8 @@ fn store_decisions(
         for d in chunk {
             let rule = d.rule.and_then(|i| rules.get(i)).map(Rule::name);
             let (outcome, reason, detail) = decision_columns(&d.decision);
-            bind_all(&mut stmt, &mut at, &[&d.alert_id, &now, &rule, &outcome, &reason, &detail, &d.run_id])?;
+            let run = d.run_id.or(d.covered_by);
+            bind_all(&mut stmt, &mut at, &[&d.alert_id, &now, &rule, &outcome, &reason, &detail, &run])?;
         }
         stmt.raw_execute()?;
     }

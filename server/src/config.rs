@@ -8,7 +8,7 @@ use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use app::ssr::heal::{Rule, RuleConfig};
+use app::ssr::heal::{Rule, RuleConfig, RuleSet};
 
 use crate::outgoing::{Outgoing, OutgoingTlsConfig};
 use crate::tls::Tls;
@@ -511,7 +511,11 @@ impl Config {
             if self.prometheus.url.is_empty() { "(off)" } else { &self.prometheus.url },
             self.engine.concurrency,
             self.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
-        ) + &self.http.summary()
+        ) + &self
+            .build_rules()
+            .map(|rules| format!("rules_hash = {}\n", RuleSet::new(rules).hash()))
+            .unwrap_or_default()
+            + &self.http.summary()
             + &self.retention.summary(&self.audit_export_dir())
     }
 }

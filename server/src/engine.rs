@@ -16,7 +16,7 @@ use app::ssr::alert::format_utc;
 use app::ssr::changes::Changes;
 use app::ssr::db::inbox::Decided;
 use app::ssr::db::runs;
-use app::ssr::heal::{Decision, Rule};
+use app::ssr::heal::{Decision, Rule, RuleSet};
 use app::ssr::utc::Utc;
 
 use crate::intake::Resolutions;
@@ -36,7 +36,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 /// The reactions to decisions, run by the inbox writer after each commit.
 #[derive(Clone, Debug)]
 pub struct Reactions {
-    rules: Arc<[Rule]>,
+    rules: Arc<RuleSet>,
     metrics: Arc<Metrics>,
     notifier: Notifier,
     /// Poked after a commit that decided something: the gauges are due.
@@ -47,7 +47,7 @@ pub struct Reactions {
 
 impl Reactions {
     pub fn new(
-        rules: Arc<[Rule]>,
+        rules: Arc<RuleSet>,
         metrics: Arc<Metrics>,
         notifier: Notifier,
         housekeeping: Arc<Notify>,
@@ -121,7 +121,7 @@ impl Reactions {
 #[derive(Clone, Debug)]
 pub struct Engine {
     pool: SqlitePool,
-    rules: Arc<[Rule]>,
+    rules: Arc<RuleSet>,
     metrics: Arc<Metrics>,
     /// Poked by the reactions after each commit that decided something.
     wake: Arc<Notify>,
@@ -140,7 +140,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         pool: SqlitePool,
-        rules: Arc<[Rule]>,
+        rules: Arc<RuleSet>,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
         resolutions: Resolutions,

@@ -19,7 +19,7 @@ use app::ssr::db::inbox::{
     ReconciledAlert, Written,
 };
 use app::ssr::db::notifications::StoredBody;
-use app::ssr::heal::{prejudge, Prejudged, Rule};
+use app::ssr::heal::{prejudge, Prejudged, RuleSet};
 use app::ssr::inventory::InventoryHosts;
 
 use crate::engine::Reactions;
@@ -142,7 +142,7 @@ pub struct Inbox {
     tx: mpsc::Sender<Job>,
     tail: WalTail,
     resolutions: Resolutions,
-    rules: Arc<[Rule]>,
+    rules: Arc<RuleSet>,
     hosts: InventoryHosts,
 }
 
@@ -167,7 +167,7 @@ impl Inbox {
     /// writer ends when every `Inbox` handle is dropped.
     pub fn start(
         database: &Path,
-        rules: Arc<[Rule]>,
+        rules: Arc<RuleSet>,
         hosts: InventoryHosts,
         metrics: Arc<Metrics>,
         reactions: Reactions,
@@ -231,7 +231,7 @@ impl Inbox {
 
 /// The writer thread's state: what it decides with, and whom it tells.
 struct Writer {
-    rules: Arc<[Rule]>,
+    rules: Arc<RuleSet>,
     hosts: InventoryHosts,
     metrics: Arc<Metrics>,
     reactions: Reactions,
@@ -348,7 +348,7 @@ impl Writer {
 /// Writes the deliveries in one transaction; all or nothing.
 fn write_together(
     conn: &mut Connection,
-    rules: &[Rule],
+    rules: &RuleSet,
     hosts: &InventoryHosts,
     deliveries: &[Arc<Delivery>],
 ) -> Result<Written, app::ssr::db::inbox::Error> {
@@ -419,14 +419,15 @@ mod tests {
         app::ssr::db::migrate(&pool).await.unwrap();
         let metrics = Metrics::new();
         let hosts = InventoryHosts::fixed(Default::default());
+        let no_rules = Arc::new(RuleSet::new(Vec::new()));
         let reactions = Reactions::new(
-            Arc::from([]),
+            no_rules.clone(),
             metrics.clone(),
             crate::notify::Notifier::new(pool.clone(), &Default::default()),
             Arc::default(),
             Default::default(),
         );
-        let (inbox, _writer) = Inbox::start(&path, Arc::from([]), hosts, metrics.clone(), reactions).unwrap();
+        let (inbox, _writer) = Inbox::start(&path, no_rules, hosts, metrics.clone(), reactions).unwrap();
 
         // The writer answers a job before its own checkpoint, and handles jobs one after another:
         // once the answer to a later job arrives, the work after the earlier commit is done.

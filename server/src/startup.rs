@@ -16,7 +16,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use app::model::Role;
 use app::ssr::changes::Changes;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
-use app::ssr::heal::Rule;
+use app::ssr::heal::RuleSet;
 use app::ssr::{auth, db, AppState};
 
 use crate::config::Config;
@@ -150,7 +150,7 @@ pub struct Services {
     pub intake: WebhookState,
     pub engine: Engine,
     pub worker: Worker,
-    pub rules: Arc<[Rule]>,
+    pub rules: Arc<RuleSet>,
     /// The inventory's hosts, which a `--limit` must name.
     pub inventory: InventoryHosts,
     /// The inbox writer; it ends once every handle to the inbox is dropped.
@@ -162,7 +162,7 @@ pub struct Services {
 /// Builds the services over an open database; `stop` (the root token) stops their loops.
 pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
-    let rules: Arc<[Rule]> = config.build_rules()?.into();
+    let rules = Arc::new(RuleSet::new(config.build_rules()?));
     let inventory =
         InventoryHosts::new(config.ansible.inventory_command.clone(), config.ansible.inventory.clone());
     let changes = Changes::default();

@@ -17,7 +17,7 @@ use app::ssr::alert::{format_utc, now_utc};
 use app::ssr::changes::Changes;
 use app::ssr::db::run_verification::{self, VerifyingRun};
 use app::ssr::db::runs;
-use app::ssr::heal::Rule;
+use app::ssr::heal::RuleSet;
 
 use crate::metrics::{Metrics, ResultLabel};
 use crate::notify::{Event, Notifier};
@@ -48,7 +48,7 @@ pub const STOPPED_PAST_WINDOW: &str =
 #[derive(Clone, Debug)]
 pub struct Verifier {
     pool: SqlitePool,
-    rules: Arc<[Rule]>,
+    rules: Arc<RuleSet>,
     prometheus: Option<Prometheus>,
     metrics: Arc<Metrics>,
     notifier: Notifier,
@@ -67,7 +67,7 @@ impl Verifier {
     /// the `with_*` methods give it the outside world.
     pub fn new(
         pool: SqlitePool,
-        rules: Arc<[Rule]>,
+        rules: Arc<RuleSet>,
         metrics: Arc<Metrics>,
         changes: Changes,
         stop: CancellationToken,

@@ -17,7 +17,7 @@ use app::ssr::alert::now_utc;
 use app::ssr::changes::{Changes, Stamp};
 use app::ssr::db::outbound;
 use app::ssr::db::runs::{self, ClaimedRun, FinishedRun};
-use app::ssr::heal::Rule;
+use app::ssr::heal::{Rule, RuleSet};
 
 mod output;
 
@@ -55,7 +55,7 @@ pub struct WorkerSettings {
 pub struct Worker {
     pool: SqlitePool,
     settings: Arc<WorkerSettings>,
-    rules: Arc<[Rule]>,
+    rules: Arc<RuleSet>,
     /// Takes each run the worker ends with its verification pending.
     verifier: Verifier,
     metrics: Arc<Metrics>,
@@ -78,7 +78,7 @@ impl Worker {
     pub fn new(
         pool: SqlitePool,
         settings: WorkerSettings,
-        rules: Arc<[Rule]>,
+        rules: Arc<RuleSet>,
         verifier: Verifier,
         metrics: Arc<Metrics>,
         changes: Changes,

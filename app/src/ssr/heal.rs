@@ -10,6 +10,7 @@ pub mod matcher;
 pub mod pause;
 mod prejudge;
 mod rule;
+mod rule_set;
 pub mod simulate;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ pub use decide::{decide_batch, Judged};
 pub use hosts::KnownHosts;
 pub use prejudge::{prejudge, Prejudged};
 pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
+pub use rule_set::{LiveRules, RuleSet};
 
 use crate::model::{DecisionReason, RunMode};
 use crate::ssr::alert::AlertStatus;
@@ -29,7 +31,7 @@ use crate::ssr::alert::AlertStatus;
 const MAX_VAR_LEN: usize = 1024;
 
 /// How a rule acts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuleMode {
     /// Run the playbook.

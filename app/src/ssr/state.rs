@@ -5,7 +5,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 
-use crate::ssr::heal::Rule;
+use crate::ssr::heal::RuleSet;
 
 /// Shared, cheaply cloned state of the running server.
 #[derive(Clone, Debug)]
@@ -13,7 +13,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
     /// The validated rules (heal now and replay use today's rules).
-    pub rules: Arc<[Rule]>,
+    pub rules: Arc<RuleSet>,
     /// The inventory's hosts, which a `--limit` must name.
     pub inventory: crate::ssr::inventory::InventoryHosts,
     /// Told of every change the open pages may show (`/api/events`).

@@ -28,7 +28,9 @@ pub fn build_timeline(
     }
     for d in decisions {
         let rule = d.rule.as_deref().map(|r| format!(" by rule {r}")).unwrap_or_default();
-        let text = format!("decision{rule}: {} ({}) — {}", d.outcome, d.reason.replace('_', " "), d.detail);
+        let set = d.rules_hash.as_deref().map(|h| format!(" (rules {h})")).unwrap_or_default();
+        let text =
+            format!("decision{rule}{set}: {} ({}) — {}", d.outcome, d.reason.replace('_', " "), d.detail);
         out.push(entry(&d.at, "decision", text, d.run_id));
     }
     for r in runs.iter().rev() {
@@ -141,11 +143,16 @@ mod tests {
             reason: "enqueued".into(),
             detail: "run heal-nginx.yml on web1".into(),
             run_id: Some(4),
+            rules_hash: Some("0123456789ab".into()),
         };
-        let kinds: Vec<_> = build_timeline(&alert(), "2026-11-22T01:00:00.500Z", &[decision], &[run()])
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let timeline = build_timeline(&alert(), "2026-11-22T01:00:00.500Z", &[decision], &[run()]);
+        let decided = timeline.iter().find(|e| e.kind == "decision").unwrap();
+        assert_eq!(
+            decided.text,
+            "decision by rule nginx-down (rules 0123456789ab): enqueued (enqueued) — run heal-nginx.yml on web1",
+            "the rule set it was made under"
+        );
+        let kinds: Vec<_> = timeline.into_iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,
             ["received", "decision", "queued", "started", "finished", "verified", "delivered", "resolved"]
@@ -164,6 +171,7 @@ mod tests {
             reason: "breaker_open".into(),
             detail: "3 attempts in 1h".into(),
             run_id: None,
+            rules_hash: None,
         };
         let mut r = run();
         r.status = RunStatus::Failed;

@@ -132,6 +132,10 @@ fn the_exporter_configs_and_selfheal_toml_are_valid() {
     run("prometheus-blackbox-exporter", &["--config.check", "--config.file=prometheus/blackbox.yml"]);
     let checked = run(env!("CARGO_BIN_EXE_selfheal"), &["--config", "selfheal.toml", "check-config"]);
     assert!(checked.contains("rules = nginx-down, nginx-runaway-cpu, nginx-memory"), "{checked}");
+    assert!(
+        checked.lines().any(|l| l.strip_prefix("rules_hash = ").is_some_and(|h| h.len() == 12)),
+        "{checked}"
+    );
     // process-exporter has no check flag: its config must at least name the nginx group the
     // alert rules select (groupname="nginx"); the native stack test runs it for real.
     let text = std::fs::read_to_string(repo().join("prometheus/process-exporter.yml")).unwrap();

@@ -25,6 +25,8 @@ pub struct DecisionRow {
     pub reason: String,
     pub detail: String,
     pub run_id: Option<i64>,
+    /// The rule set it was made under (none before it was recorded).
+    pub rules_hash: Option<String>,
 }
 
 /// The list columns of one alert, by id.
@@ -53,7 +55,7 @@ pub async fn alert_extra(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<
 /// Every decision about the alert, oldest first.
 pub async fn alert_decisions(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Vec<DecisionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT at, rule, outcome, reason, detail, run_id FROM decisions WHERE alert_id = ? ORDER BY id",
+        "SELECT at, rule, outcome, reason, detail, run_id, rules_hash FROM decisions WHERE alert_id = ? ORDER BY id",
     )
     .bind(id)
     .fetch_all(ex)

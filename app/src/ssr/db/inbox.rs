@@ -15,7 +15,7 @@ pub use rusqlite::{Connection, Error};
 use super::alerts::{NewNotification, StoredNotification};
 use super::notifications::StoredBody;
 use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
-use crate::ssr::heal::{KnownHosts, Rule};
+use crate::ssr::heal::{KnownHosts, RuleSet};
 use crate::ssr::inventory::InventoryHosts;
 
 mod decide;
@@ -114,7 +114,7 @@ pub struct Written {
 /// alert without a verdict is prejudged here, against the inventory's hosts (`hosts`).
 pub fn write_batch(
     conn: &mut Connection,
-    rules: &[Rule],
+    rules: &RuleSet,
     hosts: &InventoryHosts,
     batch: &[NewNotification<'_>],
 ) -> rusqlite::Result<Written> {
@@ -154,7 +154,7 @@ pub struct ReconciledAlert {
 /// the same commit, as [`write_batch`] does. Returns the decided new episodes.
 pub fn write_reconciled(
     conn: &mut Connection,
-    rules: &[Rule],
+    rules: &RuleSet,
     hosts: &KnownHosts,
     alerts: &[ReconciledAlert],
 ) -> rusqlite::Result<Vec<Decided>> {
@@ -204,7 +204,7 @@ pub fn write_reconciled(
 /// engine), oldest first, in one commit. Run once by the writer before it takes deliveries.
 pub fn decide_leftovers(
     conn: &mut Connection,
-    rules: &[Rule],
+    rules: &RuleSet,
     hosts: &KnownHosts,
 ) -> rusqlite::Result<Vec<Decided>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

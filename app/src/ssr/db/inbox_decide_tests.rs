@@ -2,7 +2,7 @@
 //! history settles, shadow skips, refused labels, and episodes an earlier version left
 //! undecided.
 use super::*;
-use crate::ssr::heal::{Decision, KnownHosts, Rule};
+use crate::ssr::heal::{Decision, KnownHosts, Rule, RuleSet};
 
 /// The FIRING fixture's rule for the writer's decisions, in `mode` (a JSON rule mode).
 fn nginx_rule(mode: &str) -> Rule {
@@ -30,7 +30,7 @@ fn write_one(db: &mut TestDb, rules: &[Rule], sha: &str, alerts: &[NewAlert]) ->
     let hosts = KnownHosts::default();
     let verdicts: Vec<_> = alerts.iter().map(|a| verdict_of(rules, &hosts, a.status, &a.labels)).collect();
     let n = NewNotification { verdicts: &verdicts, ..notification(sha, "2026-01-01T00:00:00.000Z", alerts) };
-    write_batch(&mut db.conn, rules, &no_hosts(), &[n]).unwrap()
+    write_batch(&mut db.conn, &RuleSet::new(rules.to_vec()), &no_hosts(), &[n]).unwrap()
 }
 
 fn fixture_alerts() -> Vec<NewAlert> {
@@ -58,6 +58,9 @@ async fn the_writer_queues_the_run_in_the_same_commit_and_decides_a_repeat_never
     .unwrap();
     assert_eq!((status.as_str(), requested_by.as_str()), ("queued", RULES_REQUESTER));
     assert_eq!((alert_id, decision_run), (first.decided[0].alert_id, run_id));
+    let hash: Option<String> =
+        sqlx::query_scalar("SELECT rules_hash FROM decisions").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(hash.as_deref(), Some(RuleSet::new(rules.to_vec()).hash()), "the rule set it was made under");
     // The same episode again (a retry): not new, so not decided again.
     let again = write_one(&mut db, &rules, "bb", &alerts);
     assert!(again.decided.is_empty());
@@ -138,7 +141,7 @@ async fn two_new_episodes_on_one_target_in_one_batch_make_one_run() {
 #[tokio::test]
 async fn an_alert_without_a_verdict_is_prejudged_by_the_writer() {
     let mut db = test_db().await;
-    let rules = [nginx_rule("approval")];
+    let rules = RuleSet::new(vec![nginx_rule("approval")]);
     let alerts = fixture_alerts();
     let n = notification("aa", "2026-01-01T00:00:00.000Z", &alerts);
     assert!(n.verdicts.is_empty());
@@ -200,7 +203,7 @@ async fn episodes_an_earlier_version_left_undecided_are_decided_in_chunks() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let rules = [nginx_rule("auto")];
+    let rules = RuleSet::new(vec![nginx_rule("auto")]);
     let decided = decide_leftovers(&mut db.conn, &rules, &KnownHosts::default()).unwrap();
     assert_eq!(decided.len(), 600);
     assert!(decided.iter().all(|d| d.reason() == "no_rule"));
@@ -224,7 +227,7 @@ async fn reconciliation_adds_only_unknown_episodes_and_decides_them() {
         ReconciledAlert { alert: normalise_payload(&p).unwrap().remove(0), receiver: Some("heal".into()) };
     let hosts = crate::ssr::heal::KnownHosts::default();
     let reconcile = |db: &mut TestDb, a: &ReconciledAlert| {
-        write_reconciled(&mut db.conn, &[], &hosts, std::slice::from_ref(a)).unwrap()
+        write_reconciled(&mut db.conn, &RuleSet::new(Vec::new()), &hosts, std::slice::from_ref(a)).unwrap()
     };
     assert_eq!(reconcile(&mut db, &alert).len(), 1, "new: stored and decided");
     assert!(reconcile(&mut db, &alert).is_empty(), "known: nothing");

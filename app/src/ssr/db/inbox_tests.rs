@@ -204,7 +204,7 @@ fn each_shape_binds_one_placeholder_per_value() {
         let sql = statement_sql(&ALERT_SQL, ALERT_COLUMNS, ALERT_ROW, ALERT_CONFLICT, rows);
         assert_eq!(sql.matches('?').count(), rows * 18, "{rows} rows");
         let sql = statement_sql(&DECISION_SQL, DECISION_COLUMNS, DECISION_ROW, "", rows);
-        assert_eq!(sql.matches('?').count(), rows * 7, "{rows} rows");
+        assert_eq!(sql.matches('?').count(), rows * 8, "{rows} rows");
         let sql = statement_sql(&AUDIT_SQL, AUDIT_COLUMNS, AUDIT_ROW, "", rows);
         assert_eq!(sql.matches('?').count(), rows * 5, "{rows} rows");
         let sql = statement_sql(

@@ -5,13 +5,13 @@ use std::path::{Component, Path};
 use std::time::Duration;
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::matcher::Matcher;
 use super::RuleMode;
 
-/// A `[[rules]]` entry as written in `selfheal.toml`.
-#[derive(Clone, Debug, Deserialize)]
+/// A `[[rules]]` entry as written in `selfheal.toml` (serialised only to hash a rule set).
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     pub name: String,

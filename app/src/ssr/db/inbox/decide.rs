@@ -18,8 +18,8 @@ use crate::ssr::db::pauses::PAUSED_SCOPES_SQL;
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
 use crate::ssr::heal::pause::Paused;
 use crate::ssr::heal::{
-    breaker, decide_batch, in_flight_detail, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip,
-    SkipReason, TargetHistory,
+    breaker, decide_batch, in_flight_detail, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule,
+    RuleSet, Skip, SkipReason, TargetHistory,
 };
 
 /// Who the runs the rules queue are requested by (what cooldown and breaker count).
@@ -77,7 +77,7 @@ pub fn verdict_of(rules: &[Rule], hosts: &KnownHosts, status: AlertStatus, label
 /// labels. The caller marks the alerts decided and commits.
 pub fn decide_and_store(
     tx: &Transaction<'_>,
-    rules: &[Rule],
+    rules: &RuleSet,
     episodes: &[NewEpisode<'_>],
     now: OffsetDateTime,
     now_text: &str,
@@ -194,7 +194,7 @@ fn enqueue(tx: &Transaction<'_>, run: &NewRun<'_>) -> rusqlite::Result<Option<i6
 /// refusal, naming its alerts): a few multi-row statements.
 fn store_decisions(
     tx: &Transaction<'_>,
-    rules: &[Rule],
+    rules: &RuleSet,
     decided: &[Decided],
     now: &str,
 ) -> rusqlite::Result<()> {
@@ -209,7 +209,12 @@ fn store_decisions(
             let rule = d.rule.and_then(|i| rules.get(i)).map(Rule::name);
             let (outcome, reason, detail) = decision_columns(&d.decision);
             let run = d.run_id.or(d.covered_by);
-            bind_all(&mut stmt, &mut at, &[&d.alert_id, &now, &rule, &outcome, &reason, &detail, &run])?;
+            let hash = rules.hash();
+            bind_all(
+                &mut stmt,
+                &mut at,
+                &[&d.alert_id, &now, &rule, &outcome, &reason, &detail, &run, &hash],
+            )?;
         }
         stmt.raw_execute()?;
     }

@@ -50,8 +50,8 @@ pub(super) const RECONCILED_ALERT_SQL: &str =
      ON CONFLICT (fingerprint, starts_at) DO NOTHING RETURNING id";
 
 pub(super) const DECISION_COLUMNS: &str =
-    "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id) VALUES ";
-pub(super) const DECISION_ROW: &str = "(?,?,?,?,?,?,?)";
+    "INSERT INTO decisions (alert_id, at, rule, outcome, reason, detail, run_id, rules_hash) VALUES ";
+pub(super) const DECISION_ROW: &str = "(?,?,?,?,?,?,?,?)";
 
 pub(super) const AUDIT_COLUMNS: &str =
     "INSERT INTO audit_events (actor, action, target, detail, source) VALUES ";

@@ -84,6 +84,9 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Which alerts heal how (`[[rules]]`), first match wins.
     pub rules: Vec<RuleConfig>,
+    /// The file this was read from (none: the default file, if any): read again on SIGHUP.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// `[ansible]`: the playbook allowlist and the runner.
@@ -214,6 +217,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             rules: Vec::new(),
+            source: None,
         }
     }
 }
@@ -295,8 +299,9 @@ impl Config {
                 .map_or_else(|| key.as_str().replace("__", "."), |(_, to)| (*to).to_owned())
                 .into()
         });
-        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        let mut config: Config = figment.merge(env).extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
         config.validate()?;
+        config.source = path.map(Path::to_path_buf);
         Ok(config)
     }
 

@@ -16,7 +16,7 @@ use app::ssr::alert::format_utc;
 use app::ssr::changes::Changes;
 use app::ssr::db::inbox::Decided;
 use app::ssr::db::runs;
-use app::ssr::heal::{Decision, Rule, RuleSet};
+use app::ssr::heal::{Decision, LiveRules, Rule, RuleSet};
 use app::ssr::utc::Utc;
 
 use crate::intake::Resolutions;
@@ -36,7 +36,6 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 /// The reactions to decisions, run by the inbox writer after each commit.
 #[derive(Clone, Debug)]
 pub struct Reactions {
-    rules: Arc<RuleSet>,
     metrics: Arc<Metrics>,
     notifier: Notifier,
     /// Poked after a commit that decided something: the gauges are due.
@@ -47,19 +46,18 @@ pub struct Reactions {
 
 impl Reactions {
     pub fn new(
-        rules: Arc<RuleSet>,
         metrics: Arc<Metrics>,
         notifier: Notifier,
         housekeeping: Arc<Notify>,
         changes: Changes,
     ) -> Reactions {
-        Reactions { rules, metrics, notifier, housekeeping, changes }
+        Reactions { metrics, notifier, housekeeping, changes }
     }
 
-    /// After a commit: counts and logs each decision, tells the pages (and, for a queued run,
+    /// After a commit of `decided` (made under `rules`, the writer's snapshot): counts and logs each decision, tells the pages (and, for a queued run,
     /// the worker) what changed, and tells people about a breaker that just opened. Called on
     /// the writer's thread, inside the runtime (notifications are sent from tasks of their own).
-    pub fn after_commit(&self, decided: &[Decided]) {
+    pub fn after_commit(&self, rules: &RuleSet, decided: &[Decided]) {
         if decided.is_empty() {
             // Stored or resolved, not decided: a page may still show it.
             self.changes.touch(&[Topic::Alerts]);
@@ -76,7 +74,7 @@ impl Reactions {
                 None => by_reason.push((reason, 1)),
             }
             queued |= d.run_id.is_some();
-            let rule = d.rule.and_then(|i| self.rules.get(i));
+            let rule = d.rule.and_then(|i| rules.get(i));
             tracing::info!(alert.id = d.alert_id, rule = rule.map_or("-", Rule::name), reason, run.id = ?d.run_id, "decided");
             if let (Some(target), Some(r), Decision::Skip(s)) = (&d.breaker_opened, rule, &d.decision) {
                 opened = true;
@@ -121,7 +119,7 @@ impl Reactions {
 #[derive(Clone, Debug)]
 pub struct Engine {
     pool: SqlitePool,
-    rules: Arc<RuleSet>,
+    rules: LiveRules,
     metrics: Arc<Metrics>,
     /// Poked by the reactions after each commit that decided something.
     wake: Arc<Notify>,
@@ -140,7 +138,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         pool: SqlitePool,
-        rules: Arc<RuleSet>,
+        rules: LiveRules,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
         resolutions: Resolutions,
@@ -201,7 +199,7 @@ impl Engine {
     /// reset) goes back to 0 rather than vanishing, so alerts on it resolve.
     async fn update_gauges(&self) -> Result<(), sqlx::Error> {
         self.metrics.queue_depth.set(runs::queue_depth(&self.pool).await?);
-        let open = app::ssr::actions::open_breakers(&self.pool, &self.rules).await?;
+        let open = app::ssr::actions::open_breakers(&self.pool, &self.rules.current()).await?;
         let breakers = open.into_iter().map(|b| BreakerLabel { rule: b.rule, target: b.target });
         let mut moved = Vec::new();
         if report(&self.metrics.breaker_open, &self.breakers_seen, breakers) {

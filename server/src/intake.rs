@@ -19,7 +19,7 @@ use app::ssr::db::inbox::{
     ReconciledAlert, Written,
 };
 use app::ssr::db::notifications::StoredBody;
-use app::ssr::heal::{prejudge, Prejudged, RuleSet};
+use app::ssr::heal::{prejudge, LiveRules, Prejudged, RuleSet};
 use app::ssr::inventory::InventoryHosts;
 
 use crate::engine::Reactions;
@@ -112,6 +112,9 @@ pub struct Delivery {
     /// [`Inbox::prejudge`] of each alert, in order (an alert without one is prejudged by the
     /// writer).
     pub verdicts: Vec<Prejudged>,
+    /// The rules the verdicts were made under: a reload since makes the writer judge again
+    /// (a verdict names its rule by position in its own rule set).
+    pub verdicts_under: Option<Arc<RuleSet>>,
 }
 
 /// Why a delivery was not stored.
@@ -142,7 +145,7 @@ pub struct Inbox {
     tx: mpsc::Sender<Job>,
     tail: WalTail,
     resolutions: Resolutions,
-    rules: Arc<RuleSet>,
+    rules: LiveRules,
     hosts: InventoryHosts,
 }
 
@@ -167,7 +170,7 @@ impl Inbox {
     /// writer ends when every `Inbox` handle is dropped.
     pub fn start(
         database: &Path,
-        rules: Arc<RuleSet>,
+        rules: LiveRules,
         hosts: InventoryHosts,
         metrics: Arc<Metrics>,
         reactions: Reactions,
@@ -193,15 +196,21 @@ impl Inbox {
         self.resolutions.clone()
     }
 
-    /// What the writer's rules make of an alert before history: call on the request's own
-    /// thread, so the writer only reads history.
+    /// The rules in force now: the ones [`Inbox::prejudge`] is to be given.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules.current()
+    }
+
+    /// What `rules` ([`Inbox::rules`]) make of an alert before history: call on the request's
+    /// own thread, so the writer only reads history.
     pub fn prejudge(
         &self,
+        rules: &RuleSet,
         status: AlertStatus,
         labels: &std::collections::BTreeMap<String, String>,
     ) -> Prejudged {
         // Cached (listed again only after the inventory changed; serve keeps it warm).
-        prejudge(&self.rules, &self.hosts.current(), status, labels)
+        prejudge(rules, &self.hosts.current(), status, labels)
     }
 
     /// The signal [`run_checkpointer`] gives this inbox's writer.
@@ -231,7 +240,7 @@ impl Inbox {
 
 /// The writer thread's state: what it decides with, and whom it tells.
 struct Writer {
-    rules: Arc<RuleSet>,
+    rules: LiveRules,
     hosts: InventoryHosts,
     metrics: Arc<Metrics>,
     reactions: Reactions,
@@ -247,10 +256,11 @@ impl Writer {
     /// the deliveries as one transaction, answer, repeat. Waiting a little for a fuller batch
     /// was measured (200 and 500 µs when fewer than 16 wait) and gained nothing.
     fn run(self, mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
-        match decide_leftovers(&mut conn, &self.rules, &self.hosts.current()) {
+        let rules = self.rules.current();
+        match decide_leftovers(&mut conn, &rules, &self.hosts.current()) {
             Ok(decided) if !decided.is_empty() => {
                 tracing::info!(decided = decided.len(), "decided episodes an earlier version left undecided");
-                self.reactions.after_commit(&decided);
+                self.reactions.after_commit(&rules, &decided);
             }
             Ok(_) => {}
             Err(e) => {
@@ -260,6 +270,8 @@ impl Writer {
         }
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
+            // One rule set per batch: a reload takes effect at the next.
+            let rules = self.rules.current();
             let mut deliveries = Vec::with_capacity(batch.len());
             let mut replies = Vec::with_capacity(batch.len());
             let mut reconciles = Vec::new();
@@ -273,12 +285,12 @@ impl Writer {
                 }
             }
             if !deliveries.is_empty() {
-                self.deliver(&mut conn, deliveries, replies);
+                self.deliver(&mut conn, &rules, deliveries, replies);
             }
             for (alerts, reply) in reconciles {
-                let outcome = write_reconciled(&mut conn, &self.rules, &self.hosts.current(), &alerts);
+                let outcome = write_reconciled(&mut conn, &rules, &self.hosts.current(), &alerts);
                 if let Ok(decided) = &outcome {
-                    self.reactions.after_commit(decided);
+                    self.reactions.after_commit(&rules, decided);
                 } else {
                     self.metrics.db_error("inbox_reconcile");
                 }
@@ -300,18 +312,19 @@ impl Writer {
     fn deliver(
         &self,
         conn: &mut Connection,
+        rules: &Arc<RuleSet>,
         deliveries: Vec<Arc<Delivery>>,
         replies: Vec<oneshot::Sender<Result<StoredNotification, InboxError>>>,
     ) {
         self.metrics.inbox_batch_size.observe(deliveries.len() as f64);
         let outcomes: Vec<Result<StoredNotification, app::ssr::db::inbox::Error>> = match write_together(
             conn,
-            &self.rules,
+            rules,
             &self.hosts,
             &deliveries,
         ) {
             Ok(written) => {
-                self.reactions.after_commit(&written.decided);
+                self.reactions.after_commit(rules, &written.decided);
                 written.stored.into_iter().map(Ok).collect()
             }
             Err(e) => {
@@ -321,9 +334,8 @@ impl Writer {
                 deliveries
                     .iter()
                     .map(|d| {
-                        let mut written =
-                            write_together(conn, &self.rules, &self.hosts, std::slice::from_ref(d))?;
-                        self.reactions.after_commit(&written.decided);
+                        let mut written = write_together(conn, rules, &self.hosts, std::slice::from_ref(d))?;
+                        self.reactions.after_commit(rules, &written.decided);
                         Ok(written.stored.remove(0))
                     })
                     .collect()
@@ -348,7 +360,7 @@ impl Writer {
 /// Writes the deliveries in one transaction; all or nothing.
 fn write_together(
     conn: &mut Connection,
-    rules: &RuleSet,
+    rules: &Arc<RuleSet>,
     hosts: &InventoryHosts,
     deliveries: &[Arc<Delivery>],
 ) -> Result<Written, app::ssr::db::inbox::Error> {
@@ -365,7 +377,11 @@ fn write_together(
             truncated_alerts: d.truncated_alerts,
             payload: &d.raw,
             alerts: &d.alerts,
-            verdicts: &d.verdicts,
+            // Made under other rules (a reload came between): the writer judges again.
+            verdicts: match &d.verdicts_under {
+                Some(set) if Arc::ptr_eq(set, rules) => &d.verdicts,
+                _ => &[],
+            },
         })
         .collect();
     write_batch(conn, rules, hosts, &batch)
@@ -388,6 +404,7 @@ mod tests {
             truncated_alerts: 0,
             raw: app::ssr::db::notifications::pack(&format!("{{\"n\":{n}}}")).unwrap(),
             verdicts: Vec::new(),
+            verdicts_under: None,
             alerts: vec![NewAlert {
                 fingerprint,
                 starts_at: "2026-11-22T01:25:10.341Z".to_owned(),
@@ -419,9 +436,8 @@ mod tests {
         app::ssr::db::migrate(&pool).await.unwrap();
         let metrics = Metrics::new();
         let hosts = InventoryHosts::fixed(Default::default());
-        let no_rules = Arc::new(RuleSet::new(Vec::new()));
+        let no_rules = LiveRules::from(Vec::new());
         let reactions = Reactions::new(
-            no_rules.clone(),
             metrics.clone(),
             crate::notify::Notifier::new(pool.clone(), &Default::default()),
             Arc::default(),

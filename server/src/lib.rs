@@ -18,6 +18,7 @@ pub mod notify;
 pub mod outgoing;
 pub mod raw_notification;
 pub mod reconcile;
+pub mod reload;
 pub mod retention;
 pub mod rules_test;
 pub mod shutdown;

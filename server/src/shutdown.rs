@@ -1,5 +1,32 @@
-//! Waits for SIGINT or SIGTERM, whichever comes first.
+//! The process's signals: SIGINT or SIGTERM, whichever comes first, stops it; SIGHUP asks the
+//! parts that can to read their files again.
+use std::future::Future;
+
 use tokio::signal;
+use tokio_util::sync::CancellationToken;
+
+/// Runs `each` on every SIGHUP until `stop` (`what` names it in the log if SIGHUP cannot be
+/// listened for).
+pub async fn on_each_sighup<F, Fut>(what: &str, stop: CancellationToken, mut each: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut hangups = match signal::unix::signal(signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, what, "cannot listen for SIGHUP: only a restart reloads it");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            got = hangups.recv() => if got.is_none() { return },
+        }
+        each().await;
+    }
+}
 
 /// Resolves when the process is asked to stop.
 pub async fn signal() {

@@ -16,7 +16,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use app::model::Role;
 use app::ssr::changes::Changes;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
-use app::ssr::heal::RuleSet;
+use app::ssr::heal::{LiveRules, RuleSet};
 use app::ssr::{auth, db, AppState};
 
 use crate::config::Config;
@@ -150,7 +150,7 @@ pub struct Services {
     pub intake: WebhookState,
     pub engine: Engine,
     pub worker: Worker,
-    pub rules: Arc<RuleSet>,
+    pub rules: LiveRules,
     /// The inventory's hosts, which a `--limit` must name.
     pub inventory: InventoryHosts,
     /// The inbox writer; it ends once every handle to the inbox is dropped.
@@ -162,20 +162,14 @@ pub struct Services {
 /// Builds the services over an open database; `stop` (the root token) stops their loops.
 pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
-    let rules = Arc::new(RuleSet::new(config.build_rules()?));
+    let rules = LiveRules::new(RuleSet::new(config.build_rules()?));
     let inventory =
         InventoryHosts::new(config.ansible.inventory_command.clone(), config.ansible.inventory.clone());
     let changes = Changes::default();
     let housekeeping = Arc::new(tokio::sync::Notify::new());
     let outgoing = config.outgoing();
     let notifier = Notifier::new(pool.clone(), &outgoing);
-    let reactions = Reactions::new(
-        rules.clone(),
-        metrics.clone(),
-        notifier.clone(),
-        housekeeping.clone(),
-        changes.clone(),
-    );
+    let reactions = Reactions::new(metrics.clone(), notifier.clone(), housekeeping.clone(), changes.clone());
     let (inbox, writer) =
         Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), reactions)?;
     let engine = Engine::new(
@@ -284,12 +278,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = app_state(&config, &pool, &services);
     let Services { intake, engine, worker, rules, inventory, writer, changes } = services;
     recover_runs(&pool, &intake.metrics).await?;
-    tracing::info!(rules = rules.len(), "healing engine ready");
+    let set = rules.current();
+    tracing::info!(rules = set.len(), rules_hash = set.hash(), "healing engine ready");
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
     // fresh: an edit is listed again within a second, off the request path.
     inventory.current_async().await;
     let tasks = crate::tasks::Tasks::default();
     tasks.spawn("inventory", crate::tasks::keep_inventory_fresh(inventory, stop.clone()));
+    let source = config.source.clone();
+    let reload = crate::reload::reload_on_sighup(source, rules, pool.clone(), changes.clone(), stop.clone());
+    tasks.spawn("rules reload", reload);
     tasks.spawn("engine", engine.run(stop.clone()));
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
     tasks.spawn(

@@ -52,24 +52,18 @@ impl Tls {
 
     /// Reloads on every SIGHUP until `stop`.
     pub async fn reload_on_sighup(self, stop: CancellationToken) {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGHUP: the certificate is reloaded only by a restart");
-                return;
+        crate::shutdown::on_each_sighup("the TLS certificate", stop, || {
+            let this = self.clone();
+            async move {
+                match this.reload() {
+                    Ok(()) => tracing::info!(cert = %this.cert.display(), "TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; the one in use stays")
+                    }
+                }
             }
-        };
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                got = hangups.recv() => if got.is_none() { return },
-            }
-            match self.reload() {
-                Ok(()) => tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded"),
-                Err(e) => tracing::error!(error = %e, "TLS certificate not reloaded; the one in use stays"),
-            }
-        }
+        })
+        .await;
     }
 }
 

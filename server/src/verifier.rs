@@ -17,7 +17,7 @@ use app::ssr::alert::{format_utc, now_utc};
 use app::ssr::changes::Changes;
 use app::ssr::db::run_verification::{self, VerifyingRun};
 use app::ssr::db::runs;
-use app::ssr::heal::RuleSet;
+use app::ssr::heal::LiveRules;
 
 use crate::metrics::{Metrics, ResultLabel};
 use crate::notify::{Event, Notifier};
@@ -48,7 +48,7 @@ pub const STOPPED_PAST_WINDOW: &str =
 #[derive(Clone, Debug)]
 pub struct Verifier {
     pool: SqlitePool,
-    rules: Arc<RuleSet>,
+    rules: LiveRules,
     prometheus: Option<Prometheus>,
     metrics: Arc<Metrics>,
     notifier: Notifier,
@@ -67,7 +67,7 @@ impl Verifier {
     /// the `with_*` methods give it the outside world.
     pub fn new(
         pool: SqlitePool,
-        rules: Arc<RuleSet>,
+        rules: LiveRules,
         metrics: Arc<Metrics>,
         changes: Changes,
         stop: CancellationToken,
@@ -246,7 +246,8 @@ impl Verifier {
         let alertname = run.alertname.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| {
             "the run has no alert to wait for and its rule no `verify` expression".to_owned()
         })?;
-        let rule = self.rules.iter().find(|r| r.name() == run.rule);
+        let rules = self.rules.current();
+        let rule = rules.iter().find(|r| r.name() == run.rule);
         let label = rule.map_or("instance", |r| r.config.target_label.as_str());
         Ok(alert_cleared_expr(alertname, label, &run.target))
     }
@@ -254,7 +255,8 @@ impl Verifier {
     /// How long the condition must keep holding: the rule's `verify_hold`, else as long as
     /// the alert takes to re-fire ([`AlertHolds`]), else the default.
     async fn verify_hold(&self, prometheus: &Prometheus, run: &VerifyingRun) -> Duration {
-        let rule = self.rules.iter().find(|r| r.name() == run.rule);
+        let rules = self.rules.current();
+        let rule = rules.iter().find(|r| r.name() == run.rule);
         if let Some(hold) = rule.and_then(|r| r.config.verify_hold) {
             return hold;
         }
@@ -308,7 +310,7 @@ impl Verifier {
                 Err(e) => tracing::warn!(error = %e, "cannot expire the silence"),
             }
         }
-        if let Some(rule) = self.rules.iter().find(|r| r.name() == run.rule) {
+        if let Some(rule) = self.rules.current().iter().find(|r| r.name() == run.rule) {
             let event =
                 Event::run_ended(run.id, &run.rule, &run.target, run.status, Some(verdict.verification()));
             self.notifier.spawn(&rule.config.notify, event);

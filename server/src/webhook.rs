@@ -197,6 +197,7 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
     let firing = alerts.iter().filter(|a| a.status == AlertStatus::Firing).count() as u64;
     let resolved = alerts.len() as u64 - firing;
     let truncated = payload.truncated_alerts;
+    let rules = state.inbox.rules();
     let delivery = Delivery {
         payload_sha256: format!("{:x}", Sha256::digest(&body)),
         received_at: now_utc(),
@@ -207,7 +208,8 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
         external_url: payload.external_url,
         truncated_alerts: i64::try_from(truncated).unwrap_or(i64::MAX),
         raw,
-        verdicts: payload.alerts.iter().map(|a| state.inbox.prejudge(a.status, &a.labels)).collect(),
+        verdicts: payload.alerts.iter().map(|a| state.inbox.prejudge(&rules, a.status, &a.labels)).collect(),
+        verdicts_under: Some(rules),
         alerts,
     };
     let count = delivery.alerts.len();

@@ -17,7 +17,7 @@ use app::ssr::alert::now_utc;
 use app::ssr::changes::{Changes, Stamp};
 use app::ssr::db::outbound;
 use app::ssr::db::runs::{self, ClaimedRun, FinishedRun};
-use app::ssr::heal::{Rule, RuleSet};
+use app::ssr::heal::{LiveRules, Rule};
 
 mod output;
 
@@ -55,7 +55,7 @@ pub struct WorkerSettings {
 pub struct Worker {
     pool: SqlitePool,
     settings: Arc<WorkerSettings>,
-    rules: Arc<RuleSet>,
+    rules: LiveRules,
     /// Takes each run the worker ends with its verification pending.
     verifier: Verifier,
     metrics: Arc<Metrics>,
@@ -78,7 +78,7 @@ impl Worker {
     pub fn new(
         pool: SqlitePool,
         settings: WorkerSettings,
-        rules: Arc<RuleSet>,
+        rules: LiveRules,
         verifier: Verifier,
         metrics: Arc<Metrics>,
         changes: Changes,
@@ -166,7 +166,7 @@ impl Worker {
 
     async fn execute_inner(&self, run: ClaimedRun) {
         tracing::info!(playbook = %run.playbook, "run started");
-        let rule = self.rules.iter().find(|r| r.name() == run.rule).cloned();
+        let rule = self.rules.current().iter().find(|r| r.name() == run.rule).cloned();
         let silence_id = self.silence(&run, rule.as_ref()).await;
         let (status, verifying) = self.play(&run).await;
         if verifying {

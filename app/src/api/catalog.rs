@@ -16,7 +16,7 @@ pub async fn playbook_catalog() -> Result<Vec<CatalogEntry>, AppError> {
         .await
         .map_err(|e| crate::ssr::internal("catalog failed", e))?;
     let hosts = state.inventory.current_async().await;
-    let mut entries = catalog::catalog(&state.rules, &recent, &hosts);
+    let mut entries = catalog::catalog(&state.rules.current(), &recent, &hosts);
     let any_target = user.role.allows(Role::Admin);
     entries.iter_mut().for_each(|e| e.any_target = any_target);
     Ok(entries)
@@ -41,7 +41,8 @@ pub async fn run_playbook(
     let ask = catalog::CatalogRun { rule: &rule, target: &target, limit: limit.as_deref(), dry_run };
     let hosts = state.inventory.current_async().await;
     let id =
-        catalog::run_from_catalog(&state.pool, &state.rules, &hosts, &user, ask, source.as_deref()).await?;
+        catalog::run_from_catalog(&state.pool, &state.rules.current(), &hosts, &user, ask, source.as_deref())
+            .await?;
     state.changes.touch(&[crate::model::Topic::Runs]);
     leptos_axum::redirect(&format!("/runs/{id}"));
     Ok(id)

@@ -19,7 +19,7 @@ pub async fn heal_now(alert_id: i64, #[server(default)] dry_run: Option<String>)
     let hosts = state.inventory.current_async().await;
     let id = actions::heal_now(
         &state.pool,
-        &state.rules,
+        &state.rules.current(),
         &hosts,
         &user,
         alert_id,
@@ -89,8 +89,15 @@ pub async fn reset_breaker(rule: String, target: String) -> Result<(), AppError>
 
     let user = auth::require_role(Role::Operator).await?;
     let state = app_state()?;
-    actions::reset_breaker(&state.pool, &state.rules, &user, &rule, &target, auth::client_addr().as_deref())
-        .await?;
+    actions::reset_breaker(
+        &state.pool,
+        &state.rules.current(),
+        &user,
+        &rule,
+        &target,
+        auth::client_addr().as_deref(),
+    )
+    .await?;
     state.changes.touch(&[Topic::Breakers]);
     Ok(())
 }
@@ -108,7 +115,7 @@ pub async fn pause_healing(reason: String, #[server(default)] rule: Option<Strin
     let source = auth::client_addr();
     actions::pause_healing(
         &state.pool,
-        &state.rules,
+        &state.rules.current(),
         &user.username,
         rule.as_deref(),
         &reason,
@@ -129,8 +136,14 @@ pub async fn resume_healing(#[server(default)] rule: Option<String>) -> Result<(
     let state = app_state()?;
     let rule = rule.filter(|r| !r.is_empty());
     let source = auth::client_addr();
-    actions::resume_healing(&state.pool, &state.rules, &user.username, rule.as_deref(), source.as_deref())
-        .await?;
+    actions::resume_healing(
+        &state.pool,
+        &state.rules.current(),
+        &user.username,
+        rule.as_deref(),
+        source.as_deref(),
+    )
+    .await?;
     // The worker wakes on it too: the runs the pause held start now.
     state.changes.touch(&[Topic::Pauses]);
     Ok(())
@@ -162,9 +175,16 @@ pub async fn replay_alert(
     let state = app_state()?;
     let hosts = state.inventory.current_async().await;
     let source = auth::client_addr();
-    let outcome =
-        actions::replay(&state.pool, &state.rules, &hosts, &user, alert_id, enqueue, source.as_deref())
-            .await?;
+    let outcome = actions::replay(
+        &state.pool,
+        &state.rules.current(),
+        &hosts,
+        &user,
+        alert_id,
+        enqueue,
+        source.as_deref(),
+    )
+    .await?;
     if outcome.run_id.is_some() {
         state.changes.touch(&[Topic::Runs, Topic::Alerts]);
     }
@@ -209,9 +229,10 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     let hours = heal_stats::hourly(start, &counts, &times);
     let mut all: Vec<i64> = times.iter().map(|(_, ms)| *ms).collect();
     all.sort_unstable();
-    let (open_breakers, nearly_open_breakers) = actions::breakers_to_watch(&state.pool, &state.rules)
-        .await
-        .map_err(|e| internal("breakers failed", e))?;
+    let (open_breakers, nearly_open_breakers) =
+        actions::breakers_to_watch(&state.pool, &state.rules.current())
+            .await
+            .map_err(|e| internal("breakers failed", e))?;
     Ok(Overview {
         firing_alerts: counts_24h.firing_alerts,
         runs_in_flight: counts_24h.runs_in_flight,

@@ -12,5 +12,7 @@ pub async fn list_rules() -> Result<Vec<RuleView>, AppError> {
 
     auth::require_role(Role::Viewer).await?;
     let state = app_state()?;
-    rule_view::rule_views(&state.pool, &state.rules).await.map_err(|e| internal("list rules failed", e))
+    rule_view::rule_views(&state.pool, &state.rules.current())
+        .await
+        .map_err(|e| internal("list rules failed", e))
 }

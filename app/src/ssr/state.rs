@@ -5,7 +5,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 
-use crate::ssr::heal::RuleSet;
+use crate::ssr::heal::LiveRules;
 
 /// Shared, cheaply cloned state of the running server.
 #[derive(Clone, Debug)]
@@ -13,7 +13,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
     /// The validated rules (heal now and replay use today's rules).
-    pub rules: Arc<RuleSet>,
+    pub rules: LiveRules,
     /// The inventory's hosts, which a `--limit` must name.
     pub inventory: crate::ssr::inventory::InventoryHosts,
     /// Told of every change the open pages may show (`/api/events`).

@@ -31,6 +31,7 @@ mod pause;
 mod recovery;
 mod retention;
 mod rules_cases;
+mod rules_reload;
 mod rules_view;
 mod run_tasks;
 mod slow_clients;

@@ -71,6 +71,16 @@ pub enum RulesCommand {
         /// The folder of cases (the shipped ones: ansible/rules-tests).
         dir: std::path::PathBuf,
     },
+    /// What NEW's rules would change against the config's (the one in force): rules added,
+    /// removed, each changed key; then the most recent stored alerts whose decision (before
+    /// history) would differ.
+    Diff {
+        /// The config file with the new rules.
+        new: std::path::PathBuf,
+        /// How many recent alerts to decide again with both.
+        #[arg(long, default_value_t = 1000)]
+        alerts: i64,
+    },
 }
 
 /// `selfheal dev ...`

@@ -6,10 +6,12 @@ use std::future::Future;
 use sqlx::SqlitePool;
 
 use app::ssr::actions;
+use app::ssr::heal::RuleSet;
+use app::ssr::inventory::InventoryHosts;
 
 use crate::cli::{AuditCommand, Command, DevCommand, RetentionCommand, RulesCommand};
 use crate::config::Config;
-use crate::{audit, retention, rules_test, startup, users};
+use crate::{audit, retention, rules_diff, rules_test, startup, users};
 
 /// Runs `command` with `config`.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -21,6 +23,20 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rules(RulesCommand::Test { dir }) => rules_test::run(&dir, &config.build_rules()?),
+        Command::Rules(RulesCommand::Diff { new, alerts }) => {
+            let old = RuleSet::new(config.build_rules()?);
+            let new = RuleSet::new(Config::load(Some(&new))?.build_rules()?);
+            let inventory = config.ansible.inventory.clone();
+            let hosts = InventoryHosts::new(config.ansible.inventory_command.clone(), inventory)
+                .current_async()
+                .await;
+            let past = with_database(&config, Seal::No, |pool| async move {
+                Ok(rules_diff::recent_alerts(&pool, alerts).await?)
+            })
+            .await?;
+            print!("{}", rules_diff::report(&old, &new, &hosts, &past));
+            Ok(())
+        }
         Command::Migrate => {
             with_database(&config, Seal::No, |_| async { Ok(()) }).await?;
             println!("database {} is up to date", config.database.display());

@@ -20,6 +20,7 @@ pub mod raw_notification;
 pub mod reconcile;
 pub mod reload;
 pub mod retention;
+pub mod rules_diff;
 pub mod rules_test;
 pub mod shutdown;
 pub mod silence;

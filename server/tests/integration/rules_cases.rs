@@ -90,3 +90,25 @@ fn a_wrong_case_says_what_is_wrong() {
     let (out, text) = rules_test(&repo().join("selfheal.toml"), empty.path());
     assert!(!out.status.success() && text.contains("no case (*.toml) in"), "{text}");
 }
+
+#[test]
+fn rules_diff_names_each_changed_key_against_the_rules_in_force() {
+    let shipped = std::fs::read_to_string(repo().join("selfheal.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("new.toml");
+    std::fs::write(&changed, shipped.replacen("cooldown = \"5s\"", "cooldown = \"1m\"", 1)).unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", "selfheal.toml", "rules", "diff"])
+        .arg(&changed)
+        .current_dir(repo())
+        .env_remove("SELFHEAL_CONFIG")
+        .env("SELFHEAL_DATABASE", dir.path().join("db/selfheal.db"))
+        .output()
+        .expect("selfheal runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("(in force) -> "), "{text}");
+    assert!(text.contains("  ~ nginx-down: cooldown \"5s\" -> \"1m\"\n"), "{text}");
+    assert_eq!(text.matches("  ~ ").count(), 1, "only that key changed: {text}");
+    assert!(text.contains("of the last 0 alerts, 0 would be decided differently"), "{text}");
+}

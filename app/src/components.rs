@@ -6,6 +6,7 @@ pub mod breaker_reset;
 pub mod chart;
 pub mod empty_state;
 pub mod heal_button;
+pub mod kill_switch;
 pub mod list_nav;
 pub mod live;
 pub mod run_output;

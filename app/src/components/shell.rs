@@ -4,6 +4,7 @@ use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{get_current_user, Logout};
 use crate::api::heal::{list_pauses, nav_counts};
+use crate::components::kill_switch::ResumeButton;
 use crate::components::time::RelTime;
 use crate::error::AppError;
 use crate::model::{CurrentUser, NavFigures, PauseView, Role, Topic};
@@ -88,8 +89,11 @@ fn PauseBanner(pauses: Vec<PauseView>) -> impl IntoView {
             {pauses.into_iter().map(|p| {
                 let what = if p.scope == "*" { "Healing is paused".to_owned() } else { format!("Rule {} is paused", p.scope) };
                 view! {
-                    <p><strong>{what}</strong>": "{p.reason}" — "{p.paused_by}", "<RelTime at=p.paused_at/>
-                       ". New alerts are recorded as paused; queued runs wait."</p>
+                    <div class="banner-line">
+                        <p><strong>{what}</strong>": "{p.reason}" — "{p.paused_by}", "<RelTime at=p.paused_at/>
+                           ". New alerts are recorded as paused; queued runs wait."</p>
+                        <ResumeButton scope=p.scope/>
+                    </div>
                 }
             }).collect_view()}
         </div>

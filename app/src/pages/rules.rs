@@ -7,6 +7,7 @@ use crate::api::heal::ResetBreaker;
 use crate::api::rules::list_rules;
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
+use crate::components::kill_switch::PauseForm;
 use crate::components::live::use_live;
 use crate::components::time::RelTime;
 use crate::model::{BreakerState, RuleView, Topic};
@@ -23,7 +24,8 @@ pub fn RulesPage() -> impl IntoView {
     view! {
         <Title text="Rules"/>
         <h1>"Rules"</h1>
-        <p class="muted">"Loaded from the configuration at start, tried in this order: the first rule whose matchers all hold decides."</p>
+        <p class="muted">"Loaded from the configuration (at start, and again on SIGHUP), tried in this order: the first rule whose matchers all hold decides."</p>
+
         {move || reset.value().get().and_then(Result::err).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -36,6 +38,12 @@ pub fn RulesPage() -> impl IntoView {
                         </EmptyState>
                     }.into_any(),
                     Ok(rules) => view! {
+                        // Inside the loading boundary: the form asks whether the user may act.
+                        <section class="card" data-testid="kill-switch">
+                            <h2>"Kill switch"</h2>
+                            <p class="muted">"While healing is paused, new alerts are recorded as paused and queued runs wait; resume from the banner."</p>
+                            <PauseForm/>
+                        </section>
                         <div data-testid="rules">
                             {rules.into_iter().map(|r| view! { <RuleCard rule=r reset/> }).collect_view()}
                         </div>
@@ -76,7 +84,8 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView 
                 <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
                 <dt>"Notifications"</dt><dd>{notify}</dd>
             </dl>
-            <Breakers rule=name breakers=rule.breakers reset/>
+            <Breakers rule=name.clone() breakers=rule.breakers reset/>
+            <PauseForm rule=name/>
         </section>
     }
 }

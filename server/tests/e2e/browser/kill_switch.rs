@@ -1,0 +1,102 @@
+//! The kill switch from the dashboard (issue 29, item 4): an operator pauses all healing with a
+//! reason on the rules page and the banner says so on every page at once; a viewer sees the
+//! banner but no pause or resume control; the operator resumes from the banner.
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+
+use app::model::Role;
+
+use crate::common::browser::{
+    assert_quiet_console, browser, log_in, text_of, wait_hydrated, wait_path, ONE_BROWSER, WAIT,
+};
+use crate::common::{self, TestApp};
+
+/// How many elements match `css` now.
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+async fn log_out(c: &Client) {
+    c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
+    wait_path(c, "/login").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_pauses_and_resumes_healing_and_a_viewer_only_sees_it() {
+    let Some(_turn) = crate::provisioned("an_operator_pauses_and_resumes_healing_and_a_viewer_only_sees_it")
+    else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    assert!(
+        common::site_root().join("hash.txt").exists(),
+        "run SITE_DIR=target/test-site scripts/build.sh --site first"
+    );
+    let rule = serde_json::json!({ "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml" });
+    let app = TestApp::with(|config, dir| common::one_rule(config, dir, rule)).await;
+    app.add_user("olga", "operator-password-1", Role::Operator).await;
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let addr = app.serve().await;
+    let (c, _chromium) = browser().await;
+
+    log_in(&c, addr, "olga", "operator-password-1").await;
+    wait_path(&c, "/").await;
+    c.goto(&format!("http://{addr}/rules")).await.unwrap();
+    wait_hydrated(&c).await;
+    assert_eq!(count(&c, "[data-testid=pause-banner]").await, 0, "nothing paused yet");
+    assert_eq!(count(&c, "[data-testid=pause-rule]").await, 1, "each rule can be paused on its own");
+    c.find(Locator::Css("[data-testid=pause-all-reason]"))
+        .await
+        .unwrap()
+        .send_keys("database failover")
+        .await
+        .unwrap();
+    c.find(Locator::Css("[data-testid=pause-all]")).await.unwrap().click().await.unwrap();
+    let banner = text_of(&c, "[data-testid=pause-banner]").await;
+    assert!(
+        banner.contains("Healing is paused")
+            && banner.contains("database failover")
+            && banner.contains("olga"),
+        "{banner}"
+    );
+    let paused: i64 = sqlx::query_scalar("SELECT count(*) FROM pauses").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(paused, 1, "stored");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE detail LIKE '%database failover%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(audited >= 1, "audited with its reason");
+    // Every page shows it.
+    c.goto(&format!("http://{addr}/alerts")).await.unwrap();
+    wait_hydrated(&c).await;
+    assert!(text_of(&c, "[data-testid=pause-banner]").await.contains("database failover"));
+    assert_quiet_console(&c, &[]).await;
+
+    // A viewer sees the pause, and no control.
+    log_out(&c).await;
+    log_in(&c, addr, "vera", "viewer-password-1").await;
+    wait_path(&c, "/").await;
+    c.goto(&format!("http://{addr}/rules")).await.unwrap();
+    wait_hydrated(&c).await;
+    assert!(text_of(&c, "[data-testid=pause-banner]").await.contains("database failover"));
+    for control in ["resume", "pause-all", "pause-rule"] {
+        assert_eq!(count(&c, &format!("[data-testid={control}]")).await, 0, "a viewer got {control}");
+    }
+
+    // The operator resumes from the banner; it goes, on its own.
+    log_out(&c).await;
+    log_in(&c, addr, "olga", "operator-password-1").await;
+    wait_path(&c, "/").await;
+    wait_hydrated(&c).await;
+    c.find(Locator::Css("[data-testid=resume]")).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while count(&c, "[data-testid=pause-banner]").await > 0 {
+        assert!(Instant::now() < deadline, "the banner stayed after resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let paused: i64 = sqlx::query_scalar("SELECT count(*) FROM pauses").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(paused, 0);
+    assert_quiet_console(&c, &[]).await;
+}

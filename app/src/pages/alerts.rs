@@ -66,7 +66,7 @@ pub fn AlertsPage() -> impl IntoView {
                     <option value="resolved" selected=move || filter.read().status.as_deref() == Some("resolved")>"resolved"</option>
                 </select>
             </label>
-            <label>"Alert name"<input type="text" name="alertname" prop:value=value(|f| &f.alertname)/></label>
+            <label>"Alert name"<input type="text" name="alertname" placeholder="any part, any case" prop:value=value(|f| &f.alertname)/></label>
             <label>"Severity"
                 <select name="severity">
                     {[("", "any"), ("critical", "critical"), ("warning", "warning"), ("info", "info")].into_iter().map(|(v, text)| view! {
@@ -74,7 +74,7 @@ pub fn AlertsPage() -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
-            <label>"Instance"<input type="text" name="instance" prop:value=value(|f| &f.instance)/></label>
+            <label>"Instance"<input type="text" name="instance" placeholder="any part, any case" prop:value=value(|f| &f.instance)/></label>
             <label>"Text"<input type="search" name="q" maxlength="100" placeholder="name, instance, label…" prop:value=value(|f| &f.q)/></label>
             <label>"Decision"
                 <select name="decision" data-testid="decision-filter">

@@ -38,7 +38,10 @@ pub struct TimeRange {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlertQuery {
     pub status: Option<String>,
+    /// An alert name, exactly (through its index) or, when no alert has that name, as any part
+    /// of one in any case ([`AlertQuery::alertname_contains`], set by `list_alerts`).
     pub alertname: Option<String>,
+    pub alertname_contains: bool,
     pub severity: Option<String>,
     pub instance: Option<String>,
     pub text: Option<String>,
@@ -89,6 +92,7 @@ pub fn alert_query(f: &AlertFilter, now: OffsetDateTime) -> Result<AlertQuery, S
     Ok(AlertQuery {
         status: one_of("status", &f.status, &ALERT_STATUSES)?,
         alertname: exact("alertname", &f.alertname)?,
+        alertname_contains: false,
         severity: exact("severity", &f.severity)?,
         instance: exact("instance", &f.instance)?,
         text: bounded("q", &f.q, MAX_TEXT_LEN)?,

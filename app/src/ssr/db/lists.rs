@@ -1,7 +1,7 @@
 //! Filtered keyset pages of alerts, runs and audit events, newest first: what the lists show
 //! and what the exports stream. Each query carries only the predicates its filter sets, so
 //! SQLite plans every combination for itself; every page walks ids downwards from a cursor.
-use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
+use sqlx::{QueryBuilder, Sqlite, SqliteExecutor, SqlitePool};
 
 use crate::model::Trigger;
 use crate::model::{AlertSummary, AuditEvent, Page, RunSummary};
@@ -80,13 +80,25 @@ pub async fn id_bounds(ex: impl SqliteExecutor<'_>, table: Listed) -> Result<(i6
     .await
 }
 
-/// One page of alerts matching `q`.
+/// One page of alerts matching `q`. A name that some alert has exactly is looked up through
+/// its index; any other is matched as a part of names in any case, within the scan window like
+/// the other unindexed filters (`nginx` finds NginxDown).
 pub async fn list_alerts(
-    ex: impl SqliteExecutor<'_>,
+    pool: &SqlitePool,
     q: &AlertQuery,
     w: Window,
 ) -> Result<Vec<AlertSummary>, sqlx::Error> {
-    alerts_sql("", q, w).build_query_as().fetch_all(ex).await
+    let mut q = std::borrow::Cow::Borrowed(q);
+    if let Some(name) = &q.alertname {
+        let exact: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM alerts WHERE alertname = ?)")
+            .bind(name)
+            .fetch_one(pool)
+            .await?;
+        if !exact {
+            q.to_mut().alertname_contains = true;
+        }
+    }
+    alerts_sql("", &q, w).build_query_as().fetch_all(pool).await
 }
 
 /// The query of [`list_alerts`] after `prefix` (`EXPLAIN QUERY PLAN ` in the plan tests).
@@ -94,9 +106,14 @@ pub fn alerts_sql<'a>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilde
     let mut b = QueryBuilder::new(format!("{prefix}{ALERT_SUMMARY_FROM} WHERE "));
     push_window(&mut b, "a.id", &w);
     push_eq(&mut b, "a.status", &q.status);
-    push_eq(&mut b, "a.alertname", &q.alertname);
-    push_eq(&mut b, "a.severity", &q.severity);
-    push_eq(&mut b, "a.instance", &q.instance);
+    if q.alertname_contains {
+        push_contains(&mut b, "a.alertname", &q.alertname);
+    } else {
+        push_eq(&mut b, "a.alertname", &q.alertname);
+    }
+    // No index on these: a part, in any case, costs what an exact value does.
+    push_contains(&mut b, "a.severity", &q.severity);
+    push_contains(&mut b, "a.instance", &q.instance);
     // `+`: not through the (starts_at, fingerprint) key. Pages walk ids newest first; a range
     // read from that index would be sorted by id in full for every page or export chunk.
     push_range(&mut b, "+a.starts_at", &q.range);
@@ -207,6 +224,14 @@ fn push_window(b: &mut QueryBuilder<'_, Sqlite>, id: &str, w: &Window) {
 fn push_eq<'a>(b: &mut QueryBuilder<'a, Sqlite>, column: &str, value: &'a Option<String>) {
     if let Some(v) = value {
         b.push(format!(" AND {column} = ")).push_bind(v.as_str());
+    }
+}
+
+/// `column` contains `value`, in any case (SQLite's LIKE folds ASCII), its `%`, `_` and `\`
+/// taken literally.
+fn push_contains<'a>(b: &mut QueryBuilder<'a, Sqlite>, column: &str, value: &'a Option<String>) {
+    if let Some(v) = value {
+        b.push(format!(" AND {column} LIKE ")).push_bind(like_pattern(v)).push(" ESCAPE '\\'");
     }
 }
 

@@ -79,6 +79,24 @@ async fn each_alert_filter_selects_its_rows_newest_first() {
         ("alertname", AlertQuery { alertname: text("NginxDown"), ..Default::default() }, vec![5, 2, 1]),
         ("severity", AlertQuery { severity: text("warning"), ..Default::default() }, vec![2]),
         ("instance", AlertQuery { instance: text("web1:9113"), ..Default::default() }, vec![5, 4, 1]),
+        // Filters people type: a part of the value, in any case.
+        (
+            "part of a name, any case",
+            AlertQuery { alertname: text("nginx"), ..Default::default() },
+            vec![5, 2, 1],
+        ),
+        ("a name no alert has", AlertQuery { alertname: text("Nginx_"), ..Default::default() }, vec![]),
+        (
+            "part of a severity, any case",
+            AlertQuery { severity: text("WARN"), ..Default::default() },
+            vec![2],
+        ),
+        (
+            "part of an instance, any case",
+            AlertQuery { instance: text("WEB1"), ..Default::default() },
+            vec![5, 4, 1],
+        ),
+        ("% in an instance is literal", AlertQuery { instance: text("web%"), ..Default::default() }, vec![]),
         (
             "from",
             AlertQuery { range: range("2026-11-03T10:00:00.000Z", None), ..Default::default() },

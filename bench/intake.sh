@@ -47,10 +47,16 @@ trap cleanup EXIT
 if [ -n "$before" ]; then
     # The earlier revision, built in a worktree with the same target dir (its dependencies are
     # shared; only the workspace's own crates build again), then put aside.
+    # Cargo tells the two trees' `app` and `server` apart by file times only: the checkout is
+    # newer than this tree's sources, so without a clean this tree's build reused the earlier
+    # revision's crates (and a before/after run compared one build with itself). Each build
+    # therefore starts with the workspace crates' release artifacts removed.
     repo=$PWD
     git worktree add --detach "$work/before-tree" "$before" >/dev/null
+    cargo clean --release -p app -p server 2>/dev/null
     (cd "$work/before-tree" && CARGO_TARGET_DIR="$repo/target" cargo build --locked --release -p server 2>&1 | tail -1)
     cp target/release/selfheal "$work/selfheal-before"
+    cargo clean --release -p app -p server 2>/dev/null
 fi
 cargo build --locked --release -p server 2>&1 | tail -1
 

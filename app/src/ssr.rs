@@ -15,6 +15,7 @@ pub mod heal_stats;
 pub mod inventory;
 pub mod own_password;
 pub mod recap;
+pub mod reload_rules;
 pub mod rule_view;
 pub mod security;
 pub mod silence;

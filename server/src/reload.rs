@@ -10,6 +10,7 @@ use app::model::Topic;
 use app::ssr::changes::Changes;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::heal::{LiveRules, RuleSet};
+use app::ssr::reload_rules::{ReloadFuture, ReloadsRules};
 use sqlx::SqlitePool;
 
 use crate::config::Config;
@@ -26,48 +27,65 @@ pub async fn reload_on_sighup(
     crate::shutdown::on_each_sighup("the rules", stop, || {
         let (live, pool, changes, source) = (live.clone(), pool.clone(), changes.clone(), source.clone());
         async move {
-            reload(source.as_deref(), &live, &pool, &changes).await;
+            let _ = reload(source.as_deref(), &live, &pool, &changes, "system", Some("sighup")).await;
         }
     })
     .await;
 }
 
-/// One reload: what it did, as audited.
+/// One reload by `actor` (from `source`): `Ok` put in force or unchanged, `Err` refused; the
+/// text as audited.
 pub async fn reload(
     path: Option<&std::path::Path>,
     live: &LiveRules,
     pool: &SqlitePool,
     changes: &Changes,
-) -> String {
+    actor: &str,
+    source: Option<&str>,
+) -> Result<String, String> {
     let old = live.current();
-    let (action, detail) = match Config::load(path).and_then(|c| c.build_rules()) {
+    let outcome = match Config::load(path).and_then(|c| c.build_rules()) {
         Ok(rules) => {
             let new = RuleSet::new(rules);
             if new.hash() == old.hash() {
-                ("rules.reload", format!("rules {} unchanged ({} rules)", old.hash(), old.len()))
+                Ok(format!("rules {} unchanged ({} rules)", old.hash(), old.len()))
             } else {
                 let detail = format!("rules {} -> {} ({} rules)", old.hash(), new.hash(), new.len());
                 live.replace(new);
                 changes.touch(&[Topic::Breakers]);
-                ("rules.reload", detail)
+                Ok(detail)
             }
         }
-        Err(e) => ("rules.reload_refused", format!("rules {} kept: {e}", old.hash())),
+        Err(e) => Err(format!("rules {} kept: {e}", old.hash())),
     };
-    if action == "rules.reload" {
-        tracing::info!(detail, "rules reloaded (other settings need a restart)");
-    } else {
-        tracing::error!(detail, "config reload refused");
-    }
-    let event = NewAuditEvent {
-        actor: "system",
-        action,
-        detail: Some(&detail),
-        source: Some("sighup"),
-        ..Default::default()
+    let (action, detail) = match &outcome {
+        Ok(detail) => {
+            tracing::info!(detail, actor, "rules reloaded (other settings need a restart)");
+            ("rules.reload", detail)
+        }
+        Err(detail) => {
+            tracing::error!(detail, actor, "config reload refused");
+            ("rules.reload_refused", detail)
+        }
     };
+    let event = NewAuditEvent { actor, action, detail: Some(detail), source, ..Default::default() };
     if let Err(e) = record_audit(pool, &event).await {
         tracing::error!(error = %e, "cannot audit the reload");
     }
-    detail
+    outcome
+}
+
+/// The dashboard's reload ([`ReloadsRules`]): the same as SIGHUP, in a person's name.
+#[derive(Clone, Debug)]
+pub struct RulesReloader {
+    pub source: Option<std::path::PathBuf>,
+    pub live: LiveRules,
+    pub pool: SqlitePool,
+    pub changes: Changes,
+}
+
+impl ReloadsRules for RulesReloader {
+    fn reload<'a>(&'a self, actor: &'a str, source: Option<&'a str>) -> ReloadFuture<'a> {
+        Box::pin(reload(self.source.as_deref(), &self.live, &self.pool, &self.changes, actor, source))
+    }
 }

@@ -222,6 +222,12 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
             std::sync::Arc::new(Silencer::new(&config.alertmanager.url, &config.outgoing()))
                 as std::sync::Arc<dyn app::ssr::silence::SilenceAlerts>
         }),
+        reload_rules: Some(std::sync::Arc::new(crate::reload::RulesReloader {
+            source: config.source.clone(),
+            live: services.rules.clone(),
+            pool: pool.clone(),
+            changes: services.changes.clone(),
+        })),
     }
 }
 

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::api::heal::{PauseHealing, ResumeHealing};
-use crate::components::shell::can_act;
+use crate::api::rules::ReloadRules;
+use crate::components::shell::{allowed, can_act};
+use crate::model::Role;
 
 /// "Pause healing" (everything, or `rule`'s) with a required reason; nothing for viewers.
 #[component]
@@ -41,6 +43,22 @@ pub fn ResumeButton(scope: String) -> impl IntoView {
                 <form method="post" action=ResumeHealing::PATH class="inline-form">
                     <input type="hidden" name="rule" value=rule/>
                     <button type="submit" class="btn btn-small" data-testid="resume">"Resume"</button>
+                </form>
+            }
+        })
+    }
+}
+
+/// "Reload rules" from the config file, as SIGHUP does (admins only; the outcome is in the audit
+/// log, and a changed set shows here at once).
+#[component]
+pub fn ReloadRulesButton() -> impl IntoView {
+    let is_admin = allowed(Role::Admin);
+    move || {
+        is_admin.get().then(|| {
+            view! {
+                <form method="post" action=ReloadRules::PATH class="inline-form">
+                    <button type="submit" class="btn btn-small" data-testid="reload-rules">"Reload rules from the config file"</button>
                 </form>
             }
         })

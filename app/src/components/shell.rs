@@ -14,12 +14,14 @@ pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
 
 /// Whether the logged-in user may act (operator or admin). Buttons only: the server checks again.
 pub fn can_act() -> Signal<bool> {
+    allowed(Role::Operator)
+}
+
+/// Whether the signed-in user has at least `role` (false while loading or signed out).
+pub fn allowed(role: Role) -> Signal<bool> {
     let user = use_context::<UserResource>();
     Signal::derive(move || {
-        user.and_then(|u| u.get())
-            .and_then(Result::ok)
-            .flatten()
-            .is_some_and(|u| u.role.allows(Role::Operator))
+        user.and_then(|u| u.get()).and_then(Result::ok).flatten().is_some_and(|u| u.role.allows(role))
     })
 }
 

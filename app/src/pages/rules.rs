@@ -7,7 +7,7 @@ use crate::api::heal::ResetBreaker;
 use crate::api::rules::list_rules;
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
-use crate::components::kill_switch::PauseForm;
+use crate::components::kill_switch::{PauseForm, ReloadRulesButton};
 use crate::components::live::use_live;
 use crate::components::time::RelTime;
 use crate::model::{BreakerState, RuleView, Topic};
@@ -43,6 +43,7 @@ pub fn RulesPage() -> impl IntoView {
                             <h2>"Kill switch"</h2>
                             <p class="muted">"While healing is paused, new alerts are recorded as paused and queued runs wait; resume from the banner."</p>
                             <PauseForm/>
+                            <ReloadRulesButton/>
                         </section>
                         <div data-testid="rules">
                             {rules.into_iter().map(|r| view! { <RuleCard rule=r reset/> }).collect_view()}

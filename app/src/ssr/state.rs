@@ -26,6 +26,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// The Alertmanager to create silences in, when one is configured.
     pub silences: Option<Arc<dyn crate::ssr::silence::SilenceAlerts>>,
+    /// Reads the config file's rules again (the rules page's Reload, for admins).
+    pub reload_rules: Option<Arc<dyn crate::ssr::reload_rules::ReloadsRules>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -38,6 +38,7 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/pauses", "", Some(Role::Viewer)),
     ("/api/pause", "rule=nope&reason=matrix", Some(Role::Operator)),
     ("/api/resume", "rule=nope", Some(Role::Operator)),
+    ("/api/reload_rules", "", Some(Role::Admin)),
     ("/api/catalog", "", Some(Role::Viewer)),
     ("/api/run_playbook", "rule=nope&target=web1", Some(Role::Operator)),
     ("/api/silence_alert", "alert_id=1&hours=1&comment=matrix", Some(Role::Operator)),

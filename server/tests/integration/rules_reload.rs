@@ -103,3 +103,52 @@ async fn sighup_reloads_the_rules_and_refuses_an_invalid_file() {
     assert_eq!(audit[1].0, "rules.reload_refused");
     assert!(audit[1].1.starts_with(&format!("rules {second_set} kept: ")), "{}", audit[1].1);
 }
+
+#[tokio::test]
+async fn an_admin_reloads_the_rules_from_the_dashboard_and_an_operator_may_not() {
+    let rule = serde_json::json!({ "name": "first", "match": { "alertname": "First" }, "playbook": "heal-nginx.yml" });
+    let mut file = std::path::PathBuf::new();
+    let app = crate::common::TestApp::with(|config, dir| {
+        crate::common::one_rule(config, dir, rule);
+        file = dir.join("reloaded.toml");
+        config.source = Some(file.clone());
+    })
+    .await;
+    let ansible = app.config.ansible.dir.display().to_string();
+    let with_rules = |rules: &str| format!("[ansible]\ndir = \"{ansible}\"\n{rules}");
+    let first =
+        "[[rules]]\nname = \"first\"\nmatch = { alertname = \"First\" }\nplaybook = \"heal-nginx.yml\"\n";
+    let second =
+        "[[rules]]\nname = \"second\"\nmatch = { alertname = \"Second\" }\nplaybook = \"heal-nginx.yml\"\n";
+    std::fs::write(&file, with_rules(&format!("{first}{second}"))).unwrap();
+    app.add_user("ada", "admin-password-1", app::model::Role::Admin).await;
+    app.add_user("olga", "operator-password-1", app::model::Role::Operator).await;
+
+    let operator = app.login("olga", "operator-password-1").await;
+    assert_eq!(app.post_form("/api/reload_rules", &[], Some(&operator)).await.status, 403);
+
+    let admin = app.login("ada", "admin-password-1").await;
+    let res = app.post_form("/api/reload_rules", &[], Some(&admin)).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains(" -> ") && res.body.contains("(2 rules)"), "{}", res.body);
+    let rules = app.post_form("/api/rules", &[], Some(&admin)).await.json();
+    let names: Vec<&str> = rules.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["first", "second"], "the page shows the reloaded rules");
+
+    std::fs::write(&file, with_rules("[[rules]]\nname = \"broken\"\n")).unwrap();
+    let refused = app.post_form("/api/reload_rules", &[], Some(&admin)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("kept:"), "{}", refused.body);
+    let rules = app.post_form("/api/rules", &[], Some(&admin)).await.json();
+    assert_eq!(rules.as_array().unwrap().len(), 2, "the rules in force stay");
+    let actors: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, action FROM audit_events WHERE action LIKE 'rules.%' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let want = [
+        ("ada".to_owned(), "rules.reload".to_owned()),
+        ("ada".to_owned(), "rules.reload_refused".to_owned()),
+    ];
+    assert_eq!(actors, want);
+}

@@ -13,10 +13,9 @@ pub async fn reload_rules() -> Result<String, AppError> {
 
     let user = auth::require_role(Role::Admin).await?;
     let state = app_state()?;
-    let reloader = state
-        .reload_rules
-        .as_ref()
-        .ok_or_else(|| respond_with(AppError::Conflict("this server does not reload its rules".to_owned())))?;
+    let reloader = state.reload_rules.as_ref().ok_or_else(|| {
+        respond_with(AppError::Conflict("this server does not reload its rules".to_owned()))
+    })?;
     let source = auth::client_addr();
     reloader.reload(&user.username, source.as_deref()).await.map_err(|e| respond_with(AppError::Invalid(e)))
 }

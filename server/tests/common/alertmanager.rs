@@ -50,7 +50,31 @@ pub fn config_blackhole() -> String {
 }
 
 impl Alertmanager {
+    /// One Alertmanager on its own (no cluster).
     pub async fn start(config_yaml: &str) -> Alertmanager {
+        Alertmanager::start_with(config_yaml, &["--cluster.listen-address=".to_owned()]).await
+    }
+
+    /// One member of a cluster gossiping on 127.0.0.1:`gossip` with `peers` (gossip ports). A
+    /// peer waits `peer_timeout` per position before it sends what the other may have sent.
+    pub async fn start_clustered(
+        config_yaml: &str,
+        gossip: u16,
+        peers: &[u16],
+        peer_timeout: &str,
+    ) -> Alertmanager {
+        let mut args = vec![
+            format!("--cluster.listen-address=127.0.0.1:{gossip}"),
+            format!("--cluster.peer-timeout={peer_timeout}"),
+            "--cluster.settle-timeout=2s".to_owned(),
+            "--cluster.gossip-interval=100ms".to_owned(),
+            "--cluster.pushpull-interval=1s".to_owned(),
+        ];
+        args.extend(peers.iter().map(|p| format!("--cluster.peer=127.0.0.1:{p}")));
+        Alertmanager::start_with(config_yaml, &args).await
+    }
+
+    async fn start_with(config_yaml: &str, cluster: &[String]) -> Alertmanager {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("alertmanager.yml");
         std::fs::write(&config, config_yaml).unwrap();
@@ -59,7 +83,7 @@ impl Alertmanager {
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
+            .args(cluster)
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(log_file(dir.path()))

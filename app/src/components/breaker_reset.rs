@@ -2,22 +2,23 @@
 use leptos::prelude::*;
 
 use crate::api::heal::ResetBreaker;
-use crate::components::shell::can_act;
 
-/// A one-button form that resets the breaker of (`rule`, `target`); nothing for viewers.
+/// A one-button form that resets the breaker of (`rule`, `target`); nothing unless `can_act`
+/// (`shell::allows`, awaited where the breaker is listed).
 #[component]
-pub fn BreakerReset(rule: String, target: String, reset: ServerAction<ResetBreaker>) -> impl IntoView {
-    let can_act = can_act();
-    move || {
-        can_act.get().then(|| {
-            let (rule, target) = (rule.clone(), target.clone());
-            view! {
-                <ActionForm action=reset>
-                    <input type="hidden" name="rule" value=rule/>
-                    <input type="hidden" name="target" value=target/>
-                    <button type="submit" class="btn btn-small" data-testid="reset-breaker">"Reset"</button>
-                </ActionForm>
-            }
-        })
-    }
+pub fn BreakerReset(
+    rule: String,
+    target: String,
+    reset: ServerAction<ResetBreaker>,
+    can_act: bool,
+) -> impl IntoView {
+    can_act.then(|| {
+        view! {
+            <ActionForm action=reset>
+                <input type="hidden" name="rule" value=rule/>
+                <input type="hidden" name="target" value=target/>
+                <button type="submit" class="btn btn-small" data-testid="reset-breaker">"Reset"</button>
+            </ActionForm>
+        }
+    })
 }

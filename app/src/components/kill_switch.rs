@@ -7,45 +7,33 @@ use leptos::server_fn::ServerFn;
 
 use crate::api::heal::{PauseHealing, ResumeHealing};
 use crate::api::rules::ReloadRules;
-use crate::components::shell::{allowed, can_act};
-use crate::model::Role;
 
-/// "Pause healing" (everything, or `rule`'s) with a required reason; nothing for viewers.
+/// "Pause healing" (everything, or `rule`'s) with a required reason. Render it for operators
+/// only (`shell::allows`).
 #[component]
 pub fn PauseForm(#[prop(optional)] rule: Option<String>) -> impl IntoView {
-    let can_act = can_act();
-    move || {
-        let rule = rule.clone();
-        can_act.get().then(move || {
-            let label = if rule.is_some() { "Pause this rule" } else { "Pause all healing" };
-            let testid = if rule.is_some() { "pause-rule" } else { "pause-all" };
-            view! {
-                <form method="post" action=PauseHealing::PATH class="inline-form kill-switch">
-                    <input type="hidden" name="rule" value=rule.unwrap_or_default()/>
-                    <input type="text" name="reason" required=true maxlength="500"
-                        placeholder="Why (everyone sees it)" aria-label="Reason for the pause"
-                        data-testid=format!("{testid}-reason")/>
-                    <button type="submit" class="btn btn-small btn-danger" data-testid=testid>{label}</button>
-                </form>
-            }
-        })
+    let label = if rule.is_some() { "Pause this rule" } else { "Pause all healing" };
+    let testid = if rule.is_some() { "pause-rule" } else { "pause-all" };
+    view! {
+        <form method="post" action=PauseHealing::PATH class="inline-form kill-switch">
+            <input type="hidden" name="rule" value=rule.unwrap_or_default()/>
+            <input type="text" name="reason" required=true maxlength="500"
+                placeholder="Why (everyone sees it)" aria-label="Reason for the pause"
+                data-testid=format!("{testid}-reason")/>
+            <button type="submit" class="btn btn-small btn-danger" data-testid=testid>{label}</button>
+        </form>
     }
 }
 
-/// "Resume" for one pause (`scope`: a rule's name, or `*` for everything); nothing for viewers.
+/// "Resume" for one pause (`scope`: a rule's name, or `*` for everything). Operators only.
 #[component]
 pub fn ResumeButton(scope: String) -> impl IntoView {
-    let can_act = can_act();
-    move || {
-        can_act.get().then(|| {
-            let rule = if scope == "*" { String::new() } else { scope.clone() };
-            view! {
-                <form method="post" action=ResumeHealing::PATH class="inline-form">
-                    <input type="hidden" name="rule" value=rule/>
-                    <button type="submit" class="btn btn-small" data-testid="resume">"Resume"</button>
-                </form>
-            }
-        })
+    let rule = if scope == "*" { String::new() } else { scope };
+    view! {
+        <form method="post" action=ResumeHealing::PATH class="inline-form">
+            <input type="hidden" name="rule" value=rule/>
+            <button type="submit" class="btn btn-small" data-testid="resume">"Resume"</button>
+        </form>
     }
 }
 
@@ -53,14 +41,9 @@ pub fn ResumeButton(scope: String) -> impl IntoView {
 /// log, and a changed set shows here at once).
 #[component]
 pub fn ReloadRulesButton() -> impl IntoView {
-    let is_admin = allowed(Role::Admin);
-    move || {
-        is_admin.get().then(|| {
-            view! {
-                <form method="post" action=ReloadRules::PATH class="inline-form">
-                    <button type="submit" class="btn btn-small" data-testid="reload-rules">"Reload rules from the config file"</button>
-                </form>
-            }
-        })
+    view! {
+        <form method="post" action=ReloadRules::PATH class="inline-form">
+            <button type="submit" class="btn btn-small" data-testid="reload-rules">"Reload rules from the config file"</button>
+        </form>
     }
 }

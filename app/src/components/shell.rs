@@ -12,17 +12,21 @@ use crate::model::{CurrentUser, NavFigures, PauseView, Role, Topic};
 /// The logged-in user, loaded once by the shell and shared with the pages below it.
 pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
 
-/// Whether the logged-in user may act (operator or admin). Buttons only: the server checks again.
-pub fn can_act() -> Signal<bool> {
-    allowed(Role::Operator)
+/// The signed-in user as the shell loads it; take it when a page's component is created.
+pub fn use_user() -> Option<UserResource> {
+    use_context::<UserResource>()
 }
 
-/// Whether the signed-in user has at least `role` (false while loading or signed out).
-pub fn allowed(role: Role) -> Signal<bool> {
-    let user = use_context::<UserResource>();
-    Signal::derive(move || {
-        user.and_then(|u| u.get()).and_then(Result::ok).flatten().is_some_and(|u| u.role.allows(role))
-    })
+/// Whether the signed-in user has at least `role` (operators act; admins administer). Buttons
+/// only: the server checks again. Await it inside the loading boundary that shows the control,
+/// so that the server renders exactly what the browser hydrates: a signal read there raced the
+/// user's loading, and a page rendered without an operator's button failed to hydrate in the
+/// browser, which had the user.
+pub async fn allows(user: Option<UserResource>, role: Role) -> bool {
+    match user {
+        Some(user) => user.await.ok().flatten().is_some_and(|u| u.role.allows(role)),
+        None => false,
+    }
 }
 
 /// The login page's URL that returns to the page shown now.
@@ -73,7 +77,8 @@ pub fn Shell() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let pauses = pauses.await.ok().filter(|p| !p.is_empty())?;
-                    Some(view! { <PauseBanner pauses/> })
+                    let can_act = allows(Some(user), Role::Operator).await;
+                    Some(view! { <PauseBanner pauses can_act/> })
                 })}
             </Transition>
             <main class="content">
@@ -85,7 +90,7 @@ pub fn Shell() -> impl IntoView {
 
 /// The kill switch in force, on every page: what is paused, why, by whom and since when.
 #[component]
-fn PauseBanner(pauses: Vec<PauseView>) -> impl IntoView {
+fn PauseBanner(pauses: Vec<PauseView>, can_act: bool) -> impl IntoView {
     view! {
         <div class="banner banner-paused" role="status" data-testid="pause-banner">
             {pauses.into_iter().map(|p| {
@@ -94,7 +99,7 @@ fn PauseBanner(pauses: Vec<PauseView>) -> impl IntoView {
                     <div class="banner-line">
                         <p><strong>{what}</strong>": "{p.reason}" — "{p.paused_by}", "<RelTime at=p.paused_at/>
                            ". New alerts are recorded as paused; queued runs wait."</p>
-                        <ResumeButton scope=p.scope/>
+                        {can_act.then(|| view! { <ResumeButton scope=p.scope/> })}
                     </div>
                 }
             }).collect_view()}

@@ -9,10 +9,10 @@ use crate::api::heal::ReplayAlert;
 use crate::components::badges::StatusBadge;
 use crate::components::heal_button::HealOrWatch;
 use crate::components::live::use_live;
-use crate::components::shell::can_act;
+use crate::components::shell::{allows, use_user};
 use crate::components::silence_button::SilenceButton;
 use crate::components::time::RelTime;
-use crate::model::{AlertDetail, RunStatus, TimelineEntry, Topic};
+use crate::model::{AlertDetail, Role, RunStatus, TimelineEntry, Topic};
 
 /// The alert detail page.
 #[component]
@@ -22,14 +22,17 @@ pub fn AlertPage() -> impl IntoView {
     let news = use_live();
     let detail =
         Resource::new(move || (id(), news.track(&[Topic::Alerts, Topic::Runs])), |(id, _)| get_alert(id));
+    let user = use_user();
     view! {
         <Title text=move || format!("Alert #{}", id())/>
         <p><a href="/alerts">"← Alerts"</a></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match detail.await {
+                let detail = detail.await;
+                let can_act = allows(user, Role::Operator).await;
+                match detail {
                     Err(e) => view! { <p class="error" data-testid="alert-error">{e.to_string()}</p> }.into_any(),
-                    Ok(d) => view! { <AlertView d/> }.into_any(),
+                    Ok(d) => view! { <AlertView d can_act/> }.into_any(),
                 }
             })}
         </Transition>
@@ -37,8 +40,7 @@ pub fn AlertPage() -> impl IntoView {
 }
 
 #[component]
-fn AlertView(d: AlertDetail) -> impl IntoView {
-    let can_act = can_act();
+fn AlertView(d: AlertDetail, can_act: bool) -> impl IntoView {
     let a = d.alert;
     let id = a.id;
     let firing = a.status == "firing";
@@ -56,7 +58,7 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
             " · fingerprint "<code>{a.fingerprint.clone()}</code>
         </p>
         <div class="actions" data-testid="alert-actions">
-            {move || (firing && can_act.get()).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}
+            {(firing && can_act).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}
             <ActionForm action=replay>
                 <input type="hidden" name="alert_id" value=id.to_string()/>
                 <button type="submit" class="btn btn-small" title="What today's rules would decide for this alert (nothing runs)">"Replay (what would happen now?)"</button>
@@ -69,10 +71,7 @@ fn AlertView(d: AlertDetail) -> impl IntoView {
                 <a class="btn btn-small" href=format!("/api/notifications/{n}/raw") data-testid="raw-notification"
                     title="The webhook notification that last carried this alert, byte for byte">"Raw notification"</a>
             })}
-            {
-                let alertmanager = d.external_url.clone();
-                move || (firing && can_act.get()).then(|| view! { <SilenceButton alert_id=id alertmanager=alertmanager.clone()/> })
-            }
+            {(firing && can_act).then(|| view! { <SilenceButton alert_id=id alertmanager=d.external_url.clone()/> })}
         </div>
         {move || replay.value().get().map(|r| match r {
             Ok(o) => view! { <p class="notice" data-testid="replay-result">{format!("Today's rules: {} — {}", o.reason.replace('_', " "), o.detail)}</p> }.into_any(),

@@ -10,9 +10,9 @@ use crate::components::empty_state::EmptyState;
 use crate::components::heal_button::HealOrWatch;
 use crate::components::list_nav::{ListNav, TimeRangeFields};
 use crate::components::live::use_live;
-use crate::components::shell::can_act;
+use crate::components::shell::{allows, use_user};
 use crate::components::time::{format_ms, RelTime};
-use crate::model::{AlertFilter, AlertSummary, DecisionReason, RunStatus, Topic, Verification};
+use crate::model::{AlertFilter, AlertSummary, DecisionReason, Role, RunStatus, Topic, Verification};
 
 /// The alert history.
 #[component]
@@ -40,6 +40,7 @@ pub fn AlertsPage() -> impl IntoView {
         |(f, _)| list_alerts(f),
     );
     let counts = Resource::new(move || news.track(&[Topic::Alerts]), |_| alert_counts());
+    let user = use_user();
     let value =
         move |f: fn(&AlertFilter) -> &Option<String>| move || f(&filter.read()).clone().unwrap_or_default();
 
@@ -92,12 +93,14 @@ pub fn AlertsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let query = filter.read_untracked().to_query();
-                match alerts.await {
+                let alerts = alerts.await;
+                let can_act = allows(user, Role::Operator).await;
+                match alerts {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(page) if page.rows.is_empty() && page.next_before.is_none() && query.is_empty() => view! { <NoAlerts/> }.into_any(),
                     Ok(page) => view! {
                         {page.rows.is_empty().then(|| view! { <p class="muted">"No alerts match."</p> })}
-                        <AlertTable rows=page.rows/>
+                        <AlertTable rows=page.rows can_act/>
                         <ListNav base="/alerts" export="alerts" query next_before=page.next_before scan_limited=page.scan_limited/>
                     }.into_any(),
                 }
@@ -131,8 +134,7 @@ fn RunOutcome(
 }
 
 #[component]
-fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
-    let can_act = can_act();
+fn AlertTable(rows: Vec<AlertSummary>, can_act: bool) -> impl IntoView {
     view! {
         <table class="table" data-testid="alerts-table">
             <thead><tr>
@@ -160,7 +162,7 @@ fn AlertTable(rows: Vec<AlertSummary>) -> impl IntoView {
                             <td>{a.deliveries}</td>
                             <td>{a.source}</td>
                             <td data-testid="alert-decision">{a.decision.map(|d| decision_text(&d))}<RunOutcome run_id=a.run_id status=a.run_status verification=a.run_verification time_to_heal_ms=a.run_time_to_heal_ms/></td>
-                            <td>{move || (firing && can_act.get()).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}</td>
+                            <td>{(firing && can_act).then(|| view! { <HealOrWatch alert_id=id run_in_flight=in_flight/> })}</td>
                         </tr>
                     }
                 }).collect_view()}

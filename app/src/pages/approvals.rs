@@ -7,9 +7,9 @@ use crate::api::heal::{list_approvals, ApproveRun};
 use crate::components::approval_form::ApprovalForm;
 use crate::components::empty_state::EmptyState;
 use crate::components::live::use_live;
-use crate::components::shell::can_act;
+use crate::components::shell::{allows, use_user};
 use crate::components::time::RelTime;
-use crate::model::Topic;
+use crate::model::{Role, Topic};
 
 /// The approvals queue.
 #[component]
@@ -20,7 +20,7 @@ pub fn ApprovalsPage() -> impl IntoView {
         move || (approve.version().get(), news.track(&[Topic::Approvals])),
         |_| list_approvals(),
     );
-    let can_act = can_act();
+    let user = use_user();
     view! {
         <Title text="Approvals"/>
         <h1>"Awaiting approval"</h1>
@@ -28,7 +28,9 @@ pub fn ApprovalsPage() -> impl IntoView {
         {move || approve.value().get().and_then(Result::err).map(|e| view! { <p class="error" data-testid="approval-error">{e.to_string()}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match pending.await {
+                let pending = pending.await;
+                let can_act = allows(user, Role::Operator).await;
+                match pending {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(rows) if rows.is_empty() => view! {
                         <EmptyState title="Nothing awaiting approval">
@@ -56,7 +58,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                                             <td class="nowrap"><code>{p.playbook}</code></td>
                                             <td><RelTime at=p.requested_at/><br/><span class="muted">{format!("by {}", p.requested_by)}</span></td>
                                             <td data-testid="approval-expires">{(!p.expires_at.is_empty()).then(|| view! { <RelTime at=p.expires_at/> })}</td>
-                                            <td>{move || can_act.get().then(|| view! { <ApprovalForm run_id approve/> })}</td>
+                                            <td>{can_act.then(|| view! { <ApprovalForm run_id approve/> })}</td>
                                         </tr>
                                     }
                                 }).collect_view()}

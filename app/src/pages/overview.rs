@@ -8,8 +8,9 @@ use crate::api::heal::{get_overview, ResetBreaker};
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
 use crate::components::live::use_live;
+use crate::components::shell::{allows, use_user};
 use crate::components::time::format_ms;
-use crate::model::{OpenBreaker, Overview, Topic};
+use crate::model::{OpenBreaker, Overview, Role, Topic};
 
 /// The overview.
 #[component]
@@ -25,16 +26,19 @@ pub fn OverviewPage() -> impl IntoView {
         },
         |_| get_overview(),
     );
+    let user = use_user();
     view! {
         <Title text="Overview"/>
         <h1>"Overview"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match overview.await {
+                let overview = overview.await;
+                let can_act = allows(user, Role::Operator).await;
+                match overview {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(o) => view! {
                         {(o.needs_you() > 0).then(|| view! { <Title text=format!("({}) Overview", o.needs_you())/> })}
-                        <NeedsYou o=o.clone() reset/>
+                        <NeedsYou o=o.clone() reset can_act/>
                         <Figures o=o.clone()/>
                         // Server-rendered SVG (see components::chart); our own markup, escaped there.
                         <div class="charts">
@@ -84,7 +88,7 @@ fn Figures(o: Overview) -> impl IntoView {
 /// breakers and those one attempt from opening, firing alerts no rule handles. Each links to
 /// the list that shows them; an incident (something firing or healing) is marked.
 #[component]
-fn NeedsYou(o: Overview, reset: ServerAction<ResetBreaker>) -> impl IntoView {
+fn NeedsYou(o: Overview, reset: ServerAction<ResetBreaker>, can_act: bool) -> impl IntoView {
     let incident = o.incident();
     let plural = |n: i64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let state = if incident {
@@ -112,13 +116,13 @@ fn NeedsYou(o: Overview, reset: ServerAction<ResetBreaker>) -> impl IntoView {
                     <li><a href="/rules">{format!("{} on {}: {} of {} attempts, one more opens the breaker", b.rule, b.target, b.attempts, b.max_attempts)}</a></li>
                 }).collect_view()}
             </ul>
-            <Breakers open=o.open_breakers reset/>
+            <Breakers open=o.open_breakers reset can_act/>
         </section>
     }
 }
 
 #[component]
-fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>) -> impl IntoView {
+fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>, can_act: bool) -> impl IntoView {
     if open.is_empty() {
         return ().into_any();
     }
@@ -134,7 +138,7 @@ fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>) -> impl I
                             <td><a href="/rules">{b.rule}</a></td>
                             <td><code>{b.target}</code></td>
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
-                            <td><BreakerReset rule target reset/></td>
+                            <td><BreakerReset rule target reset can_act/></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -6,27 +6,30 @@ use leptos_meta::Title;
 
 use crate::api::catalog::{playbook_catalog, RunPlaybook};
 use crate::components::empty_state::EmptyState;
-use crate::components::shell::can_act;
-use crate::model::CatalogEntry;
+use crate::components::shell::{allows, use_user};
+use crate::model::{CatalogEntry, Role};
 
 /// The catalog.
 #[component]
 pub fn PlaybooksPage() -> impl IntoView {
     let entries = Resource::new(|| (), |_| playbook_catalog());
+    let user = use_user();
     view! {
         <Title text="Playbooks"/>
         <h1>"Playbooks"</h1>
         <p class="muted">"The playbooks of the loaded rules. Running one by hand skips the rule's cooldown and breaker, never its one-run-per-target lock."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match entries.await {
+                let entries = entries.await;
+                let can_act = allows(user, Role::Operator).await;
+                match entries {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <EmptyState title="No rules loaded">
                             <p>"Add a "<code>"[[rules]]"</code>" entry to selfheal.toml (see selfheal.example.toml) and restart; its playbook shows up here."</p>
                         </EmptyState>
                     }.into_any(),
-                    Ok(list) => view! { <Catalog list/> }.into_any(),
+                    Ok(list) => view! { <Catalog list can_act/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -34,8 +37,7 @@ pub fn PlaybooksPage() -> impl IntoView {
 }
 
 #[component]
-fn Catalog(list: Vec<CatalogEntry>) -> impl IntoView {
-    let can_act = can_act();
+fn Catalog(list: Vec<CatalogEntry>, can_act: bool) -> impl IntoView {
     view! {
         <table class="table" data-testid="catalog">
             <thead><tr><th>"Rule"</th><th>"Playbook"</th><th>"Mode on alerts"</th><th>"Targets by"</th><th></th></tr></thead>
@@ -48,7 +50,7 @@ fn Catalog(list: Vec<CatalogEntry>) -> impl IntoView {
                             <td><code>{e.playbook}</code></td>
                             <td>{e.mode}</td>
                             <td><code>{e.target_label}</code>{e.limit_label.map(|l| view! { ", --limit from "<code>{l}</code> })}</td>
-                            <td>{move || can_act.get().then(|| view! { <RunForm entry=entry.clone()/> })}</td>
+                            <td>{can_act.then(|| view! { <RunForm entry/> })}</td>
                         </tr>
                     }
                 }).collect_view()}

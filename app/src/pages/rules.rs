@@ -9,8 +9,9 @@ use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
 use crate::components::kill_switch::{PauseForm, ReloadRulesButton};
 use crate::components::live::use_live;
+use crate::components::shell::{allows, use_user};
 use crate::components::time::RelTime;
-use crate::model::{BreakerState, RuleView, Topic};
+use crate::model::{BreakerState, Role, RuleView, Topic};
 
 /// Every rule as a card, in the order the engine tries them.
 #[component]
@@ -21,6 +22,7 @@ pub fn RulesPage() -> impl IntoView {
         move || (reset.version().get(), news.track(&[Topic::Runs, Topic::Breakers])),
         |_| list_rules(),
     );
+    let user = use_user();
     view! {
         <Title text="Rules"/>
         <h1>"Rules"</h1>
@@ -29,7 +31,9 @@ pub fn RulesPage() -> impl IntoView {
         {move || reset.value().get().and_then(Result::err).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match rules.await {
+                let rules = rules.await;
+                let (can_act, is_admin) = (allows(user, Role::Operator).await, allows(user, Role::Admin).await);
+                match rules {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(rules) if rules.is_empty() => view! {
                         <EmptyState title="No rules loaded">
@@ -38,15 +42,14 @@ pub fn RulesPage() -> impl IntoView {
                         </EmptyState>
                     }.into_any(),
                     Ok(rules) => view! {
-                        // Inside the loading boundary: the form asks whether the user may act.
                         <section class="card" data-testid="kill-switch">
                             <h2>"Kill switch"</h2>
                             <p class="muted">"While healing is paused, new alerts are recorded as paused and queued runs wait; resume from the banner."</p>
-                            <PauseForm/>
-                            <ReloadRulesButton/>
+                            {can_act.then(|| view! { <PauseForm/> })}
+                            {is_admin.then(|| view! { <ReloadRulesButton/> })}
                         </section>
                         <div data-testid="rules">
-                            {rules.into_iter().map(|r| view! { <RuleCard rule=r reset/> }).collect_view()}
+                            {rules.into_iter().map(|r| view! { <RuleCard rule=r reset can_act/> }).collect_view()}
                         </div>
                     }.into_any(),
                 }
@@ -56,7 +59,7 @@ pub fn RulesPage() -> impl IntoView {
 }
 
 #[component]
-fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView {
+fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>, can_act: bool) -> impl IntoView {
     let name = rule.name.clone();
     let attempts = if rule.max_attempts == 1 { "attempt" } else { "attempts" };
     let notify = match rule.notify_targets {
@@ -85,14 +88,19 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>) -> impl IntoView 
                 <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
                 <dt>"Notifications"</dt><dd>{notify}</dd>
             </dl>
-            <Breakers rule=name.clone() breakers=rule.breakers reset/>
-            <PauseForm rule=name/>
+            <Breakers rule=name.clone() breakers=rule.breakers reset can_act/>
+            {can_act.then(|| view! { <PauseForm rule=name/> })}
         </section>
     }
 }
 
 #[component]
-fn Breakers(rule: String, breakers: Vec<BreakerState>, reset: ServerAction<ResetBreaker>) -> impl IntoView {
+fn Breakers(
+    rule: String,
+    breakers: Vec<BreakerState>,
+    reset: ServerAction<ResetBreaker>,
+    can_act: bool,
+) -> impl IntoView {
     if breakers.is_empty() {
         return view! { <p class="muted">"No engine attempts within the window: every breaker closed."</p> }
             .into_any();
@@ -114,7 +122,7 @@ fn Breakers(rule: String, breakers: Vec<BreakerState>, reset: ServerAction<Reset
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
                             <td><RelTime at=b.last_attempt/></td>
                             <td>{match b.last_reset { Some(at) => view! { <RelTime at=at/> }.into_any(), None => "—".into_any() }}</td>
-                            <td><BreakerReset rule target reset/></td>
+                            <td><BreakerReset rule target reset can_act/></td>
                         </tr>
                     }
                 }).collect_view()}

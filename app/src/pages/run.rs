@@ -13,9 +13,9 @@ use crate::components::approval_form::ApprovalForm;
 use crate::components::badges::StatusBadge;
 use crate::components::live::use_live;
 use crate::components::run_output::RunOutput;
-use crate::components::shell::can_act;
+use crate::components::shell::{allows, use_user};
 use crate::components::time::{duration_ms, format_ms, Elapsed, RelTime};
-use crate::model::{HostRecap, RunStatus, RunSummary, TaskView, Topic, Verification};
+use crate::model::{HostRecap, Role, RunStatus, RunSummary, TaskView, Topic, Verification};
 
 /// Whether the page still has news to wait for: the run is waiting or running, or its
 /// verification is pending (the verdict, and the time to heal, arrive after the playbook ends).
@@ -34,6 +34,7 @@ pub fn RunPage() -> impl IntoView {
     let acted = move || approve.version().get() + cancel.version().get();
     let run = Resource::new(move || (id(), news.track(&[Topic::Runs]), acted()), |(id, _, _)| get_run(id));
     let recap = Resource::new(move || (id(), news.track(&[Topic::Runs])), |(id, _)| get_run_recap(id));
+    let user = use_user();
     let tasks =
         Resource::new(move || (id(), news.track(&[Topic::Runs, Topic::Output])), |(id, _)| get_run_tasks(id));
     let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r)));
@@ -43,9 +44,11 @@ pub fn RunPage() -> impl IntoView {
         <Title text=move || format!("Run #{}", id())/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match run.await {
+                let run = run.await;
+                let can_act = allows(user, Role::Operator).await;
+                match run {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(r) => view! { <RunHeader run=r.clone()/> <RunActions run=r approve cancel/> }.into_any(),
+                    Ok(r) => view! { <RunHeader run=r.clone()/> <RunActions run=r approve cancel can_act/> }.into_any(),
                 }
             })}
             {move || Suspend::new(async move {
@@ -77,8 +80,8 @@ fn RunActions(
     run: RunSummary,
     approve: ServerAction<ApproveRun>,
     cancel: ServerAction<CancelRun>,
+    can_act: bool,
 ) -> impl IntoView {
-    let can_act = can_act();
     let waiting = run.status == RunStatus::AwaitingApproval;
     let cancellable = run.status.is_waiting();
     let id = run.id;
@@ -91,7 +94,7 @@ fn RunActions(
             .map(|e| e.to_string())
     };
     view! {
-        {move || (can_act.get() && cancellable).then(|| view! {
+        {(can_act && cancellable).then(|| view! {
             <div class="actions" data-testid="run-actions">
                 {waiting.then(|| view! {
                     <ApprovalForm run_id=id approve/>

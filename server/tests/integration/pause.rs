@@ -119,3 +119,28 @@ async fn a_rule_can_be_paused_alone_and_an_unknown_rule_is_refused() {
     app.deliver(&episode(5)).await;
     assert_eq!(reasons(&app).await, ["paused", "enqueued"]);
 }
+
+/// The banner's Resume button is in the page the server renders for every operator load, and
+/// never for a viewer: the server rendered it only when the signed-in user had loaded before the
+/// banner, and the browser (which had the user) then failed to hydrate the page.
+#[tokio::test]
+async fn the_server_renders_resume_for_operators_every_time_and_never_for_viewers() {
+    let app = app().await;
+    let viewer = app.login("vera", "viewer-password-1").await;
+    let operator = app.login("olga", "operator-password-1").await;
+    let paused = app.post_form("/api/pause", &[("reason", "database migration")], Some(&operator)).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    let resume = format!("action=\"{}\"", "/api/resume");
+    // Many loads at once, as a busy server sees them: which query ends first varies.
+    for path in ["/alerts", "/rules"] {
+        let loads = (0..60).map(|_| app.get(path, Some(&operator)));
+        for (load, page) in futures_util::future::join_all(loads).await.into_iter().enumerate() {
+            assert!(page.body.contains("pause-banner"), "{path}: the banner");
+            assert!(page.body.contains(&resume), "{path}, load {load}: an operator's page has Resume");
+        }
+        let loads = (0..20).map(|_| app.get(path, Some(&viewer)));
+        for page in futures_util::future::join_all(loads).await {
+            assert!(!page.body.contains(&resume), "{path}: a viewer's page has no Resume");
+        }
+    }
+}

@@ -68,11 +68,15 @@ async fn an_operator_pauses_and_resumes_healing_and_a_viewer_only_sees_it() {
             .await
             .unwrap();
     assert!(audited >= 1, "audited with its reason");
-    // Every page shows it.
-    c.goto(&format!("http://{addr}/alerts")).await.unwrap();
-    wait_hydrated(&c).await;
-    assert!(text_of(&c, "[data-testid=pause-banner]").await.contains("database failover"));
-    assert_quiet_console(&c, &[]).await;
+    // Every page shows it, and hydrates: loaded a few times, since the banner's Resume once
+    // depended on whether the user or the pauses loaded first on the server.
+    for path in ["/alerts", "/", "/runs", "/alerts", "/approvals", "/"] {
+        c.goto(&format!("http://{addr}{path}")).await.unwrap();
+        wait_hydrated(&c).await;
+        assert!(text_of(&c, "[data-testid=pause-banner]").await.contains("database failover"));
+        assert_eq!(count(&c, "[data-testid=resume]").await, 1, "{path}: the operator's Resume");
+        assert_quiet_console(&c, &[]).await;
+    }
 
     // A viewer sees the pause, and no control.
     log_out(&c).await;

@@ -10,6 +10,7 @@ pub mod client_ip;
 pub mod db;
 pub mod evaluate;
 pub mod filter;
+pub mod guards;
 pub mod heal;
 pub mod heal_stats;
 pub mod inventory;

@@ -404,6 +404,15 @@ impl Config {
                     message: format!("[{i}] rule name `{}` is used twice", rule.name()),
                 });
             }
+            if rule.has_guards() && self.prometheus.url.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "rules",
+                    message: format!(
+                        "[{i}] rule `{}` has guards, which ask Prometheus: set prometheus.url",
+                        rule.name()
+                    ),
+                });
+            }
             rules.push(rule);
         }
         Ok(rules)

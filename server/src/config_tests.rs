@@ -166,6 +166,17 @@ fn rules_are_validated_against_the_playbook_allowlist() {
         )?;
         let err = load(jail, Some("dup.toml")).expect_err("duplicate").to_string();
         assert!(err.contains("used twice"), "{err}");
+
+        let guarded = format!(
+            "{}[[rules.guard]]\nname = \"node up\"\nexpr = 'up{{job=\"node\"}} == 1'\n",
+            rule("heal-nginx.yml", "a")
+        );
+        jail.create_file("guard-blind.toml", &guarded)?;
+        let err = load(jail, Some("guard-blind.toml")).expect_err("guards need Prometheus").to_string();
+        assert!(err.contains("has guards, which ask Prometheus: set prometheus.url"), "{err}");
+        jail.create_file("guarded.toml", &format!("[prometheus]\nurl = \"http://127.0.0.1:9\"\n{guarded}"))?;
+        let rules = load(jail, Some("guarded.toml")).expect("valid").build_rules().expect("rules");
+        assert_eq!(rules[0].guard_names().collect::<Vec<_>>(), ["node up"]);
         Ok(())
     });
 }

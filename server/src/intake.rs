@@ -15,11 +15,13 @@ use tokio::task::JoinHandle;
 use app::ssr::alert::{AlertStatus, NewAlert};
 use app::ssr::db::alerts::{NewNotification, Source, StoredNotification};
 use app::ssr::db::inbox::{
-    checkpoint_between_commits, decide_leftovers, open_writer, write_batch, write_reconciled, Connection,
-    ReconciledAlert, Written,
+    checkpoint_between_commits, decide_leftovers, open_writer, verdict_of, write_batch, write_reconciled,
+    Connection, ReconciledAlert, Written,
 };
 use app::ssr::db::notifications::StoredBody;
-use app::ssr::heal::{prejudge, LiveRules, Prejudged, RuleSet};
+use app::ssr::guards::{answer_guards, AsksGuards};
+use app::ssr::heal::guard::GuardAnswers;
+use app::ssr::heal::{prejudge, LiveRules, Prejudged, Rule, RuleSet};
 use app::ssr::inventory::InventoryHosts;
 
 use crate::engine::Reactions;
@@ -115,6 +117,8 @@ pub struct Delivery {
     /// The rules the verdicts were made under: a reload since makes the writer judge again
     /// (a verdict names its rule by position in its own rule set).
     pub verdicts_under: Option<Arc<RuleSet>>,
+    /// What the verdicts' guards were answered, for verdicts the writer makes again.
+    pub guard_answers: GuardAnswers,
 }
 
 /// Why a delivery was not stored.
@@ -136,7 +140,12 @@ enum Job {
         reply: oneshot::Sender<Result<StoredNotification, InboxError>>,
     },
     /// Alerts reconciliation found: stored unless known, in a commit of their own.
-    Reconcile { alerts: Vec<ReconciledAlert>, reply: oneshot::Sender<Result<usize, InboxError>> },
+    Reconcile {
+        alerts: Vec<ReconciledAlert>,
+        /// Their guards' answers, asked before the writer decides them.
+        guard_answers: GuardAnswers,
+        reply: oneshot::Sender<Result<usize, InboxError>>,
+    },
 }
 
 /// Handle to the writer task; clone freely.
@@ -147,6 +156,8 @@ pub struct Inbox {
     resolutions: Resolutions,
     rules: LiveRules,
     hosts: InventoryHosts,
+    /// Asks the rules' guards (Prometheus); none: guards go unanswered (`guard_unknown`).
+    guards: Option<Arc<dyn AsksGuards>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -188,7 +199,7 @@ impl Inbox {
             resolutions: resolutions.clone(),
         };
         let task = tokio::task::spawn_blocking(move || writer.run(conn, rx));
-        Ok((Inbox { tx, tail, resolutions, rules, hosts }, task))
+        Ok((Inbox { tx, tail, resolutions, rules, hosts, guards: None }, task))
     }
 
     /// The signal the engine takes to cancel approvals of resolved alerts promptly.
@@ -201,16 +212,26 @@ impl Inbox {
         self.rules.current()
     }
 
-    /// What `rules` ([`Inbox::rules`]) make of an alert before history: call on the request's
-    /// own thread, so the writer only reads history.
-    pub fn prejudge(
+    /// This inbox, its rules' guards asked through `guards`.
+    pub fn with_guards(mut self, guards: Option<Arc<dyn AsksGuards>>) -> Inbox {
+        self.guards = guards;
+        self
+    }
+
+    /// What `rules` ([`Inbox::rules`]) make of each alert before history, its guards asked:
+    /// call on the request's own task, so the writer only reads history. Returns the verdicts
+    /// and the guards' answers.
+    pub async fn prejudge(
         &self,
         rules: &RuleSet,
-        status: AlertStatus,
-        labels: &std::collections::BTreeMap<String, String>,
-    ) -> Prejudged {
+        alerts: &[app::ssr::alert::WebhookAlert],
+    ) -> (Vec<Prejudged>, GuardAnswers) {
         // Cached (listed again only after the inventory changed; serve keeps it warm).
-        prejudge(rules, &self.hosts.current(), status, labels)
+        let hosts = self.hosts.current();
+        let mut verdicts: Vec<Prejudged> =
+            alerts.iter().map(|a| prejudge(rules, &hosts, a.status, &a.labels)).collect();
+        let answers = answer_guards(self.guards.as_deref(), &mut verdicts).await;
+        (verdicts, answers)
     }
 
     /// The signal [`run_checkpointer`] gives this inbox's writer.
@@ -233,7 +254,21 @@ impl Inbox {
     /// new ones as a delivery's; returns how many were new, once committed.
     pub async fn reconcile(&self, alerts: Vec<ReconciledAlert>) -> Result<usize, InboxError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job::Reconcile { alerts, reply }).await.map_err(|_| InboxError::Closed)?;
+        // The guards of what the rules make of them now (known episodes included: the writer
+        // tells them apart; a storm's alerts share their queries).
+        let rules = self.rules();
+        let guard_answers = if rules.iter().any(Rule::has_guards) {
+            let hosts = self.hosts.current();
+            let mut verdicts: Vec<Prejudged> = alerts
+                .iter()
+                .map(|r| verdict_of(&rules, &hosts, AlertStatus::Firing, &r.alert.labels))
+                .collect();
+            answer_guards(self.guards.as_deref(), &mut verdicts).await
+        } else {
+            GuardAnswers::new()
+        };
+        let job = Job::Reconcile { alerts, guard_answers, reply };
+        self.tx.send(job).await.map_err(|_| InboxError::Closed)?;
         answer.await.map_err(|_| InboxError::Closed)?
     }
 }
@@ -281,14 +316,16 @@ impl Writer {
                         deliveries.push(delivery);
                         replies.push(reply);
                     }
-                    Job::Reconcile { alerts, reply } => reconciles.push((alerts, reply)),
+                    Job::Reconcile { alerts, guard_answers, reply } => {
+                        reconciles.push((alerts, guard_answers, reply))
+                    }
                 }
             }
             if !deliveries.is_empty() {
                 self.deliver(&mut conn, &rules, deliveries, replies);
             }
-            for (alerts, reply) in reconciles {
-                let outcome = write_reconciled(&mut conn, &rules, &self.hosts.current(), &alerts);
+            for (alerts, answers, reply) in reconciles {
+                let outcome = write_reconciled(&mut conn, &rules, &self.hosts.current(), &alerts, &answers);
                 if let Ok(decided) = &outcome {
                     self.reactions.after_commit(&rules, decided);
                 } else {
@@ -382,6 +419,7 @@ fn write_together(
                 Some(set) if Arc::ptr_eq(set, rules) => &d.verdicts,
                 _ => &[],
             },
+            guard_answers: &d.guard_answers,
         })
         .collect();
     write_batch(conn, rules, hosts, &batch)
@@ -405,6 +443,7 @@ mod tests {
             raw: app::ssr::db::notifications::pack(&format!("{{\"n\":{n}}}")).unwrap(),
             verdicts: Vec::new(),
             verdicts_under: None,
+            guard_answers: Default::default(),
             alerts: vec![NewAlert {
                 fingerprint,
                 starts_at: "2026-11-22T01:25:10.341Z".to_owned(),

@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod engine;
 pub mod events;
 pub mod export;
+pub mod guards;
 pub mod health;
 pub mod intake;
 pub mod listen;

@@ -71,9 +71,15 @@ fn count(v: &serde_json::Value) -> usize {
 /// What a set makes of an alert before history, in words.
 fn outcome(rules: &RuleSet, hosts: &KnownHosts, alert: &PastAlert) -> String {
     match prejudge(rules, hosts, alert.status, &alert.labels) {
-        Prejudged::Check { rule, plan } => {
+        Prejudged::Check { rule, plan, guards } => {
+            let guarded = if guards.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = guards.iter().map(|g| g.name.as_str()).collect();
+                format!(" if its guards hold ({})", names.join(", "))
+            };
             format!(
-                "rule {} runs {} on {}",
+                "rule {} runs {} on {}{guarded}",
                 rules[rule].name(),
                 plan.playbook,
                 plan.limit.as_deref().unwrap_or(&plan.target)

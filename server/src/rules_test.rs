@@ -14,9 +14,10 @@ use figment::Figment;
 use serde::Deserialize;
 
 use app::ssr::alert::{normalise_payload, AlertStatus, Labels, WebhookPayload};
+use app::ssr::heal::guard::GuardAnswer;
 use app::ssr::heal::pause::{Paused, EVERYTHING};
 use app::ssr::heal::simulate::{Outcome, SimAlert, Simulation};
-use app::ssr::heal::{Decision, KnownHosts, Rule};
+use app::ssr::heal::{Decision, KnownHosts, Rule, SkipReason};
 
 /// One case file.
 #[derive(Debug, Deserialize)]
@@ -51,6 +52,10 @@ struct Step {
     /// Breakers an operator resets now: "rule/target".
     #[serde(default)]
     reset: Vec<String>,
+    /// What the rules' guards answer from this step on, by guard name: "holds", "fails" or
+    /// "unknown" (Prometheus does not answer); a guard not named holds. `{}` makes all hold.
+    #[serde(default)]
+    guards: Option<BTreeMap<String, CaseGuard>>,
     /// One per alert, in order.
     #[serde(default)]
     expect: Vec<Expect>,
@@ -68,6 +73,24 @@ struct CaseAlert {
     starts: Option<Duration>,
 }
 
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CaseGuard {
+    Holds,
+    Fails,
+    Unknown,
+}
+
+impl CaseGuard {
+    fn answer(self) -> GuardAnswer {
+        match self {
+            CaseGuard::Holds => GuardAnswer::Holds,
+            CaseGuard::Fails => GuardAnswer::Fails,
+            CaseGuard::Unknown => GuardAnswer::Unknown("Prometheus did not answer (in the case)".into()),
+        }
+    }
+}
+
 fn firing() -> AlertStatus {
     AlertStatus::Firing
 }
@@ -77,7 +100,8 @@ fn firing() -> AlertStatus {
 #[serde(deny_unknown_fields)]
 struct Expect {
     /// `enqueued`, a skip's reason (`cooldown`, `breaker_open`, `run_in_progress`, `resolved`,
-    /// `no_rule`, `invalid_labels`, `shadow`, `paused`), or `duplicate` (an episode already stored).
+    /// `no_rule`, `invalid_labels`, `shadow`, `paused`, `guard_failed:NAME`,
+    /// `guard_unknown:NAME`), or `duplicate` (an episode already stored).
     reason: String,
     rule: Option<String>,
     target: Option<String>,
@@ -113,7 +137,13 @@ impl Got {
                     detail: format!("{} on {}", plan.playbook, plan.limit.as_deref().unwrap_or(&plan.target)),
                 },
                 Decision::Skip(skip) => Got {
-                    reason: skip.reason.as_str().to_owned(),
+                    reason: match skip.reason {
+                        // The guard's name is the detail's head: `guard_failed:NAME — ...`.
+                        SkipReason::GuardFailed | SkipReason::GuardUnknown => {
+                            skip.detail.split(" — ").next().unwrap_or_default().to_owned()
+                        }
+                        other => other.as_str().to_owned(),
+                    },
                     rule: rule.clone(),
                     target: target.clone(),
                     mode: None,
@@ -219,6 +249,14 @@ fn run_case(file: &Path, rules: &[Rule]) -> anyhow::Result<Verdict> {
                 .split_once('/')
                 .with_context(|| format!("{here}: reset `{reset}` is not rule/target"))?;
             sim.reset_breaker(rule, target, step.at);
+        }
+        if let Some(guards) = &step.guards {
+            if let Some(unknown) =
+                guards.keys().find(|name| !rules.iter().any(|r| r.guard_names().any(|g| g == *name)))
+            {
+                bail!("{here}: no rule has a guard named `{unknown}`");
+            }
+            sim.set_guards(guards.iter().map(|(name, g)| (name.clone(), g.answer())).collect());
         }
         let alerts = step_alerts(file, step).with_context(|| here.clone())?;
         let outcomes = sim.notify(step.at, &alerts, &paused);

@@ -170,8 +170,10 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     let outgoing = config.outgoing();
     let notifier = Notifier::new(pool.clone(), &outgoing);
     let reactions = Reactions::new(metrics.clone(), notifier.clone(), housekeeping.clone(), changes.clone());
+    let guards = guard_asker(config);
     let (inbox, writer) =
         Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), reactions)?;
+    let inbox = inbox.with_guards(guards);
     let engine = Engine::new(
         pool.clone(),
         rules.clone(),
@@ -207,6 +209,15 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     Ok(Services { intake, engine, worker, rules, inventory, writer, changes })
 }
 
+/// What asks the rules' guards: the configured Prometheus (none: guards go unanswered, and
+/// the config refuses guards without one).
+pub fn guard_asker(config: &Config) -> Option<Arc<dyn app::ssr::guards::AsksGuards>> {
+    (!config.prometheus.url.is_empty()).then(|| {
+        Arc::new(crate::guards::PrometheusGuards::new(&config.prometheus.url, &config.outgoing()))
+            as Arc<dyn app::ssr::guards::AsksGuards>
+    })
+}
+
 /// The state server functions see.
 pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> AppState {
     AppState {
@@ -222,6 +233,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
             std::sync::Arc::new(Silencer::new(&config.alertmanager.url, &config.outgoing()))
                 as std::sync::Arc<dyn app::ssr::silence::SilenceAlerts>
         }),
+        guards: guard_asker(config),
         reload_rules: Some(std::sync::Arc::new(crate::reload::RulesReloader {
             source: config.source.clone(),
             live: services.rules.clone(),

@@ -113,7 +113,12 @@ pub struct Prometheus {
 impl Prometheus {
     /// Asks the Prometheus at `base_url` (http or https, with `outgoing`'s TLS).
     pub fn new(base_url: &str, outgoing: &Outgoing) -> Prometheus {
-        let client = outgoing.client(QUERY_TIMEOUT);
+        Prometheus::with_timeout(base_url, outgoing, QUERY_TIMEOUT)
+    }
+
+    /// As [`Prometheus::new`], each request given up after `timeout`.
+    pub fn with_timeout(base_url: &str, outgoing: &Outgoing, timeout: Duration) -> Prometheus {
+        let client = outgoing.client(timeout);
         Prometheus { client, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 

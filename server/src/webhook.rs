@@ -198,6 +198,7 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
     let resolved = alerts.len() as u64 - firing;
     let truncated = payload.truncated_alerts;
     let rules = state.inbox.rules();
+    let (verdicts, guard_answers) = state.inbox.prejudge(&rules, &payload.alerts).await;
     let delivery = Delivery {
         payload_sha256: format!("{:x}", Sha256::digest(&body)),
         received_at: now_utc(),
@@ -208,8 +209,9 @@ async fn handle(state: &WebhookState, req: Request<Body>) -> Result<Receipt, Web
         external_url: payload.external_url,
         truncated_alerts: i64::try_from(truncated).unwrap_or(i64::MAX),
         raw,
-        verdicts: payload.alerts.iter().map(|a| state.inbox.prejudge(&rules, a.status, &a.labels)).collect(),
+        verdicts,
         verdicts_under: Some(rules),
+        guard_answers,
         alerts,
     };
     let count = delivery.alerts.len();

@@ -175,16 +175,10 @@ pub async fn replay_alert(
     let state = app_state()?;
     let hosts = state.inventory.current_async().await;
     let source = auth::client_addr();
-    let outcome = actions::replay(
-        &state.pool,
-        &state.rules.current(),
-        &hosts,
-        &user,
-        alert_id,
-        enqueue,
-        source.as_deref(),
-    )
-    .await?;
+    let rules = state.rules.current();
+    let with =
+        crate::ssr::evaluate::DecideWith { rules: &rules, hosts: &hosts, guards: state.guards.as_deref() };
+    let outcome = actions::replay(&state.pool, with, &user, alert_id, enqueue, source.as_deref()).await?;
     if outcome.run_id.is_some() {
         state.changes.touch(&[Topic::Runs, Topic::Alerts]);
     }

@@ -26,6 +26,8 @@ pub struct RuleView {
     pub silence: bool,
     /// How many notification targets the rule has.
     pub notify_targets: usize,
+    /// Its guards, in order: (name, PromQL as written).
+    pub guards: Vec<(String, String)>,
     /// Targets with engine attempts in the window, by target.
     pub breakers: Vec<BreakerState>,
 }

@@ -211,6 +211,10 @@ text_enum! {
         BreakerOpen = "breaker_open",
         Shadow = "shadow",
         Paused = "paused",
+        /// A guard of the rule returned no sample (the detail names it: `guard_failed:NAME`).
+        GuardFailed = "guard_failed",
+        /// A guard of the rule could not be answered: nothing runs blind.
+        GuardUnknown = "guard_unknown",
     }
 }
 

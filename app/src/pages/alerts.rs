@@ -193,6 +193,8 @@ fn decision_label(d: DecisionReason) -> &'static str {
         DecisionReason::BreakerOpen => "⏸ breaker open",
         DecisionReason::Shadow => "shadow (recorded only)",
         DecisionReason::Paused => "⏸ healing paused",
+        DecisionReason::GuardFailed => "⛔ a guard failed",
+        DecisionReason::GuardUnknown => "⛔ a guard went unanswered",
     }
 }
 

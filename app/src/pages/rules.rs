@@ -85,6 +85,14 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>, can_act: bool) ->
                     Some(q) => view! { <code>{q}</code> }.into_any(),
                     None => "the alert no longer firing".into_any(),
                 }}{format!(" · within {}, held {}", rule.verify_within, rule.verify_hold)}</dd>
+                <dt>"Guards"</dt>
+                <dd data-testid="rule-guards">{if rule.guards.is_empty() {
+                    "none".into_any()
+                } else {
+                    rule.guards.into_iter().map(|(name, expr)| view! {
+                        <span class="guard">{name}": "<code>{expr}</code></span><br/>
+                    }).collect_view().into_any()
+                }}</dd>
                 <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
                 <dt>"Notifications"</dt><dd>{notify}</dd>
             </dl>

@@ -8,7 +8,7 @@ use crate::ssr::alert::{now_utc, Labels};
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
 use crate::ssr::db::runs::{self, NewRun};
 use crate::ssr::db::{decisions, pauses};
-use crate::ssr::evaluate::evaluate;
+use crate::ssr::evaluate::{ask_guards, evaluate, DecideWith};
 use crate::ssr::heal::{plan, select_rule, Decision, KnownHosts, Rule, RuleMode};
 use crate::ssr::silence::{self, SilenceAlerts, SilenceRequest};
 use crate::ssr::{internal, respond_with};
@@ -235,8 +235,7 @@ pub async fn breakers_to_watch(
 /// if the rules would run it), marked with who asked.
 pub async fn replay(
     pool: &SqlitePool,
-    rules: &[Rule],
-    hosts: &KnownHosts,
+    with: DecideWith<'_>,
     user: &CurrentUser,
     alert_id: i64,
     enqueue: bool,
@@ -248,8 +247,9 @@ pub async fn replay(
         .ok_or_else(|| respond_with(AppError::NotFound))?;
     let now = time::OffsetDateTime::now_utc();
     let now_text = now_utc();
+    let answers = ask_guards(with, &alert).await;
     let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let eval = evaluate(&mut tx, rules, hosts, &alert, now).await.map_err(db)?;
+    let eval = evaluate(&mut tx, with, &alert, now, &answers).await.map_err(db)?;
     let (reason, detail) = match &eval.decision {
         Decision::Run(p) => (
             "enqueued".to_owned(),

@@ -1,10 +1,13 @@
 //! The healing domain, pure (no I/O): the rules (`rule.rs`) and their matchers (`matcher.rs`),
 //! the plan a rule makes of an alert and the weighing of it against its target's history
 //! (here), the circuit breaker (`breaker.rs`), the decision on new episodes before history
-//! (`prejudge.rs`) and on a batch of them with history (`decide.rs`) and the inventory's hosts a `--limit` must name (`hosts.rs`). The run's states
+//! (`prejudge.rs`) and on a batch of them with history (`decide.rs`), the rules' PromQL guards
+//! (`guard.rs`), the kill switch (`pause.rs`) and the inventory's hosts a `--limit` must name
+//! (`hosts.rs`). The run's states
 //! live in `crate::model::run`, shared with the pages.
 pub mod breaker;
 mod decide;
+pub mod guard;
 mod hosts;
 pub mod matcher;
 pub mod pause;
@@ -85,6 +88,10 @@ pub enum SkipReason {
     Shadow,
     /// An operator paused healing (everywhere, or for this rule).
     Paused,
+    /// A guard of the rule returned no sample.
+    GuardFailed,
+    /// A guard of the rule could not be answered.
+    GuardUnknown,
 }
 
 impl SkipReason {
@@ -99,6 +106,8 @@ impl SkipReason {
             SkipReason::BreakerOpen => DecisionReason::BreakerOpen,
             SkipReason::Shadow => DecisionReason::Shadow,
             SkipReason::Paused => DecisionReason::Paused,
+            SkipReason::GuardFailed => DecisionReason::GuardFailed,
+            SkipReason::GuardUnknown => DecisionReason::GuardUnknown,
         }
     }
 

@@ -67,6 +67,7 @@ pub fn describe(rule: &Rule) -> RuleView {
         verify_hold: cfg.verify_hold.map_or_else(|| "as long as the alert's own `for`".to_owned(), human),
         silence: cfg.silence,
         notify_targets: cfg.notify.len(),
+        guards: cfg.guard.iter().map(|g| (g.name.trim().to_owned(), g.expr.clone())).collect(),
         breakers: Vec::new(),
     }
 }

@@ -22,6 +22,7 @@ mod engine;
 mod events;
 mod export;
 mod fuzz_webhook;
+mod guards;
 mod headers;
 mod heal_loop;
 mod injection;

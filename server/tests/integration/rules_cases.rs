@@ -29,10 +29,29 @@ fn rules_test(config: &Path, dir: &Path) -> (Output, String) {
 fn the_shipped_rule_cases_pass_against_the_shipped_rules() {
     let (out, text) = rules_test(&repo().join("selfheal.toml"), &repo().join("ansible/rules-tests"));
     assert!(out.status.success(), "{text}");
-    for case in ["ha-pair.toml", "labels.toml", "nginx-down.toml", "pause.toml", "recovery.toml"] {
+    for case in
+        ["guards.toml", "ha-pair.toml", "labels.toml", "nginx-down.toml", "pause.toml", "recovery.toml"]
+    {
         assert!(text.contains(&format!("ok    {case}")), "{case} did not pass:\n{text}");
     }
-    assert!(text.contains("5 rule cases passed"), "{text}");
+    assert!(text.contains("6 rule cases passed"), "{text}");
+}
+
+#[test]
+fn a_rule_whose_guard_is_removed_fails_the_guard_case() {
+    let shipped = std::fs::read_to_string(repo().join("selfheal.toml")).unwrap();
+    let guard = "[[rules.guard]]\nname = \"machine seen\"\nexpr = 'up{job=\"node\"} == 1'\n";
+    assert!(shipped.contains(guard), "the shipped nginx-down guard");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("selfheal.toml");
+    std::fs::write(&config, shipped.replacen(guard, "", 1)).unwrap();
+    let (out, text) = rules_test(&config, &repo().join("ansible/rules-tests"));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  guards.toml: step 1 (at 0s): no rule has a guard named `machine seen`"),
+        "{text}"
+    );
+    assert!(text.contains("1 of 6 rule cases failed"), "{text}");
 }
 
 #[test]
@@ -51,7 +70,7 @@ fn a_changed_rule_fails_its_cases_with_a_diff() {
     assert!(text.contains("    expected  reason=enqueued rule=* target=* mode=*"), "{text}");
     assert!(text.contains("    got       reason=cooldown rule=nginx-down target=localhost mode=-"), "{text}");
     assert!(text.contains("ok    pause.toml"), "the other rules' cases still pass:\n{text}");
-    assert!(text.contains("1 of 5 rule cases failed"), "{text}");
+    assert!(text.contains("1 of 6 rule cases failed"), "{text}");
 }
 
 #[test]
@@ -69,6 +88,7 @@ fn a_wrong_case_says_what_is_wrong() {
     );
     write("c-payload.toml", "[[step]]\nat = \"1s\"\npayload = \"missing.json\"\nexpect = []\n");
     write("d-reset.toml", "[[step]]\nat = \"1s\"\nreset = [\"nginx-down\"]\n");
+    write("e-guard.toml", "[[step]]\nat = \"2s\"\nguards = { \"machine sen\" = \"fails\" }\n");
     let (out, text) = rules_test(&repo().join("selfheal.toml"), dir.path());
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -84,7 +104,11 @@ fn a_wrong_case_says_what_is_wrong() {
         text.contains("FAIL  d-reset.toml: step 1 (at 1s): reset `nginx-down` is not rule/target"),
         "{text}"
     );
-    assert!(text.contains("4 of 4 rule cases failed"), "{text}");
+    assert!(
+        text.contains("FAIL  e-guard.toml: step 1 (at 2s): no rule has a guard named `machine sen`"),
+        "{text}"
+    );
+    assert!(text.contains("5 of 5 rule cases failed"), "{text}");
 
     let empty = tempfile::tempdir().unwrap();
     let (out, text) = rules_test(&repo().join("selfheal.toml"), empty.path());

@@ -2,6 +2,7 @@
 //! episode, keyed by fingerprint + startsAt).
 use super::notifications::StoredBody;
 use crate::ssr::alert::{AlertStatus, NewAlert};
+use crate::ssr::heal::guard::GuardAnswers;
 use crate::ssr::heal::Prejudged;
 
 /// Where an alert or notification came from.
@@ -40,6 +41,9 @@ pub struct NewNotification<'a> {
     /// inbox writer decides new episodes with them in the commit that stores them. An alert
     /// without one is prejudged by the writer.
     pub verdicts: &'a [Prejudged],
+    /// The answers the verdicts' guards were given, for verdicts the writer makes again (the
+    /// rules were reloaded since): the same query asked moments ago.
+    pub guard_answers: &'a GuardAnswers,
 }
 
 /// What storing one notification did.

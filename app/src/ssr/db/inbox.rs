@@ -15,6 +15,7 @@ pub use rusqlite::{Connection, Error};
 use super::alerts::{NewNotification, StoredNotification};
 use super::notifications::StoredBody;
 use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
+use crate::ssr::heal::guard::{self, GuardAnswers};
 use crate::ssr::heal::{KnownHosts, RuleSet};
 use crate::ssr::inventory::InventoryHosts;
 
@@ -131,7 +132,9 @@ pub fn write_batch(
                 Some(v) => std::borrow::Cow::Borrowed(v),
                 None => {
                     let hosts = known.get_or_insert_with(|| hosts.current());
-                    std::borrow::Cow::Owned(verdict_of(rules, hosts, a.status, &a.labels))
+                    let mut verdict = verdict_of(rules, hosts, a.status, &a.labels);
+                    guard::fill(&mut verdict, n.guard_answers);
+                    std::borrow::Cow::Owned(verdict)
                 }
             };
             episodes.push(NewEpisode { alert_id, starts_at: &a.starts_at, verdict });
@@ -157,6 +160,7 @@ pub fn write_reconciled(
     rules: &RuleSet,
     hosts: &KnownHosts,
     alerts: &[ReconciledAlert],
+    guard_answers: &GuardAnswers,
 ) -> rusqlite::Result<Vec<Decided>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
@@ -186,7 +190,8 @@ pub fn write_reconciled(
                 )
                 .optional()?;
             if let Some(alert_id) = id {
-                let verdict = verdict_of(rules, hosts, AlertStatus::Firing, &a.labels);
+                let mut verdict = verdict_of(rules, hosts, AlertStatus::Firing, &a.labels);
+                guard::fill(&mut verdict, guard_answers);
                 episodes.push(NewEpisode {
                     alert_id,
                     starts_at: &a.starts_at,
@@ -492,6 +497,7 @@ pub fn store_fixture(db: &mut TestDb, raw: &str, at: &str) -> StoredNotification
         payload: &stored,
         alerts: &alerts,
         verdicts: &[],
+        guard_answers: &guard::NO_ANSWERS,
     };
     let tx = db.conn.transaction().expect("begin");
     let stored = record_notifications(&tx, std::slice::from_ref(&n)).expect("stored").remove(0);

@@ -2,6 +2,7 @@
 //! history settles, shadow skips, refused labels, and episodes an earlier version left
 //! undecided.
 use super::*;
+use crate::ssr::heal::guard::NO_ANSWERS;
 use crate::ssr::heal::{Decision, KnownHosts, Rule, RuleSet};
 
 /// The FIRING fixture's rule for the writer's decisions, in `mode` (a JSON rule mode).
@@ -227,7 +228,14 @@ async fn reconciliation_adds_only_unknown_episodes_and_decides_them() {
         ReconciledAlert { alert: normalise_payload(&p).unwrap().remove(0), receiver: Some("heal".into()) };
     let hosts = crate::ssr::heal::KnownHosts::default();
     let reconcile = |db: &mut TestDb, a: &ReconciledAlert| {
-        write_reconciled(&mut db.conn, &RuleSet::new(Vec::new()), &hosts, std::slice::from_ref(a)).unwrap()
+        write_reconciled(
+            &mut db.conn,
+            &RuleSet::new(Vec::new()),
+            &hosts,
+            std::slice::from_ref(a),
+            &NO_ANSWERS,
+        )
+        .unwrap()
     };
     assert_eq!(reconcile(&mut db, &alert).len(), 1, "new: stored and decided");
     assert!(reconcile(&mut db, &alert).is_empty(), "known: nothing");

@@ -40,6 +40,7 @@ fn notification<'a>(
         payload: &FIRING_STORED,
         alerts,
         verdicts: &[],
+        guard_answers: &crate::ssr::heal::guard::NO_ANSWERS,
     }
 }
 

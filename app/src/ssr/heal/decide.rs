@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use super::guard::{self, Guard};
 use super::pause::{self, Paused};
 use super::{weigh, Decision, Prejudged, Rule, Skip, SkipReason, TargetHistory};
 
@@ -45,7 +46,7 @@ pub fn decide_batch<'v, E>(
     let mut queued: HashSet<&'v str> = HashSet::new();
     let mut judged = Vec::new();
     for verdict in verdicts {
-        let (index, plan) = match verdict {
+        let (index, plan, guards) = match verdict {
             Prejudged::Skip { rule, skip } => {
                 judged.push(Judged {
                     rule: *rule,
@@ -55,7 +56,7 @@ pub fn decide_batch<'v, E>(
                 });
                 continue;
             }
-            Prejudged::Check { rule, plan } => (*rule, plan),
+            Prejudged::Check { rule, plan, guards } => (*rule, plan, guards),
         };
         let Some(rule) = rules.get(index) else {
             // A verdict made under other rules (never expected): no rule of these applies.
@@ -64,13 +65,7 @@ pub fn decide_batch<'v, E>(
             judged.push(Judged { rule: None, decision: Decision::Skip(skip), attempts: 0, covered_by: None });
             continue;
         };
-        if let Some(scope) = paused.covering(rule) {
-            let detail = if scope == pause::EVERYTHING {
-                "healing is paused everywhere: nothing runs until an operator resumes it".to_owned()
-            } else {
-                format!("healing is paused for rule {scope}: nothing of it runs until an operator resumes it")
-            };
-            let skip = Skip { reason: SkipReason::Paused, detail };
+        if let Some(skip) = closed_gate(rule, paused, guards) {
             judged.push(Judged {
                 rule: Some(index),
                 decision: Decision::Skip(skip),
@@ -114,6 +109,20 @@ pub fn decide_batch<'v, E>(
         judged.push(Judged { rule: Some(index), decision, attempts: known.attempts_in_window, covered_by });
     }
     Ok(judged)
+}
+
+/// The first gate before history that stops a plan, in order: the kill switch (a pause of
+/// everything or of the rule), then the rule's guards.
+fn closed_gate(rule: &Rule, paused: &Paused, guards: &[Guard]) -> Option<Skip> {
+    if let Some(scope) = paused.covering(rule) {
+        let detail = if scope == pause::EVERYTHING {
+            "healing is paused everywhere: nothing runs until an operator resumes it".to_owned()
+        } else {
+            format!("healing is paused for rule {scope}: nothing of it runs until an operator resumes it")
+        };
+        return Some(Skip { reason: SkipReason::Paused, detail });
+    }
+    guard::verdict(guards)
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ fn prejudge_settles_what_needs_no_history_and_names_the_rule() {
     let rules = [rule("disk", "DiskFull", "auto"), rule("nginx", "NginxDown", "shadow")];
     let nginx = labels(&[("alertname", "NginxDown"), ("host", "web1")]);
     match prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Firing, &nginx) {
-        Prejudged::Check { rule: 1, plan } => assert_eq!(plan.target, "web1"),
+        Prejudged::Check { rule: 1, plan, .. } => assert_eq!(plan.target, "web1"),
         other => panic!("{other:?}"),
     }
     let skip = |p: Prejudged| match p {
@@ -189,7 +189,7 @@ fn prejudge_then_weigh_is_decide() {
     let nginx = labels(&[("alertname", "NginxDown"), ("host", "web1")]);
     let busy = TargetHistory { active_run: true, ..Default::default() };
     for history in [TargetHistory::default(), busy] {
-        let Prejudged::Check { rule, plan: p } =
+        let Prejudged::Check { rule, plan: p, .. } =
             prejudge(&rules, &KnownHosts::of(["web1"]), AlertStatus::Firing, &nginx)
         else {
             panic!("a plan")

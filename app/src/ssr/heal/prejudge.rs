@@ -3,6 +3,7 @@
 //! the inbox writer only reads history ([`super::decide_batch`]).
 use std::collections::BTreeMap;
 
+use super::guard::Guard;
 use super::{plan, precheck, KnownHosts, Plan, Rule, Skip, SkipReason};
 use crate::ssr::alert::AlertStatus;
 
@@ -12,8 +13,9 @@ pub enum Prejudged {
     /// Decided on the alert alone: resolved, no rule matches, or labels the rule refuses.
     /// `rule` indexes the rules the verdict was made under.
     Skip { rule: Option<usize>, skip: Skip },
-    /// Rule `rule` matched a firing alert and gave this plan: weigh it against the history.
-    Check { rule: usize, plan: Plan },
+    /// Rule `rule` matched a firing alert and gave this plan: weigh it against the history and
+    /// the rule's guards (rendered for this alert; answered before the decision).
+    Check { rule: usize, plan: Plan, guards: Vec<Guard> },
 }
 
 /// The first rule matching `labels`, and what it makes of the alert without history (`hosts`:
@@ -31,7 +33,10 @@ pub fn prejudge(
         None => Err(Skip { reason: SkipReason::NoRule, detail: String::new() }),
     };
     match (selected, precheck(status, rule, planned)) {
-        (Some(i), Ok(plan)) => Prejudged::Check { rule: i, plan },
+        (Some(i), Ok(plan)) => {
+            let guards = rules[i].guards.iter().map(|g| g.render(labels)).collect();
+            Prejudged::Check { rule: i, plan, guards }
+        }
         (selected, checked) => Prejudged::Skip {
             rule: selected,
             skip: checked.err().unwrap_or(Skip { reason: SkipReason::NoRule, detail: String::new() }),

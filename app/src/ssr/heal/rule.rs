@@ -7,6 +7,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::guard::{GuardConfig, GuardTemplate};
 use super::matcher::Matcher;
 use super::RuleMode;
 
@@ -66,6 +67,11 @@ pub struct RuleConfig {
     /// database).
     #[serde(default)]
     pub notify: Vec<String>,
+    /// PromQL that must return a sample when an alert is decided, each with a name
+    /// (`[[rules.guard]]`); see [`super::guard`]. (Left out of the rule set's hash when
+    /// there are none, so that hash did not change for rules written before guards.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guard: Vec<GuardConfig>,
 }
 
 fn default_target_label() -> String {
@@ -97,6 +103,7 @@ pub struct Rule {
     pub config: RuleConfig,
     matchers: Vec<Matcher>,
     pub(super) var_patterns: BTreeMap<String, Regex>,
+    pub(super) guards: Vec<GuardTemplate>,
 }
 
 impl Rule {
@@ -168,11 +175,29 @@ impl Rule {
         if config.timeout.is_zero() || config.window.is_zero() {
             return Err(format!("{}: timeout and window must be positive", at("timeout")));
         }
-        Ok(Rule { config, matchers, var_patterns })
+        let mut guards: Vec<GuardTemplate> = Vec::new();
+        for g in &config.guard {
+            let guard = GuardTemplate::parse(g).map_err(|e| format!("{}: {e}", at("guard")))?;
+            if guards.iter().any(|other| other.name() == guard.name()) {
+                return Err(format!("{}: two guards are named `{}`", at("guard"), guard.name()));
+            }
+            guards.push(guard);
+        }
+        Ok(Rule { config, matchers, var_patterns, guards })
     }
 
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Whether alerts of this rule wait for guards' answers.
+    pub fn has_guards(&self) -> bool {
+        !self.guards.is_empty()
+    }
+
+    /// Its guards' names, in order.
+    pub fn guard_names(&self) -> impl Iterator<Item = &str> {
+        self.guards.iter().map(GuardTemplate::name)
     }
 
     /// Whether every matcher of the rule holds for these labels.

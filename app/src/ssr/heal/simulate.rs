@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
+use super::guard::GuardAnswer;
 use super::pause::Paused;
 use super::{decide_batch, prejudge, Decision, KnownHosts, Prejudged, Rule, TargetHistory};
 use crate::ssr::alert::AlertStatus;
@@ -47,13 +48,29 @@ pub struct Simulation<'r> {
     episodes: HashSet<(String, String)>,
     runs: Vec<SimRun>,
     resets: Vec<(String, String, Duration)>,
+    /// What the guards answer, by guard name; a guard not named holds.
+    guards: BTreeMap<String, GuardAnswer>,
 }
 
 impl<'r> Simulation<'r> {
     /// No history yet; `hosts` are the inventory's (a `--limit` must name one); every queued
     /// run stays in flight for `run_takes`.
     pub fn new(rules: &'r [Rule], hosts: KnownHosts, run_takes: Duration) -> Simulation<'r> {
-        Simulation { rules, hosts, run_takes, episodes: HashSet::new(), runs: Vec::new(), resets: Vec::new() }
+        Simulation {
+            rules,
+            hosts,
+            run_takes,
+            episodes: HashSet::new(),
+            runs: Vec::new(),
+            resets: Vec::new(),
+            guards: BTreeMap::new(),
+        }
+    }
+
+    /// From now on the guards named answer so (by guard name, whatever the alert); the others
+    /// hold.
+    pub fn set_guards(&mut self, answers: BTreeMap<String, GuardAnswer>) {
+        self.guards = answers;
     }
 
     /// One notification's alerts at `now`, decided as the inbox writer decides them: repeats
@@ -63,7 +80,15 @@ impl<'r> Simulation<'r> {
         let mut verdicts: Vec<Option<Prejudged>> = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let new = self.episodes.insert((alert.fingerprint.clone(), alert.starts_at.clone()));
-            verdicts.push(new.then(|| prejudge(self.rules, &self.hosts, alert.status, &alert.labels)));
+            verdicts.push(new.then(|| {
+                let mut verdict = prejudge(self.rules, &self.hosts, alert.status, &alert.labels);
+                if let Prejudged::Check { guards, .. } = &mut verdict {
+                    for g in guards {
+                        g.answer = Some(self.guards.get(&g.name).cloned().unwrap_or(GuardAnswer::Holds));
+                    }
+                }
+                verdict
+            }));
         }
         let judged = {
             let this = &*self;

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod gates;
 pub mod heal;
 pub mod rules;
 pub mod run_output;

@@ -1,6 +1,7 @@
 //! Reusable pieces of the UI.
 pub mod approval_form;
 pub mod badges;
+pub mod blast_banner;
 pub mod breaker_reset;
 #[cfg(feature = "ssr")]
 pub mod chart;

@@ -271,6 +271,17 @@ pub struct PauseView {
     pub paused_at: String,
 }
 
+/// A blast-radius trip in force: the rule's heals in `scope` wait for approval until an
+/// operator resets it. `scope` is `job="api"`-like, or empty for the whole rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct BlastTripView {
+    pub rule: String,
+    pub scope: String,
+    pub tripped_at: String,
+    pub detail: String,
+}
+
 /// One heal run as the UI lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -404,6 +404,16 @@ impl Config {
                     message: format!("[{i}] rule name `{}` is used twice", rule.name()),
                 });
             }
+            let counts_targets = rule.config.blast_radius.as_ref().is_some_and(|b| b.known_targets.is_some());
+            if counts_targets && self.prometheus.url.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "rules",
+                    message: format!(
+                        "[{i}] rule `{}` counts its blast radius's known targets in Prometheus: set prometheus.url",
+                        rule.name()
+                    ),
+                });
+            }
             if rule.has_guards() && self.prometheus.url.is_empty() {
                 return Err(ConfigError::Invalid {
                     key: "rules",

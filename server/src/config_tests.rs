@@ -177,6 +177,24 @@ fn rules_are_validated_against_the_playbook_allowlist() {
         jail.create_file("guarded.toml", &format!("[prometheus]\nurl = \"http://127.0.0.1:9\"\n{guarded}"))?;
         let rules = load(jail, Some("guarded.toml")).expect("valid").build_rules().expect("rules");
         assert_eq!(rules[0].guard_names().collect::<Vec<_>>(), ["node up"]);
+
+        let counted = format!(
+            "{}[rules.blast_radius]\nmax_heals = 3\nmax_percent = 10\nknown_targets = 'count(up)'\n",
+            rule("heal-nginx.yml", "a")
+        );
+        jail.create_file("blast-blind.toml", &counted)?;
+        let err =
+            load(jail, Some("blast-blind.toml")).expect_err("known targets need Prometheus").to_string();
+        assert!(
+            err.contains("counts its blast radius's known targets in Prometheus: set prometheus.url"),
+            "{err}"
+        );
+        jail.create_file(
+            "blast-bad.toml",
+            &format!("{}[rules.blast_radius]\nmax_heals = 0\n", rule("heal-nginx.yml", "a")),
+        )?;
+        let err = load(jail, Some("blast-bad.toml")).expect_err("no heals at all").to_string();
+        assert!(err.contains("rule `a`: blast_radius: max_heals must be at least 1"), "{err}");
         Ok(())
     });
 }

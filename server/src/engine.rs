@@ -23,7 +23,7 @@ use crate::intake::Resolutions;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
-use crate::metrics::{BreakerLabel, Metrics, ReasonLabel, ScopeLabel};
+use crate::metrics::{BlastLabel, BreakerLabel, Metrics, ReasonLabel, ScopeLabel};
 use crate::notify::{Event, Notifier};
 
 /// Housekeeping happens at least this often, even with nothing decided.
@@ -92,6 +92,28 @@ impl Reactions {
                     },
                 );
             }
+            if let (Some((rule_name, scope)), Some(r), Decision::Run(plan)) =
+                (&d.blast_tripped, rule, &d.decision)
+            {
+                opened = true;
+                let scope = app::ssr::heal::blast::scope_text(scope);
+                tracing::warn!(rule = %rule_name, scope, "blast radius tripped: the scope's heals wait for approval");
+                self.notifier.spawn(
+                    &r.config.notify,
+                    Event {
+                        event: "blast_radius",
+                        text: format!(
+                            "selfheal: blast radius of {rule_name} tripped for {scope}: {} (an operator resets it)",
+                            plan.held.as_deref().unwrap_or_default()
+                        ),
+                        rule: rule_name.clone(),
+                        target: plan.target.clone(),
+                        run_id: d.run_id,
+                        status: None,
+                        verification: None,
+                    },
+                );
+            }
         }
         for (reason, n) in by_reason {
             self.metrics.decisions.get_or_create(&ReasonLabel { reason }).inc_by(n);
@@ -131,6 +153,7 @@ pub struct Engine {
     breakers_seen: Arc<Mutex<HashSet<BreakerLabel>>>,
     /// Pauses reported at least once (to report them ended later).
     pauses_seen: Arc<Mutex<HashSet<ScopeLabel>>>,
+    blasts_seen: Arc<Mutex<HashSet<BlastLabel>>>,
     /// Told when approvals expire.
     changes: Changes,
 }
@@ -155,6 +178,7 @@ impl Engine {
             approval_ttl,
             breakers_seen: Arc::default(),
             pauses_seen: Arc::default(),
+            blasts_seen: Arc::default(),
         }
     }
 
@@ -200,7 +224,8 @@ impl Engine {
     async fn update_gauges(&self) -> Result<(), sqlx::Error> {
         self.metrics.queue_depth.set(runs::queue_depth(&self.pool).await?);
         let open = app::ssr::actions::open_breakers(&self.pool, &self.rules.current()).await?;
-        let breakers = open.into_iter().map(|b| BreakerLabel { rule: b.rule, target: b.target });
+        let breakers =
+            open.into_iter().map(|b| BreakerLabel { rule: b.rule.into(), target: b.target.into() });
         let mut moved = Vec::new();
         if report(&self.metrics.breaker_open, &self.breakers_seen, breakers) {
             moved.push(Topic::Breakers);
@@ -210,9 +235,17 @@ impl Engine {
         if report(
             &self.metrics.paused,
             &self.pauses_seen,
-            pauses.into_iter().map(|p| ScopeLabel { scope: p.scope }),
+            pauses.into_iter().map(|p| ScopeLabel { scope: p.scope.into() }),
         ) {
             moved.push(Topic::Pauses);
+        }
+        let trips = app::ssr::db::blast::trips(&self.pool).await?;
+        if report(
+            &self.metrics.blast_tripped,
+            &self.blasts_seen,
+            trips.into_iter().map(|t| BlastLabel { rule: t.rule.into(), scope: t.scope.into() }),
+        ) {
+            moved.push(Topic::Breakers);
         }
         self.changes.touch(&moved);
         Ok(())

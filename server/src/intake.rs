@@ -20,6 +20,7 @@ use app::ssr::db::inbox::{
 };
 use app::ssr::db::notifications::StoredBody;
 use app::ssr::guards::{answer_guards, AsksGuards};
+use app::ssr::heal::blast::LiveKnownTargets;
 use app::ssr::heal::guard::GuardAnswers;
 use app::ssr::heal::{prejudge, LiveRules, Prejudged, Rule, RuleSet};
 use app::ssr::inventory::InventoryHosts;
@@ -183,6 +184,7 @@ impl Inbox {
         database: &Path,
         rules: LiveRules,
         hosts: InventoryHosts,
+        known: LiveKnownTargets,
         metrics: Arc<Metrics>,
         reactions: Reactions,
     ) -> Result<(Inbox, JoinHandle<()>), InboxError> {
@@ -193,6 +195,7 @@ impl Inbox {
         let writer = Writer {
             rules: rules.clone(),
             hosts: hosts.clone(),
+            known,
             metrics,
             reactions,
             tail: tail.clone(),
@@ -277,6 +280,8 @@ impl Inbox {
 struct Writer {
     rules: LiveRules,
     hosts: InventoryHosts,
+    /// The known targets per blast scope, as the server's counter last found them.
+    known: LiveKnownTargets,
     metrics: Arc<Metrics>,
     reactions: Reactions,
     /// Taken: the checkpointer asks for the WAL's tail.
@@ -292,7 +297,7 @@ impl Writer {
     /// was measured (200 and 500 µs when fewer than 16 wait) and gained nothing.
     fn run(self, mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
         let rules = self.rules.current();
-        match decide_leftovers(&mut conn, &rules, &self.hosts.current()) {
+        match decide_leftovers(&mut conn, &rules, &self.hosts.current(), &self.known.current()) {
             Ok(decided) if !decided.is_empty() => {
                 tracing::info!(decided = decided.len(), "decided episodes an earlier version left undecided");
                 self.reactions.after_commit(&rules, &decided);
@@ -325,7 +330,14 @@ impl Writer {
                 self.deliver(&mut conn, &rules, deliveries, replies);
             }
             for (alerts, answers, reply) in reconciles {
-                let outcome = write_reconciled(&mut conn, &rules, &self.hosts.current(), &alerts, &answers);
+                let outcome = write_reconciled(
+                    &mut conn,
+                    &rules,
+                    &self.hosts.current(),
+                    &alerts,
+                    &answers,
+                    &self.known.current(),
+                );
                 if let Ok(decided) = &outcome {
                     self.reactions.after_commit(&rules, decided);
                 } else {
@@ -358,6 +370,7 @@ impl Writer {
             conn,
             rules,
             &self.hosts,
+            &self.known,
             &deliveries,
         ) {
             Ok(written) => {
@@ -371,7 +384,8 @@ impl Writer {
                 deliveries
                     .iter()
                     .map(|d| {
-                        let mut written = write_together(conn, rules, &self.hosts, std::slice::from_ref(d))?;
+                        let mut written =
+                            write_together(conn, rules, &self.hosts, &self.known, std::slice::from_ref(d))?;
                         self.reactions.after_commit(rules, &written.decided);
                         Ok(written.stored.remove(0))
                     })
@@ -399,6 +413,7 @@ fn write_together(
     conn: &mut Connection,
     rules: &Arc<RuleSet>,
     hosts: &InventoryHosts,
+    known: &LiveKnownTargets,
     deliveries: &[Arc<Delivery>],
 ) -> Result<Written, app::ssr::db::inbox::Error> {
     let batch: Vec<_> = deliveries
@@ -422,7 +437,7 @@ fn write_together(
             guard_answers: &d.guard_answers,
         })
         .collect();
-    write_batch(conn, rules, hosts, &batch)
+    write_batch(conn, rules, hosts, &batch, &known.current())
 }
 
 #[cfg(test)]
@@ -482,7 +497,8 @@ mod tests {
             Arc::default(),
             Default::default(),
         );
-        let (inbox, _writer) = Inbox::start(&path, no_rules, hosts, metrics.clone(), reactions).unwrap();
+        let (inbox, _writer) =
+            Inbox::start(&path, no_rules, hosts, Default::default(), metrics.clone(), reactions).unwrap();
 
         // The writer answers a job before its own checkpoint, and handles jobs one after another:
         // once the answer to a later job arrives, the work after the earlier commit is done.

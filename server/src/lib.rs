@@ -3,6 +3,7 @@
 pub mod ansible;
 pub mod assets;
 pub mod audit;
+pub mod blast;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -39,17 +41,50 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// A label value from data (an alert's target, a blast scope): escaped as the exposition
+/// format requires. prometheus-client 0.23 writes label values as they are, so one `"` in a
+/// target made every scrape of /metrics fail to parse.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct LabelText(pub String);
+
+impl From<String> for LabelText {
+    fn from(s: String) -> LabelText {
+        LabelText(s)
+    }
+}
+
+impl EncodeLabelValue for LabelText {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Labels: a circuit breaker's rule and target.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BreakerLabel {
-    pub rule: String,
-    pub target: String,
+    pub rule: LabelText,
+    pub target: LabelText,
 }
 
 /// Label: what a pause covers (`*`: everything, or a rule's name).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScopeLabel {
-    pub scope: String,
+    pub scope: LabelText,
+}
+
+/// Label: a rule's blast scope (`job="api"`; empty for the whole rule).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BlastLabel {
+    pub rule: LabelText,
+    pub scope: LabelText,
 }
 
 /// Label: what the database was doing when it failed.
@@ -87,6 +122,7 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub breaker_open: Family<BreakerLabel, Gauge>,
     pub paused: Family<ScopeLabel, Gauge>,
+    pub blast_tripped: Family<BlastLabel, Gauge>,
     pub retention_pruned: Family<TableLabel, Counter>,
     pub retention_rounds: Family<ResultLabel, Counter>,
 }
@@ -117,6 +153,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             breaker_open: Family::default(),
             paused: Family::default(),
+            blast_tripped: Family::default(),
             retention_pruned: Family::default(),
             retention_rounds: Family::default(),
             registry: Registry::default(),
@@ -194,6 +231,11 @@ impl Metrics {
             "paused",
             "1 while healing is paused for the scope (`*`: everything, or a rule), 0 once resumed",
             m.paused.clone(),
+        );
+        registry.register(
+            "blast_radius_tripped",
+            "1 while a rule's blast radius is tripped for the scope (its heals wait for approval), 0 once reset",
+            m.blast_tripped.clone(),
         );
         registry.register(
             "runs_recovered",

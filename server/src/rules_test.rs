@@ -56,6 +56,13 @@ struct Step {
     /// "unknown" (Prometheus does not answer); a guard not named holds. `{}` makes all hold.
     #[serde(default)]
     guards: Option<BTreeMap<String, CaseGuard>>,
+    /// The known targets per blast scope from this step on (what Prometheus would count);
+    /// `[]` makes them unknown.
+    #[serde(default)]
+    known_targets: Option<Vec<KnownCount>>,
+    /// Blast-radius trips an operator resets now.
+    #[serde(default)]
+    reset_blast: Vec<BlastScope>,
     /// One per alert, in order.
     #[serde(default)]
     expect: Vec<Expect>,
@@ -71,6 +78,24 @@ struct CaseAlert {
     /// the same episode, as Alertmanager repeats it.
     #[serde(default, with = "humantime_serde::option")]
     starts: Option<Duration>,
+}
+
+/// A rule's blast scope: `scope` as the decision writes it (`job="api"`; `""` for the whole rule).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlastScope {
+    rule: String,
+    #[serde(default)]
+    scope: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KnownCount {
+    rule: String,
+    #[serde(default)]
+    scope: String,
+    count: u32,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -101,7 +126,8 @@ fn firing() -> AlertStatus {
 struct Expect {
     /// `enqueued`, a skip's reason (`cooldown`, `breaker_open`, `run_in_progress`, `resolved`,
     /// `no_rule`, `invalid_labels`, `shadow`, `paused`, `guard_failed:NAME`,
-    /// `guard_unknown:NAME`), or `duplicate` (an episode already stored).
+    /// `guard_unknown:NAME`), `blast_radius` (parked for approval), or `duplicate` (an episode
+    /// already stored).
     reason: String,
     rule: Option<String>,
     target: Option<String>,
@@ -129,6 +155,13 @@ impl Got {
                 detail: "an episode already stored".into(),
             },
             Outcome::Decided { rule, target, decision } => match decision {
+                Decision::Run(plan) if plan.held.is_some() => Got {
+                    reason: "blast_radius".into(),
+                    rule: rule.clone(),
+                    target: target.clone(),
+                    mode: Some(plan.mode.as_str().to_owned()),
+                    detail: plan.held.clone().unwrap_or_default(),
+                },
                 Decision::Run(plan) => Got {
                     reason: "enqueued".into(),
                     rule: rule.clone(),
@@ -257,6 +290,14 @@ fn run_case(file: &Path, rules: &[Rule]) -> anyhow::Result<Verdict> {
                 bail!("{here}: no rule has a guard named `{unknown}`");
             }
             sim.set_guards(guards.iter().map(|(name, g)| (name.clone(), g.answer())).collect());
+        }
+        if let Some(known) = &step.known_targets {
+            sim.set_known_targets(
+                known.iter().map(|k| ((k.rule.clone(), k.scope.clone()), k.count)).collect(),
+            );
+        }
+        for b in &step.reset_blast {
+            sim.reset_blast(&b.rule, &b.scope, step.at);
         }
         let alerts = step_alerts(file, step).with_context(|| here.clone())?;
         let outcomes = sim.notify(step.at, &alerts, &paused);

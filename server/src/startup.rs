@@ -16,6 +16,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use app::model::Role;
 use app::ssr::changes::Changes;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
+use app::ssr::heal::blast::LiveKnownTargets;
 use app::ssr::heal::{LiveRules, RuleSet};
 use app::ssr::{auth, db, AppState};
 
@@ -157,6 +158,9 @@ pub struct Services {
     pub writer: tokio::task::JoinHandle<()>,
     /// What the open pages (and the worker) are told about changes.
     pub changes: Changes,
+    /// The known targets per blast scope, and what counts them (`run` it, or `recount`).
+    pub known_targets: LiveKnownTargets,
+    pub known_counter: Arc<crate::blast::KnownTargetCounter>,
 }
 
 /// Builds the services over an open database; `stop` (the root token) stops their loops.
@@ -171,8 +175,15 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     let notifier = Notifier::new(pool.clone(), &outgoing);
     let reactions = Reactions::new(metrics.clone(), notifier.clone(), housekeeping.clone(), changes.clone());
     let guards = guard_asker(config);
-    let (inbox, writer) =
-        Inbox::start(&config.database, rules.clone(), inventory.clone(), metrics.clone(), reactions)?;
+    let known_targets = LiveKnownTargets::default();
+    let (inbox, writer) = Inbox::start(
+        &config.database,
+        rules.clone(),
+        inventory.clone(),
+        known_targets.clone(),
+        metrics.clone(),
+        reactions,
+    )?;
     let inbox = inbox.with_guards(guards);
     let engine = Engine::new(
         pool.clone(),
@@ -206,7 +217,12 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     let worker =
         Worker::new(pool.clone(), settings, rules.clone(), verifier, metrics.clone(), changes.clone(), stop);
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
-    Ok(Services { intake, engine, worker, rules, inventory, writer, changes })
+    let known_counter = Arc::new(crate::blast::KnownTargetCounter::new(
+        (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url, &outgoing)),
+        rules.clone(),
+        known_targets.clone(),
+    ));
+    Ok(Services { intake, engine, worker, rules, inventory, writer, changes, known_targets, known_counter })
 }
 
 /// What asks the rules' guards: the configured Prometheus (none: guards go unanswered, and
@@ -234,6 +250,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
                 as std::sync::Arc<dyn app::ssr::silence::SilenceAlerts>
         }),
         guards: guard_asker(config),
+        known_targets: services.known_targets.clone(),
         reload_rules: Some(std::sync::Arc::new(crate::reload::RulesReloader {
             source: config.source.clone(),
             live: services.rules.clone(),
@@ -294,7 +311,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let services = services(&pool, &config, stop.clone())?;
     let state = app_state(&config, &pool, &services);
-    let Services { intake, engine, worker, rules, inventory, writer, changes } = services;
+    let Services { intake, engine, worker, rules, inventory, writer, changes, known_counter, .. } = services;
     recover_runs(&pool, &intake.metrics).await?;
     let set = rules.current();
     tracing::info!(rules = set.len(), rules_hash = set.hash(), "healing engine ready");
@@ -307,6 +324,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reload = crate::reload::reload_on_sighup(source, rules, pool.clone(), changes.clone(), stop.clone());
     tasks.spawn("rules reload", reload);
     tasks.spawn("engine", engine.run(stop.clone()));
+    tasks.spawn("known targets", known_counter.run(stop.clone()));
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
     tasks.spawn(
         "checkpointer",

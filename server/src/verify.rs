@@ -2,6 +2,7 @@
 //! condition holds or the time is up. A heal is `verified` only then.
 use crate::outgoing::Outgoing;
 use app::model::Verification;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -124,6 +125,41 @@ impl Prometheus {
 
     /// Whether `expr` holds now: a non-empty vector, or a non-zero scalar.
     pub async fn holds(&self, expr: &str) -> Result<bool, String> {
+        let data = self.query(expr).await?;
+        Ok(match data.result_type.as_str() {
+            "vector" | "matrix" => data.result.as_array().is_some_and(|a| !a.is_empty()),
+            "scalar" => data
+                .result
+                .get(1)
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0)),
+            _ => false,
+        })
+    }
+
+    /// `expr`'s samples now: each series' labels and value (a scalar: one sample, no labels).
+    pub async fn samples(&self, expr: &str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+        let data = self.query(expr).await?;
+        let value =
+            |v: &serde_json::Value| v.get(1).and_then(|v| v.as_str()).and_then(|v| v.parse::<f64>().ok());
+        Ok(match data.result_type.as_str() {
+            "vector" => data
+                .result
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| {
+                    let labels = serde_json::from_value(s.get("metric")?.clone()).ok()?;
+                    Some((labels, value(s.get("value")?)?))
+                })
+                .collect(),
+            "scalar" => value(&data.result).map(|v| (BTreeMap::new(), v)).into_iter().collect(),
+            other => return Err(format!("a {other} answer, not an instant vector")),
+        })
+    }
+
+    /// `GET /api/v1/query` of `expr`: its data, or why there is none.
+    async fn query(&self, expr: &str) -> Result<QueryData, String> {
         let res = self
             .client
             .get(format!("{}/api/v1/query", self.base_url))
@@ -136,16 +172,7 @@ impl Prometheus {
         if body.status != "success" {
             return Err(format!("Prometheus refused the query: {}", body.error.unwrap_or_default()));
         }
-        let data = body.data.ok_or("Prometheus answered without data")?;
-        Ok(match data.result_type.as_str() {
-            "vector" | "matrix" => data.result.as_array().is_some_and(|a| !a.is_empty()),
-            "scalar" => data
-                .result
-                .get(1)
-                .and_then(|v| v.as_str())
-                .is_some_and(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0)),
-            _ => false,
-        })
+        Ok(body.data.ok_or("Prometheus answered without data")?)
     }
 
     /// Its alerting rules (`/api/v1/rules?type=alert`).

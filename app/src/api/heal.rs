@@ -176,8 +176,13 @@ pub async fn replay_alert(
     let hosts = state.inventory.current_async().await;
     let source = auth::client_addr();
     let rules = state.rules.current();
-    let with =
-        crate::ssr::evaluate::DecideWith { rules: &rules, hosts: &hosts, guards: state.guards.as_deref() };
+    let known = state.known_targets.current();
+    let with = crate::ssr::evaluate::DecideWith {
+        rules: &rules,
+        hosts: &hosts,
+        guards: state.guards.as_deref(),
+        known: &known,
+    };
     let outcome = actions::replay(&state.pool, with, &user, alert_id, enqueue, source.as_deref()).await?;
     if outcome.run_id.is_some() {
         state.changes.touch(&[Topic::Runs, Topic::Alerts]);

@@ -3,7 +3,9 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{get_current_user, Logout};
+use crate::api::gates::list_blast_trips;
 use crate::api::heal::{list_pauses, nav_counts};
+use crate::components::blast_banner::BlastBanner;
 use crate::components::kill_switch::ResumeButton;
 use crate::components::time::RelTime;
 use crate::error::AppError;
@@ -44,6 +46,7 @@ pub fn Shell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
     let live = crate::components::live::provide_live();
     let pauses = Resource::new(move || live.track(&[Topic::Pauses]), |_| list_pauses());
+    let trips = Resource::new(move || live.track(&[Topic::Breakers]), |_| list_blast_trips());
     // Loaded in the browser only, after hydration: a count rendered by the server could differ
     // from the one the browser hydrates with (it changes by the second), which breaks hydration.
     // Read by an effect, not inside the Suspense below: a resource read there would hold the
@@ -79,6 +82,13 @@ pub fn Shell() -> impl IntoView {
                     let pauses = pauses.await.ok().filter(|p| !p.is_empty())?;
                     let can_act = allows(Some(user), Role::Operator).await;
                     Some(view! { <PauseBanner pauses can_act/> })
+                })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let trips = trips.await.ok().filter(|t| !t.is_empty())?;
+                    let can_act = allows(Some(user), Role::Operator).await;
+                    Some(view! { <BlastBanner trips can_act/> })
                 })}
             </Transition>
             <main class="content">

@@ -28,6 +28,8 @@ pub struct RuleView {
     pub notify_targets: usize,
     /// Its guards, in order: (name, PromQL as written).
     pub guards: Vec<(String, String)>,
+    /// Its blast radius in words, if it has one.
+    pub blast_radius: Option<String>,
     /// Targets with engine attempts in the window, by target.
     pub breakers: Vec<BreakerState>,
 }

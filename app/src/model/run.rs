@@ -215,6 +215,8 @@ text_enum! {
         GuardFailed = "guard_failed",
         /// A guard of the rule could not be answered: nothing runs blind.
         GuardUnknown = "guard_unknown",
+        /// The rule's blast radius tripped for the alert's scope: the run waits for approval.
+        BlastRadius = "blast_radius",
     }
 }
 

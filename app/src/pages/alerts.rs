@@ -195,6 +195,7 @@ fn decision_label(d: DecisionReason) -> &'static str {
         DecisionReason::Paused => "⏸ healing paused",
         DecisionReason::GuardFailed => "⛔ a guard failed",
         DecisionReason::GuardUnknown => "⛔ a guard went unanswered",
+        DecisionReason::BlastRadius => "⏸ blast radius: awaiting approval",
     }
 }
 

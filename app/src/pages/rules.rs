@@ -93,6 +93,8 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>, can_act: bool) ->
                         <span class="guard">{name}": "<code>{expr}</code></span><br/>
                     }).collect_view().into_any()
                 }}</dd>
+                <dt>"Blast radius"</dt>
+                <dd data-testid="rule-blast-radius">{rule.blast_radius.unwrap_or_else(|| "none".to_owned())}</dd>
                 <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
                 <dt>"Notifications"</dt><dd>{notify}</dd>
             </dl>

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod audit_chain;
 pub mod audit_export;
+pub mod blast;
 pub mod decisions;
 pub mod inbox;
 pub mod lists;

@@ -1,14 +1,18 @@
 //! One stored alert through today's rules against the stored history, for replay: the same
 //! pure decision ([`prejudge`], then [`weigh`]) the inbox writer makes at intake.
+use std::sync::Arc;
+
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::ssr::alert::{AlertStatus, Labels};
 use crate::ssr::db::decisions::{self, StoredAlert};
 use crate::ssr::guards::{answer_guards, AsksGuards};
+use crate::ssr::heal::blast::{BlastHistory, KnownTargets};
 use crate::ssr::heal::guard::{self, GuardAnswers};
 use crate::ssr::heal::{
-    decide_batch, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason, TargetHistory,
+    decide_batch, prejudge, Decision, Gates, Judged, KnownHosts, Prejudged, Rule, Skip, SkipReason,
+    TargetHistory,
 };
 
 /// What the rules say about an alert now.
@@ -25,6 +29,8 @@ pub struct DecideWith<'a> {
     pub rules: &'a [Rule],
     pub hosts: &'a KnownHosts,
     pub guards: Option<&'a dyn AsksGuards>,
+    /// The known targets per blast scope, as the server last counted them.
+    pub known: &'a Arc<KnownTargets>,
 }
 
 /// The answers `alert`'s guards get now (none when its rule has none): asked before a
@@ -57,14 +63,30 @@ pub async fn evaluate<'r>(
     let status = if alert.status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
     let mut verdict = prejudge(rules, hosts, status, &labels);
     guard::fill(&mut verdict, answers);
+    let mut gates = Gates {
+        paused: crate::ssr::db::pauses::paused(&mut *conn).await?,
+        known: with.known.clone(),
+        ..Gates::default()
+    };
     let history = match &verdict {
         Prejudged::Check { rule, plan, .. } => {
-            decisions::target_history(conn, &rules[*rule], &plan.target, now).await?
+            let rule = &rules[*rule];
+            if let (Some(cfg), Some(scope)) = (&rule.config.blast_radius, &plan.blast_scope) {
+                let since = crate::ssr::alert::format_utc(now - cfg.window);
+                let (heals, tripped): (i64, bool) = sqlx::query_as(crate::ssr::db::blast::BLAST_HISTORY_SQL)
+                    .bind(rule.name())
+                    .bind(scope)
+                    .bind(since)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let heals = u32::try_from(heals).unwrap_or(u32::MAX);
+                gates.blast.insert((rule.name().to_owned(), scope.clone()), BlastHistory { heals, tripped });
+            }
+            decisions::target_history(conn, rule, &plan.target, now).await?
         }
         Prejudged::Skip { .. } => TargetHistory::default(),
     };
-    let paused = crate::ssr::db::pauses::paused(&mut *conn).await?;
-    let judged = decide_batch(rules, [&verdict], &paused, |_, _| Ok::<_, std::convert::Infallible>(history));
+    let judged = decide_batch(rules, [&verdict], &gates, |_, _| Ok::<_, std::convert::Infallible>(history));
     let Ok(mut judged) = judged;
     let Judged { rule, decision, .. } = judged.remove(0);
     Ok(Evaluation { rule: rule.map(|i| &rules[i]), decision })

@@ -5,6 +5,7 @@
 //! (`guard.rs`), the kill switch (`pause.rs`) and the inventory's hosts a `--limit` must name
 //! (`hosts.rs`). The run's states
 //! live in `crate::model::run`, shared with the pages.
+pub mod blast;
 pub mod breaker;
 mod decide;
 pub mod guard;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use decide::{decide_batch, Judged};
+pub use decide::{decide_batch, Gates, Judged};
 pub use hosts::KnownHosts;
 pub use prejudge::{prejudge, Prejudged};
 pub use rule::{Rule, RuleConfig, DEFAULT_VERIFY_HOLD};
@@ -74,6 +75,12 @@ pub struct Plan {
     /// Label values for the playbook; always passed as unsafe (never templated) data.
     pub extra_vars: BTreeMap<String, String>,
     pub mode: RuleMode,
+    /// The rule's blast scope this alert falls in (`job="api"`; `""` for the whole rule),
+    /// when the rule has a blast radius.
+    pub blast_scope: Option<String>,
+    /// Why the run waits for approval although the rule would run it: its blast radius
+    /// tripped ([`blast::check`]).
+    pub held: Option<String>,
 }
 
 /// Why nothing runs.
@@ -93,6 +100,9 @@ pub enum SkipReason {
     /// A guard of the rule could not be answered.
     GuardUnknown,
 }
+
+/// Why a run the rules queue waits for approval although its rule would run it.
+pub const HELD_BY_BLAST_RADIUS: DecisionReason = DecisionReason::BlastRadius;
 
 impl SkipReason {
     /// The reason stored with the decision.
@@ -177,6 +187,8 @@ pub fn plan(rule: &Rule, labels: &BTreeMap<String, String>, hosts: &KnownHosts) 
         limit,
         extra_vars,
         mode: cfg.mode,
+        blast_scope: cfg.blast_radius.as_ref().map(|b| b.scope_of(labels)),
+        held: None,
     })
 }
 

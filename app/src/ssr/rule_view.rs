@@ -68,6 +68,11 @@ pub fn describe(rule: &Rule) -> RuleView {
         silence: cfg.silence,
         notify_targets: cfg.notify.len(),
         guards: cfg.guard.iter().map(|g| (g.name.trim().to_owned(), g.expr.clone())).collect(),
+        blast_radius: cfg.blast_radius.as_ref().map(|b| {
+            let per = if b.scope.is_empty() { String::new() } else { format!(" per {}", b.scope.join(", ")) };
+            let share = b.max_percent.map(|p| format!(" and {p} % of the known targets")).unwrap_or_default();
+            format!("at most {} heals{share}{per} within {}", b.max_heals, human(b.window))
+        }),
         breakers: Vec::new(),
     }
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// The Alertmanager to create silences in, when one is configured.
     pub silences: Option<Arc<dyn crate::ssr::silence::SilenceAlerts>>,
+    /// The known targets per blast scope, as the server counts them (replay decides with them).
+    pub known_targets: crate::ssr::heal::blast::LiveKnownTargets,
     /// Asks the rules' guards (replay decides as the webhook does).
     pub guards: Option<Arc<dyn crate::ssr::guards::AsksGuards>>,
     /// Reads the config file's rules again (the rules page's Reload, for admins).

@@ -52,6 +52,9 @@ pub struct TestApp {
     pub stop: tokio_util::sync::CancellationToken,
     /// The worker, driven step by step by tests (`run_once`).
     pub worker: server::worker::Worker,
+    /// The known targets per blast scope, and their counter (tests call `recount`).
+    pub known_targets: app::ssr::heal::blast::LiveKnownTargets,
+    pub known_counter: std::sync::Arc<server::blast::KnownTargetCounter>,
     _dir: TempDir,
 }
 
@@ -144,8 +147,9 @@ impl TestApp {
         let engine = services.engine.clone();
         let worker = services.worker.clone();
         let inbox = services.intake.inbox.clone();
+        let (known_targets, known_counter) = (services.known_targets.clone(), services.known_counter.clone());
         let router = server::router(state, services.intake).layer(layer);
-        TestApp { router, pool, config, engine, worker, inbox, stop, _dir: dir }
+        TestApp { router, pool, config, engine, worker, inbox, stop, known_targets, known_counter, _dir: dir }
     }
 
     pub async fn add_user(&self, name: &str, password: &str, role: Role) -> i64 {

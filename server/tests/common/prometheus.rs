@@ -38,6 +38,30 @@ impl Prometheus {
     }
 }
 
+impl Prometheus {
+    /// The first series `expr` returns, asked every 200 ms until one comes within 30 s.
+    pub async fn first_series(&self, expr: &str) -> serde_json::Value {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer: serde_json::Value = client
+                .get(format!("{}/api/v1/query", self.url))
+                .query(&[("query", expr)])
+                .send()
+                .await
+                .expect("prometheus answers")
+                .json()
+                .await
+                .expect("a JSON answer");
+            if let Some(series) = answer["data"]["result"].as_array().and_then(|r| r.first()) {
+                return series.clone();
+            }
+            assert!(Instant::now() < deadline, "no sample of {expr} within 30 s: {answer}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();

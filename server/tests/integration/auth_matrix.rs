@@ -38,6 +38,8 @@ const MATRIX: &[(&str, &str, Option<Role>)] = &[
     ("/api/pauses", "", Some(Role::Viewer)),
     ("/api/pause", "rule=nope&reason=matrix", Some(Role::Operator)),
     ("/api/resume", "rule=nope", Some(Role::Operator)),
+    ("/api/blast_trips", "", Some(Role::Viewer)),
+    ("/api/blast_reset", "rule=nope&scope=", Some(Role::Operator)),
     ("/api/reload_rules", "", Some(Role::Admin)),
     ("/api/catalog", "", Some(Role::Viewer)),
     ("/api/run_playbook", "rule=nope&target=web1", Some(Role::Operator)),

@@ -37,24 +37,7 @@ async fn a_guard_holds_fails_by_name_resists_its_labels_and_never_runs_blind() {
     let prometheus =
         Prometheus::start(dir.path(), "global:\n  evaluation_interval: 1s\nrule_files:\n  - rules.yml\n")
             .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let client = reqwest::Client::new();
-    loop {
-        let answer: serde_json::Value = client
-            .get(format!("{}/api/v1/query", prometheus.url))
-            .query(&[("query", "dependency_up")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if answer["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the recording rule never evaluated");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    prometheus.first_series("dependency_up").await;
 
     let url = prometheus.url.clone();
     let app = TestApp::with(move |config, dir| {

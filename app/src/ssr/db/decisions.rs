@@ -79,6 +79,16 @@ pub const BREAKER_SQL: &str = "SELECT target, sum(created_at >= coalesce(reset_a
 /// A decision as the `decisions` table stores it: outcome, reason, detail.
 pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, Cow<'_, str>) {
     match decision {
+        Decision::Run(p) if p.held.is_some() => (
+            "enqueued",
+            DecisionReason::BlastRadius.as_str(),
+            Cow::Owned(format!(
+                "{} on {} awaits approval: {}",
+                p.playbook,
+                p.limit.as_deref().unwrap_or(&p.target),
+                p.held.as_deref().unwrap_or_default()
+            )),
+        ),
         Decision::Run(p) => (
             "enqueued",
             DecisionReason::Enqueued.as_str(),

@@ -4,6 +4,7 @@
 //! sends every statement to a worker thread and back, which dominated intake's profile).
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::ToSql;
@@ -15,6 +16,7 @@ pub use rusqlite::{Connection, Error};
 use super::alerts::{NewNotification, StoredNotification};
 use super::notifications::StoredBody;
 use crate::ssr::alert::{format_utc, AlertStatus, NewAlert};
+use crate::ssr::heal::blast::KnownTargets;
 use crate::ssr::heal::guard::{self, GuardAnswers};
 use crate::ssr::heal::{KnownHosts, RuleSet};
 use crate::ssr::inventory::InventoryHosts;
@@ -118,6 +120,7 @@ pub fn write_batch(
     rules: &RuleSet,
     hosts: &InventoryHosts,
     batch: &[NewNotification<'_>],
+    known_targets: &Arc<KnownTargets>,
 ) -> rusqlite::Result<Written> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
@@ -140,7 +143,7 @@ pub fn write_batch(
             episodes.push(NewEpisode { alert_id, starts_at: &a.starts_at, verdict });
         }
     }
-    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;
+    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known_targets)?;
     tx.commit()?;
     Ok(Written { stored, decided })
 }
@@ -161,6 +164,7 @@ pub fn write_reconciled(
     hosts: &KnownHosts,
     alerts: &[ReconciledAlert],
     guard_answers: &GuardAnswers,
+    known: &Arc<KnownTargets>,
 ) -> rusqlite::Result<Vec<Decided>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
@@ -200,7 +204,7 @@ pub fn write_reconciled(
             }
         }
     }
-    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;
+    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known)?;
     tx.commit()?;
     Ok(decided)
 }
@@ -211,6 +215,7 @@ pub fn decide_leftovers(
     conn: &mut Connection,
     rules: &RuleSet,
     hosts: &KnownHosts,
+    known: &Arc<KnownTargets>,
 ) -> rusqlite::Result<Vec<Decided>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let rows: Vec<(i64, String, String, String)> = tx
@@ -230,7 +235,7 @@ pub fn decide_leftovers(
             NewEpisode { alert_id: *alert_id, starts_at, verdict: std::borrow::Cow::Owned(verdict) }
         })
         .collect();
-    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text)?;
+    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known)?;
     tx.execute("UPDATE alerts SET decided_at = ?1 WHERE decided_at IS NULL", [&now_text])?;
     tx.commit()?;
     Ok(decided)

@@ -1,6 +1,8 @@
 //! The writer decides every new episode in the commit that stores it: the run it queues, what
 //! history settles, shadow skips, refused labels, and episodes an earlier version left
 //! undecided.
+use std::sync::Arc;
+
 use super::*;
 use crate::ssr::heal::guard::NO_ANSWERS;
 use crate::ssr::heal::{Decision, KnownHosts, Rule, RuleSet};
@@ -31,7 +33,7 @@ fn write_one(db: &mut TestDb, rules: &[Rule], sha: &str, alerts: &[NewAlert]) ->
     let hosts = KnownHosts::default();
     let verdicts: Vec<_> = alerts.iter().map(|a| verdict_of(rules, &hosts, a.status, &a.labels)).collect();
     let n = NewNotification { verdicts: &verdicts, ..notification(sha, "2026-01-01T00:00:00.000Z", alerts) };
-    write_batch(&mut db.conn, &RuleSet::new(rules.to_vec()), &no_hosts(), &[n]).unwrap()
+    write_batch(&mut db.conn, &RuleSet::new(rules.to_vec()), &no_hosts(), &[n], &Arc::default()).unwrap()
 }
 
 fn fixture_alerts() -> Vec<NewAlert> {
@@ -146,7 +148,7 @@ async fn an_alert_without_a_verdict_is_prejudged_by_the_writer() {
     let alerts = fixture_alerts();
     let n = notification("aa", "2026-01-01T00:00:00.000Z", &alerts);
     assert!(n.verdicts.is_empty());
-    let written = write_batch(&mut db.conn, &rules, &no_hosts(), &[n]).unwrap();
+    let written = write_batch(&mut db.conn, &rules, &no_hosts(), &[n], &Arc::default()).unwrap();
     assert_eq!(reasons(&written.decided), ["enqueued"]);
     let status: String =
         sqlx::query_scalar("SELECT status FROM heal_runs").fetch_one(&db.pool).await.unwrap();
@@ -205,7 +207,7 @@ async fn episodes_an_earlier_version_left_undecided_are_decided_in_chunks() {
     .await
     .unwrap();
     let rules = RuleSet::new(vec![nginx_rule("auto")]);
-    let decided = decide_leftovers(&mut db.conn, &rules, &KnownHosts::default()).unwrap();
+    let decided = decide_leftovers(&mut db.conn, &rules, &KnownHosts::default(), &Arc::default()).unwrap();
     assert_eq!(decided.len(), 600);
     assert!(decided.iter().all(|d| d.reason() == "no_rule"));
     let (n, distinct, undecided): (i64, i64, i64) = sqlx::query_as(
@@ -216,7 +218,10 @@ async fn episodes_an_earlier_version_left_undecided_are_decided_in_chunks() {
     .await
     .unwrap();
     assert_eq!((n, distinct, undecided), (600, 600, 0));
-    assert!(decide_leftovers(&mut db.conn, &rules, &KnownHosts::default()).unwrap().is_empty(), "once");
+    assert!(
+        decide_leftovers(&mut db.conn, &rules, &KnownHosts::default(), &Arc::default()).unwrap().is_empty(),
+        "once"
+    );
 }
 
 #[tokio::test]
@@ -234,6 +239,7 @@ async fn reconciliation_adds_only_unknown_episodes_and_decides_them() {
             &hosts,
             std::slice::from_ref(a),
             &NO_ANSWERS,
+            &Arc::default(),
         )
         .unwrap()
     };

@@ -100,6 +100,8 @@ mod tests {
             limit: None,
             extra_vars: BTreeMap::new(),
             mode: RuleMode::Auto,
+            blast_scope: None,
+            held: None,
         };
         let run = NewRun {
             alert_id: None,

@@ -59,8 +59,8 @@ impl NewRun<'_> {
 /// inbox writer runs it too, on its own connection.
 pub const ENQUEUE_RUN_SQL: &str =
     "INSERT INTO heal_runs (alert_id, rule, playbook, target, limit_host, mode, status, requested_by, extra_vars, \
-     timeout_ms, verify_expr, verify_within_ms, alert_starts_at, created_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     timeout_ms, verify_expr, verify_within_ms, alert_starts_at, created_at, blast_scope) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
      ON CONFLICT DO NOTHING RETURNING id";
 
 /// Queues a run (or parks it for approval). `Ok(None)` when the target already has a run in
@@ -83,6 +83,7 @@ pub async fn enqueue_run(conn: &mut SqliteConnection, run: &NewRun<'_>) -> Resul
         .bind(run.verify_within_ms)
         .bind(run.alert_starts_at)
         .bind(run.now)
+        .bind(&run.plan.blast_scope)
         .fetch_optional(&mut *conn)
         .await?;
     Ok(id)

@@ -14,6 +14,8 @@ fn plan(target: &str) -> Plan {
         limit: Some("web1".into()),
         extra_vars: BTreeMap::from([("service".to_string(), "{{ not templated }}".to_string())]),
         mode: RuleMode::Auto,
+        blast_scope: None,
+        held: None,
     }
 }
 

@@ -2,12 +2,14 @@
 //! webhook request's own thread, [`decide_batch`] weighs the rest against each target's history
 //! at one instant, in the order the episodes were stored. Pure: the caller reads the history,
 //! in the transaction that stores the episodes, their runs and their decisions.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::blast::{self, BlastHistory, KnownTargets};
 use super::guard::{self, Guard};
 use super::pause::{self, Paused};
-use super::{weigh, Decision, Prejudged, Rule, Skip, SkipReason, TargetHistory};
+use super::{weigh, Decision, Plan, Prejudged, Rule, RuleMode, Skip, SkipReason, TargetHistory};
 
 /// One episode decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,18 +33,37 @@ impl Judged {
     }
 }
 
+/// The fleet-wide state a decision weighs besides each target's history: the pauses in force,
+/// the blast-radius histories of the scopes the batch touches (read by the caller, since the
+/// scopes are known from the plans), and the known targets per scope.
+#[derive(Clone, Debug, Default)]
+pub struct Gates {
+    pub paused: Paused,
+    pub blast: BTreeMap<(String, String), BlastHistory>,
+    pub known: Arc<KnownTargets>,
+}
+
+impl Gates {
+    /// Only these pauses (no blast history, no known targets).
+    pub fn paused(paused: Paused) -> Gates {
+        Gates { paused, ..Gates::default() }
+    }
+}
+
 /// Decides `verdicts` (the new episodes, in the order stored) under `rules`: a plan of a rule a
-/// pause covers (`paused`) is `paused`; each other checked plan is weighed ([`weigh`]) against
+/// pause covers (`gates.paused`) is `paused`; each other checked plan is weighed ([`weigh`]) against
 /// its (rule, target)'s history, which `history` reads once per pair. A run decided here
 /// counts for the episodes after it, as if already stored: its target has a run in flight (for
 /// every rule) and its rule one more attempt, just now.
 pub fn decide_batch<'v, E>(
     rules: &[Rule],
     verdicts: impl IntoIterator<Item = &'v Prejudged>,
-    paused: &Paused,
+    gates: &Gates,
     mut history: impl FnMut(&Rule, &str) -> Result<TargetHistory, E>,
 ) -> Result<Vec<Judged>, E> {
     let mut seen: HashMap<(usize, &'v str), TargetHistory> = HashMap::new();
+    // Blast-radius histories as this batch changes them (its own heals count, its trips hold).
+    let mut blast_seen: BTreeMap<(String, String), BlastHistory> = BTreeMap::new();
     let mut queued: HashSet<&'v str> = HashSet::new();
     let mut judged = Vec::new();
     for verdict in verdicts {
@@ -65,7 +86,7 @@ pub fn decide_batch<'v, E>(
             judged.push(Judged { rule: None, decision: Decision::Skip(skip), attempts: 0, covered_by: None });
             continue;
         };
-        if let Some(skip) = closed_gate(rule, paused, guards) {
+        if let Some(skip) = closed_gate(rule, &gates.paused, guards) {
             judged.push(Judged {
                 rule: Some(index),
                 decision: Decision::Skip(skip),
@@ -88,7 +109,10 @@ pub fn decide_batch<'v, E>(
                 h
             }
         };
-        let decision = weigh(rule, plan, known);
+        let decision = match weigh(rule, plan, known) {
+            Decision::Run(plan) => Decision::Run(within_blast_radius(rule, plan, gates, &mut blast_seen)),
+            skip => skip,
+        };
         if matches!(decision, Decision::Run(_)) {
             queued.insert(target);
             for ((_, t), h) in seen.iter_mut() {
@@ -109,6 +133,33 @@ pub fn decide_batch<'v, E>(
         judged.push(Judged { rule: Some(index), decision, attempts: known.attempts_in_window, covered_by });
     }
     Ok(judged)
+}
+
+/// `plan` as its rule's blast radius lets it run: parked for approval (with why) when the
+/// scope tripped before or trips now; else one more heal of the scope.
+fn within_blast_radius(
+    rule: &Rule,
+    mut plan: Plan,
+    gates: &Gates,
+    seen: &mut BTreeMap<(String, String), BlastHistory>,
+) -> Plan {
+    let (Some(cfg), Some(scope)) = (rule.config.blast_radius.as_ref(), plan.blast_scope.clone()) else {
+        return plan;
+    };
+    let key = (rule.name().to_owned(), scope);
+    let known = gates.known.get(&key).copied();
+    let h = seen.entry(key.clone()).or_insert_with(|| gates.blast.get(&key).copied().unwrap_or_default());
+    match blast::check(rule.name(), cfg, &key.1, *h, known) {
+        Some(why) => {
+            plan.mode = RuleMode::Approval;
+            plan.held = Some(why);
+            h.tripped = true;
+        }
+        // A rule's own approvals are no heals until approved (as the history counts them).
+        None if plan.mode != RuleMode::Approval => h.heals = h.heals.saturating_add(1),
+        None => {}
+    }
+    plan
 }
 
 /// The first gate before history that stops a plan, in order: the kill switch (a pause of

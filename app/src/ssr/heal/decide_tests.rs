@@ -123,8 +123,7 @@ fn the_batch_table() {
     ];
     for (name, episodes, history, want) in cases {
         let verdicts: Vec<Prejudged> = episodes.iter().map(|(a, h)| firing(&rules, a, h)).collect();
-        let judged =
-            decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Ok::<_, ()>(history)).unwrap();
+        let judged = decide_batch(&rules, &verdicts, &Gates::default(), |_, _| Ok::<_, ()>(history)).unwrap();
         let got: Vec<&str> = judged.iter().map(reason).collect();
         assert_eq!(got, want, "{name}");
     }
@@ -139,7 +138,7 @@ fn history_is_read_once_per_rule_and_target() {
             .map(|(a, h)| firing(&rules, a, h))
             .collect();
     let mut reads = Vec::new();
-    decide_batch(&rules, &verdicts, &Paused::default(), |r, t| {
+    decide_batch(&rules, &verdicts, &Gates::default(), |r, t| {
         reads.push(format!("{}/{t}", r.name()));
         Ok::<_, ()>(TargetHistory::default())
     })
@@ -151,7 +150,7 @@ fn history_is_read_once_per_rule_and_target() {
 fn a_failed_history_read_fails_the_batch() {
     let rules = [rule("nginx", "NginxDown", "auto")];
     let verdicts = [firing(&rules, "NginxDown", "web1")];
-    assert_eq!(decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Err("locked")), Err("locked"));
+    assert_eq!(decide_batch(&rules, &verdicts, &Gates::default(), |_, _| Err("locked")), Err("locked"));
 }
 
 #[test]
@@ -160,7 +159,7 @@ fn the_decision_that_finds_the_breaker_open_is_the_one_that_tells_people() {
     let verdicts = [firing(&rules, "NginxDown", "web1")];
     let at = |n: u32| {
         let history = TargetHistory { attempts_in_window: n, ..TargetHistory::default() };
-        decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Ok::<_, ()>(history)).unwrap().remove(0)
+        decide_batch(&rules, &verdicts, &Gates::default(), |_, _| Ok::<_, ()>(history)).unwrap().remove(0)
     };
     assert!(at(3).opens_breaker(&rules), "three attempts of three: it just opened");
     assert!(!at(4).opens_breaker(&rules), "a re-fire while open says nothing again");
@@ -177,7 +176,7 @@ fn verdicts_pass_through_in_order_with_their_rule() {
         firing(&rules, "NginxDown", "web1"),
     ];
     let judged =
-        decide_batch(&rules, &verdicts, &Paused::default(), |_, _| Ok::<_, ()>(TargetHistory::default()))
+        decide_batch(&rules, &verdicts, &Gates::default(), |_, _| Ok::<_, ()>(TargetHistory::default()))
             .unwrap();
     assert_eq!((judged[0].rule, reason(&judged[0])), (Some(0), "resolved"));
     assert_eq!((judged[1].rule, reason(&judged[1])), (Some(0), "run"));
@@ -210,7 +209,7 @@ fn a_pause_covers_its_rule_or_everything_and_reads_no_history() {
     let verdicts = [firing(&rules, "NginxDown", "web1"), firing(&rules, "DiskFull", "web2")];
     let decide = |paused: Paused| {
         let mut reads = 0;
-        let judged = decide_batch(&rules, &verdicts, &paused, |_, _| {
+        let judged = decide_batch(&rules, &verdicts, &Gates::paused(paused), |_, _| {
             reads += 1;
             Ok::<_, ()>(TargetHistory::default())
         })
@@ -221,15 +220,11 @@ fn a_pause_covers_its_rule_or_everything_and_reads_no_history() {
     assert_eq!(decide(Paused::of(["nginx"])), (vec!["paused", "run"], 1), "one rule");
     assert_eq!(decide(Paused::of(["*"])), (vec!["paused", "paused"], 0), "everything");
     assert_eq!(decide(Paused::of(["no-such-rule"])), (vec!["run", "run"], 2));
-    let everything =
-        decide_batch(
-            &rules,
-            &verdicts[..1],
-            &Paused::of(["*"]),
-            |_, _| Ok::<_, ()>(TargetHistory::default()),
-        )
-        .unwrap()
-        .remove(0);
+    let everything = decide_batch(&rules, &verdicts[..1], &Gates::paused(Paused::of(["*"])), |_, _| {
+        Ok::<_, ()>(TargetHistory::default())
+    })
+    .unwrap()
+    .remove(0);
     match everything.decision {
         Decision::Skip(s) => assert!(s.detail.contains("paused everywhere"), "{}", s.detail),
         other => panic!("{other:?}"),
@@ -237,7 +232,8 @@ fn a_pause_covers_its_rule_or_everything_and_reads_no_history() {
     // Resolved alerts are decided before any pause: a pause changes what runs, not what is seen.
     let l = labels(&[("alertname", "NginxDown"), ("host", "web1")]);
     let resolved = [prejudge(&rules, &KnownHosts::default(), AlertStatus::Resolved, &l)];
-    let judged =
-        decide_batch(&rules, &resolved, &Paused::of(["*"]), |_, _| Ok::<_, ()>(TargetHistory::default()));
+    let judged = decide_batch(&rules, &resolved, &Gates::paused(Paused::of(["*"])), |_, _| {
+        Ok::<_, ()>(TargetHistory::default())
+    });
     assert_eq!(judged.unwrap().iter().map(reason).collect::<Vec<_>>(), ["resolved"]);
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::ssr::alert::AlertStatus;
 use crate::ssr::heal::pause::Paused;
+use crate::ssr::heal::Gates;
 use crate::ssr::heal::{decide_batch, prejudge, Decision, KnownHosts, Rule, RuleConfig, TargetHistory};
 
 fn template(expr: &str) -> Result<GuardTemplate, String> {
@@ -166,7 +167,7 @@ fn answers_fill_every_guard_asking_the_same_query_once() {
 
     // Decided: web2's node guard failed (before its history is read); web1 runs once.
     let mut reads = 0;
-    let judged = decide_batch(&rules, &verdicts, &Paused::default(), |_, _| {
+    let judged = decide_batch(&rules, &verdicts, &Gates::default(), |_, _| {
         reads += 1;
         Ok::<_, ()>(TargetHistory::default())
     })
@@ -184,7 +185,7 @@ fn answers_fill_every_guard_asking_the_same_query_once() {
     assert_eq!(reads, 1, "a failed guard reads no history");
 
     // A pause comes first: nothing runs, whatever the guards say.
-    let paused = decide_batch(&rules, &verdicts[1..2], &Paused::of(["*"]), |_, _| {
+    let paused = decide_batch(&rules, &verdicts[1..2], &Gates::paused(Paused::of(["*"])), |_, _| {
         Ok::<_, ()>(TargetHistory::default())
     })
     .unwrap();
@@ -193,7 +194,7 @@ fn answers_fill_every_guard_asking_the_same_query_once() {
     // Unasked (made again after a reload, or after a restart): never runs blind.
     let unasked = prejudge(&rules, &KnownHosts::default(), AlertStatus::Firing, &alert("web1"));
     let judged =
-        decide_batch(&rules, [&unasked], &Paused::default(), |_, _| Ok::<_, ()>(TargetHistory::default()))
+        decide_batch(&rules, [&unasked], &Gates::default(), |_, _| Ok::<_, ()>(TargetHistory::default()))
             .unwrap();
     assert!(matches!(&judged[0].decision, Decision::Skip(s) if s.reason == SkipReason::GuardUnknown));
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::blast::BlastConfig;
 use super::guard::{GuardConfig, GuardTemplate};
 use super::matcher::Matcher;
 use super::RuleMode;
@@ -72,6 +73,10 @@ pub struct RuleConfig {
     /// there are none, so that hash did not change for rules written before guards.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guard: Vec<GuardConfig>,
+    /// At most so many heals of one scope within a window (`[rules.blast_radius]`); see
+    /// [`super::blast`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastConfig>,
 }
 
 fn default_target_label() -> String {
@@ -174,6 +179,9 @@ impl Rule {
         }
         if config.timeout.is_zero() || config.window.is_zero() {
             return Err(format!("{}: timeout and window must be positive", at("timeout")));
+        }
+        if let Some(blast) = &config.blast_radius {
+            blast.validate().map_err(|e| format!("{}: {e}", at("blast_radius")))?;
         }
         let mut guards: Vec<GuardTemplate> = Vec::new();
         for g in &config.guard {

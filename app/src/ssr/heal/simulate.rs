@@ -3,13 +3,15 @@
 //! notifications exactly as the inbox writer decides a webhook's. What the history keeps is
 //! what [`TargetHistory`] reads from `heal_runs` and `breaker_resets`: every engine run (created
 //! at its decision), in flight for the case's `run_takes`, and the breaker resets.
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::blast::{BlastHistory, KnownTargets};
 use super::guard::GuardAnswer;
 use super::pause::Paused;
-use super::{decide_batch, prejudge, Decision, KnownHosts, Prejudged, Rule, TargetHistory};
+use super::{decide_batch, prejudge, Decision, Gates, KnownHosts, Prejudged, Rule, TargetHistory};
 use crate::ssr::alert::AlertStatus;
 
 /// One alert of a notification, as the inbox sees it.
@@ -24,6 +26,8 @@ pub struct SimAlert {
 
 /// What became of one alert.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Boxing the decision would cost every pattern in the cases a deref: a case holds a few dozen.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// An episode already stored (a repeat, or the other Alertmanager of a pair): not decided again.
     Duplicate,
@@ -32,12 +36,15 @@ pub enum Outcome {
     Decided { rule: Option<String>, target: Option<String>, decision: Decision },
 }
 
-/// A run the engine queued: its rule, target and when.
+/// A run the engine queued: its rule, target and when, its blast scope and whether it was
+/// parked by the blast radius.
 #[derive(Clone, Debug)]
 struct SimRun {
     rule: String,
     target: String,
     created: Duration,
+    blast_scope: Option<String>,
+    held: bool,
 }
 
 /// The history of one simulated selfheal, from the case's start (time zero).
@@ -50,6 +57,10 @@ pub struct Simulation<'r> {
     resets: Vec<(String, String, Duration)>,
     /// What the guards answer, by guard name; a guard not named holds.
     guards: BTreeMap<String, GuardAnswer>,
+    /// Blast-radius trips in force, by (rule, scope), and each one's last reset.
+    trips: BTreeSet<(String, String)>,
+    blast_resets: BTreeMap<(String, String), Duration>,
+    known: Arc<KnownTargets>,
 }
 
 impl<'r> Simulation<'r> {
@@ -64,7 +75,23 @@ impl<'r> Simulation<'r> {
             runs: Vec::new(),
             resets: Vec::new(),
             guards: BTreeMap::new(),
+            trips: BTreeSet::new(),
+            blast_resets: BTreeMap::new(),
+            known: Arc::default(),
         }
+    }
+
+    /// From now on the known targets per (rule, scope) are these (the others unknown).
+    pub fn set_known_targets(&mut self, known: KnownTargets) {
+        self.known = Arc::new(known);
+    }
+
+    /// An operator resets `rule`'s blast radius for `scope` at `now`: its trip ends, earlier
+    /// heals stop counting.
+    pub fn reset_blast(&mut self, rule: &str, scope: &str, now: Duration) {
+        let key = (rule.to_owned(), scope.to_owned());
+        self.trips.remove(&key);
+        self.blast_resets.insert(key, now);
     }
 
     /// From now on the guards named answer so (by guard name, whatever the alert); the others
@@ -92,8 +119,13 @@ impl<'r> Simulation<'r> {
         }
         let judged = {
             let this = &*self;
+            let gates = Gates {
+                paused: paused.clone(),
+                blast: this.blast_histories(verdicts.iter().flatten(), now),
+                known: this.known.clone(),
+            };
             let Ok(judged) =
-                decide_batch::<Infallible>(this.rules, verdicts.iter().flatten(), paused, |rule, target| {
+                decide_batch::<Infallible>(this.rules, verdicts.iter().flatten(), &gates, |rule, target| {
                     Ok(this.history(rule, target, now))
                 });
             judged
@@ -107,7 +139,16 @@ impl<'r> Simulation<'r> {
             };
             let Some(judged) = judged.next() else { break };
             if let Decision::Run(plan) = &judged.decision {
-                self.runs.push(SimRun { rule: plan.rule.clone(), target: plan.target.clone(), created: now });
+                self.runs.push(SimRun {
+                    rule: plan.rule.clone(),
+                    target: plan.target.clone(),
+                    created: now,
+                    blast_scope: plan.blast_scope.clone(),
+                    held: plan.held.is_some(),
+                });
+                if let (true, Some(scope)) = (plan.held.is_some(), &plan.blast_scope) {
+                    self.trips.insert((plan.rule.clone(), scope.clone()));
+                }
             }
             let target = match verdict {
                 Prejudged::Check { plan, .. } => Some(plan.target.clone()),
@@ -122,6 +163,34 @@ impl<'r> Simulation<'r> {
     /// An operator resets `rule`'s breaker on `target` at `now`: earlier attempts stop counting.
     pub fn reset_breaker(&mut self, rule: &str, target: &str, now: Duration) {
         self.resets.push((rule.to_owned(), target.to_owned(), now));
+    }
+
+    /// What the blast-radius query would read at `now` for each (rule, scope) `verdicts` touch:
+    /// the rule's heals in the scope within its window since the last reset (parked ones not
+    /// counted), and whether a trip is in force.
+    fn blast_histories<'v>(
+        &self,
+        verdicts: impl Iterator<Item = &'v Prejudged>,
+        now: Duration,
+    ) -> BTreeMap<(String, String), BlastHistory> {
+        let mut out = BTreeMap::new();
+        for verdict in verdicts {
+            let Prejudged::Check { rule, plan, .. } = verdict else { continue };
+            let (Some(rule), Some(scope)) = (self.rules.get(*rule), &plan.blast_scope) else { continue };
+            let Some(cfg) = &rule.config.blast_radius else { continue };
+            let key = (rule.name().to_owned(), scope.clone());
+            let since =
+                now.saturating_sub(cfg.window).max(self.blast_resets.get(&key).copied().unwrap_or_default());
+            let heals = self
+                .runs
+                .iter()
+                .filter(|r| r.rule == key.0 && r.blast_scope.as_ref() == Some(scope) && !r.held)
+                .filter(|r| r.created >= since && rule.config.mode != super::RuleMode::Approval)
+                .count();
+            let tripped = self.trips.contains(&key);
+            out.insert(key, BlastHistory { heals: u32::try_from(heals).unwrap_or(u32::MAX), tripped });
+        }
+        out
     }
 
     /// What [`TargetHistory`]'s query would read at `now`: a run for the target in flight (any

@@ -2,7 +2,8 @@
 //! ([`decide_batch`]) over the history read in the writer's transaction, the runs it queues,
 //! the decisions and the audit entries for refused labels — all stored before the commit.
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction};
 use time::OffsetDateTime;
@@ -11,14 +12,16 @@ use super::statements::{
     bind_all, chunk_sizes, statement_sql, AUDIT_COLUMNS, AUDIT_ROW, AUDIT_SQL, DECISION_COLUMNS,
     DECISION_ROW, DECISION_SQL,
 };
-use crate::ssr::alert::{AlertStatus, Labels};
+use crate::ssr::alert::{format_utc, AlertStatus, Labels};
 use crate::ssr::db::audit::{refusal_entries, LABELS_REJECTED};
+use crate::ssr::db::blast::{BLAST_HISTORY_SQL, RECORD_TRIP_SQL};
 use crate::ssr::db::decisions::{decision_columns, history_from, TARGET_HISTORY_SQL};
 use crate::ssr::db::pauses::PAUSED_SCOPES_SQL;
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
+use crate::ssr::heal::blast::{BlastHistory, KnownTargets};
 use crate::ssr::heal::pause::Paused;
 use crate::ssr::heal::{
-    breaker, decide_batch, in_flight_detail, prejudge, Decision, Judged, KnownHosts, Prejudged, Rule,
+    breaker, decide_batch, in_flight_detail, prejudge, Decision, Gates, Judged, KnownHosts, Prejudged, Rule,
     RuleSet, Skip, SkipReason, TargetHistory,
 };
 
@@ -51,6 +54,8 @@ pub struct Decided {
     pub covered_by: Option<i64>,
     /// The target, when this decision found its breaker just opened: tell people (once).
     pub breaker_opened: Option<String>,
+    /// The (rule, scope) whose blast radius this decision tripped: tell people (once).
+    pub blast_tripped: Option<(String, String)>,
 }
 
 impl Decided {
@@ -81,14 +86,14 @@ pub fn decide_and_store(
     episodes: &[NewEpisode<'_>],
     now: OffsetDateTime,
     now_text: &str,
+    known: &Arc<KnownTargets>,
 ) -> rusqlite::Result<Vec<Decided>> {
     // Read only when a rule matched something: most of a storm's commits need no history.
     let checks = episodes.iter().any(|e| matches!(e.verdict.as_ref(), Prejudged::Check { .. }));
-    let paused = if checks { paused(tx)? } else { Paused::default() };
-    let judged =
-        decide_batch(rules, episodes.iter().map(|e| e.verdict.as_ref()), &paused, |rule, target| {
-            target_history(tx, rule, target, now)
-        })?;
+    let gates = if checks { gates(tx, rules, episodes, now, known)? } else { Gates::default() };
+    let judged = decide_batch(rules, episodes.iter().map(|e| e.verdict.as_ref()), &gates, |rule, target| {
+        target_history(tx, rule, target, now)
+    })?;
     let mut decided = Vec::with_capacity(judged.len());
     // The runs this batch queued, by target: what later episodes on the target are covered by.
     let mut queued: HashMap<String, i64> = HashMap::new();
@@ -100,6 +105,7 @@ pub fn decide_and_store(
         let Judged { rule, mut decision, mut covered_by, .. } = judged;
         let mut run_id = None;
         let mut in_flight = None;
+        let mut blast_tripped = None;
         if let (Decision::Run(plan), Some(r)) = (&decision, rule.and_then(|i| rules.get(i))) {
             let new =
                 NewRun::for_alert(r, plan, episode.alert_id, episode.starts_at, RULES_REQUESTER, now_text);
@@ -107,6 +113,10 @@ pub fn decide_and_store(
             match run_id {
                 Some(id) => {
                     queued.insert(plan.target.clone(), id);
+                    if let (Some(why), Some(scope)) = (&plan.held, &plan.blast_scope) {
+                        blast_tripped = record_trip(tx, &plan.rule, scope, now_text, why)?
+                            .then(|| (plan.rule.clone(), scope.clone()));
+                    }
                 }
                 None => in_flight = Some(plan.target.clone()),
             }
@@ -132,10 +142,51 @@ pub fn decide_and_store(
             run_id,
             covered_by,
             breaker_opened,
+            blast_tripped,
         });
     }
     store_decisions(tx, rules, &decided, now_text)?;
     Ok(decided)
+}
+
+/// What the batch's plans are weighed against besides their targets' histories, read in the
+/// writer's transaction: the pauses in force, the blast-radius history of each (rule, scope)
+/// the plans touch, and the known targets (`known`, counted by the server).
+fn gates(
+    tx: &Transaction<'_>,
+    rules: &RuleSet,
+    episodes: &[NewEpisode<'_>],
+    now: OffsetDateTime,
+    known: &Arc<KnownTargets>,
+) -> rusqlite::Result<Gates> {
+    let mut blast = BTreeMap::new();
+    for episode in episodes {
+        let Prejudged::Check { rule, plan, .. } = episode.verdict.as_ref() else { continue };
+        let (Some(rule), Some(scope)) = (rules.get(*rule), &plan.blast_scope) else { continue };
+        let Some(cfg) = &rule.config.blast_radius else { continue };
+        let key = (rule.name().to_owned(), scope.clone());
+        if blast.contains_key(&key) {
+            continue;
+        }
+        let since = format_utc(now - cfg.window);
+        let (heals, tripped): (i64, bool) = tx
+            .prepare_cached(BLAST_HISTORY_SQL)?
+            .query_row(rusqlite::params![rule.name(), scope, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        blast.insert(key, BlastHistory { heals: u32::try_from(heals).unwrap_or(u32::MAX), tripped });
+    }
+    Ok(Gates { paused: paused(tx)?, blast, known: known.clone() })
+}
+
+/// Records that `rule`'s blast radius tripped for `scope` (unless a trip is in force);
+/// whether it tripped now.
+fn record_trip(
+    tx: &Transaction<'_>,
+    rule: &str,
+    scope: &str,
+    now: &str,
+    why: &str,
+) -> rusqlite::Result<bool> {
+    Ok(tx.prepare_cached(RECORD_TRIP_SQL)?.execute(rusqlite::params![rule, scope, now, why])? == 1)
 }
 
 /// The pauses in force ([`PAUSED_SCOPES_SQL`]), read in the writer's transaction.
@@ -184,6 +235,7 @@ fn enqueue(tx: &Transaction<'_>, run: &NewRun<'_>) -> rusqlite::Result<Option<i6
                 run.verify_within_ms,
                 run.alert_starts_at,
                 run.now,
+                run.plan.blast_scope,
             ],
             |r| r.get(0),
         )

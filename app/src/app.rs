@@ -8,7 +8,7 @@ use crate::components::shell::Shell;
 use crate::pages::{
     account::AccountPage, admin::AdminPage, alert::AlertPage, alerts::AlertsPage, approvals::ApprovalsPage,
     audit::AuditPage, login::LoginPage, not_found::NotFound, overview::OverviewPage,
-    playbooks::PlaybooksPage, rules::RulesPage, run::RunPage, runs::RunsPage,
+    playbooks::PlaybooksPage, rules::RulesPage, run::RunPage, runs::RunsPage, windows::WindowsPage,
 };
 
 /// The full HTML document the server renders around the app.
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("playbooks") view=PlaybooksPage/>
                         <Route path=path!("approvals") view=ApprovalsPage/>
                         <Route path=path!("rules") view=RulesPage/>
+                        <Route path=path!("windows") view=WindowsPage/>
                         <Route path=path!("audit") view=AuditPage/>
                         <Route path=path!("admin") view=AdminPage/>
                         <Route path=path!("account") view=AccountPage/>

@@ -282,6 +282,28 @@ pub struct BlastTripView {
     pub detail: String,
 }
 
+/// A maintenance window as its page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowView {
+    pub name: String,
+    pub matchers: Vec<String>,
+    pub reason: String,
+    /// `hold` or `approval`.
+    pub action: String,
+    /// When it holds, in words: "2026-12-06T10:00:00Z → 2026-12-06T12:00:00Z", or "0 2 * * SUN
+    /// for 2h (Europe/Berlin)".
+    pub when: String,
+    /// Now: "open until …", "opens …", "ended", or "cancelled by … at …".
+    pub state: String,
+    pub open: bool,
+    /// Not cancelled (a one-off that ended is not in force either).
+    pub in_force: bool,
+    /// `config` or `api`.
+    pub source: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
 /// One heal run as the UI lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -13,3 +13,4 @@ pub mod playbooks;
 pub mod rules;
 pub mod run;
 pub mod runs;
+pub mod windows;

@@ -25,6 +25,7 @@ pub mod tasks;
 pub mod timeline;
 pub mod user_admin;
 pub mod utc;
+pub mod windows;
 
 pub use state::AppState;
 

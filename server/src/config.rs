@@ -8,6 +8,7 @@ use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use app::ssr::heal::window::{Window, WindowConfig};
 use app::ssr::heal::{Rule, RuleConfig, RuleSet};
 
 use crate::outgoing::{Outgoing, OutgoingTlsConfig};
@@ -84,6 +85,9 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Which alerts heal how (`[[rules]]`), first match wins.
     pub rules: Vec<RuleConfig>,
+    /// Maintenance windows and freezes (`[[maintenance]]`), kept in step with the database at
+    /// each start and reload.
+    pub maintenance: Vec<WindowConfig>,
     /// The file this was read from (none: the default file, if any): read again on SIGHUP.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -217,6 +221,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             rules: Vec::new(),
+            maintenance: Vec::new(),
             source: None,
         }
     }
@@ -370,6 +375,7 @@ impl Config {
         }
         self.retention.validate()?;
         self.build_rules()?;
+        self.windows()?;
         if let Some(pw) = &self.admin_password {
             if let Err(message) =
                 app::ssr::auth::validate_password(pw.expose_secret(), crate::startup::BOOTSTRAP_ADMIN)
@@ -388,6 +394,23 @@ impl Config {
     }
 
     /// The validated rules: matchers parsed, playbooks present under `ansible.dir`, names unique.
+    /// The `[[maintenance]]` windows, checked (names unique).
+    pub fn windows(&self) -> Result<Vec<Window>, ConfigError> {
+        let mut windows: Vec<Window> = Vec::with_capacity(self.maintenance.len());
+        for (i, w) in self.maintenance.iter().enumerate() {
+            let invalid = |message: String| ConfigError::Invalid {
+                key: "maintenance",
+                message: format!("[{i}] {message}"),
+            };
+            let window = Window::from_config(w.clone()).map_err(invalid)?;
+            if windows.iter().any(|other| other.name() == window.name()) {
+                return Err(invalid(format!("window name `{}` is used twice", window.name())));
+            }
+            windows.push(window);
+        }
+        Ok(windows)
+    }
+
     pub fn build_rules(&self) -> Result<Vec<Rule>, ConfigError> {
         let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
         for (i, cfg) in self.rules.iter().enumerate() {

@@ -104,7 +104,7 @@ impl Reactions {
                         event: "blast_radius",
                         text: format!(
                             "selfheal: blast radius of {rule_name} tripped for {scope}: {} (an operator resets it)",
-                            plan.held.as_deref().unwrap_or_default()
+                            plan.held.as_ref().map_or("", |h| h.detail.as_str())
                         ),
                         rule: rule_name.clone(),
                         target: plan.target.clone(),

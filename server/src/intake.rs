@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use app::ssr::alert::{AlertStatus, NewAlert};
 use app::ssr::db::alerts::{NewNotification, Source, StoredNotification};
 use app::ssr::db::inbox::{
-    checkpoint_between_commits, decide_leftovers, open_writer, verdict_of, write_batch, write_reconciled,
-    Connection, ReconciledAlert, Written,
+    checkpoint_between_commits, decide_leftovers, open_writer, redecide, verdict_of, write_batch,
+    write_reconciled, Connection, ReconciledAlert, Written,
 };
 use app::ssr::db::notifications::StoredBody;
 use app::ssr::guards::{answer_guards, AsksGuards};
@@ -141,6 +141,12 @@ enum Job {
         reply: oneshot::Sender<Result<StoredNotification, InboxError>>,
     },
     /// Alerts reconciliation found: stored unless known, in a commit of their own.
+    /// Episodes a maintenance window held, to decide again (no window covers them now).
+    Redecide {
+        alert_ids: Vec<i64>,
+        guard_answers: GuardAnswers,
+        reply: oneshot::Sender<Result<usize, InboxError>>,
+    },
     Reconcile {
         alerts: Vec<ReconciledAlert>,
         /// Their guards' answers, asked before the writer decides them.
@@ -169,6 +175,9 @@ impl std::fmt::Debug for Job {
             }
             Job::Reconcile { alerts, .. } => {
                 f.debug_struct("Reconcile").field("alerts", &alerts.len()).finish()
+            }
+            Job::Redecide { alert_ids, .. } => {
+                f.debug_struct("Redecide").field("alerts", &alert_ids.len()).finish()
             }
         }
     }
@@ -253,6 +262,23 @@ impl Inbox {
         stored
     }
 
+    /// Decides again the held episodes `held` (id, labels as stored) once no maintenance
+    /// window covers them, their guards asked first; returns how many were decided.
+    pub async fn redecide(&self, held: Vec<(i64, String)>) -> Result<usize, InboxError> {
+        let (reply, answer) = oneshot::channel();
+        let rules = self.rules();
+        let hosts = self.hosts.current();
+        let mut verdicts: Vec<Prejudged> =
+            held.iter().map(|(_, labels)| verdict_of(&rules, &hosts, AlertStatus::Firing, labels)).collect();
+        let guard_answers = answer_guards(self.guards.as_deref(), &mut verdicts).await;
+        let alert_ids = held.into_iter().map(|(id, _)| id).collect();
+        self.tx
+            .send(Job::Redecide { alert_ids, guard_answers, reply })
+            .await
+            .map_err(|_| InboxError::Closed)?;
+        answer.await.map_err(|_| InboxError::Closed)?
+    }
+
     /// Stores the alerts reconciliation found, each unless its episode is known, deciding the
     /// new ones as a delivery's; returns how many were new, once committed.
     pub async fn reconcile(&self, alerts: Vec<ReconciledAlert>) -> Result<usize, InboxError> {
@@ -315,6 +341,7 @@ impl Writer {
             let mut deliveries = Vec::with_capacity(batch.len());
             let mut replies = Vec::with_capacity(batch.len());
             let mut reconciles = Vec::new();
+            let mut redecides = Vec::new();
             for job in batch.drain(..) {
                 match job {
                     Job::Deliver { delivery, reply } => {
@@ -323,6 +350,9 @@ impl Writer {
                     }
                     Job::Reconcile { alerts, guard_answers, reply } => {
                         reconciles.push((alerts, guard_answers, reply))
+                    }
+                    Job::Redecide { alert_ids, guard_answers, reply } => {
+                        redecides.push((alert_ids, guard_answers, reply))
                     }
                 }
             }
@@ -342,6 +372,16 @@ impl Writer {
                     self.reactions.after_commit(&rules, decided);
                 } else {
                     self.metrics.db_error("inbox_reconcile");
+                }
+                let _ = reply.send(outcome.map(|d| d.len()).map_err(InboxError::from));
+            }
+            for (ids, answers, reply) in redecides {
+                let known = self.known.current();
+                let outcome = redecide(&mut conn, &rules, &self.hosts.current(), &ids, &answers, &known);
+                if let Ok(decided) = &outcome {
+                    self.reactions.after_commit(&rules, decided);
+                } else {
+                    self.metrics.db_error("inbox_redecide");
                 }
                 let _ = reply.send(outcome.map(|d| d.len()).map_err(InboxError::from));
             }

@@ -34,6 +34,7 @@ pub mod verifier;
 pub mod verify;
 pub mod verify_hold;
 pub mod webhook;
+pub mod windows;
 pub mod worker;
 
 use axum::extract::State;

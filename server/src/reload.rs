@@ -44,8 +44,16 @@ pub async fn reload(
     source: Option<&str>,
 ) -> Result<String, String> {
     let old = live.current();
-    let outcome = match Config::load(path).and_then(|c| c.build_rules()) {
-        Ok(rules) => {
+    let loaded = Config::load(path).and_then(|c| Ok((c.build_rules()?, c.windows()?)));
+    let outcome = match loaded {
+        Ok((rules, windows)) => {
+            match crate::windows::sync_config(pool, &windows).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changed = n, "maintenance windows of the config file put in force"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot put the config's maintenance windows in force")
+                }
+            }
             let new = RuleSet::new(rules);
             if new.hash() == old.hash() {
                 Ok(format!("rules {} unchanged ({} rules)", old.hash(), old.len()))

@@ -71,7 +71,7 @@ fn count(v: &serde_json::Value) -> usize {
 /// What a set makes of an alert before history, in words.
 fn outcome(rules: &RuleSet, hosts: &KnownHosts, alert: &PastAlert) -> String {
     match prejudge(rules, hosts, alert.status, &alert.labels) {
-        Prejudged::Check { rule, plan, guards } => {
+        Prejudged::Check { rule, plan, guards, .. } => {
             let guarded = if guards.is_empty() {
                 String::new()
             } else {

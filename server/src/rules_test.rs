@@ -17,7 +17,8 @@ use app::ssr::alert::{normalise_payload, AlertStatus, Labels, WebhookPayload};
 use app::ssr::heal::guard::GuardAnswer;
 use app::ssr::heal::pause::{Paused, EVERYTHING};
 use app::ssr::heal::simulate::{Outcome, SimAlert, Simulation};
-use app::ssr::heal::{Decision, KnownHosts, Rule, SkipReason};
+use app::ssr::heal::window::{Window, WindowAction, WindowConfig};
+use app::ssr::heal::{Decision, KnownHosts, Plan, Rule, SkipReason};
 
 /// One case file.
 #[derive(Debug, Deserialize)]
@@ -63,6 +64,10 @@ struct Step {
     /// Blast-radius trips an operator resets now.
     #[serde(default)]
     reset_blast: Vec<BlastScope>,
+    /// Maintenance windows open from this step on (`name`, `matchers`, `action`; their times
+    /// are not looked at); `[]` closes them.
+    #[serde(default)]
+    windows: Option<Vec<CaseWindow>>,
     /// One per alert, in order.
     #[serde(default)]
     expect: Vec<Expect>,
@@ -87,6 +92,15 @@ struct BlastScope {
     rule: String,
     #[serde(default)]
     scope: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseWindow {
+    name: String,
+    matchers: Vec<String>,
+    #[serde(default)]
+    action: WindowAction,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +140,8 @@ fn firing() -> AlertStatus {
 struct Expect {
     /// `enqueued`, a skip's reason (`cooldown`, `breaker_open`, `run_in_progress`, `resolved`,
     /// `no_rule`, `invalid_labels`, `shadow`, `paused`, `guard_failed:NAME`,
-    /// `guard_unknown:NAME`), `blast_radius` (parked for approval), or `duplicate` (an episode
+    /// `guard_unknown:NAME`, `in_maintenance`), `blast_radius` (parked for approval), or
+    /// `duplicate` (an episode
     /// already stored).
     reason: String,
     rule: Option<String>,
@@ -155,12 +170,12 @@ impl Got {
                 detail: "an episode already stored".into(),
             },
             Outcome::Decided { rule, target, decision } => match decision {
-                Decision::Run(plan) if plan.held.is_some() => Got {
-                    reason: "blast_radius".into(),
+                Decision::Run(Plan { held: Some(hold), mode, .. }) => Got {
+                    reason: hold.reason.as_str().into(),
                     rule: rule.clone(),
                     target: target.clone(),
-                    mode: Some(plan.mode.as_str().to_owned()),
-                    detail: plan.held.clone().unwrap_or_default(),
+                    mode: Some(mode.as_str().to_owned()),
+                    detail: hold.detail.clone(),
                 },
                 Decision::Run(plan) => Got {
                     reason: "enqueued".into(),
@@ -295,6 +310,26 @@ fn run_case(file: &Path, rules: &[Rule]) -> anyhow::Result<Verdict> {
             sim.set_known_targets(
                 known.iter().map(|k| ((k.rule.clone(), k.scope.clone()), k.count)).collect(),
             );
+        }
+        if let Some(windows) = &step.windows {
+            let open = windows
+                .iter()
+                .map(|w| {
+                    Window::from_config(WindowConfig {
+                        name: w.name.clone(),
+                        matchers: w.matchers.clone(),
+                        reason: String::new(),
+                        starts_at: Some("1970-01-01T00:00:00Z".into()),
+                        ends_at: Some("9999-12-31T23:59:59Z".into()),
+                        schedule: None,
+                        duration: None,
+                        timezone: None,
+                        action: w.action,
+                    })
+                    .map_err(|e| anyhow::anyhow!("{here}: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            sim.set_windows(open);
         }
         for b in &step.reset_blast {
             sim.reset_blast(&b.rule, &b.scope, step.at);

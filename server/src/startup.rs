@@ -324,6 +324,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reload = crate::reload::reload_on_sighup(source, rules, pool.clone(), changes.clone(), stop.clone());
     tasks.spawn("rules reload", reload);
     tasks.spawn("engine", engine.run(stop.clone()));
+    crate::windows::sync_config(&pool, &config.windows()?).await?;
+    tasks.spawn("maintenance windows", crate::windows::run(pool.clone(), intake.inbox.clone(), stop.clone()));
     tasks.spawn("known targets", known_counter.run(stop.clone()));
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
     tasks.spawn(

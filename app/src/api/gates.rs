@@ -1,9 +1,12 @@
-//! Fleet-wide gates people see and clear: the blast-radius trips in force (any signed-in user
-//! sees them; operators reset them, audited).
+//! Fleet-wide gates people see and clear: the blast-radius trips in force and the maintenance
+//! windows (any signed-in user sees them; operators reset, open and cancel them, audited).
+// `open_window` takes one argument per form field: plain HTML forms and CI/CD scripts post them
+// by name, and the server function macro makes each argument a field.
+#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::BlastTripView;
+use crate::model::{BlastTripView, WindowView};
 
 /// `POST /api/blast_trips`: the blast-radius trips in force, oldest first.
 #[server(endpoint = "blast_trips")]
@@ -42,5 +45,69 @@ pub async fn reset_blast_radius(rule: String, #[server(default)] scope: String) 
     audit(&mut tx, &user.username, "blast_radius.reset", &target, "reset", source.as_deref()).await?;
     tx.commit().await.map_err(|e| internal("reset failed", e))?;
     state.changes.touch(&[Topic::Breakers]);
+    Ok(())
+}
+
+/// `POST /api/windows`: every maintenance window, newest first, with its state now.
+#[server(endpoint = "windows")]
+pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
+    use crate::model::Role;
+    use crate::ssr::{app_state, auth, internal};
+
+    auth::require_role(Role::Viewer).await?;
+    let state = app_state()?;
+    crate::ssr::windows::list(&state.pool).await.map_err(|e| internal("windows failed", e))
+}
+
+/// `POST /api/window_open` (operator or token): a maintenance window. `matchers` one per line
+/// (Alertmanager syntax); then `for` (open now, e.g. `2h`: what CI/CD sends around a deploy),
+/// or `starts_at` and `ends_at` (RFC 3339), or `schedule` (cron) with `duration` and
+/// `timezone`; `action` is `hold` (default) or `approval`. Audited.
+#[server(endpoint = "window_open")]
+pub async fn open_window(
+    name: String,
+    matchers: String,
+    #[server(default)] reason: String,
+    #[server(default)] r#for: String,
+    #[server(default)] starts_at: String,
+    #[server(default)] ends_at: String,
+    #[server(default)] schedule: String,
+    #[server(default)] duration: String,
+    #[server(default)] timezone: String,
+    #[server(default)] action: String,
+) -> Result<(), AppError> {
+    use crate::model::{Role, Topic};
+    use crate::ssr::{app_state, auth};
+
+    let user = auth::require_role(Role::Operator).await?;
+    let state = app_state()?;
+    let form = crate::ssr::windows::WindowForm {
+        name,
+        matchers,
+        reason,
+        r#for,
+        starts_at,
+        ends_at,
+        schedule,
+        duration,
+        timezone,
+        action,
+    };
+    crate::ssr::windows::open(&state.pool, form, &user.username, auth::client_addr().as_deref()).await?;
+    state.changes.touch(&[Topic::Pauses, Topic::Alerts]);
+    Ok(())
+}
+
+/// `POST /api/window_cancel` (field `name`): ends a window opened here (a config file's window
+/// ends when it leaves the file). Held episodes are decided again within seconds. Audited.
+#[server(endpoint = "window_cancel")]
+pub async fn cancel_window(name: String) -> Result<(), AppError> {
+    use crate::model::{Role, Topic};
+    use crate::ssr::{app_state, auth};
+
+    let user = auth::require_role(Role::Operator).await?;
+    let state = app_state()?;
+    crate::ssr::windows::cancel(&state.pool, &name, &user.username, auth::client_addr().as_deref()).await?;
+    state.changes.touch(&[Topic::Pauses]);
     Ok(())
 }

@@ -135,6 +135,7 @@ fn Nav(user: CurrentUser, figures: RwSignal<Option<NavFigures>>) -> impl IntoVie
             <A href="/playbooks">"Playbooks"</A>
             <A href="/approvals">"Approvals"{move || count(figures().map(|c| c.approvals), "awaiting")}</A>
             <A href="/rules">"Rules"</A>
+            <A href="/windows">"Windows"</A>
             <A href="/audit">"Audit"</A>
             {is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}
         </nav>

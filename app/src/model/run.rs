@@ -217,6 +217,9 @@ text_enum! {
         GuardUnknown = "guard_unknown",
         /// The rule's blast radius tripped for the alert's scope: the run waits for approval.
         BlastRadius = "blast_radius",
+        /// A maintenance window covers the alert: held (decided again when it ends), or the
+        /// run waits for approval, as the window says.
+        InMaintenance = "in_maintenance",
     }
 }
 

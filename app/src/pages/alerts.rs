@@ -196,6 +196,7 @@ fn decision_label(d: DecisionReason) -> &'static str {
         DecisionReason::GuardFailed => "⛔ a guard failed",
         DecisionReason::GuardUnknown => "⛔ a guard went unanswered",
         DecisionReason::BlastRadius => "⏸ blast radius: awaiting approval",
+        DecisionReason::InMaintenance => "🛠 in a maintenance window",
     }
 }
 

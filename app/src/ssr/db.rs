@@ -22,6 +22,7 @@ pub mod run_verification;
 pub mod runs;
 pub mod seed;
 pub mod users;
+pub mod windows;
 
 use std::path::Path;
 use std::time::Duration;

@@ -63,6 +63,10 @@ pub async fn evaluate<'r>(
     let status = if alert.status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
     let mut verdict = prejudge(rules, hosts, status, &labels);
     guard::fill(&mut verdict, answers);
+    if let Prejudged::Check { window, .. } = &mut verdict {
+        let windows = crate::ssr::db::windows::in_force(&mut *conn).await?;
+        *window = crate::ssr::heal::window::covering(&windows, &labels, now).map(Box::new);
+    }
     let mut gates = Gates {
         paused: crate::ssr::db::pauses::paused(&mut *conn).await?,
         known: with.known.clone(),

@@ -16,6 +16,7 @@ mod prejudge;
 mod rule;
 mod rule_set;
 pub mod simulate;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,8 +80,22 @@ pub struct Plan {
     /// when the rule has a blast radius.
     pub blast_scope: Option<String>,
     /// Why the run waits for approval although the rule would run it: its blast radius
-    /// tripped ([`blast::check`]).
-    pub held: Option<String>,
+    /// tripped ([`blast::check`]), or a maintenance window routes its heals to approval.
+    pub held: Option<Hold>,
+}
+
+/// Why a run the rules queue waits for approval: the decision's reason and its sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub reason: DecisionReason,
+    pub detail: String,
+}
+
+impl Hold {
+    /// Held by the blast radius, the scope it tripped in.
+    pub fn is_blast_radius(&self) -> bool {
+        self.reason == DecisionReason::BlastRadius
+    }
 }
 
 /// Why nothing runs.
@@ -99,10 +114,9 @@ pub enum SkipReason {
     GuardFailed,
     /// A guard of the rule could not be answered.
     GuardUnknown,
+    /// A maintenance window holding heals covers the alert.
+    InMaintenance,
 }
-
-/// Why a run the rules queue waits for approval although its rule would run it.
-pub const HELD_BY_BLAST_RADIUS: DecisionReason = DecisionReason::BlastRadius;
 
 impl SkipReason {
     /// The reason stored with the decision.
@@ -118,6 +132,7 @@ impl SkipReason {
             SkipReason::Paused => DecisionReason::Paused,
             SkipReason::GuardFailed => DecisionReason::GuardFailed,
             SkipReason::GuardUnknown => DecisionReason::GuardUnknown,
+            SkipReason::InMaintenance => DecisionReason::InMaintenance,
         }
     }
 

@@ -45,3 +45,4 @@ mod user_admin;
 mod verification;
 mod verify_hold;
 mod webhook;
+mod windows;

@@ -7,7 +7,7 @@ use sqlx::{SqliteConnection, SqliteExecutor};
 use time::OffsetDateTime;
 
 use crate::model::{DecisionReason, RunStatus};
-use crate::ssr::heal::{breaker, Decision, Rule, TargetHistory};
+use crate::ssr::heal::{breaker, Decision, Plan, Rule, TargetHistory};
 
 /// A stored alert episode, as heal now and replay read it.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -79,14 +79,13 @@ pub const BREAKER_SQL: &str = "SELECT target, sum(created_at >= coalesce(reset_a
 /// A decision as the `decisions` table stores it: outcome, reason, detail.
 pub fn decision_columns(decision: &Decision) -> (&'static str, &'static str, Cow<'_, str>) {
     match decision {
-        Decision::Run(p) if p.held.is_some() => (
+        Decision::Run(Plan { held: Some(hold), playbook, limit, target, .. }) => (
             "enqueued",
-            DecisionReason::BlastRadius.as_str(),
+            hold.reason.as_str(),
             Cow::Owned(format!(
-                "{} on {} awaits approval: {}",
-                p.playbook,
-                p.limit.as_deref().unwrap_or(&p.target),
-                p.held.as_deref().unwrap_or_default()
+                "{playbook} on {} awaits approval: {}",
+                limit.as_deref().unwrap_or(target),
+                hold.detail
             )),
         ),
         Decision::Run(p) => (

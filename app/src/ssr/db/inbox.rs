@@ -22,10 +22,12 @@ use crate::ssr::heal::{KnownHosts, RuleSet};
 use crate::ssr::inventory::InventoryHosts;
 
 mod decide;
+mod redecide;
 mod statements;
 
 use decide::decide_and_store;
 pub use decide::{verdict_of, Decided, NewEpisode, NewIds, RULES_REQUESTER};
+pub use redecide::{redecide, HELD_EPISODES_SQL};
 
 use statements::{
     bind_all, chunk_sizes, statement_sql, ALERT_COLUMNS, ALERT_CONFLICT, ALERT_ROW, ALERT_SQL,
@@ -140,7 +142,7 @@ pub fn write_batch(
                     std::borrow::Cow::Owned(verdict)
                 }
             };
-            episodes.push(NewEpisode { alert_id, starts_at: &a.starts_at, verdict });
+            episodes.push(NewEpisode { alert_id, starts_at: &a.starts_at, labels: &a.labels, verdict });
         }
     }
     let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known_targets)?;
@@ -199,6 +201,7 @@ pub fn write_reconciled(
                 episodes.push(NewEpisode {
                     alert_id,
                     starts_at: &a.starts_at,
+                    labels: &a.labels,
                     verdict: std::borrow::Cow::Owned(verdict),
                 });
             }
@@ -232,7 +235,7 @@ pub fn decide_leftovers(
         .map(|(alert_id, status, labels, starts_at)| {
             let status = if status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
             let verdict = verdict_of(rules, hosts, status, labels);
-            NewEpisode { alert_id: *alert_id, starts_at, verdict: std::borrow::Cow::Owned(verdict) }
+            NewEpisode { alert_id: *alert_id, starts_at, labels, verdict: std::borrow::Cow::Owned(verdict) }
         })
         .collect();
     let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known)?;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::blast::{self, BlastHistory, KnownTargets};
 use super::guard::{self, Guard};
 use super::pause::{self, Paused};
-use super::{weigh, Decision, Plan, Prejudged, Rule, RuleMode, Skip, SkipReason, TargetHistory};
+use super::window::{WindowAction, WindowHit};
+use super::{weigh, Decision, Hold, Plan, Prejudged, Rule, RuleMode, Skip, SkipReason, TargetHistory};
+use crate::model::DecisionReason;
 
 /// One episode decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +69,7 @@ pub fn decide_batch<'v, E>(
     let mut queued: HashSet<&'v str> = HashSet::new();
     let mut judged = Vec::new();
     for verdict in verdicts {
-        let (index, plan, guards) = match verdict {
+        let (index, plan, guards, window) = match verdict {
             Prejudged::Skip { rule, skip } => {
                 judged.push(Judged {
                     rule: *rule,
@@ -77,7 +79,7 @@ pub fn decide_batch<'v, E>(
                 });
                 continue;
             }
-            Prejudged::Check { rule, plan, guards } => (*rule, plan, guards),
+            Prejudged::Check { rule, plan, guards, window } => (*rule, plan, guards, window),
         };
         let Some(rule) = rules.get(index) else {
             // A verdict made under other rules (never expected): no rule of these applies.
@@ -86,7 +88,7 @@ pub fn decide_batch<'v, E>(
             judged.push(Judged { rule: None, decision: Decision::Skip(skip), attempts: 0, covered_by: None });
             continue;
         };
-        if let Some(skip) = closed_gate(rule, &gates.paused, guards) {
+        if let Some(skip) = closed_gate(rule, &gates.paused, window.as_deref(), guards) {
             judged.push(Judged {
                 rule: Some(index),
                 decision: Decision::Skip(skip),
@@ -110,7 +112,15 @@ pub fn decide_batch<'v, E>(
             }
         };
         let decision = match weigh(rule, plan, known) {
-            Decision::Run(plan) => Decision::Run(within_blast_radius(rule, plan, gates, &mut blast_seen)),
+            Decision::Run(mut plan) => match window {
+                // A window routing heals to approval: parked, and no heal the blast radius counts.
+                Some(w) => {
+                    plan.mode = RuleMode::Approval;
+                    plan.held = Some(Hold { reason: DecisionReason::InMaintenance, detail: in_window(w) });
+                    Decision::Run(plan)
+                }
+                None => Decision::Run(within_blast_radius(rule, plan, gates, &mut blast_seen)),
+            },
             skip => skip,
         };
         if matches!(decision, Decision::Run(_)) {
@@ -152,7 +162,7 @@ fn within_blast_radius(
     match blast::check(rule.name(), cfg, &key.1, *h, known) {
         Some(why) => {
             plan.mode = RuleMode::Approval;
-            plan.held = Some(why);
+            plan.held = Some(Hold { reason: DecisionReason::BlastRadius, detail: why });
             h.tripped = true;
         }
         // A rule's own approvals are no heals until approved (as the history counts them).
@@ -162,9 +172,25 @@ fn within_blast_radius(
     plan
 }
 
+/// "in maintenance window W until T", and what it does.
+fn in_window(w: &WindowHit) -> String {
+    let until = crate::ssr::alert::format_utc(w.until);
+    match w.action {
+        WindowAction::Hold => {
+            format!(
+                "in maintenance window {} until {until}: held, decided again when it ends if still firing",
+                w.name
+            )
+        }
+        WindowAction::Approval => {
+            format!("in maintenance window {} until {until}: heals wait for approval", w.name)
+        }
+    }
+}
+
 /// The first gate before history that stops a plan, in order: the kill switch (a pause of
-/// everything or of the rule), then the rule's guards.
-fn closed_gate(rule: &Rule, paused: &Paused, guards: &[Guard]) -> Option<Skip> {
+/// everything or of the rule), a maintenance window that holds heals, then the rule's guards.
+fn closed_gate(rule: &Rule, paused: &Paused, window: Option<&WindowHit>, guards: &[Guard]) -> Option<Skip> {
     if let Some(scope) = paused.covering(rule) {
         let detail = if scope == pause::EVERYTHING {
             "healing is paused everywhere: nothing runs until an operator resumes it".to_owned()
@@ -172,6 +198,9 @@ fn closed_gate(rule: &Rule, paused: &Paused, guards: &[Guard]) -> Option<Skip> {
             format!("healing is paused for rule {scope}: nothing of it runs until an operator resumes it")
         };
         return Some(Skip { reason: SkipReason::Paused, detail });
+    }
+    if let Some(w) = window.filter(|w| w.action == WindowAction::Hold) {
+        return Some(Skip { reason: SkipReason::InMaintenance, detail: in_window(w) });
     }
     guard::verdict(guards)
 }

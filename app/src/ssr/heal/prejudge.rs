@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::guard::Guard;
+use super::window::WindowHit;
 use super::{plan, precheck, KnownHosts, Plan, Rule, Skip, SkipReason};
 use crate::ssr::alert::AlertStatus;
 
@@ -14,8 +15,9 @@ pub enum Prejudged {
     /// `rule` indexes the rules the verdict was made under.
     Skip { rule: Option<usize>, skip: Skip },
     /// Rule `rule` matched a firing alert and gave this plan: weigh it against the history and
-    /// the rule's guards (rendered for this alert; answered before the decision).
-    Check { rule: usize, plan: Plan, guards: Vec<Guard> },
+    /// the rule's guards (rendered for this alert; answered before the decision), and the
+    /// maintenance window covering it (found by the writer, which reads the windows).
+    Check { rule: usize, plan: Plan, guards: Vec<Guard>, window: Option<Box<WindowHit>> },
 }
 
 /// The first rule matching `labels`, and what it makes of the alert without history (`hosts`:
@@ -35,7 +37,7 @@ pub fn prejudge(
     match (selected, precheck(status, rule, planned)) {
         (Some(i), Ok(plan)) => {
             let guards = rules[i].guards.iter().map(|g| g.render(labels)).collect();
-            Prejudged::Check { rule: i, plan, guards }
+            Prejudged::Check { rule: i, plan, guards, window: None }
         }
         (selected, checked) => Prejudged::Skip {
             rule: selected,

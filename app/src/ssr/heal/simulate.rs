@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::blast::{BlastHistory, KnownTargets};
 use super::guard::GuardAnswer;
 use super::pause::Paused;
+use super::window::{Window, WindowHit};
 use super::{decide_batch, prejudge, Decision, Gates, KnownHosts, Prejudged, Rule, TargetHistory};
 use crate::ssr::alert::AlertStatus;
 
@@ -61,6 +62,8 @@ pub struct Simulation<'r> {
     trips: BTreeSet<(String, String)>,
     blast_resets: BTreeMap<(String, String), Duration>,
     known: Arc<KnownTargets>,
+    /// Maintenance windows open now.
+    windows: Vec<Window>,
 }
 
 impl<'r> Simulation<'r> {
@@ -78,7 +81,13 @@ impl<'r> Simulation<'r> {
             trips: BTreeSet::new(),
             blast_resets: BTreeMap::new(),
             known: Arc::default(),
+            windows: Vec::new(),
         }
+    }
+
+    /// From now on these maintenance windows are open (their times are not looked at).
+    pub fn set_windows(&mut self, windows: Vec<Window>) {
+        self.windows = windows;
     }
 
     /// From now on the known targets per (rule, scope) are these (the others unknown).
@@ -109,7 +118,14 @@ impl<'r> Simulation<'r> {
             let new = self.episodes.insert((alert.fingerprint.clone(), alert.starts_at.clone()));
             verdicts.push(new.then(|| {
                 let mut verdict = prejudge(self.rules, &self.hosts, alert.status, &alert.labels);
-                if let Prejudged::Check { guards, .. } = &mut verdict {
+                if let Prejudged::Check { guards, window, .. } = &mut verdict {
+                    *window = self.windows.iter().find(|w| w.matches(&alert.labels)).map(|w| {
+                        Box::new(WindowHit {
+                            name: w.name().to_owned(),
+                            action: w.config.action,
+                            until: time::OffsetDateTime::UNIX_EPOCH,
+                        })
+                    });
                     for g in guards {
                         g.answer = Some(self.guards.get(&g.name).cloned().unwrap_or(GuardAnswer::Holds));
                     }
@@ -146,7 +162,8 @@ impl<'r> Simulation<'r> {
                     blast_scope: plan.blast_scope.clone(),
                     held: plan.held.is_some(),
                 });
-                if let (true, Some(scope)) = (plan.held.is_some(), &plan.blast_scope) {
+                let blast = plan.held.as_ref().is_some_and(super::Hold::is_blast_radius);
+                if let (true, Some(scope)) = (blast, &plan.blast_scope) {
                     self.trips.insert((plan.rule.clone(), scope.clone()));
                 }
             }

@@ -18,8 +18,10 @@ use crate::ssr::db::blast::{BLAST_HISTORY_SQL, RECORD_TRIP_SQL};
 use crate::ssr::db::decisions::{decision_columns, history_from, TARGET_HISTORY_SQL};
 use crate::ssr::db::pauses::PAUSED_SCOPES_SQL;
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
+use crate::ssr::db::windows::{windows_from, WINDOWS_IN_FORCE_SQL};
 use crate::ssr::heal::blast::{BlastHistory, KnownTargets};
 use crate::ssr::heal::pause::Paused;
+use crate::ssr::heal::window::{covering, Window};
 use crate::ssr::heal::{
     breaker, decide_batch, in_flight_detail, prejudge, Decision, Gates, Judged, KnownHosts, Prejudged, Rule,
     RuleSet, Skip, SkipReason, TargetHistory,
@@ -37,6 +39,8 @@ pub type NewIds = Vec<Option<i64>>;
 pub struct NewEpisode<'a> {
     pub alert_id: i64,
     pub starts_at: &'a str,
+    /// Its labels as stored (JSON): what a maintenance window's matchers are checked against.
+    pub labels: &'a str,
     pub verdict: Cow<'a, Prejudged>,
 }
 
@@ -91,7 +95,9 @@ pub fn decide_and_store(
     // Read only when a rule matched something: most of a storm's commits need no history.
     let checks = episodes.iter().any(|e| matches!(e.verdict.as_ref(), Prejudged::Check { .. }));
     let gates = if checks { gates(tx, rules, episodes, now, known)? } else { Gates::default() };
-    let judged = decide_batch(rules, episodes.iter().map(|e| e.verdict.as_ref()), &gates, |rule, target| {
+    let windows = if checks { windows_in_force(tx)? } else { Vec::new() };
+    let verdicts: Vec<Cow<'_, Prejudged>> = episodes.iter().map(|e| in_window(&windows, e, now)).collect();
+    let judged = decide_batch(rules, verdicts.iter().map(|v| v.as_ref()), &gates, |rule, target| {
         target_history(tx, rule, target, now)
     })?;
     let mut decided = Vec::with_capacity(judged.len());
@@ -113,8 +119,9 @@ pub fn decide_and_store(
             match run_id {
                 Some(id) => {
                     queued.insert(plan.target.clone(), id);
-                    if let (Some(why), Some(scope)) = (&plan.held, &plan.blast_scope) {
-                        blast_tripped = record_trip(tx, &plan.rule, scope, now_text, why)?
+                    let blast = plan.held.as_ref().filter(|h| h.is_blast_radius());
+                    if let (Some(why), Some(scope)) = (blast, &plan.blast_scope) {
+                        blast_tripped = record_trip(tx, &plan.rule, scope, now_text, &why.detail)?
                             .then(|| (plan.rule.clone(), scope.clone()));
                     }
                 }
@@ -175,6 +182,35 @@ fn gates(
         blast.insert(key, BlastHistory { heals: u32::try_from(heals).unwrap_or(u32::MAX), tripped });
     }
     Ok(Gates { paused: paused(tx)?, blast, known: known.clone() })
+}
+
+/// The maintenance windows in force ([`WINDOWS_IN_FORCE_SQL`]), read in the writer's transaction.
+fn windows_in_force(tx: &Transaction<'_>) -> rusqlite::Result<Vec<Window>> {
+    let specs: Vec<String> = tx
+        .prepare_cached(WINDOWS_IN_FORCE_SQL)?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(windows_from(specs))
+}
+
+/// `episode`'s verdict with the window covering it at `now`, if one does (its labels are read
+/// only then: most commits have no window open).
+fn in_window<'e>(windows: &[Window], episode: &'e NewEpisode<'_>, now: OffsetDateTime) -> Cow<'e, Prejudged> {
+    let verdict = episode.verdict.as_ref();
+    if windows.is_empty() || !matches!(verdict, Prejudged::Check { .. }) {
+        return Cow::Borrowed(verdict);
+    }
+    let Ok(labels) = Labels::parse(episode.labels) else { return Cow::Borrowed(verdict) };
+    match covering(windows, &labels, now) {
+        Some(hit) => {
+            let mut verdict = verdict.clone();
+            if let Prejudged::Check { window, .. } = &mut verdict {
+                *window = Some(Box::new(hit));
+            }
+            Cow::Owned(verdict)
+        }
+        None => Cow::Borrowed(verdict),
+    }
 }
 
 /// Records that `rule`'s blast radius tripped for `scope` (unless a trip is in force);

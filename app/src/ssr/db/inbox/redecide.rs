@@ -1,0 +1,66 @@
+//! Episodes a maintenance window held, decided again once no window covers them: in the
+//! writer's own commit, through the same decision as at intake, a second decision on the
+//! alert's timeline.
+use std::sync::Arc;
+
+use rusqlite::{Connection, TransactionBehavior};
+use time::OffsetDateTime;
+
+use super::decide::{decide_and_store, verdict_of, Decided, NewEpisode};
+use crate::ssr::alert::{format_utc, AlertStatus};
+use crate::ssr::heal::blast::KnownTargets;
+use crate::ssr::heal::guard::{self, GuardAnswers};
+use crate::ssr::heal::{KnownHosts, RuleSet};
+
+/// The held episodes still firing whose latest decision is the hold: their id and labels.
+pub const HELD_EPISODES_SQL: &str =
+    "SELECT a.id, a.labels FROM decisions d JOIN alerts a ON a.id = d.alert_id \
+     WHERE d.reason = 'in_maintenance' AND d.outcome = 'skipped' AND a.status = 'firing' \
+       AND d.id = (SELECT max(id) FROM decisions WHERE alert_id = d.alert_id) \
+     ORDER BY a.id";
+
+/// Decides `alert_ids` again (those still firing and still held when the commit starts, so a
+/// second call decides nothing twice), their guards answered by `guard_answers`.
+pub fn redecide(
+    conn: &mut Connection,
+    rules: &RuleSet,
+    hosts: &KnownHosts,
+    alert_ids: &[i64],
+    guard_answers: &GuardAnswers,
+    known: &Arc<KnownTargets>,
+) -> rusqlite::Result<Vec<Decided>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut rows: Vec<(i64, String, String)> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT a.id, a.labels, a.starts_at FROM alerts a JOIN decisions d ON d.alert_id = a.id \
+             WHERE a.id = ?1 AND a.status = 'firing' AND d.reason = 'in_maintenance' AND d.outcome = 'skipped' \
+               AND d.id = (SELECT max(id) FROM decisions WHERE alert_id = a.id)",
+        )?;
+        for id in alert_ids {
+            let row = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+            match row {
+                Ok(row) => rows.push(row),
+                Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let now_text = format_utc(now);
+    let episodes: Vec<NewEpisode<'_>> = rows
+        .iter()
+        .map(|(alert_id, labels, starts_at)| {
+            let mut verdict = verdict_of(rules, hosts, AlertStatus::Firing, labels);
+            guard::fill(&mut verdict, guard_answers);
+            NewEpisode { alert_id: *alert_id, starts_at, labels, verdict: std::borrow::Cow::Owned(verdict) }
+        })
+        .collect();
+    let decided = if episodes.is_empty() {
+        Vec::new()
+    } else {
+        decide_and_store(&tx, rules, &episodes, now, &now_text, known)?
+    };
+    tx.commit()?;
+    Ok(decided)
+}

@@ -1,5 +1,6 @@
 //! The API tokens section of `/admin`: create one with a role (its text is shown once), revoke.
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::api::users::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::components::time::RelTime;
@@ -9,9 +10,7 @@ use crate::model::Role;
 #[component]
 pub fn ApiTokens() -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
-    let revoke = ServerAction::<RevokeApiToken>::new();
-    let tokens =
-        Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_tokens());
+    let tokens = Resource::new(move || create.version().get(), |_| list_api_tokens());
     view! {
         <h2>"API tokens"</h2>
         <p class="muted">"For scripts and CI: send "<code>"Authorization: Bearer <token>"</code>" to the "<code>"/api/"</code>" endpoints. A token acts with its role; every action it takes is audited as "<code>"token:<name>"</code>"."</p>
@@ -53,10 +52,12 @@ pub fn ApiTokens() -> impl IntoView {
                                             <td>{if revoked { "revoked" } else { "active" }}</td>
                                             <td>
                                                 <Show when=move || !revoked>
-                                                    <ActionForm action=revoke>
+                                                    // A plain form: the page comes back with the
+                                                    // token revoked; no wasm for the action.
+                                                    <form method="post" action=RevokeApiToken::PATH class="inline-form">
                                                         <input type="hidden" name="id" value=t.id/>
                                                         <button type="submit" class="btn btn-danger">"Revoke"</button>
-                                                    </ActionForm>
+                                                    </form>
                                                 </Show>
                                             </td>
                                         </tr>

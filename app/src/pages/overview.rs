@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::heal::{get_overview, ResetBreaker};
+use crate::api::heal::get_overview;
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
 use crate::components::live::use_live;
@@ -15,15 +15,9 @@ use crate::model::{OpenBreaker, Overview, Role, Topic};
 /// The overview.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let reset = ServerAction::<ResetBreaker>::new();
     let news = use_live();
     let overview = Resource::new(
-        move || {
-            (
-                reset.version().get(),
-                news.track(&[Topic::Alerts, Topic::Runs, Topic::Approvals, Topic::Breakers]),
-            )
-        },
+        move || news.track(&[Topic::Alerts, Topic::Runs, Topic::Approvals, Topic::Breakers]),
         |_| get_overview(),
     );
     let user = use_user();
@@ -38,7 +32,7 @@ pub fn OverviewPage() -> impl IntoView {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(o) => view! {
                         {(o.needs_you() > 0).then(|| view! { <Title text=format!("({}) Overview", o.needs_you())/> })}
-                        <NeedsYou o=o.clone() reset can_act/>
+                        <NeedsYou o=o.clone() can_act/>
                         <Figures o=o.clone()/>
                         // Server-rendered SVG (see components::chart); our own markup, escaped there.
                         <div class="charts">
@@ -88,7 +82,7 @@ fn Figures(o: Overview) -> impl IntoView {
 /// breakers and those one attempt from opening, firing alerts no rule handles. Each links to
 /// the list that shows them; an incident (something firing or healing) is marked.
 #[component]
-fn NeedsYou(o: Overview, reset: ServerAction<ResetBreaker>, can_act: bool) -> impl IntoView {
+fn NeedsYou(o: Overview, can_act: bool) -> impl IntoView {
     let incident = o.incident();
     let plural = |n: i64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let state = if incident {
@@ -116,13 +110,13 @@ fn NeedsYou(o: Overview, reset: ServerAction<ResetBreaker>, can_act: bool) -> im
                     <li><a href="/rules">{format!("{} on {}: {} of {} attempts, one more opens the breaker", b.rule, b.target, b.attempts, b.max_attempts)}</a></li>
                 }).collect_view()}
             </ul>
-            <Breakers open=o.open_breakers reset can_act/>
+            <Breakers open=o.open_breakers can_act/>
         </section>
     }
 }
 
 #[component]
-fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>, can_act: bool) -> impl IntoView {
+fn Breakers(open: Vec<OpenBreaker>, can_act: bool) -> impl IntoView {
     if open.is_empty() {
         return ().into_any();
     }
@@ -138,7 +132,7 @@ fn Breakers(open: Vec<OpenBreaker>, reset: ServerAction<ResetBreaker>, can_act: 
                             <td><a href="/rules">{b.rule}</a></td>
                             <td><code>{b.target}</code></td>
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
-                            <td><BreakerReset rule target reset can_act/></td>
+                            <td><BreakerReset rule target can_act/></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::heal::ResetBreaker;
 use crate::api::rules::list_rules;
 use crate::components::breaker_reset::BreakerReset;
 use crate::components::empty_state::EmptyState;
@@ -16,19 +15,14 @@ use crate::model::{BreakerState, Role, RuleView, Topic};
 /// Every rule as a card, in the order the engine tries them.
 #[component]
 pub fn RulesPage() -> impl IntoView {
-    let reset = ServerAction::<ResetBreaker>::new();
     let news = use_live();
-    let rules = Resource::new(
-        move || (reset.version().get(), news.track(&[Topic::Runs, Topic::Breakers])),
-        |_| list_rules(),
-    );
+    let rules = Resource::new(move || news.track(&[Topic::Runs, Topic::Breakers]), |_| list_rules());
     let user = use_user();
     view! {
         <Title text="Rules"/>
         <h1>"Rules"</h1>
         <p class="muted">"Loaded from the configuration (at start, and again on SIGHUP), tried in this order: the first rule whose matchers all hold decides."</p>
 
-        {move || reset.value().get().and_then(Result::err).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let rules = rules.await;
@@ -49,7 +43,7 @@ pub fn RulesPage() -> impl IntoView {
                             {is_admin.then(|| view! { <ReloadRulesButton/> })}
                         </section>
                         <div data-testid="rules">
-                            {rules.into_iter().map(|r| view! { <RuleCard rule=r reset can_act/> }).collect_view()}
+                            {rules.into_iter().map(|r| view! { <RuleCard rule=r can_act/> }).collect_view()}
                         </div>
                     }.into_any(),
                 }
@@ -59,7 +53,7 @@ pub fn RulesPage() -> impl IntoView {
 }
 
 #[component]
-fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>, can_act: bool) -> impl IntoView {
+fn RuleCard(rule: RuleView, can_act: bool) -> impl IntoView {
     let name = rule.name.clone();
     let attempts = if rule.max_attempts == 1 { "attempt" } else { "attempts" };
     let notify = match rule.notify_targets {
@@ -98,19 +92,14 @@ fn RuleCard(rule: RuleView, reset: ServerAction<ResetBreaker>, can_act: bool) ->
                 <dt>"Silence while running"</dt><dd>{if rule.silence { "yes" } else { "no" }}</dd>
                 <dt>"Notifications"</dt><dd>{notify}</dd>
             </dl>
-            <Breakers rule=name.clone() breakers=rule.breakers reset can_act/>
+            <Breakers rule=name.clone() breakers=rule.breakers can_act/>
             {can_act.then(|| view! { <PauseForm rule=name/> })}
         </section>
     }
 }
 
 #[component]
-fn Breakers(
-    rule: String,
-    breakers: Vec<BreakerState>,
-    reset: ServerAction<ResetBreaker>,
-    can_act: bool,
-) -> impl IntoView {
+fn Breakers(rule: String, breakers: Vec<BreakerState>, can_act: bool) -> impl IntoView {
     if breakers.is_empty() {
         return view! { <p class="muted">"No engine attempts within the window: every breaker closed."</p> }
             .into_any();
@@ -132,7 +121,7 @@ fn Breakers(
                             <td>{format!("{} of {}", b.attempts, b.max_attempts)}</td>
                             <td><RelTime at=b.last_attempt/></td>
                             <td>{match b.last_reset { Some(at) => view! { <RelTime at=at/> }.into_any(), None => "—".into_any() }}</td>
-                            <td><BreakerReset rule target reset can_act/></td>
+                            <td><BreakerReset rule target can_act/></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -215,3 +215,38 @@ pub async fn overflows_sideways(c: &Client) -> bool {
         .unwrap();
     v.as_bool().unwrap()
 }
+
+/// How many elements match `css` now.
+pub async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+/// Logs out with the shell's button and lands on the login page.
+pub async fn log_out(c: &Client) {
+    c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
+    wait_path(c, "/login").await;
+}
+
+/// Logs out and in as `name`, then opens `path` hydrated.
+pub async fn switch_user(c: &Client, addr: SocketAddr, name: &str, password: &str, path: &str) {
+    log_out(c).await;
+    log_in(c, addr, name, password).await;
+    wait_path(c, "/").await;
+    c.goto(&format!("http://{addr}{path}")).await.unwrap();
+    wait_hydrated(c).await;
+}
+
+/// A served app with the nginx-down rule, an operator `olga` (operator-password-1) and a viewer
+/// `vera` (viewer-password-1), for the browser tests of operator controls.
+pub async fn operator_and_viewer_app() -> (super::TestApp, SocketAddr) {
+    assert!(
+        super::site_root().join("hash.txt").exists(),
+        "run SITE_DIR=target/test-site scripts/build.sh --site first"
+    );
+    let rule = serde_json::json!({ "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml" });
+    let app = super::TestApp::with(|config, dir| super::one_rule(config, dir, rule)).await;
+    app.add_user("olga", "operator-password-1", app::model::Role::Operator).await;
+    app.add_user("vera", "viewer-password-1", app::model::Role::Viewer).await;
+    let addr = app.serve().await;
+    (app, addr)
+}

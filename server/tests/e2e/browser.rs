@@ -13,6 +13,7 @@ mod live;
 mod phone;
 #[path = "browser/seeded.rs"]
 mod seeded;
+mod windows;
 
 use std::time::{Duration, Instant};
 

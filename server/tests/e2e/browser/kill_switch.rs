@@ -3,24 +3,12 @@
 //! banner but no pause or resume control; the operator resumes from the banner.
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, Locator};
-
-use app::model::Role;
+use fantoccini::Locator;
 
 use crate::common::browser::{
-    assert_quiet_console, browser, log_in, text_of, wait_hydrated, wait_path, ONE_BROWSER, WAIT,
+    assert_quiet_console, browser, count, log_in, log_out, operator_and_viewer_app, switch_user, text_of,
+    wait_hydrated, wait_path, ONE_BROWSER, WAIT,
 };
-use crate::common::{self, TestApp};
-
-/// How many elements match `css` now.
-async fn count(c: &Client, css: &str) -> usize {
-    c.find_all(Locator::Css(css)).await.unwrap().len()
-}
-
-async fn log_out(c: &Client) {
-    c.find(Locator::Css("[data-testid=logout]")).await.unwrap().click().await.unwrap();
-    wait_path(c, "/login").await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_pauses_and_resumes_healing_and_a_viewer_only_sees_it() {
@@ -29,15 +17,7 @@ async fn an_operator_pauses_and_resumes_healing_and_a_viewer_only_sees_it() {
         return;
     };
     let _one = ONE_BROWSER.lock().await;
-    assert!(
-        common::site_root().join("hash.txt").exists(),
-        "run SITE_DIR=target/test-site scripts/build.sh --site first"
-    );
-    let rule = serde_json::json!({ "name": "nginx-down", "match": { "alertname": "NginxDown" }, "playbook": "heal-nginx.yml" });
-    let app = TestApp::with(|config, dir| common::one_rule(config, dir, rule)).await;
-    app.add_user("olga", "operator-password-1", Role::Operator).await;
-    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
-    let addr = app.serve().await;
+    let (app, addr) = operator_and_viewer_app().await;
     let (c, _chromium) = browser().await;
 
     log_in(&c, addr, "olga", "operator-password-1").await;
@@ -79,11 +59,7 @@ async fn an_operator_pauses_and_resumes_healing_and_a_viewer_only_sees_it() {
     }
 
     // A viewer sees the pause, and no control.
-    log_out(&c).await;
-    log_in(&c, addr, "vera", "viewer-password-1").await;
-    wait_path(&c, "/").await;
-    c.goto(&format!("http://{addr}/rules")).await.unwrap();
-    wait_hydrated(&c).await;
+    switch_user(&c, addr, "vera", "viewer-password-1", "/rules").await;
     assert!(text_of(&c, "[data-testid=pause-banner]").await.contains("database failover"));
     for control in ["resume", "pause-all", "pause-rule"] {
         assert_eq!(count(&c, &format!("[data-testid={control}]")).await, 0, "a viewer got {control}");

@@ -65,6 +65,7 @@ async fn every_page_fits_a_phone_with_the_menu_reachable_and_data_first() {
         ("/playbooks".to_owned(), "playbooks", None),
         ("/approvals".to_owned(), "approvals", None),
         ("/rules".to_owned(), "rules", None),
+        ("/windows".to_owned(), "windows", None),
         ("/audit".to_owned(), "audit", Some("[data-testid=audit-table]")),
         ("/admin".to_owned(), "admin", None),
         ("/account".to_owned(), "account", None),

@@ -23,7 +23,7 @@ use crate::intake::Resolutions;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
-use crate::metrics::{BlastLabel, BreakerLabel, Metrics, ReasonLabel, ScopeLabel};
+use crate::metrics::{BlastLabel, BreakerLabel, Metrics, ReasonLabel, ScopeLabel, WindowLabel};
 use crate::notify::{Event, Notifier};
 
 /// Housekeeping happens at least this often, even with nothing decided.
@@ -154,6 +154,7 @@ pub struct Engine {
     /// Pauses reported at least once (to report them ended later).
     pauses_seen: Arc<Mutex<HashSet<ScopeLabel>>>,
     blasts_seen: Arc<Mutex<HashSet<BlastLabel>>>,
+    windows_seen: Arc<Mutex<HashSet<WindowLabel>>>,
     /// Told when approvals expire.
     changes: Changes,
 }
@@ -179,6 +180,7 @@ impl Engine {
             breakers_seen: Arc::default(),
             pauses_seen: Arc::default(),
             blasts_seen: Arc::default(),
+            windows_seen: Arc::default(),
         }
     }
 
@@ -246,6 +248,17 @@ impl Engine {
             trips.into_iter().map(|t| BlastLabel { rule: t.rule.into(), scope: t.scope.into() }),
         ) {
             moved.push(Topic::Breakers);
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let windows = app::ssr::db::windows::in_force(&self.pool).await?;
+        let open = windows.iter().filter(|w| w.open_until(now).is_some());
+        // A window opening or closing on its own time changes the Windows page.
+        if report(
+            &self.metrics.window_open,
+            &self.windows_seen,
+            open.map(|w| WindowLabel { window: w.name().to_owned().into() }),
+        ) {
+            moved.push(Topic::Pauses);
         }
         self.changes.touch(&moved);
         Ok(())

@@ -67,6 +67,12 @@ impl EncodeLabelValue for LabelText {
     }
 }
 
+/// Label: a maintenance window's name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WindowLabel {
+    pub window: LabelText,
+}
+
 /// Labels: a circuit breaker's rule and target.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BreakerLabel {
@@ -123,6 +129,7 @@ pub struct Metrics {
     pub breaker_open: Family<BreakerLabel, Gauge>,
     pub paused: Family<ScopeLabel, Gauge>,
     pub blast_tripped: Family<BlastLabel, Gauge>,
+    pub window_open: Family<WindowLabel, Gauge>,
     pub retention_pruned: Family<TableLabel, Counter>,
     pub retention_rounds: Family<ResultLabel, Counter>,
 }
@@ -154,6 +161,7 @@ impl Metrics {
             breaker_open: Family::default(),
             paused: Family::default(),
             blast_tripped: Family::default(),
+            window_open: Family::default(),
             retention_pruned: Family::default(),
             retention_rounds: Family::default(),
             registry: Registry::default(),
@@ -236,6 +244,11 @@ impl Metrics {
             "blast_radius_tripped",
             "1 while a rule's blast radius is tripped for the scope (its heals wait for approval), 0 once reset",
             m.blast_tripped.clone(),
+        );
+        registry.register(
+            "maintenance_window_open",
+            "1 while the maintenance window is open (its alerts are decided in_maintenance), 0 once closed",
+            m.window_open.clone(),
         );
         registry.register(
             "runs_recovered",

@@ -68,6 +68,12 @@ async fn a_window_holds_a_heal_and_the_episode_is_decided_again_when_it_ends() {
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM heal_runs").fetch_one(&app.pool).await.unwrap();
     assert_eq!(runs, 0, "nothing runs in the window");
     assert_eq!(server::windows::redecide_held(&app.pool, &app.inbox).await.unwrap(), 0, "still open");
+    app.engine.step().await.unwrap();
+    let gauge = "selfheal_maintenance_window_open{window=\"deploy 4.2\"}";
+    assert!(
+        app.get("/metrics", None).await.body.lines().any(|l| l == format!("{gauge} 1")),
+        "open: a metric"
+    );
 
     let listed = app.post_form("/api/windows", &[], Some(&viewer)).await.json();
     assert_eq!(listed[0]["name"], "deploy 4.2");
@@ -89,6 +95,11 @@ async fn a_window_holds_a_heal_and_the_episode_is_decided_again_when_it_ends() {
     }
     let reasons: Vec<String> = decisions(&app).await.into_iter().map(|d| d.0).collect();
     assert_eq!(reasons, ["in_maintenance", "enqueued"], "both on the alert's timeline");
+    app.engine.step().await.unwrap();
+    assert!(
+        app.get("/metrics", None).await.body.lines().any(|l| l == format!("{gauge} 0")),
+        "closed: back to 0"
+    );
     assert_eq!(server::windows::redecide_held(&app.pool, &app.inbox).await.unwrap(), 0, "decided again once");
     let listed = app.post_form("/api/windows", &[], Some(&viewer)).await.json();
     assert_eq!(listed[0]["state"], "ended");

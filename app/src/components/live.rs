@@ -58,8 +58,9 @@ mod browser {
     const EVENTS_URL: &str = "/api/events";
 
     /// Opens the stream; closed when the shell goes (a logout, say). The browser reconnects
-    /// by itself after a break; a `ready` after the first one means news may have been missed
-    /// in between, so everything counts as changed once.
+    /// by itself after a break and sends the last message's id back (`Last-Event-ID`): the
+    /// server's first `change` then names what changed in between (everything, if the server
+    /// restarted), so nothing is missed and nothing unchanged is asked again.
     pub fn follow(live: Live) {
         let Ok(source) = EventSource::new(EVENTS_URL) else { return };
         let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
@@ -68,16 +69,8 @@ mod browser {
                 live.bump(topic);
             }
         });
-        let mut opened = 0u32;
-        let on_ready = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-            opened += 1;
-            if opened > 1 {
-                Topic::ALL.into_iter().for_each(|t| live.bump(t));
-            }
-        });
         let _ = source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback("ready", on_ready.as_ref().unchecked_ref());
-        let held = SendWrapper::new((source, on_change, on_ready));
+        let held = SendWrapper::new((source, on_change));
         on_cleanup(move || held.0.close());
     }
 }

@@ -11,6 +11,8 @@ use crate::model::Topic;
 /// One generation counter per topic, and whether the server is stopping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stamp {
+    /// Which run of the server counted: a stamp from another run says nothing about this one.
+    epoch: u64,
     generations: [u64; Topic::ALL.len()],
     /// Set once the server stops: every stream ends, so a graceful shutdown is not held open
     /// by the pages left open.
@@ -27,6 +29,29 @@ impl Stamp {
             .map(|(t, _)| *t)
             .collect()
     }
+
+    /// The stamp as a server-sent event's id: `EPOCH.G0.G1...` (the browser sends the last one
+    /// back as `Last-Event-ID` when it reconnects).
+    pub fn id(&self) -> String {
+        let mut id = format!("{:x}", self.epoch);
+        for g in self.generations {
+            id.push('.');
+            id.push_str(&g.to_string());
+        }
+        id
+    }
+
+    /// The stamp an event id of this run of the server stands for (`self` is any stamp of this
+    /// run); `None` for an id of another run, or anything else.
+    pub fn of_id(&self, id: &str) -> Option<Stamp> {
+        let mut parts = id.trim().split('.');
+        let epoch = u64::from_str_radix(parts.next()?, 16).ok().filter(|e| *e == self.epoch)?;
+        let mut generations = [0u64; Topic::ALL.len()];
+        for g in &mut generations {
+            *g = parts.next()?.parse().ok()?;
+        }
+        parts.next().is_none().then_some(Stamp { epoch, generations, closed: false })
+    }
 }
 
 /// The hub; cheap to clone, shared by everything that changes data and every event stream.
@@ -36,8 +61,12 @@ pub struct Changes {
 }
 
 impl Default for Changes {
+    /// A hub whose stamps name this run of the server (the time it started, in nanoseconds).
     fn default() -> Self {
-        Changes { tx: Arc::new(watch::Sender::new(Stamp::default())) }
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Changes { tx: Arc::new(watch::Sender::new(Stamp { epoch, ..Stamp::default() })) }
     }
 }
 

@@ -24,15 +24,26 @@ const WITHIN: Duration = Duration::from_secs(5);
 struct Stream {
     body: Body,
     buffer: String,
+    /// The id of the last message read.
+    last_id: Option<String>,
 }
 
 impl Stream {
     async fn open(app: &TestApp, cookie: &str) -> Stream {
-        let req = Request::get("/api/events").header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+        Stream::reconnect(app, cookie, None).await
+    }
+
+    /// Opens the stream as a browser reconnecting after the message `last_id`.
+    async fn reconnect(app: &TestApp, cookie: &str, last_id: Option<&str>) -> Stream {
+        let mut req = Request::get("/api/events").header(header::COOKIE, cookie);
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id);
+        }
+        let req = req.body(Body::empty()).unwrap();
         let res = app.router.clone().oneshot(req).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
-        Stream { body: res.into_body(), buffer: String::new() }
+        Stream { body: res.into_body(), buffer: String::new(), last_id: None }
     }
 
     /// The next message: its event name and data.
@@ -44,7 +55,10 @@ impl Stream {
                     message.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned())
                 };
                 match field("event:") {
-                    Some(event) => return (event, field("data:").unwrap_or_default()),
+                    Some(event) => {
+                        self.last_id = field("id:");
+                        return (event, field("data:").unwrap_or_default());
+                    }
                     None => continue, // a keep-alive comment
                 }
             }
@@ -69,6 +83,32 @@ impl Stream {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_page_reconnecting_with_its_last_event_id_hears_what_it_missed() {
+    let app = TestApp::new().await;
+    app.add_user("vera", "viewer-password-1", Role::Viewer).await;
+    let viewer = app.login("vera", "viewer-password-1").await;
+    let mut stream = Stream::open(&app, &viewer).await;
+    assert_eq!(stream.next().await.0, "ready");
+    let last = stream.last_id.clone().expect("ready carries an id");
+    drop(stream);
+
+    // Gone (a network blip): an alert arrives meanwhile.
+    app.deliver(FIRING).await;
+    let mut stream = Stream::reconnect(&app, &viewer, Some(&last)).await;
+    assert_eq!(stream.next().await.0, "ready");
+    let (event, data) = stream.next().await;
+    assert_eq!((event.as_str(), data.as_str()), ("change", "alerts"), "what it missed, at once");
+    let caught_up = stream.last_id.clone().unwrap();
+    drop(stream);
+
+    // Nothing missed since: nothing to tell (the next message is the next change).
+    let mut stream = Stream::reconnect(&app, &viewer, Some(&caught_up)).await;
+    assert_eq!(stream.next().await.0, "ready");
+    let silent = tokio::time::timeout(Duration::from_millis(600), stream.next()).await;
+    assert!(silent.is_err(), "no message when nothing changed: {silent:?}");
 }
 
 #[tokio::test]

@@ -406,6 +406,12 @@ impl Config {
             if windows.iter().any(|other| other.name() == window.name()) {
                 return Err(invalid(format!("window name `{}` is used twice", window.name())));
             }
+            if window.config.silence && self.alertmanager.url.is_empty() {
+                return Err(invalid(format!(
+                    "window `{}` silences in Alertmanager: set alertmanager.url",
+                    window.name()
+                )));
+            }
             windows.push(window);
         }
         Ok(windows)

@@ -325,6 +325,7 @@ fn run_case(file: &Path, rules: &[Rule]) -> anyhow::Result<Verdict> {
                         duration: None,
                         timezone: None,
                         action: w.action,
+                        silence: false,
                     })
                     .map_err(|e| anyhow::anyhow!("{here}: {e}"))
                 })

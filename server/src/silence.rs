@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use app::ssr::alert::format_utc;
+use app::ssr::heal::matcher::MatchOp;
+use app::ssr::heal::window::Window;
 use app::ssr::silence::{SilenceAlerts, SilenceFuture, SilenceRequest};
 
 /// Longest a silence call may take.
@@ -71,6 +73,33 @@ impl Silencer {
             ends_at: format_utc(now + lasting),
             created_by: "selfheal",
             comment: format!("selfheal run #{run_id} is healing this; expires when the run ends"),
+        };
+        self.create(&body).await
+    }
+
+    /// Silences what `window` covers (its matchers) from now `until`; returns the silence id.
+    pub async fn silence_window(&self, window: &Window, until: OffsetDateTime) -> Result<String, String> {
+        let matchers = window
+            .matchers()
+            .iter()
+            .map(|m| Matcher {
+                name: &m.name,
+                value: &m.value,
+                is_regex: matches!(m.op, MatchOp::Regex | MatchOp::NotRegex),
+                is_equal: matches!(m.op, MatchOp::Equal | MatchOp::Regex),
+            })
+            .collect();
+        let reason = &window.config.reason;
+        let body = NewSilence {
+            matchers,
+            starts_at: format_utc(OffsetDateTime::now_utc()),
+            ends_at: format_utc(until),
+            created_by: "selfheal",
+            comment: format!(
+                "selfheal maintenance window {}{}",
+                window.name(),
+                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+            ),
         };
         self.create(&body).await
     }

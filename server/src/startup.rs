@@ -325,7 +325,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn("rules reload", reload);
     tasks.spawn("engine", engine.run(stop.clone()));
     crate::windows::sync_config(&pool, &config.windows()?).await?;
-    tasks.spawn("maintenance windows", crate::windows::run(pool.clone(), intake.inbox.clone(), stop.clone()));
+    let silencer = (!config.alertmanager.url.is_empty())
+        .then(|| Silencer::new(&config.alertmanager.url, &config.outgoing()));
+    tasks.spawn(
+        "maintenance windows",
+        crate::windows::run(pool.clone(), intake.inbox.clone(), silencer, stop.clone()),
+    );
     tasks.spawn("known targets", known_counter.run(stop.clone()));
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
     tasks.spawn(

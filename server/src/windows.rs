@@ -13,6 +13,7 @@ use app::ssr::db::windows;
 use app::ssr::heal::window::{covering, Window};
 
 use crate::intake::Inbox;
+use crate::silence::Silencer;
 
 /// How often held episodes are looked at: a window's end is acted on within this.
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -43,14 +44,53 @@ pub async fn redecide_held(pool: &SqlitePool, inbox: &Inbox) -> anyhow::Result<u
     Ok(inbox.redecide(over).await?)
 }
 
-/// [`redecide_held`] every [`CHECK_EVERY`] until `stop`; failures are logged and retried.
-pub async fn run(pool: SqlitePool, inbox: Inbox, stop: CancellationToken) {
+/// Keeps the silences of the windows that ask for one (`silence = true`): one per open
+/// occurrence, from now to its end, made once (the end it was made for is stored); a
+/// cancelled window's silence is expired. Returns how many silences were made or expired.
+/// A failing Alertmanager is logged and tried again at the next check.
+pub async fn keep_silences(pool: &SqlitePool, silencer: &Silencer) -> anyhow::Result<usize> {
+    let now = OffsetDateTime::now_utc();
+    let mut done = 0;
+    for row in windows::silences(pool).await? {
+        if row.cancelled {
+            if let Some(id) = &row.silence_id {
+                let ended = row.silenced_until.as_deref().is_some_and(|u| u <= format_utc(now).as_str());
+                if !ended {
+                    silencer.expire(id).await.map_err(anyhow::Error::msg)?;
+                    done += 1;
+                }
+                windows::set_silence(pool, row.id, None, None).await?;
+            }
+            continue;
+        }
+        let Some(window) = windows::windows_from([row.spec.clone()]).pop() else { continue };
+        let Some(end) = window.open_until(now) else { continue };
+        let until = format_utc(end);
+        if row.silenced_until.as_deref() == Some(until.as_str()) {
+            continue;
+        }
+        let id = silencer.silence_window(&window, end).await.map_err(anyhow::Error::msg)?;
+        tracing::info!(window = window.name(), silence = %id, until, "maintenance window silenced in Alertmanager");
+        windows::set_silence(pool, row.id, Some(&id), Some(&until)).await?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// [`redecide_held`] (and [`keep_silences`], with an Alertmanager) every [`CHECK_EVERY`] until
+/// `stop`; failures are logged and retried.
+pub async fn run(pool: SqlitePool, inbox: Inbox, silencer: Option<Silencer>, stop: CancellationToken) {
     loop {
         match redecide_held(&pool, &inbox).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(episodes = n, "maintenance over: held episodes decided again"),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "cannot decide held episodes again; will retry")
+            }
+        }
+        if let Some(silencer) = &silencer {
+            if let Err(e) = keep_silences(&pool, silencer).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot keep the maintenance windows' silences; will retry");
             }
         }
         tokio::select! {

@@ -62,7 +62,8 @@ pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
 /// `POST /api/window_open` (operator or token): a maintenance window. `matchers` one per line
 /// (Alertmanager syntax); then `for` (open now, e.g. `2h`: what CI/CD sends around a deploy),
 /// or `starts_at` and `ends_at` (RFC 3339), or `schedule` (cron) with `duration` and
-/// `timezone`; `action` is `hold` (default) or `approval`. Audited.
+/// `timezone`; `action` is `hold` (default) or `approval`; `silence=true` also silences the
+/// covered alerts in Alertmanager while the window is open. Audited.
 #[server(endpoint = "window_open")]
 pub async fn open_window(
     name: String,
@@ -75,6 +76,7 @@ pub async fn open_window(
     #[server(default)] duration: String,
     #[server(default)] timezone: String,
     #[server(default)] action: String,
+    #[server(default)] silence: String,
 ) -> Result<(), AppError> {
     use crate::model::{Role, Topic};
     use crate::ssr::{app_state, auth};
@@ -92,6 +94,7 @@ pub async fn open_window(
         duration,
         timezone,
         action,
+        silence,
     };
     crate::ssr::windows::open(&state.pool, form, &user.username, auth::client_addr().as_deref()).await?;
     state.changes.touch(&[Topic::Pauses, Topic::Alerts]);

@@ -89,6 +89,7 @@ fn OpenForm() -> impl IntoView {
                     <option value="approval">"wait for approval"</option>
                 </select>
             </label>
+            <label class="inline"><input type="checkbox" name="silence" value="true"/>" also silence them in Alertmanager"</label>
             <button type="submit" class="btn" data-testid="window-submit">"Open window"</button>
         </form>
     }

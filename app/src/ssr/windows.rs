@@ -29,6 +29,8 @@ pub struct WindowForm {
     pub duration: String,
     pub timezone: String,
     pub action: String,
+    /// `true`/`on`: also silence the covered alerts in Alertmanager while open.
+    pub silence: String,
 }
 
 fn given(s: &str) -> Option<String> {
@@ -69,6 +71,7 @@ impl WindowForm {
             duration: given(&self.duration).map(|d| duration("duration", &d)).transpose()?,
             timezone: given(&self.timezone),
             action,
+            silence: matches!(self.silence.trim(), "true" | "on"),
         };
         if config.reason.chars().count() > 500 {
             return Err(invalid("reason: at most 500 characters"));

@@ -50,6 +50,16 @@ pub fn config_blackhole() -> String {
 }
 
 impl Alertmanager {
+    /// Every silence it holds (`GET /api/v2/silences`).
+    pub async fn silences(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/api/v2/silences", self.url))
+            .await
+            .expect("alertmanager answers")
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
     /// One Alertmanager on its own (no cluster).
     pub async fn start(config_yaml: &str) -> Alertmanager {
         Alertmanager::start_with(config_yaml, &["--cluster.listen-address=".to_owned()]).await

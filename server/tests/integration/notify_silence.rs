@@ -49,17 +49,9 @@ async fn the_alert_is_silenced_while_the_run_is_in_flight_and_unsilenced_after()
     let worker = app.worker.clone();
     let running = tokio::spawn(async move { worker.run_once().await });
 
-    let silences = || async {
-        reqwest::get(format!("{}/api/v2/silences", am.url))
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
     let deadline = Instant::now() + Duration::from_secs(20);
     let active = loop {
-        let all = silences().await;
+        let all = am.silences().await;
         if let Some(s) = all.as_array().unwrap().iter().find(|s| s["status"]["state"] == "active") {
             break s.clone();
         }
@@ -72,7 +64,7 @@ async fn the_alert_is_silenced_while_the_run_is_in_flight_and_unsilenced_after()
 
     running.await.unwrap().unwrap();
     let id = active["id"].as_str().unwrap().to_owned();
-    let after = silences().await;
+    let after = am.silences().await;
     let state = after
         .as_array()
         .unwrap()

@@ -152,6 +152,7 @@ async fn the_config_files_windows_follow_the_file() {
             duration: Some(Duration::from_secs(7200)),
             timezone: Some("Europe/Berlin".into()),
             action: Default::default(),
+            silence: false,
         })
         .unwrap()
     };
@@ -175,4 +176,43 @@ async fn the_config_files_windows_follow_the_file() {
     assert_eq!(states.len(), 2, "the history keeps both");
     assert!(states.iter().all(|s| s.starts_with("cancelled by config")), "{states:?}");
     assert_eq!(listed[0]["when"], "0 2 * * SUN for 2h (Europe/Berlin)");
+}
+
+#[tokio::test]
+async fn a_window_that_silences_makes_one_silence_in_alertmanager_and_expires_it_when_cancelled() {
+    use crate::common::alertmanager::{config_blackhole, Alertmanager};
+    let am = Alertmanager::start(&config_blackhole()).await;
+    let app = app().await;
+    let operator = app.login("olga", "operator-password-1").await;
+    let form = [
+        ("name", "db migration"),
+        ("matchers", "service=\"nginx\"\ninstance=~\"127\\\\..*\""),
+        ("for", "1h"),
+        ("reason", "schema change"),
+        ("silence", "true"),
+    ];
+    let opened = app.post_form("/api/window_open", &form, Some(&operator)).await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let silencer = server::silence::Silencer::new(&am.url, &server::outgoing::Outgoing::default());
+    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 1);
+    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 0, "one per occurrence");
+
+    let all = am.silences().await;
+    let active: Vec<&serde_json::Value> =
+        all.as_array().unwrap().iter().filter(|s| s["status"]["state"] == "active").collect();
+    assert_eq!(active.len(), 1, "{all}");
+    assert_eq!(active[0]["createdBy"], "selfheal");
+    assert_eq!(active[0]["comment"], "selfheal maintenance window db migration: schema change");
+    let matchers = &active[0]["matchers"];
+    assert!(
+        matchers.as_array().unwrap().iter().any(|m| m["name"] == "instance" && m["isRegex"] == true),
+        "{matchers}"
+    );
+
+    let cancelled = app.post_form("/api/window_cancel", &[("name", "db migration")], Some(&operator)).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 1, "expired");
+    let all = am.silences().await;
+    assert!(all.as_array().unwrap().iter().all(|s| s["status"]["state"] == "expired"), "{all}");
+    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 0);
 }

@@ -127,3 +127,42 @@ pub async fn sync_config(
     }
     Ok(changed)
 }
+
+/// A window's Alertmanager silence, as last made: the row, its spec, the silence and the end it
+/// was made for.
+#[derive(Debug, sqlx::FromRow)]
+pub struct WindowSilence {
+    pub id: i64,
+    pub spec: String,
+    pub silence_id: Option<String>,
+    pub silenced_until: Option<String>,
+    pub cancelled: bool,
+}
+
+/// The windows in force that silence, and the cancelled ones whose silence is not expired yet.
+pub async fn silences(ex: impl SqliteExecutor<'_>) -> Result<Vec<WindowSilence>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, spec, silence_id, silenced_until, cancelled_at IS NOT NULL AS cancelled FROM maintenance_windows \
+         WHERE (cancelled_at IS NULL AND json_extract(spec, '$.silence') = 1) \
+            OR (cancelled_at IS NOT NULL AND silence_id IS NOT NULL) \
+         ORDER BY id",
+    )
+    .fetch_all(ex)
+    .await
+}
+
+/// Records the window's silence (`None`: expired) and the end it was made for.
+pub async fn set_silence(
+    ex: impl SqliteExecutor<'_>,
+    id: i64,
+    silence_id: Option<&str>,
+    until: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE maintenance_windows SET silence_id = ?2, silenced_until = ?3 WHERE id = ?1")
+        .bind(id)
+        .bind(silence_id)
+        .bind(until)
+        .execute(ex)
+        .await?;
+    Ok(())
+}

@@ -57,6 +57,10 @@ pub struct WindowConfig {
     pub timezone: Option<String>,
     #[serde(default)]
     pub action: WindowAction,
+    /// Also silence the covered alerts in Alertmanager while the window is open (needs
+    /// `[alertmanager] url`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silence: bool,
 }
 
 /// When a window holds.
@@ -130,6 +134,11 @@ impl Window {
 
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Its matchers, as parsed.
+    pub fn matchers(&self) -> &[Matcher] {
+        &self.matchers
     }
 
     /// Whether every matcher holds for `labels`.

@@ -118,6 +118,16 @@ async fn approval_rules_wait_for_an_operator_and_cancel_when_the_alert_resolves(
     let (status, error): (String, String) =
         sqlx::query_as("SELECT status, error FROM heal_runs").fetch_one(&app.pool).await.unwrap();
     assert_eq!((status.as_str(), error.as_str()), ("cancelled", "the alert resolved before approval"));
+    let audited: (String, String, String) = sqlx::query_as(
+        "SELECT actor, target, detail FROM audit_events WHERE action = 'run.approval_cancelled'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        ("engine".into(), format!("run #{run_id}"), "the alert resolved before approval".into())
+    );
     let operator = app.login("olga", "operator-password-1").await;
     let late =
         app.post_form("/api/approve_run", &[("run_id", &run_id), ("approve", "true")], Some(&operator)).await;

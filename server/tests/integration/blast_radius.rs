@@ -110,6 +110,12 @@ async fn a_twenty_target_storm_heals_five_parks_fifteen_and_an_operator_resets_i
     let trips: i64 =
         sqlx::query_scalar("SELECT count(*) FROM blast_trips").fetch_one(&app.pool).await.unwrap();
     assert_eq!(trips, 1, "tripped once");
+    let audited: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, target FROM audit_events WHERE action = 'blast_radius.tripped'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, [("engine".to_owned(), "nginx-down job=\"api\"".to_owned())], "audited once");
     let events = std::fs::read_to_string(app.config.database.parent().unwrap().join("events.jsonl"))
         .unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -189,6 +189,16 @@ async fn a_flapping_target_opens_the_breaker_and_a_reset_closes_it() {
             .await
             .unwrap();
     assert!(detail.contains("3 attempts") && detail.contains("max 3"), "{detail}");
+    let audited: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, action, target FROM audit_events WHERE action = 'breaker.opened'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audited,
+        [("engine".into(), "breaker.opened".into(), "nginx-down on 127.0.0.1:9113".into())],
+        "the engine's own act, audited once (not at each re-fire while open)"
+    );
 
     let now = app::ssr::alert::now_utc();
     sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES ('nginx-down', '127.0.0.1:9113', ?, 'ops')")

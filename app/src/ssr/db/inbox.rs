@@ -26,7 +26,7 @@ mod redecide;
 mod statements;
 
 use decide::decide_and_store;
-pub use decide::{verdict_of, Decided, NewEpisode, NewIds, RULES_REQUESTER};
+pub use decide::{verdict_of, Decided, NewEpisode, NewIds, ENGINE, RULES_REQUESTER};
 pub use redecide::{redecide, HELD_EPISODES_SQL};
 
 use statements::{

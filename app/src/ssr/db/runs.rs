@@ -1,7 +1,8 @@
 //! The run queue: `heal_runs` from queued (or awaiting approval) to finished and verified.
-use sqlx::{SqliteConnection, SqliteExecutor};
+use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
 use crate::model::{RunMode, RunStatus, RunSummary, Verification};
+use crate::ssr::db::audit::NewAuditEvent;
 use crate::ssr::heal::{Plan, Rule, RuleMode};
 
 /// A run about to be queued.
@@ -288,25 +289,36 @@ pub async fn cancel_pending_run(
 
 /// Approvals that must not wait any longer: the alert resolved, or the approval expired.
 /// Returns how many were cancelled.
-pub async fn expire_approvals(
-    ex: impl SqliteExecutor<'_>,
-    older_than: &str,
-    now: &str,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+pub async fn expire_approvals(pool: &SqlitePool, older_than: &str, now: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = crate::ssr::db::begin_write(pool).await?;
+    let cancelled: Vec<(i64, String)> = sqlx::query_as(
         "UPDATE heal_runs SET status = ?3, finished_at = ?1, verification = ?4, \
          error = CASE WHEN created_at < ?2 THEN 'approval expired' ELSE 'the alert resolved before approval' END \
          WHERE status = ?5 AND (created_at < ?2 \
-           OR alert_id IN (SELECT id FROM alerts WHERE status = 'resolved'))",
+           OR alert_id IN (SELECT id FROM alerts WHERE status = 'resolved')) \
+         RETURNING id, error",
     )
     .bind(now)
     .bind(older_than)
     .bind(RunStatus::moved(&[RunStatus::AwaitingApproval], RunStatus::Cancelled))
     .bind(Verification::Skipped)
     .bind(RunStatus::AwaitingApproval)
-    .execute(ex)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(done.rows_affected())
+    // The engine's own act, in the audit log beside the people's approvals and rejections.
+    for (id, why) in &cancelled {
+        let target = format!("run #{id}");
+        let event = NewAuditEvent {
+            actor: crate::ssr::db::inbox::ENGINE,
+            action: "run.approval_cancelled",
+            target: Some(&target),
+            detail: Some(why),
+            source: Some("engine"),
+        };
+        crate::ssr::db::audit::record_audit(&mut *tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(cancelled.len() as u64)
 }
 
 /// Columns of a [`RunSummary`].

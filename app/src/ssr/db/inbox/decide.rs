@@ -30,6 +30,9 @@ use crate::ssr::heal::{
 /// Who the runs the rules queue are requested by (what cooldown and breaker count).
 pub const RULES_REQUESTER: &str = "engine";
 
+/// The audit log's actor for what the engine does on its own.
+pub const ENGINE: &str = "engine";
+
 /// One notification's alerts, in order: the row id where this batch created the row.
 pub type NewIds = Vec<Option<i64>>;
 
@@ -103,9 +106,19 @@ pub fn decide_and_store(
     let mut decided = Vec::with_capacity(judged.len());
     // The runs this batch queued, by target: what later episodes on the target are covered by.
     let mut queued: HashMap<String, i64> = HashMap::new();
+    // Breakers this batch told people of: a second episode finding the same one open is not news.
+    let mut told: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (episode, judged) in episodes.iter().zip(judged) {
+        let rule_name = judged.rule.and_then(|i| rules.get(i)).map_or("-", Rule::name);
         let breaker_opened = match episode.verdict.as_ref() {
-            Prejudged::Check { plan, .. } if judged.opens_breaker(rules) => Some(plan.target.clone()),
+            Prejudged::Check { plan, .. } if judged.opens_breaker(rules) => {
+                let opening = format!("{rule_name} on {}", plan.target);
+                let news = !told.contains(&opening) && !breaker_told(tx, rule_name, &plan.target, &opening)?;
+                news.then(|| {
+                    told.insert(opening);
+                    plan.target.clone()
+                })
+            }
             _ => None,
         };
         let Judged { rule, mut decision, mut covered_by, .. } = judged;
@@ -182,6 +195,19 @@ fn gates(
         blast.insert(key, BlastHistory { heals: u32::try_from(heals).unwrap_or(u32::MAX), tripped });
     }
     Ok(Gates { paused: paused(tx)?, blast, known: known.clone() })
+}
+
+/// Whether people were told this breaker opened since its last attempt (a `breaker.opened`
+/// audit event for `opening`, "RULE on TARGET", after the rule's last engine run on the
+/// target): it stays open at the maximum until the window passes or a reset, and every new
+/// episode meanwhile finds it open again — that is not news.
+fn breaker_told(tx: &Transaction<'_>, rule: &str, target: &str, opening: &str) -> rusqlite::Result<bool> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE action = 'breaker.opened' AND target = ?3 \
+           AND at >= (SELECT max(created_at) FROM heal_runs \
+                      WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'))",
+    )?
+    .query_row(rusqlite::params![rule, target, opening], |r| r.get(0))
 }
 
 /// The maintenance windows in force ([`WINDOWS_IN_FORCE_SQL`]), read in the writer's transaction.
@@ -306,21 +332,52 @@ fn store_decisions(
         }
         stmt.raw_execute()?;
     }
-    let refused = refusal_entries(decided.iter().filter_map(|d| match &d.decision {
-        Decision::Skip(s) if s.reason == SkipReason::InvalidLabels => Some((d.alert_id, s.detail.as_str())),
-        _ => None,
-    }));
-    let mut rest = refused.as_slice();
-    for size in chunk_sizes(refused.len()) {
+    let entries = audit_entries(rules, decided);
+    let mut rest = entries.as_slice();
+    for size in chunk_sizes(entries.len()) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let mut stmt = tx.prepare_cached(statement_sql(&AUDIT_SQL, AUDIT_COLUMNS, AUDIT_ROW, "", size))?;
         let mut at = 0;
-        for (target, detail) in chunk {
-            // Labels a rule refused to hand to a playbook are a security event, not just a skip.
-            bind_all(&mut stmt, &mut at, &[&"system", &LABELS_REJECTED, target, detail, &"intake"])?;
+        for (actor, action, target, detail) in chunk {
+            bind_all(&mut stmt, &mut at, &[actor, action, target, detail, &"intake"])?;
         }
         stmt.raw_execute()?;
     }
     Ok(())
+}
+
+/// What a commit's decisions put in the audit log (actor, action, target, detail): labels a
+/// rule refused to hand to a playbook (a security event, not just a skip: one entry per
+/// distinct refusal), and the engine's own acts — a breaker it found open, a blast radius it
+/// tripped (rare: once each until reset).
+fn audit_entries<'d>(
+    rules: &RuleSet,
+    decided: &'d [Decided],
+) -> Vec<(&'static str, &'static str, String, Cow<'d, str>)> {
+    let refused = refusal_entries(decided.iter().filter_map(|d| match &d.decision {
+        Decision::Skip(s) if s.reason == SkipReason::InvalidLabels => Some((d.alert_id, s.detail.as_str())),
+        _ => None,
+    }));
+    let mut entries: Vec<_> = refused
+        .into_iter()
+        .map(|(target, detail)| ("system", LABELS_REJECTED, target, Cow::Borrowed(detail)))
+        .collect();
+    for d in decided {
+        let rule = d.rule.and_then(|i| rules.get(i)).map_or("-", Rule::name);
+        if let (Some(target), Decision::Skip(s)) = (&d.breaker_opened, &d.decision) {
+            entries.push((
+                ENGINE,
+                "breaker.opened",
+                format!("{rule} on {target}"),
+                Cow::Borrowed(s.detail.as_str()),
+            ));
+        }
+        if let (Some((rule, scope)), Decision::Run(plan)) = (&d.blast_tripped, &d.decision) {
+            let why = plan.held.as_ref().map_or("", |h| h.detail.as_str());
+            let target = if scope.is_empty() { rule.clone() } else { format!("{rule} {scope}") };
+            entries.push((ENGINE, "blast_radius.tripped", target, Cow::Borrowed(why)));
+        }
+    }
+    entries
 }

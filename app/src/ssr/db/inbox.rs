@@ -22,6 +22,7 @@ use crate::ssr::heal::{KnownHosts, RuleSet};
 use crate::ssr::inventory::InventoryHosts;
 
 mod decide;
+mod gates;
 mod redecide;
 mod statements;
 

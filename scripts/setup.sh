@@ -19,7 +19,8 @@ stack_packages=(nginx prometheus prometheus-alertmanager prometheus-node-exporte
     ansible-core iproute2)
 modes=" $* "
 [[ $modes == *" stack "* || $modes == *" test "* ]] && apt_packages+=("${stack_packages[@]}")
-[[ $modes == *" test "* ]] && apt_packages+=(chromium chromium-driver ansible-lint)
+# slapd and ldap-utils: a real LDAP directory for the sign-in tests (started by each test).
+[[ $modes == *" test "* ]] && apt_packages+=(chromium chromium-driver ansible-lint slapd ldap-utils)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

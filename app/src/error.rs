@@ -23,6 +23,12 @@ pub enum AppError {
     /// Too many failed logins for this name or from this address: wait, then try again.
     #[error("too many failed logins: try again in {0} minutes")]
     TooManyAttempts(u64),
+    /// The directory vouched for the password, but none of the user's groups maps to a role.
+    #[error("signed in as {0}, but none of your groups gives a role in selfheal: ask an admin to map one")]
+    NoRole(String),
+    /// The directory (named) could not be asked; local accounts still sign in.
+    #[error("the {0} directory did not answer, so directory accounts cannot sign in right now; local accounts still work")]
+    DirectoryUnavailable(String),
     #[error("internal error (details are in the server log)")]
     Internal,
     #[error("could not reach the server: {0}")]
@@ -34,12 +40,13 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::Unauthorized | AppError::BadCredentials => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::NoRole(_) => 403,
             AppError::NotFound => 404,
             AppError::Invalid(_) => 400,
             AppError::Conflict(_) => 409,
             AppError::TooManyAttempts(_) => 429,
             AppError::Internal | AppError::Transport(_) => 500,
+            AppError::DirectoryUnavailable(_) => 503,
         }
     }
 }

@@ -128,6 +128,36 @@ pub struct UserSummary {
     pub role: Role,
     pub disabled: bool,
     pub created_at: String,
+    /// Where they sign in.
+    pub source: UserSource,
+    /// Their last sign-in (UTC, RFC 3339), if any.
+    pub last_login_at: Option<String>,
+    /// For a directory user: the groups that gave the role, one per line.
+    pub role_groups: Option<String>,
+    /// Disabled because the directory no longer gives them a role (not by an admin).
+    pub disabled_by_directory: bool,
+}
+
+/// Where a user signs in: a local password, or the organisation's directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "TEXT", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum UserSource {
+    Local,
+    Ldap,
+    Oidc,
+}
+
+impl UserSource {
+    /// How the users page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            UserSource::Local => "local",
+            UserSource::Ldap => "LDAP",
+            UserSource::Oidc => "OpenID Connect",
+        }
+    }
 }
 
 /// One row of the audit log.

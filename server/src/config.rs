@@ -85,6 +85,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Which alerts heal how (`[[rules]]`), first match wins.
     pub rules: Vec<RuleConfig>,
+    /// Who may sign in besides local users (`[auth]`, `[auth.ldap]`).
+    pub auth: app::ssr::directory::AuthConfig,
     /// Maintenance windows and freezes (`[[maintenance]]`), kept in step with the database at
     /// each start and reload.
     pub maintenance: Vec<WindowConfig>,
@@ -221,6 +223,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             rules: Vec::new(),
+            auth: Default::default(),
             maintenance: Vec::new(),
             source: None,
         }
@@ -359,6 +362,9 @@ impl Config {
             return Err(ConfigError::Invalid { key, message });
         }
         if let Err((key, message)) = self.tls().transpose() {
+            return Err(ConfigError::Invalid { key, message });
+        }
+        if let Err((key, message)) = self.auth.validate() {
             return Err(ConfigError::Invalid { key, message });
         }
         if self.engine.concurrency == 0 {

@@ -339,3 +339,28 @@ fn retention_can_be_switched_off_and_set_from_the_environment() {
         Ok(())
     });
 }
+
+#[test]
+fn ldap_sign_in_is_configured_with_its_secret_from_the_environment_and_checked() {
+    Jail::expect_with(|jail| {
+        let section = "[auth]\nrole_refresh = \"2m\"\n[auth.ldap]\nurl = \"URL\"\nbind_dn = \"cn=selfheal,dc=example,dc=org\"\n\
+             user_base = \"ou=people,dc=example,dc=org\"\ngroup_base = \"ou=groups,dc=example,dc=org\"\n\
+             [auth.ldap.roles]\noperator = [\"sre\"]\n";
+        jail.create_file("selfheal.toml", &section.replace("URL", "ldaps://ldap.example.org"))?;
+        let err = load(jail, None).expect_err("bind_dn without its password").to_string();
+        assert!(err.contains("auth.ldap.bind_password"), "{err}");
+        jail.set_env("SELFHEAL_AUTH__LDAP__BIND_PASSWORD", "from-the-environment");
+        let c = load(jail, None).expect("the secret comes from the environment");
+        let ldap = c.auth.ldap.expect("configured");
+        assert_eq!(c.auth.role_refresh, std::time::Duration::from_secs(120));
+        assert_eq!(
+            ldap.bind_password.map(|p| secrecy::ExposeSecret::expose_secret(&p).to_owned()).as_deref(),
+            Some("from-the-environment")
+        );
+        assert_eq!(ldap.roles.operator, vec!["sre".to_owned()]);
+        jail.create_file("selfheal.toml", &section.replace("URL", "ldap://ldap.example.org"))?;
+        let err = load(jail, None).expect_err("passwords in clear").to_string();
+        assert!(err.contains("auth.ldap.url") && err.contains("in clear"), "{err}");
+        Ok(())
+    });
+}

@@ -26,8 +26,13 @@ pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> 
             println!("added user `{name}` with role {role}");
         }
         UserCommand::Passwd { name, password_stdin } => {
-            if users::find_user_by_name(pool, &name).await?.is_none() {
-                bail!("no user `{name}`");
+            match users::find_user_by_name(pool, &name).await? {
+                None => bail!("no user `{name}`"),
+                Some(u) if u.source != app::model::UserSource::Local => bail!(
+                    "`{name}` signs in through {}: their password is the directory's, not selfheal's",
+                    u.source.label()
+                ),
+                Some(_) => {}
             }
             let hash = hash(read_password(password_stdin)?, &name).await?;
             users::set_password(pool, &name, &hash).await?;
@@ -36,10 +41,17 @@ pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> 
         }
         UserCommand::List => {
             let list = users::list_users(pool).await?;
-            println!("{:<24} {:<9} {:<9} CREATED (UTC)", "NAME", "ROLE", "STATE");
+            println!("{:<24} {:<9} {:<9} {:<6} CREATED (UTC)", "NAME", "ROLE", "STATE", "SOURCE");
             for u in list {
                 let state = if u.disabled { "disabled" } else { "active" };
-                println!("{:<24} {:<9} {:<9} {}", u.username, u.role.as_str(), state, u.created_at);
+                let source = u.source.label();
+                println!(
+                    "{:<24} {:<9} {:<9} {source:<6} {}",
+                    u.username,
+                    u.role.as_str(),
+                    state,
+                    u.created_at
+                );
             }
         }
         UserCommand::Disable { name } => set_disabled(pool, &name, true).await?,

@@ -37,25 +37,44 @@ pub async fn login(
         }
         return Err(respond_with(AppError::TooManyAttempts(minutes)));
     };
-    let user = auth::authenticate(&state.pool, username, &password)
-        .await
-        .map_err(|e| internal("login lookup failed", e))?;
-    auth::settle_login_attempt(&state.pool, attempt, user.is_some())
-        .await
-        .map_err(|e| internal("login throttle failed", e))?;
-    let Some(user) = user else {
-        // Audited under the name tried only when it is a valid name: a password typed into the
-        // name field must not end up in the audit log.
-        let event = NewAuditEvent {
-            actor: "anonymous",
-            action: "auth.login_failed",
-            target: auth::validate_username(username).is_ok().then_some(username),
-            source: source.as_deref(),
-            ..Default::default()
-        };
-        record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
-        tracing::info!(source = source.as_deref().unwrap_or("-"), "login failed");
-        return Err(respond_with(AppError::BadCredentials));
+    let checked = crate::ssr::sign_in::check_password(
+        &state.pool,
+        state.ldap.as_deref(),
+        username,
+        &password,
+        source.as_deref(),
+    )
+    .await
+    .map_err(|e| internal("login lookup failed", e))?;
+    use crate::ssr::sign_in::Checked;
+    let settled = match &checked {
+        Checked::DirectoryDown(_) => auth::forget_login_attempt(&state.pool, attempt).await,
+        Checked::Granted { .. } | Checked::NoRole { .. } => {
+            auth::settle_login_attempt(&state.pool, attempt, true).await
+        }
+        Checked::Refused => auth::settle_login_attempt(&state.pool, attempt, false).await,
+    };
+    settled.map_err(|e| internal("login throttle failed", e))?;
+    let (user, via) = match checked {
+        Checked::Granted { user, via } => (user, via),
+        Checked::NoRole { username, .. } => return Err(respond_with(AppError::NoRole(username))),
+        Checked::DirectoryDown(_) => {
+            return Err(respond_with(AppError::DirectoryUnavailable("LDAP".into())));
+        }
+        Checked::Refused => {
+            // Audited under the name tried only when it is a valid name: a password typed into
+            // the name field must not end up in the audit log.
+            let event = NewAuditEvent {
+                actor: "anonymous",
+                action: "auth.login_failed",
+                target: auth::validate_username(username).is_ok().then_some(username),
+                source: source.as_deref(),
+                ..Default::default()
+            };
+            record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
+            tracing::info!(source = source.as_deref().unwrap_or("-"), "login failed");
+            return Err(respond_with(AppError::BadCredentials));
+        }
     };
     // A new session id on login: a session id planted before login is worth nothing after it.
     session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
@@ -66,14 +85,19 @@ pub async fn login(
         .insert(auth::SESSION_EPOCH_KEY, user.session_epoch)
         .await
         .map_err(|e| internal("session write failed", e))?;
+    crate::ssr::db::users::record_login(&state.pool, user.id)
+        .await
+        .map_err(|e| internal("login record failed", e))?;
+    let detail = (via != crate::model::UserSource::Local).then(|| format!("via {}", via.label()));
     let event = NewAuditEvent {
         actor: &user.username,
         action: "auth.login",
+        detail: detail.as_deref(),
         source: source.as_deref(),
         ..Default::default()
     };
     record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
-    tracing::info!(user = %user.username, "login");
+    tracing::info!(user = %user.username, via = via.label(), "login");
     leptos_axum::redirect(next.as_deref().and_then(crate::model::return_path).unwrap_or("/"));
     Ok(CurrentUser { id: user.id, username: user.username, role: user.role })
 }

@@ -7,7 +7,7 @@ use crate::api::users::{list_users, AddUser, ResetPassword, SetUserDisabled, Set
 use crate::components::shell::UserResource;
 use crate::components::time::RelTime;
 use crate::error::AppError;
-use crate::model::{IssuedPassword, Role, UserSummary};
+use crate::model::{IssuedPassword, Role, UserSource, UserSummary};
 use crate::pages::admin_tokens::ApiTokens;
 
 /// The users section, then the API tokens.
@@ -55,7 +55,7 @@ pub fn AdminPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" data-testid="admin-error">{e.to_string()}</p> }.into_any(),
                     Ok(rows) => view! {
                         <table class="table" data-testid="users-table">
-                            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>"User"</th><th>"Role"</th><th>"Signs in with"</th><th>"State"</th><th>"Last sign-in"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|u| {
                                     let is_me = my_id == Some(u.id);
@@ -131,18 +131,34 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
     let UserActions { set_role, set_disabled, reset } = acts;
     let name = u.username.clone();
     let (name2, name3) = (name.clone(), name.clone());
+    // A directory user's role and password are the directory's: only enabling and disabling
+    // are selfheal's to do.
+    let local = u.source == UserSource::Local;
+    let groups = u.role_groups.clone().filter(|g| !g.is_empty()).map(|g| g.replace('\n', ", "));
+    let state = match (u.disabled, u.disabled_by_directory) {
+        (false, _) => "active".into_any(),
+        (true, false) => view! { <span class="badge tone-bad">"disabled"</span> }.into_any(),
+        (true, true) => view! { <span class="badge tone-bad" title="the directory no longer gives a role">"no role in the directory"</span> }.into_any(),
+    };
     view! {
         <tr data-testid="user-row">
             <td>{u.username.clone()}{is_me.then_some(" (you)")}</td>
-            <td><span class=format!("role role-{}", u.role)>{u.role.as_str()}</span></td>
-            <td>{if u.disabled { view! { <span class="badge tone-bad">"disabled"</span> }.into_any() } else { "active".into_any() }}</td>
+            <td>
+                <span class=format!("role role-{}", u.role)>{u.role.as_str()}</span>
+                {groups.map(|g| view! { <div class="muted role-groups" data-testid="role-groups">"from " {g}</div> })}
+            </td>
+            <td data-testid="user-source">{u.source.label()}</td>
+            <td>{state}</td>
+            <td>{match u.last_login_at.clone() { Some(at) => view! { <RelTime at=at/> }.into_any(), None => "never".into_any() }}</td>
             <td><RelTime at=u.created_at.clone()/></td>
             <td><div class="row-actions">
-                <ActionForm action=set_role>
-                    <input type="hidden" name="username" value=name/>
-                    <RoleSelect current=u.role/>
-                    <button type="submit" class="btn btn-small">"Set role"</button>
-                </ActionForm>
+                {local.then(|| view! {
+                    <ActionForm action=set_role>
+                        <input type="hidden" name="username" value=name/>
+                        <RoleSelect current=u.role/>
+                        <button type="submit" class="btn btn-small">"Set role"</button>
+                    </ActionForm>
+                })}
                 {(!is_me).then(|| view! {
                     <ActionForm action=set_disabled>
                         <input type="hidden" name="username" value=name2/>
@@ -150,10 +166,12 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
                         <button type="submit" class=if u.disabled { "btn btn-small" } else { "btn btn-small btn-danger" }
                             data-testid="toggle-disabled">{if u.disabled { "Enable" } else { "Disable" }}</button>
                     </ActionForm>
-                    <ActionForm action=reset>
-                        <input type="hidden" name="username" value=name3/>
-                        <button type="submit" class="btn btn-small" data-testid="reset-password">"Reset password"</button>
-                    </ActionForm>
+                    {local.then(|| view! {
+                        <ActionForm action=reset>
+                            <input type="hidden" name="username" value=name3/>
+                            <button type="submit" class="btn btn-small" data-testid="reset-password">"Reset password"</button>
+                        </ActionForm>
+                    })}
                 })}
             </div></td>
         </tr>

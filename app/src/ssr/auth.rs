@@ -303,6 +303,11 @@ pub async fn settle_login_attempt(
     login_attempts::settle_login_attempt(pool, attempt.0, outcome).await
 }
 
+/// Forgets a reserved attempt whose password could not be checked (the directory was down).
+pub async fn forget_login_attempt(pool: &SqlitePool, attempt: LoginAttempt) -> Result<(), sqlx::Error> {
+    login_attempts::forget_login_attempt(pool, attempt.0).await
+}
+
 /// The client address of the current request, for the throttle and the audit log: the peer,
 /// or behind a trusted proxy the client it names (`ssr::client_ip`). None without a peer
 /// (in-process tests).

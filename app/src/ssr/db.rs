@@ -8,6 +8,7 @@ pub mod audit_chain;
 pub mod audit_export;
 pub mod blast;
 pub mod decisions;
+pub mod directory_users;
 pub mod inbox;
 pub mod lists;
 pub mod login_attempts;

@@ -25,6 +25,13 @@ pub async fn change_own_password(
 ) -> Result<(), AppError> {
     let pool = &state.pool;
     let name = user.username.as_str();
+    let signs_in = users::find_user_by_id(pool, user.id).await.map_err(db)?.map(|u| u.source);
+    if let Some(directory) = signs_in.filter(|s| *s != crate::model::UserSource::Local) {
+        return Err(respond_with(AppError::Conflict(format!(
+            "you sign in through {}: change your password there",
+            directory.label()
+        ))));
+    }
     let Some(attempt) = auth::begin_login_attempt(pool, name, source).await.map_err(db)? else {
         return Err(respond_with(AppError::TooManyAttempts(auth::LOGIN_WINDOW.as_secs() / 60)));
     };

@@ -30,6 +30,8 @@ pub struct AppState {
     pub known_targets: crate::ssr::heal::blast::LiveKnownTargets,
     /// Asks the rules' guards (replay decides as the webhook does).
     pub guards: Option<Arc<dyn crate::ssr::guards::AsksGuards>>,
+    /// The LDAP directory users may sign in through (`[auth.ldap]`).
+    pub ldap: Option<Arc<crate::ssr::directory::ldap::Ldap>>,
     /// Reads the config file's rules again (the rules page's Reload, for admins).
     pub reload_rules: Option<Arc<dyn crate::ssr::reload_rules::ReloadsRules>>,
 }

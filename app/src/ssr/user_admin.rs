@@ -4,7 +4,7 @@
 use sqlx::SqlitePool;
 
 use crate::error::AppError;
-use crate::model::{CurrentUser, IssuedPassword, Role};
+use crate::model::{CurrentUser, IssuedPassword, Role, UserSource};
 use crate::ssr::actions::audit;
 use crate::ssr::auth::{self, PasswordHash};
 use crate::ssr::db::users::{self, UserRow};
@@ -37,6 +37,18 @@ pub fn check_change(
         UserChange::Disable if is_self => return Err("you cannot disable yourself".to_owned()),
         UserChange::Role(_) if is_self && demotes => {
             return Err("you cannot demote yourself: another admin has to".to_owned())
+        }
+        UserChange::ResetPassword if target.source != UserSource::Local => {
+            return Err(format!(
+                "{name} signs in through {}: their password is the directory's, not selfheal's",
+                target.source.label()
+            ))
+        }
+        UserChange::Role(_) if target.source != UserSource::Local => {
+            return Err(format!(
+                "{name}'s role comes from their {} groups: change the groups, or the role map in the config",
+                target.source.label()
+            ))
         }
         UserChange::ResetPassword if is_self => {
             return Err("reset your own password with `selfheal user passwd` (this would end your session)"
@@ -150,7 +162,13 @@ mod tests {
             role,
             disabled,
             session_epoch: 0,
+            source: UserSource::Local,
+            disabled_by_directory: false,
         }
+    }
+
+    fn ldap_user(id: i64) -> UserRow {
+        UserRow { source: UserSource::Ldap, ..user(id, Role::Viewer, false) }
     }
 
     /// (case, actor id, target, change, active admins, a word of the refusal or None).
@@ -177,6 +195,9 @@ mod tests {
             ("same role", 1, user(2, Viewer, false), UserChange::Role(Viewer), 1, Some("already")),
             ("disable twice", 1, user(2, Viewer, true), Disable, 1, Some("already")),
             ("enable twice", 1, user(2, Viewer, false), Enable, 1, Some("already")),
+            ("reset a directory user's", 1, ldap_user(2), ResetPassword, 1, Some("directory's")),
+            ("set a directory user's role", 1, ldap_user(2), UserChange::Role(Admin), 1, Some("groups")),
+            ("disable a directory user", 1, ldap_user(2), Disable, 1, None),
         ];
         for (case, actor, target, change, admins, refused) in cases {
             let got = check_change(*actor, target, *change, *admins);

@@ -10,6 +10,7 @@ pub mod netns;
 pub mod pki;
 pub mod process;
 pub mod prometheus;
+pub mod slapd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -3,6 +3,8 @@
 //! user; an operator heals; the approvals queue and the rules with their breakers. The pages
 //! over a seeded history are in `browser/seeded.rs`.
 use crate::common;
+#[path = "browser/directory.rs"]
+mod directory;
 #[path = "browser/kill_switch.rs"]
 mod kill_switch;
 #[path = "browser/leaks.rs"]

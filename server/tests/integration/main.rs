@@ -19,6 +19,7 @@ mod blast_radius;
 mod catalog;
 mod cli;
 mod crash_safety;
+mod directory_ldap;
 mod engine;
 mod events;
 mod export;

@@ -23,6 +23,16 @@ pub enum Outcome {
     Succeeded,
 }
 
+/// Forgets a reserved attempt whose password could not be checked (the directory was down):
+/// it was no guess, so it counts against nobody.
+pub async fn forget_login_attempt(ex: impl SqliteExecutor<'_>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_attempts WHERE id = ? AND outcome = 'pending'")
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// The minute `t` falls in, as `YYYY-MM-DDTHH:MMZ`.
 fn minute_of(t: OffsetDateTime) -> String {
     let mut minute = format_utc(t);

@@ -1,7 +1,7 @@
 //! The `users` table.
 use sqlx::SqliteExecutor;
 
-use crate::model::{Role, UserSummary};
+use crate::model::{Role, UserSource, UserSummary};
 use crate::ssr::auth::PasswordHash;
 
 /// A user row including the password hash; server-side only, never serialised.
@@ -14,7 +14,15 @@ pub struct UserRow {
     pub disabled: bool,
     /// Bumped by a password change, disable or enable; a session from an older one has ended.
     pub session_epoch: i64,
+    /// Where they sign in: only `local` users have a password here.
+    pub source: UserSource,
+    /// `disabled` was set because the directory no longer gives them a role.
+    pub disabled_by_directory: bool,
 }
+
+/// The columns of a [`UserRow`].
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, password_hash, role, disabled, session_epoch, source, disabled_by_directory";
 
 /// Inserts a user and returns its id. Fails with a unique violation if the name is taken
 /// (names compare case-insensitively).
@@ -37,28 +45,26 @@ pub async fn find_user_by_name(
     ex: impl SqliteExecutor<'_>,
     username: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, username, password_hash, role, disabled, session_epoch FROM users WHERE username = ?",
-    )
-    .bind(username)
-    .fetch_optional(ex)
-    .await
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?"))
+        .bind(username)
+        .fetch_optional(ex)
+        .await
 }
 
 /// The user with this id, if any.
 pub async fn find_user_by_id(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, username, password_hash, role, disabled, session_epoch FROM users WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(ex)
-    .await
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
 }
 
 /// Every user, by name.
 pub async fn list_users(ex: impl SqliteExecutor<'_>) -> Result<Vec<UserSummary>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, username, role, disabled, created_at FROM users ORDER BY username COLLATE NOCASE",
+        "SELECT id, username, role, disabled, created_at, source, last_login_at, role_groups, \
+         disabled_by_directory FROM users \
+         ORDER BY username COLLATE NOCASE",
     )
     .fetch_all(ex)
     .await
@@ -87,14 +93,15 @@ pub async fn set_password(
 }
 
 /// Disables or re-enables a user; returns whether the user exists. Either way the sessions
-/// opened before end at their next request (a disabled user's are refused anyway).
+/// opened before end at their next request (a disabled user's are refused anyway). The admin's
+/// word: a directory user disabled here stays so whatever the directory says.
 pub async fn set_disabled(
     ex: impl SqliteExecutor<'_>,
     username: &str,
     disabled: bool,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE users SET disabled = ?, session_epoch = session_epoch + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+        "UPDATE users SET disabled = ?, disabled_by_directory = 0, session_epoch = session_epoch + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
          WHERE username = ?",
     )
     .bind(disabled)
@@ -114,6 +121,15 @@ pub async fn set_role(ex: impl SqliteExecutor<'_>, username: &str, role: Role) -
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Notes a sign-in (shown on the users page).
+pub async fn record_login(ex: impl SqliteExecutor<'_>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
 }
 
 /// How many admins are enabled (the last one may be neither disabled nor demoted).

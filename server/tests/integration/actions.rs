@@ -243,3 +243,37 @@ async fn an_alert_detail_tells_its_story_from_receipt_to_resolution() {
     let missing = app.post_form("/api/alert", &[("id", "999999")], Some(&viewer)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// A plain form (heal now, cancel, reset, revoke) posted as the browser does it, without
+/// JavaScript's help: the refusal comes back as a redirect to the page with the error in the
+/// URL, and the page says it (issue 26: the error used to vanish).
+#[tokio::test]
+async fn a_plain_forms_refusal_is_shown_on_the_page_it_came_from() {
+    let app = app("shadow").await;
+    app.deliver(FIRING).await;
+    let alert_id = one(&app, "SELECT CAST(id AS TEXT) FROM alerts").await;
+    let viewer = app.login("vera", "viewer-password-1").await;
+    let req = Request::post("/api/heal_now")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::REFERER, format!("http://localhost/alerts/{alert_id}"))
+        .header(header::COOKIE, &viewer)
+        .body(Body::from(format!("alert_id={alert_id}")))
+        .unwrap();
+    let res = app.send(req).await;
+    assert!(res.status.is_redirection(), "{} {}", res.status, res.body);
+    let location = res.header(header::LOCATION).expect("back to the page").to_owned();
+    assert!(location.contains("__err="), "{location}");
+    let path = location.trim_start_matches("http://localhost");
+    let page = app.get(path, Some(&viewer)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(r#"data-testid="form-error""#)
+            && page.body.contains("your role does not allow this"),
+        "{}",
+        page.body
+    );
+    // Without an error in the URL, no banner.
+    let clean = app.get(&format!("/alerts/{alert_id}"), Some(&viewer)).await;
+    assert!(!clean.body.contains(r#"data-testid="form-error""#));
+}

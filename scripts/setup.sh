@@ -63,3 +63,9 @@ if [[ $modes == *" release "* ]] && [ ! -x tools/node_modules/.bin/wasm-opt ]; t
     echo "setup: installing binaryen (wasm-opt) from npm into tools/"
     npm install --silent --no-audit --no-fund --prefix tools binaryen@132
 fi
+
+# The sign-in tests' OpenID Provider: the certified oidc-provider from npm, as locked.
+if [[ $modes == *" test "* ]] && [ ! -d server/tests/op/node_modules/oidc-provider ]; then
+    echo "setup: installing the tests' OpenID Provider (oidc-provider) from npm"
+    npm ci --silent --no-audit --no-fund --prefix server/tests/op
+fi

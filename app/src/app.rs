@@ -19,6 +19,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = crate::ssr::assets::stylesheet_href(&options);
     #[cfg(not(feature = "ssr"))]
     let stylesheet = String::new();
+    // Server-only parts of the document (the browser hydrates the app alone, never this shell,
+    // so none of it is in the wasm bundle): the OpenID Provider's name for the login page's
+    // button, and what the URL says went wrong (`ssr::page_notice`: a plain form's refusal, a
+    // sign-in with the provider refused), after the app, out of hydration's way, dismissed with
+    // CSS alone.
+    #[cfg(feature = "ssr")]
+    let (sso, form_error) = (
+        crate::ssr::sso_name().map(|name| view! { <meta name="selfheal-sso" content=name/> }),
+        crate::ssr::page_notice().map(|e| {
+            view! {
+                <div class="banner banner-error form-error" role="alert" data-testid="form-error">
+                    {e}
+                    <label class="dismiss" title="Dismiss"><input type="checkbox"/>"✕"</label>
+                </div>
+            }
+        }),
+    );
+    #[cfg(not(feature = "ssr"))]
+    let (sso, form_error) = ((), ());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -28,11 +47,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <link rel="stylesheet" id="selfheal" href=stylesheet/>
+                {sso}
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
+                {form_error}
             </body>
         </html>
     }

@@ -55,6 +55,36 @@ pub fn respond_with(err: AppError) -> AppError {
     err
 }
 
+/// The OpenID Provider's name for the login page's button, when `[auth.oidc]` is configured.
+pub fn sso_name() -> Option<String> {
+    leptos::prelude::use_context::<AppState>().and_then(|s| s.oidc.as_ref().map(|o| o.config().name.clone()))
+}
+
+/// What the page being rendered must say first, from its URL: a plain form's refusal
+/// (`__msg` beside `__err`: `server::form_errors`), or why a sign-in with the OpenID Provider
+/// failed (`?sso=REASON` on the login page: fixed words, so a link cannot put its own on the
+/// page). Rendered by the server outside the hydrated app (`app::shell`).
+pub fn page_notice() -> Option<String> {
+    use std::collections::HashMap;
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    let axum::extract::Query(query) =
+        axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri).ok()?;
+    if query.contains_key("__err") {
+        return query.get("__msg").map(|m| format!("Refused: {m}"));
+    }
+    let why = match query.get("sso")?.as_str() {
+        "unavailable" => "the identity provider did not answer; local accounts still work",
+        "refused" => {
+            "the sign-in was not completed (it may have expired, or been refused at the provider): try again"
+        }
+        "bad_token" => "the identity provider's answer did not verify; the sign-in was refused",
+        "no_role" => "signed in, but none of your groups gives a role in selfheal: ask an admin to map one",
+        "not_allowed" => "this account may not sign in here: ask an admin",
+        _ => return None,
+    };
+    Some(format!("Not signed in: {why}"))
+}
+
 /// Logs an unexpected failure once, with its cause, and hides the cause from the browser.
 pub fn internal(context: &'static str, err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "{context}");

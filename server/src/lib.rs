@@ -12,12 +12,14 @@ pub mod directory;
 pub mod engine;
 pub mod events;
 pub mod export;
+pub mod form_errors;
 pub mod guards;
 pub mod health;
 pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod notify;
+pub mod oidc;
 pub mod outgoing;
 pub mod raw_notification;
 pub mod reconcile;
@@ -75,6 +77,8 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
         .route("/webhook", post(webhook::receive).with_state(intake))
         .route("/metrics", get(metrics::serve_metrics).with_state(metrics))
         .route("/api/events", get(events::events))
+        .route("/auth/oidc/login", get(oidc::login))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route("/api/export/{file}", get(export::export))
         .route("/api/notifications/{id}/raw", get(raw_notification::raw_notification))
         .merge(pages)
@@ -84,6 +88,7 @@ pub fn router(state: AppState, intake: webhook::WebhookState) -> Router {
         ))
         .with_state(state)
         .layer(middleware::from_fn(assets::cache_static))
+        .layer(middleware::from_fn(form_errors::add_message))
         .layer(middleware::from_fn(csrf::refuse_cross_site))
         // On every response; pages set their own CSP (with the render's nonce) first.
         .layer(SetResponseHeaderLayer::if_not_present(

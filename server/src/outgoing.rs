@@ -76,7 +76,17 @@ impl Outgoing {
 
     /// A client for one purpose: every request times out after `timeout`.
     pub fn client(&self, timeout: Duration) -> reqwest::Client {
-        let mut builder = reqwest::Client::builder().use_rustls_tls().timeout(timeout);
+        self.build(reqwest::Client::builder().timeout(timeout))
+    }
+
+    /// A client that never follows a redirect (OpenID Connect: a redirected token request
+    /// would carry the code and secret elsewhere).
+    pub fn client_without_redirects(&self, timeout: Duration) -> reqwest::Client {
+        self.build(reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()))
+    }
+
+    fn build(&self, builder: reqwest::ClientBuilder) -> reqwest::Client {
+        let mut builder = builder.use_rustls_tls();
         for root in &self.roots {
             builder = builder.add_root_certificate(root.clone());
         }

@@ -252,6 +252,10 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         guards: guard_asker(config),
         known_targets: services.known_targets.clone(),
         ldap: config.auth.ldap.clone().map(|c| Arc::new(app::ssr::directory::ldap::Ldap::new(c))),
+        oidc: config.auth.oidc.clone().map(|c| {
+            let http = config.outgoing().client_without_redirects(c.timeout);
+            Arc::new(app::ssr::directory::oidc::Oidc::new(c, http))
+        }),
         reload_rules: Some(std::sync::Arc::new(crate::reload::RulesReloader {
             source: config.source.clone(),
             live: services.rules.clone(),
@@ -333,9 +337,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         crate::windows::run(pool.clone(), intake.inbox.clone(), silencer, stop.clone()),
     );
     tasks.spawn("known targets", known_counter.run(stop.clone()));
-    if let Some(ldap) = state.ldap.clone() {
-        let refresh =
-            crate::directory::keep_roles_fresh(pool.clone(), ldap, config.auth.role_refresh, stop.clone());
+    let directories = crate::directory::Directories { ldap: state.ldap.clone(), oidc: state.oidc.clone() };
+    if directories.ldap.is_some() || directories.oidc.is_some() {
+        let refresh = crate::directory::keep_roles_fresh(
+            pool.clone(),
+            directories,
+            config.auth.role_refresh,
+            stop.clone(),
+        );
         tasks.spawn("directory roles", refresh);
     }
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));

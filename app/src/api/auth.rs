@@ -76,28 +76,7 @@ pub async fn login(
             return Err(respond_with(AppError::BadCredentials));
         }
     };
-    // A new session id on login: a session id planted before login is worth nothing after it.
-    session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
-    session.insert(auth::SESSION_USER_KEY, user.id).await.map_err(|e| internal("session write failed", e))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    session.insert(auth::SESSION_LOGIN_AT_KEY, now).await.map_err(|e| internal("session write failed", e))?;
-    session
-        .insert(auth::SESSION_EPOCH_KEY, user.session_epoch)
-        .await
-        .map_err(|e| internal("session write failed", e))?;
-    crate::ssr::db::users::record_login(&state.pool, user.id)
-        .await
-        .map_err(|e| internal("login record failed", e))?;
-    let detail = (via != crate::model::UserSource::Local).then(|| format!("via {}", via.label()));
-    let event = NewAuditEvent {
-        actor: &user.username,
-        action: "auth.login",
-        detail: detail.as_deref(),
-        source: source.as_deref(),
-        ..Default::default()
-    };
-    record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
-    tracing::info!(user = %user.username, via = via.label(), "login");
+    auth::open_session(&state.pool, &session, &user, via, source.as_deref()).await?;
     leptos_axum::redirect(next.as_deref().and_then(crate::model::return_path).unwrap_or("/"));
     Ok(CurrentUser { id: user.id, username: user.username, role: user.role })
 }
@@ -120,8 +99,14 @@ pub async fn logout() -> Result<(), AppError> {
         };
         record_audit(&state.pool, &event).await.map_err(|e| internal("audit write failed", e))?;
     }
+    // Signed in with OpenID Connect: logged out at the provider too when it says where.
+    let id_token: Option<String> = session.get(auth::SESSION_ID_TOKEN_KEY).await.ok().flatten();
     session.flush().await.map_err(|e| internal("session delete failed", e))?;
-    leptos_axum::redirect("/login");
+    let at_provider = match (state.oidc.as_ref(), id_token) {
+        (Some(oidc), Some(token)) => oidc.end_session_url(&token, &oidc.login_page_url()).await,
+        _ => None,
+    };
+    leptos_axum::redirect(at_provider.as_deref().unwrap_or("/login"));
     Ok(())
 }
 

@@ -92,28 +92,10 @@ pub fn Shell() -> impl IntoView {
                     Some(view! { <BlastBanner trips can_act/> })
                 })}
             </Transition>
-            <FormError/>
             <main class="content">
                 <Outlet/>
             </main>
         </div>
-    }
-}
-
-/// A plain form's refusal (heal now, cancel, reset, revoke, …): posted without JavaScript's
-/// help, the server answers with a redirect back here carrying the error in the URL
-/// (`__err`), which this shows above the page.
-#[component]
-fn FormError() -> impl IntoView {
-    let query = leptos_router::hooks::use_query_map();
-    let error = move || {
-        let encoded = query.read().get("__err")?;
-        Some(leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(&encoded).to_string())
-    };
-    move || {
-        error().map(|e| {
-            view! { <div class="banner banner-error" role="alert" data-testid="form-error">"Refused: " {e}</div> }
-        })
     }
 }
 

@@ -136,9 +136,9 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
     let local = u.source == UserSource::Local;
     let groups = u.role_groups.clone().filter(|g| !g.is_empty()).map(|g| g.replace('\n', ", "));
     let state = match (u.disabled, u.disabled_by_directory) {
-        (false, _) => "active".into_any(),
-        (true, false) => view! { <span class="badge tone-bad">"disabled"</span> }.into_any(),
-        (true, true) => view! { <span class="badge tone-bad" title="the directory no longer gives a role">"no role in the directory"</span> }.into_any(),
+        (false, _) => "active",
+        (true, false) => "disabled",
+        (true, true) => "no role in the directory",
     };
     view! {
         <tr data-testid="user-row">
@@ -148,8 +148,8 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
                 {groups.map(|g| view! { <div class="muted role-groups" data-testid="role-groups">"from " {g}</div> })}
             </td>
             <td data-testid="user-source">{u.source.label()}</td>
-            <td>{state}</td>
-            <td>{match u.last_login_at.clone() { Some(at) => view! { <RelTime at=at/> }.into_any(), None => "never".into_any() }}</td>
+            <td><span class:badge=u.disabled class:tone-bad=u.disabled>{state}</span></td>
+            <td>{u.last_login_at.clone().map(|at| view! { <RelTime at=at/> })}</td>
             <td><RelTime at=u.created_at.clone()/></td>
             <td><div class="row-actions">
                 {local.then(|| view! {

@@ -7,6 +7,25 @@ use leptos_router::hooks::use_query_map;
 use crate::api::auth::Login;
 use crate::model::return_path;
 
+/// The OpenID Provider's name when sign-in with one is configured: the server knows it, and
+/// puts it in the page's head (`selfheal-sso`, see `app::shell`) for the browser to read, so
+/// both render the same button without a request or a loading boundary.
+fn sso_name() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    let name = crate::ssr::sso_name();
+    #[cfg(not(feature = "ssr"))]
+    let name = document()
+        .query_selector("meta[name=selfheal-sso]")
+        .ok()
+        .flatten()
+        .and_then(|meta| meta.get_attribute("content"));
+    name
+}
+
+fn next_untracked(query: &Memo<leptos_router::params::ParamsMap>) -> Option<String> {
+    query.read_untracked().get("next").filter(|n| return_path(n).is_some())
+}
+
 /// The login form.
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -14,6 +33,14 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").filter(|n| return_path(n).is_some()).unwrap_or_default();
     let error = move || login.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    // Computed once: the button is plain HTML (no request, no loading boundary).
+    let sso_href = match next_untracked(&query) {
+        None => "/auth/oidc/login".to_owned(),
+        Some(next) => format!(
+            "/auth/oidc/login?next={}",
+            percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
+        ),
+    };
 
     view! {
         <Title text="Log in"/>
@@ -37,6 +64,10 @@ pub fn LoginPage() -> impl IntoView {
                         </button>
                     </div>
                 </ActionForm>
+                {sso_name().map(|name| view! {
+                    <p class="login-or muted">"or"</p>
+                    <a class="btn sso-button" href=sso_href rel="external" data-testid="sso">{format!("Sign in with {name}")}</a>
+                })}
                 {move || error().map(|e| view! { <p class="error" role="alert" data-testid="login-error">{e}</p> })}
             </div>
         </div>

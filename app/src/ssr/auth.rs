@@ -25,6 +25,10 @@ pub const SESSION_LOGIN_AT_KEY: &str = "login_at";
 /// than the user's (password reset, disabled) has ended. Sessions from before it read as 0.
 pub const SESSION_EPOCH_KEY: &str = "session_epoch";
 
+/// Session key holding the ID token of a sign-in with OpenID Connect (the provider's logout
+/// takes it as `id_token_hint`).
+pub const SESSION_ID_TOKEN_KEY: &str = "oidc_id_token";
+
 /// Shortest new password: below this, argon2 cannot save a guessable secret (NIST 800-63B
 /// asks for at least 8; 12 leaves room for passphrases to be the easy way to comply).
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -172,6 +176,37 @@ pub async fn authenticate(
     let matches =
         tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     Ok(row.filter(|r| matches && !r.disabled))
+}
+
+/// Opens a session for `user`, who just signed in `via` a password or a directory: a new
+/// session id (one planted before the sign-in is worth nothing after it), the user, the time
+/// and their session epoch; their last sign-in noted and the sign-in audited.
+pub async fn open_session(
+    pool: &SqlitePool,
+    session: &Session,
+    user: &UserRow,
+    via: crate::model::UserSource,
+    source: Option<&str>,
+) -> Result<(), AppError> {
+    use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+    let write = |e: tower_sessions::session::Error| internal("session write failed", e);
+    session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
+    session.insert(SESSION_USER_KEY, user.id).await.map_err(write)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    session.insert(SESSION_LOGIN_AT_KEY, now).await.map_err(write)?;
+    session.insert(SESSION_EPOCH_KEY, user.session_epoch).await.map_err(write)?;
+    users::record_login(pool, user.id).await.map_err(|e| internal("login record failed", e))?;
+    let detail = (via != crate::model::UserSource::Local).then(|| format!("via {}", via.label()));
+    let event = NewAuditEvent {
+        actor: &user.username,
+        action: "auth.login",
+        detail: detail.as_deref(),
+        source,
+        ..Default::default()
+    };
+    record_audit(pool, &event).await.map_err(|e| internal("audit write failed", e))?;
+    tracing::info!(user = %user.username, via = via.label(), "login");
+    Ok(())
 }
 
 /// The session of the current server-function request.

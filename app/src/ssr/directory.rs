@@ -1,6 +1,7 @@
 //! The organisation's identity: users who sign in through a directory (LDAP) rather than with a
 //! local password, their groups mapped to a role (`roles`), and that role kept fresh.
 pub mod ldap;
+pub mod oidc;
 pub mod roles;
 
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct AuthConfig {
     pub role_refresh: Duration,
     /// Sign-in through LDAP.
     pub ldap: Option<ldap::LdapConfig>,
+    /// Sign-in with an OpenID Provider.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 /// Shortest `role_refresh`: asking the directory more often only loads it.
@@ -28,12 +31,13 @@ impl AuthConfig {
         if self.role_refresh < MIN_ROLE_REFRESH {
             return Err(("auth.role_refresh", "must be at least 1s".into()));
         }
-        self.ldap.as_ref().map_or(Ok(()), ldap::LdapConfig::validate)
+        self.ldap.as_ref().map_or(Ok(()), ldap::LdapConfig::validate)?;
+        self.oidc.as_ref().map_or(Ok(()), oidc::OidcConfig::validate)
     }
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { role_refresh: Duration::from_secs(300), ldap: None }
+        AuthConfig { role_refresh: Duration::from_secs(300), ldap: None, oidc: None }
     }
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub guards: Option<Arc<dyn crate::ssr::guards::AsksGuards>>,
     /// The LDAP directory users may sign in through (`[auth.ldap]`).
     pub ldap: Option<Arc<crate::ssr::directory::ldap::Ldap>>,
+    /// The OpenID Provider users may sign in with (`[auth.oidc]`).
+    pub oidc: Option<Arc<crate::ssr::directory::oidc::Oidc>>,
     /// Reads the config file's rules again (the rules page's Reload, for admins).
     pub reload_rules: Option<Arc<dyn crate::ssr::reload_rules::ReloadsRules>>,
 }

@@ -7,6 +7,7 @@ pub mod binary;
 pub mod browser;
 pub mod fake_prometheus;
 pub mod netns;
+pub mod oidc_provider;
 pub mod pki;
 pub mod process;
 pub mod prometheus;
@@ -214,7 +215,12 @@ impl TestApp {
 
     /// Serves the router on 127.0.0.1 on a free port (for the browser tests).
     pub async fn serve(&self) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        self.serve_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind"))
+    }
+
+    /// Serves the router on `listener` (bound before the app was made: its address is in the
+    /// config, as an OpenID Connect redirect URL is).
+    pub fn serve_on(&self, listener: tokio::net::TcpListener) -> SocketAddr {
         let addr = listener.local_addr().expect("addr");
         let app = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use app::model::Role;
 use app::ssr::directory::ldap::{Ldap, LdapConfig};
-use server::directory::{refresh_roles, Refreshed};
+use server::directory::{refresh_roles, Directories, Refreshed};
 
 use crate::common::slapd::Slapd;
 use crate::common::TestApp;
@@ -21,8 +21,9 @@ async fn app_with(slapd: &Slapd) -> TestApp {
     app
 }
 
-fn ldap_of(app: &TestApp) -> Ldap {
-    Ldap::new(app.config.auth.ldap.clone().expect("configured"))
+fn ldap_of(app: &TestApp) -> Directories {
+    let ldap = Ldap::new(app.config.auth.ldap.clone().expect("configured"));
+    Directories { ldap: Some(std::sync::Arc::new(ldap)), oidc: None }
 }
 
 async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {

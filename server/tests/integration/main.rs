@@ -20,6 +20,7 @@ mod catalog;
 mod cli;
 mod crash_safety;
 mod directory_ldap;
+mod directory_oidc;
 mod engine;
 mod events;
 mod export;

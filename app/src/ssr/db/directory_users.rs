@@ -97,6 +97,32 @@ pub async fn due_for_refresh(
     .await
 }
 
+/// Keeps the refresh token an OpenID Provider gave `username` (or forgets it: `None`).
+pub async fn set_refresh_token(
+    ex: impl SqliteExecutor<'_>,
+    username: &str,
+    token: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET oidc_refresh_token = ? WHERE username = ?")
+        .bind(token)
+        .bind(username)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// The refresh token kept for `username`, if any.
+pub async fn refresh_token(
+    ex: impl SqliteExecutor<'_>,
+    username: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query_scalar("SELECT oidc_refresh_token FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_optional(ex)
+        .await?
+        .flatten())
+}
+
 /// The directory confirmed `username` with `granted` (the role may have changed: it holds
 /// from their next request, sessions and tokens alike).
 pub async fn confirm_role(
@@ -121,7 +147,7 @@ pub async fn confirm_role(
 /// enabled.
 pub async fn withdraw(ex: impl SqliteExecutor<'_>, username: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE users SET disabled = 1, disabled_by_directory = 1, role_groups = NULL, \
+        "UPDATE users SET disabled = 1, disabled_by_directory = 1, role_groups = NULL, oidc_refresh_token = NULL, \
          session_epoch = session_epoch + 1, role_checked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
          updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE username = ? AND disabled = 0",
     )

@@ -24,6 +24,9 @@ pub struct OutgoingTlsConfig {
 pub struct Outgoing {
     roots: Vec<reqwest::Certificate>,
     identity: Option<reqwest::Identity>,
+    /// The same, as rustls takes them (LDAP connections: `rustls_config`).
+    ca_pem: Option<Vec<u8>>,
+    identity_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -42,8 +45,11 @@ impl Outgoing {
             std::fs::read(path).map_err(|e| (key, format!("cannot read {}: {e}", path.display())))
         };
         let mut roots = Vec::new();
+        let mut ca_pem = None;
+        let mut identity_pem = None;
         if let Some(path) = &config.ca_file {
             let pem = read("outgoing_tls.ca_file", path)?;
+            ca_pem = Some(pem.clone());
             roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 ("outgoing_tls.ca_file", format!("{} is not a PEM bundle: {e}", path.display()))
             })?;
@@ -55,8 +61,10 @@ impl Outgoing {
             (None, None) => None,
             (Some(cert), Some(key)) => {
                 let mut pem = read("outgoing_tls.client_cert", cert)?;
+                let key_pem = read("outgoing_tls.client_key", key)?;
+                identity_pem = Some((pem.clone(), key_pem.clone()));
                 pem.push(b'\n');
-                pem.extend(read("outgoing_tls.client_key", key)?);
+                pem.extend(key_pem);
                 Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
                     (
                         "outgoing_tls.client_cert",
@@ -71,7 +79,46 @@ impl Outgoing {
                 return Err(("outgoing_tls.client_cert", "client_key needs client_cert".into()))
             }
         };
-        Ok(Outgoing { roots, identity })
+        let outgoing = Outgoing { roots, identity, ca_pem, identity_pem };
+        outgoing.rustls_config().map_err(|e| ("outgoing_tls.ca_file", e))?;
+        Ok(outgoing)
+    }
+
+    /// The same trust and identity for connections made with rustls directly (LDAP): the
+    /// system's roots, the CA bundle, the client certificate; ring as the provider (deprecated
+    /// for lacking post-quantum key exchange, kept as in `tls.rs`: aws-lc-rs needs cmake).
+    #[allow(deprecated)]
+    pub fn rustls_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        // Unreadable system certificates are skipped, as reqwest does.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        if let Some(pem) = &self.ca_pem {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("a CA certificate does not parse: {e}"))?;
+                roots.add(cert).map_err(|e| format!("a CA certificate is refused: {e}"))?;
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots);
+        let config = match &self.identity_pem {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_slice_iter(cert)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("the client certificate does not parse: {e}"))?;
+                let key = PrivateKeyDer::from_pem_slice(key)
+                    .map_err(|e| format!("the client key does not parse: {e}"))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| format!("the client certificate is refused: {e}"))?
+            }
+        };
+        Ok(std::sync::Arc::new(config))
     }
 
     /// A client for one purpose: every request times out after `timeout`.

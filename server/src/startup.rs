@@ -251,7 +251,14 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         }),
         guards: guard_asker(config),
         known_targets: services.known_targets.clone(),
-        ldap: config.auth.ldap.clone().map(|c| Arc::new(app::ssr::directory::ldap::Ldap::new(c))),
+        ldap: config.auth.ldap.clone().map(|c| {
+            // Checked when the config was loaded; a failure here leaves the system's roots.
+            let settings = match config.outgoing().rustls_config() {
+                Ok(tls) => ldap3::LdapConnSettings::new().set_config(tls),
+                Err(_) => ldap3::LdapConnSettings::new(),
+            };
+            Arc::new(app::ssr::directory::ldap::Ldap::with_settings(c, settings))
+        }),
         oidc: config.auth.oidc.clone().map(|c| {
             let http = config.outgoing().client_without_redirects(c.timeout);
             Arc::new(app::ssr::directory::oidc::Oidc::new(c, http))

@@ -28,14 +28,23 @@ const GROUPS: [&str; 4] = ["sre-leads", "sre", "eng", "marketing"];
 
 pub struct Slapd {
     child: Child,
+    /// `ldap://127.0.0.1:PORT` (StartTLS offered there too when started with TLS).
     pub url: String,
+    /// `ldaps://127.0.0.1:PORT`, when started with TLS.
+    pub ldaps_url: Option<String>,
     dir: TempDir,
 }
 
-fn slapd_conf(dir: &Path) -> String {
+fn slapd_conf(dir: &Path, pki: Option<&Path>) -> String {
     let d = dir.display();
+    let tls = pki.map_or_else(String::new, |p| {
+        let p = p.display();
+        format!(
+            "TLSCACertificateFile {p}/ca.pem\nTLSCertificateFile {p}/server.pem\nTLSCertificateKeyFile {p}/server.key\n"
+        )
+    });
     format!(
-        "include /etc/ldap/schema/core.schema\n\
+        "{tls}include /etc/ldap/schema/core.schema\n\
          include /etc/ldap/schema/cosine.schema\n\
          include /etc/ldap/schema/nis.schema\n\
          include /etc/ldap/schema/inetorgperson.schema\n\
@@ -85,10 +94,20 @@ fn seed() -> String {
 impl Slapd {
     /// Seeds and starts a directory; returns once it answers a search.
     pub fn start() -> Slapd {
+        Slapd::start_inner(None)
+    }
+
+    /// The same, offering TLS with the server certificate of `pki` (`common::pki`): StartTLS on
+    /// `url`, and LDAPS on `ldaps_url`.
+    pub fn start_with_tls(pki: &Path) -> Slapd {
+        Slapd::start_inner(Some(pki))
+    }
+
+    fn start_inner(pki: Option<&Path>) -> Slapd {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("data")).unwrap();
         let conf = dir.path().join("slapd.conf");
-        std::fs::write(&conf, slapd_conf(dir.path())).unwrap();
+        std::fs::write(&conf, slapd_conf(dir.path(), pki)).unwrap();
         std::fs::write(dir.path().join("seed.ldif"), seed()).unwrap();
         let conf_arg = conf.to_str().unwrap();
         let seeded = Command::new("/usr/sbin/slapadd")
@@ -98,14 +117,19 @@ impl Slapd {
             .expect("slapadd runs (Debian's slapd: scripts/setup.sh test)");
         assert!(seeded.status.success(), "slapadd: {}", String::from_utf8_lossy(&seeded.stderr));
         let url = format!("ldap://127.0.0.1:{}", free_port());
+        let ldaps_url = pki.map(|_| format!("ldaps://127.0.0.1:{}", free_port()));
+        let listen = match &ldaps_url {
+            Some(ldaps) => format!("{url}/ {ldaps}/"),
+            None => format!("{url}/"),
+        };
         // -d 0: in the foreground (a child we can kill), logging nothing.
         let child = Command::new("/usr/sbin/slapd")
-            .args(["-f", conf_arg, "-h", &format!("{url}/"), "-d", "0"])
+            .args(["-f", conf_arg, "-h", &listen, "-d", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("slapd starts");
-        let slapd = Slapd { child, url, dir };
+        let slapd = Slapd { child, url, ldaps_url, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !slapd.answers() {
             assert!(Instant::now() < deadline, "slapd did not answer within 20 s");

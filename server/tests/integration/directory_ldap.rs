@@ -194,3 +194,35 @@ async fn a_directory_outage_is_explained_and_locks_nobody_out() {
     assert!(done.unavailable, "{done:?}");
     assert_eq!(me(&app, &bob).await["role"], "operator", "roles are kept through an outage");
 }
+
+/// Passwords cross the network only inside TLS: LDAPS and StartTLS against slapd serving the
+/// test CA's certificate, trusted through [outgoing_tls] ca_file; without that CA the directory
+/// is not trusted, and nobody signs in through it.
+#[tokio::test]
+async fn ldaps_and_starttls_sign_in_trusting_the_organisations_ca() {
+    let pki = tempfile::tempdir().unwrap();
+    crate::common::pki::make_pki(pki.path());
+    let slapd = Slapd::start_with_tls(pki.path());
+    let ca = pki.path().join("ca.pem");
+    for (case, url, starttls) in
+        [("ldaps", slapd.ldaps_url.clone().unwrap(), false), ("starttls", slapd.url.clone(), true)]
+    {
+        let mut section = slapd.config();
+        section["url"] = url.clone().into();
+        section["starttls"] = starttls.into();
+        let ldap: LdapConfig = serde_json::from_value(section).unwrap();
+        let (trusted, ca) = (ldap.clone(), ca.clone());
+        let app = TestApp::with(move |config, _| {
+            config.auth.ldap = Some(trusted);
+            config.outgoing_tls.ca_file = Some(ca);
+        })
+        .await;
+        let cookie = app.login("bob", "bob-directory-pass").await;
+        assert_eq!(me(&app, &cookie).await["role"], "operator", "{case}");
+
+        // The system's roots alone do not know the test CA: refused, and said so.
+        let untrusted = TestApp::with(move |config, _| config.auth.ldap = Some(ldap)).await;
+        let (status, body) = login(&untrusted, "bob", "bob-directory-pass").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{case}: {body}");
+    }
+}

@@ -168,17 +168,32 @@ impl From<ldap3::LdapError> for Unavailable {
 }
 
 /// The configured directory.
-#[derive(Debug)]
 pub struct Ldap {
     config: LdapConfig,
+    /// How connections are made (TLS trust: `[outgoing_tls]`); the timeout and StartTLS are
+    /// set from `config`.
+    settings: LdapConnSettings,
+}
+
+impl std::fmt::Debug for Ldap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ldap").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 /// `invalidCredentials` (RFC 4511): a wrong password, or a name the server does not know.
 const INVALID_CREDENTIALS: u32 = 49;
 
 impl Ldap {
+    /// A directory whose TLS connections trust the system's roots.
     pub fn new(config: LdapConfig) -> Ldap {
-        Ldap { config }
+        Ldap::with_settings(config, LdapConnSettings::new())
+    }
+
+    /// A directory whose connections start from `settings` (a TLS configuration trusting the
+    /// organisation's CA, say).
+    pub fn with_settings(config: LdapConfig, settings: LdapConnSettings) -> Ldap {
+        Ldap { config, settings }
     }
 
     pub fn config(&self) -> &LdapConfig {
@@ -243,7 +258,7 @@ impl Ldap {
     /// A connection, bound as the service account when there is one.
     async fn connect(&self) -> Result<Connection, Unavailable> {
         let settings =
-            LdapConnSettings::new().set_conn_timeout(self.config.timeout).set_starttls(self.config.starttls);
+            self.settings.clone().set_conn_timeout(self.config.timeout).set_starttls(self.config.starttls);
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.config.url).await?;
         ldap3::drive!(conn);
         self.bind_service(&mut ldap).await?;

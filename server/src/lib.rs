@@ -27,6 +27,7 @@ pub mod reload;
 pub mod retention;
 pub mod rules_diff;
 pub mod rules_test;
+pub mod search_index;
 pub mod shutdown;
 pub mod silence;
 pub mod startup;

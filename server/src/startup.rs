@@ -355,6 +355,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tasks.spawn("directory roles", refresh);
     }
     tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
+    tasks.spawn("search index", crate::search_index::run(pool.clone(), stop.clone()));
     tasks.spawn(
         "checkpointer",
         crate::intake::run_checkpointer(

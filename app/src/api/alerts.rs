@@ -21,7 +21,16 @@ pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<Alert
     let state = app_state()?;
     let fail = |e| internal("list alerts failed", e);
     let (min, max) = lists::id_bounds(&state.pool, Listed::Alerts).await.map_err(fail)?;
-    let w = Window::page(filter.before, max, ALERT_PAGE_SIZE);
+    let mut w = Window::page(filter.before, max, ALERT_PAGE_SIZE);
+    if q.searches_everything() {
+        // Through the full-text index: the whole history, said so (no "searched up to …") —
+        // once the index has caught up (after an upgrade it fills in the background; until
+        // then the pages walk the scan window as before).
+        let indexed = crate::ssr::db::alert_search::indexed_up_to(&state.pool).await.map_err(fail)?;
+        if max - indexed <= lists::SCAN_WINDOW {
+            w.floor = None;
+        }
+    }
     let rows = lists::list_alerts(&state.pool, &q, w).await.map_err(fail)?;
     Ok(lists::into_page(rows, |r| r.id, &w, min))
 }

@@ -1,5 +1,6 @@
 //! All SQL lives under this module: the pool, the embedded migrations, and one file per table.
 pub mod alert_detail;
+pub mod alert_search;
 pub mod alerts;
 pub mod api_tokens;
 pub mod approvals;

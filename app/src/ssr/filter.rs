@@ -49,6 +49,16 @@ pub struct AlertQuery {
     pub range: TimeRange,
 }
 
+impl AlertQuery {
+    /// Whether the free text, searchable through the full-text index, is the only filter: then
+    /// a page walks the whole history through the index, with no scan window (other filters
+    /// are checked per match, which the window keeps bounded).
+    pub fn searches_everything(&self) -> bool {
+        let only_text = AlertQuery { text: None, ..self.clone() } == AlertQuery::default();
+        only_text && self.text.as_deref().and_then(crate::ssr::db::alert_search::phrase).is_some()
+    }
+}
+
 /// A validated run filter; `rule` matches the rule or the playbook, `range` the queue time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunQuery {

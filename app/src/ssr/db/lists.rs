@@ -6,6 +6,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteExecutor, SqlitePool};
 use crate::model::Trigger;
 use crate::model::{AlertSummary, AuditEvent, Page, RunSummary};
 use crate::model::{RunStatus, Verification};
+use crate::ssr::db::alert_search;
 use crate::ssr::db::alerts::ALERT_SUMMARY_FROM;
 use crate::ssr::db::runs::RUN_COLUMNS;
 use crate::ssr::filter::{AlertQuery, AuditQuery, RunOutcome, RunQuery, TimeRange};
@@ -82,7 +83,9 @@ pub async fn id_bounds(ex: impl SqliteExecutor<'_>, table: Listed) -> Result<(i6
 
 /// One page of alerts matching `q`. A name that some alert has exactly is looked up through
 /// its index; any other is matched as a part of names in any case, within the scan window like
-/// the other unindexed filters (`nginx` finds NginxDown).
+/// the other unindexed filters (`nginx` finds NginxDown). A free-text search of three
+/// characters or more goes through the full-text index (`alert_search`): the alerts it has
+/// indexed newest first through it, the few above its mark by a scan bounded to them.
 pub async fn list_alerts(
     pool: &SqlitePool,
     q: &AlertQuery,
@@ -98,28 +101,30 @@ pub async fn list_alerts(
             q.to_mut().alertname_contains = true;
         }
     }
-    alerts_sql("", &q, w).build_query_as().fetch_all(pool).await
+    let Some(phrase) = q.text.as_deref().and_then(alert_search::phrase) else {
+        return alerts_sql("", &q, w).build_query_as().fetch_all(pool).await;
+    };
+    let indexed = alert_search::indexed_up_to(pool).await?;
+    // Not indexed yet (stored within the last second or so): scanned, only them.
+    let tail = Window { floor: Some(w.floor.map_or(indexed + 1, |f| f.max(indexed + 1))), ..w };
+    let mut rows: Vec<AlertSummary> = if tail.before > indexed + 1 {
+        alerts_sql("", &q, tail).build_query_as().fetch_all(pool).await?
+    } else {
+        Vec::new()
+    };
+    let left = w.limit - rows.len() as i64;
+    if left > 0 {
+        let older = Window { before: w.before.min(indexed + 1), floor: w.floor, limit: left };
+        rows.extend(alerts_search_sql("", &q, &phrase, older).build_query_as().fetch_all(pool).await?);
+    }
+    Ok(rows)
 }
 
 /// The query of [`list_alerts`] after `prefix` (`EXPLAIN QUERY PLAN ` in the plan tests).
 pub fn alerts_sql<'a>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilder<'a, Sqlite> {
     let mut b = QueryBuilder::new(format!("{prefix}{ALERT_SUMMARY_FROM} WHERE "));
     push_window(&mut b, "a.id", &w);
-    push_eq(&mut b, "a.status", &q.status);
-    if q.alertname_contains {
-        push_contains(&mut b, "a.alertname", &q.alertname);
-    } else {
-        push_eq(&mut b, "a.alertname", &q.alertname);
-    }
-    // No index on these: a part, in any case, costs what an exact value does.
-    push_contains(&mut b, "a.severity", &q.severity);
-    push_contains(&mut b, "a.instance", &q.instance);
-    // `+`: not through the (starts_at, fingerprint) key. Pages walk ids newest first; a range
-    // read from that index would be sorted by id in full for every page or export chunk.
-    push_range(&mut b, "+a.starts_at", &q.range);
-    if let Some(decision) = q.decision {
-        b.push(format!(" AND {LATEST_DECISION} = ")).push_bind(decision);
-    }
+    push_alert_filters(&mut b, q);
     if let Some(text) = &q.text {
         let like = like_pattern(text);
         b.push(" AND (a.alertname LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' OR a.instance LIKE ");
@@ -136,6 +141,43 @@ pub fn alerts_sql<'a>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilde
     }
     b.push(" ORDER BY a.id DESC LIMIT ").push_bind(w.limit);
     b
+}
+
+/// The alerts the full-text index finds for `phrase` (`alert_search::phrase`), walked through
+/// the index newest first, every other filter of `q` applied to each.
+pub fn alerts_search_sql<'a>(
+    prefix: &str,
+    q: &'a AlertQuery,
+    phrase: &'a str,
+    w: Window,
+) -> QueryBuilder<'a, Sqlite> {
+    let from = ALERT_SUMMARY_FROM
+        .replace("FROM alerts a ", "FROM alerts_search JOIN alerts a ON a.id = alerts_search.rowid ");
+    let mut b = QueryBuilder::new(format!("{prefix}{from} WHERE alerts_search MATCH "));
+    b.push_bind(phrase).push(" AND ");
+    push_window(&mut b, "alerts_search.rowid", &w);
+    push_alert_filters(&mut b, q);
+    b.push(" ORDER BY alerts_search.rowid DESC LIMIT ").push_bind(w.limit);
+    b
+}
+
+/// Every filter of `q` but the free text.
+fn push_alert_filters<'a>(b: &mut QueryBuilder<'a, Sqlite>, q: &'a AlertQuery) {
+    push_eq(b, "a.status", &q.status);
+    if q.alertname_contains {
+        push_contains(b, "a.alertname", &q.alertname);
+    } else {
+        push_eq(b, "a.alertname", &q.alertname);
+    }
+    // No index on these: a part, in any case, costs what an exact value does.
+    push_contains(b, "a.severity", &q.severity);
+    push_contains(b, "a.instance", &q.instance);
+    // `+`: not through the (starts_at, fingerprint) key. Pages walk ids newest first; a range
+    // read from that index would be sorted by id in full for every page or export chunk.
+    push_range(b, "+a.starts_at", &q.range);
+    if let Some(decision) = q.decision {
+        b.push(format!(" AND {LATEST_DECISION} = ")).push_bind(decision);
+    }
 }
 
 /// One page of runs matching `q`.

@@ -222,6 +222,19 @@ async fn every_filter_walks_ids_or_an_index_and_never_sorts() {
         assert!(walks.iter().any(|w| p.contains(w)), "{q:?}: {p}");
         assert!(!p.contains("TEMP B-TREE") && !p.contains("SCAN a"), "{q:?}: {p}");
     }
+    // Free text through the full-text index: walked in its rowid order, each alert looked up by
+    // id, nothing sorted.
+    for q in &alerts {
+        let phrase = "\"nginx\"";
+        let p =
+            plan(&pool, alerts_search_sql(EXPLAIN, q, phrase, Window { before: 9, floor: None, limit: 50 }))
+                .await;
+        assert!(p.contains("SCAN alerts_search VIRTUAL TABLE INDEX"), "{q:?}: {p}");
+        let by_id = p.contains("SEARCH a USING INTEGER PRIMARY KEY (rowid=?)") || p.contains("rowid=?)");
+        let scans_alerts = p.split(" | ").any(|step| step == "SCAN a" || step.starts_with("SCAN a "));
+        assert!(by_id && !scans_alerts, "{q:?}: {p}");
+        assert!(!p.contains("TEMP B-TREE"), "{q:?}: {p}");
+    }
     let runs = [
         RunQuery::default(),
         RunQuery { status: Some(RunStatus::Failed), ..Default::default() },
@@ -336,4 +349,50 @@ async fn audit_filters_by_actor_action_and_time() {
 #[test]
 fn like_patterns_take_wildcards_literally() {
     assert_eq!(like_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
+}
+
+/// Free text of three characters or more goes through the full-text index: any part of a name,
+/// instance, label or annotation value, in any case, over the whole history (beyond the scan
+/// window), newest first; alerts not indexed yet are found by the bounded scan; changed
+/// annotations are indexed again and pruned alerts leave the index.
+#[tokio::test]
+async fn free_text_searches_the_whole_history_through_the_full_text_index() {
+    use crate::ssr::db::alert_search::index_all;
+    use crate::ssr::db::seed::{seed, SeedSize};
+    let pool = fixture().await;
+    // An old alert far below the scan window, then 60,000 newer ones.
+    alert(&pool, (6, "resolved", "Checkout", "warning", "shop1:80", r#"{"team":"Payments-EU"}"#, "{}")).await;
+    seed(&pool, SeedSize { alerts: 60_000, runs: 0, lines_per_run: 0 }).await.unwrap();
+    assert_eq!(index_all(&pool).await.unwrap(), 60_006);
+    let max: i64 = sqlx::query_scalar("SELECT max(id) FROM alerts").fetch_one(&pool).await.unwrap();
+    let all = Window { before: max + 1, floor: None, limit: 50 };
+    let text = |t: &str| AlertQuery { text: Some(t.into()), ..Default::default() };
+    assert!(text("ments-e").searches_everything());
+    assert_eq!(ids(&pool, &text("ments-e"), all).await, vec![6], "a label value, in any case");
+    assert_eq!(ids(&pool, &text("SHOP1"), all).await, vec![6], "the instance");
+    assert_eq!(ids(&pool, &text("odd\""), all).await, vec![2], "a quote in an annotation");
+    assert_eq!(ids(&pool, &text("no such text"), all).await, Vec::<i64>::new());
+    let nginx = ids(&pool, &text("nginxdown"), all).await;
+    assert_eq!(nginx.len(), 50, "a page");
+    assert!(nginx.windows(2).all(|w| w[0] > w[1]) && nginx[0] > 59_000, "newest first: {nginx:?}");
+
+    // Stored after the index's mark: the scan finds it, above the indexed ones.
+    alert(&pool, (max + 1, "firing", "Checkout", "warning", "shop2:80", r#"{"team":"payments-us"}"#, "{}"))
+        .await;
+    let all = Window { before: max + 2, floor: None, limit: 50 };
+    assert_eq!(ids(&pool, &text("payments"), all).await, vec![max + 1, 6]);
+
+    // A later delivery's annotations are what is searched.
+    sqlx::query("UPDATE alerts SET annotations = '{\"summary\":\"card processor timeout\"}' WHERE id = 6")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ids(&pool, &text("processor time"), all).await, vec![6]);
+    // Pruned: gone from the index too.
+    sqlx::query("DELETE FROM alerts WHERE id = 6").execute(&pool).await.unwrap();
+    assert_eq!(ids(&pool, &text("processor time"), all).await, Vec::<i64>::new());
+    // Two characters: the scan, as before (the index needs three).
+    assert!(!text("eu").searches_everything());
+    let with_status = AlertQuery { status: Some("firing".into()), ..text("payments") };
+    assert!(!with_status.searches_everything(), "other filters keep the scan window");
 }

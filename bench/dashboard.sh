@@ -54,7 +54,7 @@ cases=(
     "alerts, instance filter (1 in 40)|POST|/api/alerts|filter[instance]=web7:9113"
     "alerts, name + instance + severity matching nothing (whole scan window)|POST|/api/alerts|filter[alertname]=HostDown&filter[instance]=web7:9113&filter[severity]=critical"
     "alerts, free text in a label value|POST|/api/alerts|filter[q]=web7:"
-    "alerts, free text matching nothing (whole scan window)|POST|/api/alerts|filter[q]=no-such-text"
+    "alerts, free text matching nothing (whole history, full-text index)|POST|/api/alerts|filter[q]=no-such-text"
     "alerts, last 24 h|POST|/api/alerts|filter[since]=24h"
     "alerts, last 7 days + instance|POST|/api/alerts|filter[since]=7d&filter[instance]=web7:9113"
     "alerts, one day 10 days ago|POST|/api/alerts|filter[from]=$day_from&filter[to]=$day_to"

@@ -61,14 +61,16 @@ fi
 cargo build --locked --release -p server 2>&1 | tail -1
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
+wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; tail -5 "$work"/*.log >&2; exit 1; }
 
-# start_selfheal NAME BINARY: serves on a free port with its own database; sets NAME_port, NAME_pid.
+# start_selfheal NAME BINARY [DIR]: serves on a free port with its own database, from DIR (default
+# here: its selfheal.toml and playbooks; a before build reads its own tree's, since a newer
+# config can name keys an older build refuses); sets NAME_port, NAME_pid.
 start_selfheal() {
-    local name=$1 binary=$2 port
+    local name=$1 binary=$2 dir=${3:-.} port
     port=$(free_port)
-    SELFHEAL_LISTEN=127.0.0.1:$port SELFHEAL_DATABASE=$work/$name.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 \
-    SELFHEAL_WEBHOOK_PASSWORD=bench RUST_LOG=warn "$binary" serve >"$work/$name.log" 2>&1 &
+    (cd "$dir" && SELFHEAL_LISTEN=127.0.0.1:$port SELFHEAL_DATABASE=$work/$name.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 \
+    SELFHEAL_WEBHOOK_PASSWORD=bench RUST_LOG=warn exec "$binary" serve) >"$work/$name.log" 2>&1 &
     pids+=($!)
     printf -v "${name}_pid" '%s' "$!"
     printf -v "${name}_port" '%s' "$port"
@@ -77,7 +79,7 @@ start_selfheal() {
 
 if [ -n "$before" ]; then
     receivers=(before selfheal)
-    start_selfheal before "$work/selfheal-before"
+    start_selfheal before "$work/selfheal-before" "$work/before-tree"
     start_selfheal selfheal target/release/selfheal
     declare -A URL=([before]="http://127.0.0.1:$before_port/webhook" [selfheal]="http://127.0.0.1:$selfheal_port/webhook")
     declare -A PID=([before]=$before_pid [selfheal]=$selfheal_pid)

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use leptos::server_fn::ServerFn;
+
 use crate::api::users::{list_users, AddUser, ResetPassword, SetUserDisabled, SetUserRole};
 use crate::components::shell::UserResource;
 use crate::components::time::RelTime;
@@ -14,36 +16,16 @@ use crate::pages::admin_tokens::ApiTokens;
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
-    let set_role = ServerAction::<SetUserRole>::new();
-    let set_disabled = ServerAction::<SetUserDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
-    let acts = UserActions { set_role, set_disabled, reset };
-    let users = Resource::new(
-        move || {
-            (
-                add.version().get(),
-                set_role.version().get(),
-                set_disabled.version().get(),
-                reset.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
+    let acts = UserActions { reset };
+    let users = Resource::new(move || (add.version().get(), reset.version().get()), |_| list_users());
     let me = use_context::<UserResource>();
-    let error = move || {
-        let err = |r: Option<Result<(), AppError>>| r.and_then(Result::err);
-        err(set_role.value().get())
-            .or_else(|| err(set_disabled.value().get()))
-            .or_else(|| reset.value().get().and_then(Result::err))
-            .map(|e| e.to_string())
-    };
     view! {
         <Title text="Admin"/>
         <h1>"Users"</h1>
         <AddUserForm add/>
         <Issued result=Signal::derive(move || add.value().get())/>
         <Issued result=Signal::derive(move || reset.value().get())/>
-        {move || error().map(|e| view! { <p class="error" data-testid="user-error">{e}</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 // Awaited, not peeked: the server and the browser then mark the same row as yours.
@@ -73,11 +55,10 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-/// The row actions, shared by every row.
+/// The row actions, shared by every row. Setting a role and disabling are plain forms: the page
+/// comes back with the list as it is now, or with the refusal above it.
 #[derive(Clone, Copy)]
 struct UserActions {
-    set_role: ServerAction<SetUserRole>,
-    set_disabled: ServerAction<SetUserDisabled>,
     reset: ServerAction<ResetPassword>,
 }
 
@@ -128,7 +109,7 @@ fn Issued(result: Signal<Option<Result<IssuedPassword, AppError>>>) -> impl Into
 /// refuses when it would demote you).
 #[component]
 fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
-    let UserActions { set_role, set_disabled, reset } = acts;
+    let UserActions { reset } = acts;
     let name = u.username.clone();
     let (name2, name3) = (name.clone(), name.clone());
     // A directory user's role and password are the directory's: only enabling and disabling
@@ -153,19 +134,19 @@ fn UserRow(u: UserSummary, is_me: bool, acts: UserActions) -> impl IntoView {
             <td><RelTime at=u.created_at.clone()/></td>
             <td><div class="row-actions">
                 {local.then(|| view! {
-                    <ActionForm action=set_role>
+                    <form method="post" action=SetUserRole::PATH class="inline-form">
                         <input type="hidden" name="username" value=name/>
                         <RoleSelect current=u.role/>
                         <button type="submit" class="btn btn-small">"Set role"</button>
-                    </ActionForm>
+                    </form>
                 })}
                 {(!is_me).then(|| view! {
-                    <ActionForm action=set_disabled>
+                    <form method="post" action=SetUserDisabled::PATH class="inline-form">
                         <input type="hidden" name="username" value=name2/>
                         <input type="hidden" name="disabled" value=(!u.disabled).to_string()/>
                         <button type="submit" class=if u.disabled { "btn btn-small" } else { "btn btn-small btn-danger" }
                             data-testid="toggle-disabled">{if u.disabled { "Enable" } else { "Disable" }}</button>
-                    </ActionForm>
+                    </form>
                     {local.then(|| view! {
                         <ActionForm action=reset>
                             <input type="hidden" name="username" value=name3/>

@@ -228,3 +228,35 @@ async fn existing_users_with_reserved_names_are_reported_at_start() {
     app.add_user("olga", "violet canyon drum 88", Role::Viewer).await;
     assert_eq!(server::users::report_reserved_usernames(&app.pool).await.unwrap(), ["Engine"]);
 }
+
+/// Setting a role and disabling are plain HTML forms on the Admin page: posted as a browser
+/// does, the change is made and the browser is sent back to the page; a refusal comes back
+/// above the page in words.
+#[tokio::test]
+async fn the_admin_pages_plain_forms_change_roles_and_say_why_not() {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let (app, cookie) = app().await;
+    let form = |path: &str, body: &str| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, "http://localhost/admin")
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let res = app.send(form("/api/set_user_role", "username=vera&role=operator")).await;
+    assert!(res.status.is_redirection(), "{} {}", res.status, res.body);
+    let back = res.header(header::LOCATION).unwrap_or_default();
+    assert!(back.starts_with("http://localhost/admin") && !back.contains("__err"), "{back}");
+    assert_eq!(user(&app, "vera").await, ("operator".into(), false));
+    let res = app.send(form("/api/set_user_disabled", "username=vera&disabled=true")).await;
+    assert!(res.status.is_redirection());
+    assert_eq!(user(&app, "vera").await, ("operator".into(), true));
+
+    let res = app.send(form("/api/set_user_role", "username=ada&role=viewer")).await;
+    let location = res.header(header::LOCATION).unwrap().trim_start_matches("http://localhost").to_owned();
+    let page = app.get(&location, Some(&cookie)).await;
+    assert!(page.body.contains("Refused: you cannot demote yourself"), "{location}: {}", page.body);
+}

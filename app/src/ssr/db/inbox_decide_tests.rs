@@ -260,3 +260,38 @@ async fn reconciliation_adds_only_unknown_episodes_and_decides_them() {
     alert.receiver = None;
     assert_eq!(reconcile(&mut db, &alert).len(), 1, "new episode");
 }
+
+/// An episode whose target is busy with a run the writer did not queue — a hand-started one,
+/// or another rule's — is covered by it, and says which (issue 26, item 2: it used to say only
+/// "a run is already in flight").
+#[tokio::test]
+async fn an_episode_covered_by_a_run_started_by_hand_names_it() {
+    let mut db = test_db().await;
+    let rules = [nginx_rule("auto")];
+    let alerts = fixture_alerts();
+    // Learn the target the rule heals, then free it and start a run on it by hand.
+    let first = write_one(&mut db, &rules, "aa", &alerts);
+    let target: String =
+        sqlx::query_scalar("SELECT target FROM heal_runs").fetch_one(&db.pool).await.unwrap();
+    sqlx::query("DELETE FROM decisions").execute(&db.pool).await.unwrap();
+    sqlx::query("DELETE FROM heal_runs").execute(&db.pool).await.unwrap();
+    let by_hand: i64 = sqlx::query_scalar(
+        "INSERT INTO heal_runs (rule, playbook, target, mode, status, requested_by, extra_vars, timeout_ms, \
+         verify_within_ms, created_at) \
+         VALUES ('manual', 'heal-nginx.yml', ?, 'auto', 'running', 'olga', '{}', 60000, 1, '2026-01-01T00:00:00.000Z') RETURNING id",
+    )
+    .bind(&target)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let mut second = alerts[0].clone();
+    second.fingerprint = "00000000000000aa".into();
+    let written = write_one(&mut db, &rules, "bb", &[second]);
+    assert_eq!(reasons(&written.decided), ["run_in_progress"], "{:?}", first.decided);
+    assert_eq!(written.decided[0].covered_by, Some(by_hand));
+    assert!(
+        matches!(&written.decided[0].decision, Decision::Skip(s) if s.detail.ends_with(&format!("in flight: run #{by_hand}"))),
+        "{:?}",
+        written.decided[0].decision
+    );
+}

@@ -138,7 +138,12 @@ pub fn decide_and_store(
             }
         }
         if let Some(target) = in_flight {
-            covered_by = queued.get(&target).copied();
+            // Queued in this batch, or already active on the target (another rule's, or one
+            // started by hand): named either way.
+            covered_by = match queued.get(&target) {
+                Some(&id) => Some(id),
+                None => active_run_on(tx, &target)?,
+            };
             let detail = in_flight_detail(&target, covered_by);
             decision = Decision::Skip(Skip { reason: SkipReason::RunInProgress, detail });
         }
@@ -147,7 +152,10 @@ pub fn decide_and_store(
             (&mut decision, episode.verdict.as_ref(), covered_by)
         {
             if skip.reason == SkipReason::RunInProgress {
-                covered_by = queued.get(&plan.target).copied();
+                covered_by = match queued.get(&plan.target) {
+                    Some(&id) => Some(id),
+                    None => active_run_on(tx, &plan.target)?,
+                };
                 skip.detail = in_flight_detail(&plan.target, covered_by);
             }
         }
@@ -181,6 +189,15 @@ fn target_history(
 }
 
 /// Queues `run` ([`ENQUEUE_RUN_SQL`]); its id, or none when its target has a run in flight.
+/// The run active on `target` (at most one: `heal_runs_one_active_per_target`).
+fn active_run_on(tx: &Transaction<'_>, target: &str) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached(
+        "SELECT id FROM heal_runs WHERE target = ? AND status IN ('queued', 'awaiting_approval', 'running')",
+    )?
+    .query_row([target], |r| r.get(0))
+    .optional()
+}
+
 fn enqueue(tx: &Transaction<'_>, run: &NewRun<'_>) -> rusqlite::Result<Option<i64>> {
     let (mode, status) = run.mode_and_status();
     let vars = serde_json::to_string(&run.plan.extra_vars)

@@ -88,12 +88,18 @@ pub async fn callback(
     State(state): State<AppState>,
     session: Session,
     Query(back): Query<Callback>,
+    parts: axum::http::request::Parts,
 ) -> Response {
     let Some(oidc) = state.oidc.clone() else { return axum::http::StatusCode::NOT_FOUND.into_response() };
+    // The client's address for the audit log, as a password login records it.
+    let source = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|peer| {
+        app::ssr::client_ip::client_ip(peer.0.ip(), &parts.headers, &state.trusted_proxies).to_string()
+    });
     // Used up whatever happens next: the same callback twice finds no flow.
     let flow: Option<Flow> = session.remove(FLOW_KEY).await.ok().flatten();
     let refuse = |refusal: Refusal, detail: String, target: Option<String>| {
         let pool = state.pool.clone();
+        let source = source.clone();
         async move {
             tracing::warn!(detail, "OpenID Connect sign-in refused");
             let event = NewAuditEvent {
@@ -101,7 +107,7 @@ pub async fn callback(
                 action: "auth.login_refused",
                 target: target.as_deref(),
                 detail: Some(&detail),
-                source: None,
+                source: source.as_deref(),
             };
             if let Err(e) = record_audit(&pool, &event).await {
                 tracing::error!(error = %e, "audit write failed");
@@ -185,7 +191,8 @@ pub async fn callback(
             return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    if let Err(e) = auth::open_session(&state.pool, &session, &row, UserSource::Oidc, None).await {
+    if let Err(e) = auth::open_session(&state.pool, &session, &row, UserSource::Oidc, source.as_deref()).await
+    {
         tracing::error!(error = %e, "session could not be opened");
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }

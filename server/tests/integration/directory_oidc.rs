@@ -71,11 +71,16 @@ async fn provider_users_sign_in_with_the_role_of_their_groups() {
     let users = app.post_form("/api/users", &[], Some(&cookie)).await.json();
     let row = users.as_array().unwrap().iter().find(|u| u["username"] == "fay").unwrap().clone();
     assert_eq!((&row["source"], &row["role_groups"]), (&"oidc".into(), &"sre".into()));
-    let via: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_events WHERE action = 'auth.login'")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(via, vec!["via OpenID Connect"; 2]);
+    let via: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT detail, source FROM audit_events WHERE action = 'auth.login'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        via,
+        vec![("via OpenID Connect".to_owned(), Some("127.0.0.1".to_owned())); 2],
+        "who, and from where"
+    );
 
     // A wrong password stays at the provider; selfheal never sees it.
     let mut guess = Agent::default();

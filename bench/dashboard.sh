@@ -42,6 +42,7 @@ export_to=$(date -u -d '17 days ago' +%Y-%m-%dT%H:%M)
 cases=(
     "overview|POST|/api/overview|"
     "alerts, first page|POST|/api/alerts|"
+    "alerts, first page by arrival|POST|/api/alerts|filter[sort]=received"
     "alerts, status + alertname filter|POST|/api/alerts|filter[status]=firing&filter[alertname]=NginxDown"
     "alerts, page in the middle (keyset)|POST|/api/alerts|filter[before]=$mid_alert"
     "runs, first page|POST|/api/runs|"
@@ -55,6 +56,7 @@ cases=(
     "alerts, name + instance + severity matching nothing (whole scan window)|POST|/api/alerts|filter[alertname]=HostDown&filter[instance]=web7:9113&filter[severity]=critical"
     "alerts, free text in a label value|POST|/api/alerts|filter[q]=web7:"
     "alerts, free text matching nothing (whole history, full-text index)|POST|/api/alerts|filter[q]=no-such-text"
+    "alerts, free text matching nothing, by arrival|POST|/api/alerts|filter[q]=no-such-text&filter[sort]=received"
     "alerts, last 24 h|POST|/api/alerts|filter[since]=24h"
     "alerts, last 7 days + instance|POST|/api/alerts|filter[since]=7d&filter[instance]=web7:9113"
     "alerts, one day 10 days ago|POST|/api/alerts|filter[from]=$day_from&filter[to]=$day_to"

@@ -9,17 +9,30 @@ pub const ALERT_PAGE_SIZE: i64 = 50;
 
 /// `POST /api/alerts` (optional fields `filter[status]`, `filter[alertname]`,
 /// `filter[severity]`, `filter[instance]`, `filter[q]`, `filter[since]`, `filter[from]`,
-/// `filter[to]`, `filter[before]`): one page of alert episodes, newest first (viewer).
+/// `filter[to]`, `filter[sort]`, `filter[before]`): one page of alert episodes, newest first
+/// by the alert's start (`sort=received`: by arrival) (viewer).
 #[server(endpoint = "alerts")]
 pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<AlertPage, AppError> {
     use crate::model::Role;
     use crate::ssr::db::lists::{self, Listed, Window};
+    use crate::ssr::filter::AlertSort;
     use crate::ssr::{app_state, auth, filter as check, internal, invalid};
 
     auth::require_role(Role::Viewer).await?;
     let q = check::alert_query(&filter, time::OffsetDateTime::now_utc()).map_err(invalid)?;
     let state = app_state()?;
     let fail = |e| internal("list alerts failed", e);
+    if q.sort == AlertSort::Started {
+        return crate::ssr::db::alerts_by_start::page(&state.pool, &q, filter.before, ALERT_PAGE_SIZE)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| {
+                invalid(
+                    "the page began after an alert that is no longer stored; start from the newest"
+                        .to_owned(),
+                )
+            });
+    }
     let (min, max) = lists::id_bounds(&state.pool, Listed::Alerts).await.map_err(fail)?;
     let mut w = Window::page(filter.before, max, ALERT_PAGE_SIZE);
     if q.searches_everything() {

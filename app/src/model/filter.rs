@@ -21,6 +21,10 @@ pub struct AlertFilter {
     pub since: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `received` orders by arrival; otherwise (`started`, the default) by the alert's own
+    /// start time, so an alert delivered late sits among its contemporaries.
+    pub sort: Option<String>,
+    /// The page continues after this alert (the last row of the previous page).
     pub before: Option<i64>,
 }
 
@@ -37,6 +41,7 @@ impl AlertFilter {
             ("since", &self.since),
             ("from", &self.from),
             ("to", &self.to),
+            ("sort", &self.sort),
         ];
         encode_query(&fields)
     }

@@ -1,4 +1,4 @@
-//! `/alerts`: alert history, newest first, with filters (status, name, severity, instance, free
+//! `/alerts`: alert history, newest first by the alert's start (or by arrival), with filters (status, name, severity, instance, free
 //! text, time range) in a plain GET form, so they work before hydration, keyset paging, export.
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,6 +31,7 @@ pub fn AlertsPage() -> impl IntoView {
             since: text("since"),
             from: text("from"),
             to: text("to"),
+            sort: text("sort"),
             before: text("before").and_then(|v| v.parse().ok()),
         }
     });
@@ -88,6 +89,12 @@ pub fn AlertsPage() -> impl IntoView {
                 let f = filter.get();
                 view! { <TimeRangeFields since=f.since from=f.from to=f.to/> }
             }}
+            <label>"Newest first by"
+                <select name="sort" data-testid="alert-sort">
+                    <option value="">"alert start"</option>
+                    <option value="received" selected=move || filter.read().sort.as_deref() == Some("received")>"arrival"</option>
+                </select>
+            </label>
             <button type="submit" class="btn">"Filter"</button>
         </form>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -2,6 +2,7 @@
 pub mod alert_detail;
 pub mod alert_search;
 pub mod alerts;
+pub mod alerts_by_start;
 pub mod api_tokens;
 pub mod approvals;
 pub mod audit;
@@ -149,6 +150,29 @@ pub async fn test_pool() -> SqlitePool {
         .expect("in-memory sqlite");
     migrate(&pool).await.expect("migrations apply");
     pool
+}
+
+/// Gives the alerts table the statistics of a million alerts, as retention's ANALYZE leaves
+/// them, for the plan tests: with them the planner was once tempted by the (starts_at,
+/// fingerprint) key for a time range, then sorted every matching row by id for each page.
+#[cfg(test)]
+pub async fn pretend_a_million_alerts(pool: &SqlitePool) {
+    sqlx::raw_sql(
+        "ANALYZE; DELETE FROM sqlite_stat1 WHERE tbl = 'alerts'; \
+         INSERT INTO sqlite_stat1 VALUES ('alerts', 'sqlite_autoindex_alerts_1', '1000000 2 1'), \
+           ('alerts', 'alerts_status_id', '1000000 500000 1'), ('alerts', 'alerts_alertname_id', '1000000 125000 1'); \
+         ANALYZE sqlite_schema;",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// The plan of `b` (an `EXPLAIN QUERY PLAN` query with the real values bound), one line.
+#[cfg(test)]
+pub async fn query_plan(pool: &SqlitePool, mut b: sqlx::QueryBuilder<'_, sqlx::Sqlite>) -> String {
+    let rows: Vec<(i64, i64, i64, String)> = b.build_query_as().fetch_all(pool).await.unwrap();
+    rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join(" | ")
 }
 
 /// Stores a firing alert episode `id` named `alertname` for unit tests of the tables that

@@ -47,6 +47,28 @@ pub struct AlertQuery {
     pub text: Option<String>,
     pub decision: Option<DecisionReason>,
     pub range: TimeRange,
+    pub sort: AlertSort,
+}
+
+/// The order of the alert list, newest first either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AlertSort {
+    /// By the alert's own start time (the episode key `(starts_at, fingerprint)`).
+    #[default]
+    Started,
+    /// By arrival (id).
+    Received,
+}
+
+impl AlertSort {
+    pub const ALL: [AlertSort; 2] = [AlertSort::Started, AlertSort::Received];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSort::Started => "started",
+            AlertSort::Received => "received",
+        }
+    }
 }
 
 impl AlertQuery {
@@ -54,7 +76,8 @@ impl AlertQuery {
     /// a page walks the whole history through the index, with no scan window (other filters
     /// are checked per match, which the window keeps bounded).
     pub fn searches_everything(&self) -> bool {
-        let only_text = AlertQuery { text: None, ..self.clone() } == AlertQuery::default();
+        let only_text =
+            AlertQuery { text: None, sort: AlertSort::default(), ..self.clone() } == AlertQuery::default();
         only_text && self.text.as_deref().and_then(crate::ssr::db::alert_search::phrase).is_some()
     }
 }
@@ -108,6 +131,7 @@ pub fn alert_query(f: &AlertFilter, now: OffsetDateTime) -> Result<AlertQuery, S
         text: bounded("q", &f.q, MAX_TEXT_LEN)?,
         decision: one_word("decision", &f.decision, DecisionReason::ALL, |d| d.as_str())?,
         range: time_range(&f.since, &f.from, &f.to, now)?,
+        sort: one_word("sort", &f.sort, &AlertSort::ALL, |s| s.as_str())?.unwrap_or_default(),
     })
 }
 

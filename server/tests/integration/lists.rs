@@ -125,6 +125,26 @@ async fn pages_follow_the_cursor_within_a_filter() {
     assert_eq!(all, want, "every NginxDown exactly once, nothing else");
 }
 
+/// An alert Alertmanager delivers late (it started two hours ago) is listed among its
+/// contemporaries by default, above everything older and below what started since; by arrival
+/// on request.
+#[tokio::test]
+async fn alerts_are_listed_by_their_own_start_and_on_request_by_arrival() {
+    let (app, cookie) = app_with_alerts().await;
+    let two_hours_ago =
+        app::ssr::alert::format_utc(time::OffsetDateTime::now_utc() - time::Duration::hours(2));
+    app.deliver(&notification(&[("late", "PodCrash", "warning", "k8s1:10250", &two_hours_ago, &[], &[])]))
+        .await;
+    let by_start = alerts(&app, &cookie, &[]).await.0;
+    assert_eq!(
+        by_start,
+        ["f6", "f5", "late", "f4", "f3", "f2", "f1"].map(String::from),
+        "by start: f5/f6 started now"
+    );
+    let by_arrival = alerts(&app, &cookie, &[("filter[sort]", "received")]).await.0;
+    assert_eq!(by_arrival, ["late", "f6", "f5", "f4", "f3", "f2", "f1"].map(String::from));
+}
+
 #[tokio::test]
 async fn bad_filters_are_refused_with_a_message() {
     let (app, cookie) = app_with_alerts().await;
@@ -148,6 +168,8 @@ async fn bad_filters_are_refused_with_a_message() {
             "decision must be one of enqueued, resolved, no_rule",
         ),
         ("/api/audit", vec![("filter[to]", "soon")], "to must be a UTC time"),
+        ("/api/alerts", vec![("filter[sort]", "oldest")], "sort must be one of started, received"),
+        ("/api/alerts", vec![("filter[before]", "999999")], "no longer stored; start from the newest"),
     ];
     for (path, form, want) in cases {
         let res = app.post_form(path, &form, Some(&cookie)).await;

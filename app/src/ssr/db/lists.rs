@@ -124,20 +124,9 @@ pub async fn list_alerts(
 pub fn alerts_sql<'a>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilder<'a, Sqlite> {
     let mut b = QueryBuilder::new(format!("{prefix}{ALERT_SUMMARY_FROM} WHERE "));
     push_window(&mut b, "a.id", &w);
-    push_alert_filters(&mut b, q);
+    push_alert_filters(&mut b, q, ById);
     if let Some(text) = &q.text {
-        let like = like_pattern(text);
-        b.push(" AND (a.alertname LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' OR a.instance LIKE ");
-        b.push_bind(like.clone()).push(" ESCAPE '\\' OR (");
-        // A cheap look at the raw JSON first, then only label and annotation *values*. JSON
-        // escapes quotes, backslashes and control characters, so the raw look is only valid
-        // for text without them (control characters are refused by the filter).
-        if !text.contains(['"', '\\']) {
-            b.push("(a.labels || a.annotations) LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' AND ");
-        }
-        b.push("(EXISTS (SELECT 1 FROM json_each(a.labels) j WHERE j.value LIKE ").push_bind(like.clone());
-        b.push(" ESCAPE '\\') OR EXISTS (SELECT 1 FROM json_each(a.annotations) j WHERE j.value LIKE ");
-        b.push_bind(like).push(" ESCAPE '\\'))))");
+        push_text_like(&mut b, text);
     }
     b.push(" ORDER BY a.id DESC LIMIT ").push_bind(w.limit);
     b
@@ -151,30 +140,63 @@ pub fn alerts_search_sql<'a>(
     phrase: &'a str,
     w: Window,
 ) -> QueryBuilder<'a, Sqlite> {
-    let from = ALERT_SUMMARY_FROM
-        .replace("FROM alerts a ", "FROM alerts_search JOIN alerts a ON a.id = alerts_search.rowid ");
-    let mut b = QueryBuilder::new(format!("{prefix}{from} WHERE alerts_search MATCH "));
+    let mut b = QueryBuilder::new(format!("{prefix}{} WHERE alerts_search MATCH ", alert_summary_searched()));
     b.push_bind(phrase).push(" AND ");
     push_window(&mut b, "alerts_search.rowid", &w);
-    push_alert_filters(&mut b, q);
+    push_alert_filters(&mut b, q, ById);
     b.push(" ORDER BY alerts_search.rowid DESC LIMIT ").push_bind(w.limit);
     b
 }
 
+/// The free text `text` as a part, in any case, of the name, the instance, or a label or
+/// annotation value (a scan; the full-text index is `alerts_search_sql`'s).
+pub(crate) fn push_text_like<'a>(b: &mut QueryBuilder<'a, Sqlite>, text: &str) {
+    let like = like_pattern(text);
+    b.push(" AND (a.alertname LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' OR a.instance LIKE ");
+    b.push_bind(like.clone()).push(" ESCAPE '\\' OR (");
+    // A cheap look at the raw JSON first, then only label and annotation *values*. JSON
+    // escapes quotes, backslashes and control characters, so the raw look is only valid
+    // for text without them (control characters are refused by the filter).
+    if !text.contains(['"', '\\']) {
+        b.push("(a.labels || a.annotations) LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' AND ");
+    }
+    b.push("(EXISTS (SELECT 1 FROM json_each(a.labels) j WHERE j.value LIKE ").push_bind(like.clone());
+    b.push(" ESCAPE '\\') OR EXISTS (SELECT 1 FROM json_each(a.annotations) j WHERE j.value LIKE ");
+    b.push_bind(like).push(" ESCAPE '\\'))))");
+}
+
+/// The order a query walks, which decides which filters may use an index of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// Ids downwards: an exact name through `(alertname, id)`; the start-time range not
+    /// through the `(starts_at, fingerprint)` key, whose rows would be sorted by id in full
+    /// for every page or export chunk.
+    ById,
+    /// The `(starts_at, fingerprint)` key downwards: the range bounds that walk; nothing else
+    /// may lead the plan away from it (a name's index would sort all its alerts).
+    ByStart,
+}
+use Walk::ById;
+
+/// The alert summaries' query reading the full-text index's matches (`alerts_search MATCH`
+/// follows), each alert looked up by id.
+pub(crate) fn alert_summary_searched() -> String {
+    ALERT_SUMMARY_FROM
+        .replace("FROM alerts a ", "FROM alerts_search JOIN alerts a ON a.id = alerts_search.rowid ")
+}
+
 /// Every filter of `q` but the free text.
-fn push_alert_filters<'a>(b: &mut QueryBuilder<'a, Sqlite>, q: &'a AlertQuery) {
-    push_eq(b, "a.status", &q.status);
+pub(crate) fn push_alert_filters<'a>(b: &mut QueryBuilder<'a, Sqlite>, q: &'a AlertQuery, walk: Walk) {
+    push_eq(b, if walk == ById { "a.status" } else { "+a.status" }, &q.status);
     if q.alertname_contains {
         push_contains(b, "a.alertname", &q.alertname);
     } else {
-        push_eq(b, "a.alertname", &q.alertname);
+        push_eq(b, if walk == ById { "a.alertname" } else { "+a.alertname" }, &q.alertname);
     }
     // No index on these: a part, in any case, costs what an exact value does.
     push_contains(b, "a.severity", &q.severity);
     push_contains(b, "a.instance", &q.instance);
-    // `+`: not through the (starts_at, fingerprint) key. Pages walk ids newest first; a range
-    // read from that index would be sorted by id in full for every page or export chunk.
-    push_range(b, "+a.starts_at", &q.range);
+    push_range(b, if walk == ById { "+a.starts_at" } else { "a.starts_at" }, &q.range);
     if let Some(decision) = q.decision {
         b.push(format!(" AND {LATEST_DECISION} = ")).push_bind(decision);
     }

@@ -2,7 +2,7 @@
 //! and a plan that walks an index for every filter.
 use super::*;
 use crate::model::RunStatus;
-use crate::ssr::db::test_pool;
+use crate::ssr::db::{query_plan, test_pool};
 use sqlx::SqlitePool;
 
 /// One alert episode: id (which also orders it), status, name, severity, instance, labels,
@@ -164,12 +164,6 @@ async fn pages_follow_the_cursor_within_a_filter_and_stop_at_the_window() {
     assert_eq!(id_bounds(&pool, Listed::Runs).await.unwrap(), (0, 0));
 }
 
-/// The plan of `b` (an `EXPLAIN QUERY PLAN` with the real values bound), one line.
-async fn plan(pool: &SqlitePool, mut b: QueryBuilder<'_, Sqlite>) -> String {
-    let rows: Vec<(i64, i64, i64, String)> = b.build_query_as().fetch_all(pool).await.unwrap();
-    rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join(" | ")
-}
-
 /// Whether a plan reads a bounded range of ids (the table's, or an index's ending in id).
 fn walks_a_range(plan: &str) -> bool {
     plan.contains("(rowid>? AND rowid<?)") || plan.contains(" AND id>? AND id<?)")
@@ -181,15 +175,7 @@ async fn every_filter_walks_ids_or_an_index_and_never_sorts() {
     // The statistics of a million alerts, as retention's ANALYZE leaves them: with them the
     // planner was tempted by the (starts_at, fingerprint) key for a time range, then sorted
     // every matching row by id for each page (an export of 100,000 rows took 10 s).
-    sqlx::raw_sql(
-        "ANALYZE; DELETE FROM sqlite_stat1 WHERE tbl = 'alerts'; \
-         INSERT INTO sqlite_stat1 VALUES ('alerts', 'sqlite_autoindex_alerts_1', '1000000 2 1'), \
-           ('alerts', 'alerts_status_id', '1000000 500000 1'), ('alerts', 'alerts_alertname_id', '1000000 125000 1'); \
-         ANALYZE sqlite_schema;",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    crate::ssr::db::pretend_a_million_alerts(&pool).await;
     let w = Window::page(None, 5, 50);
     let range = TimeRange { from: text("2026-11-01T00:00:00.000Z"), to: text("2026-11-02T00:00:00.000Z") };
     let alerts = [
@@ -209,7 +195,7 @@ async fn every_filter_walks_ids_or_an_index_and_never_sorts() {
         },
     ];
     for (q, w) in alerts.iter().flat_map(|q| [(q, w), (q, Window::chunk(5, 1000))]) {
-        let p = plan(&pool, alerts_sql(EXPLAIN, q, w)).await;
+        let p = query_plan(&pool, alerts_sql(EXPLAIN, q, w)).await;
         // A page has a floor (`>?`), an export chunk does not.
         let walks = [
             "SEARCH a USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
@@ -226,9 +212,11 @@ async fn every_filter_walks_ids_or_an_index_and_never_sorts() {
     // id, nothing sorted.
     for q in &alerts {
         let phrase = "\"nginx\"";
-        let p =
-            plan(&pool, alerts_search_sql(EXPLAIN, q, phrase, Window { before: 9, floor: None, limit: 50 }))
-                .await;
+        let p = query_plan(
+            &pool,
+            alerts_search_sql(EXPLAIN, q, phrase, Window { before: 9, floor: None, limit: 50 }),
+        )
+        .await;
         assert!(p.contains("SCAN alerts_search VIRTUAL TABLE INDEX"), "{q:?}: {p}");
         let by_id = p.contains("SEARCH a USING INTEGER PRIMARY KEY (rowid=?)") || p.contains("rowid=?)");
         let scans_alerts = p.split(" | ").any(|step| step == "SCAN a" || step.starts_with("SCAN a "));
@@ -247,22 +235,22 @@ async fn every_filter_walks_ids_or_an_index_and_never_sorts() {
         },
     ];
     for q in &runs {
-        let p = plan(&pool, runs_sql(EXPLAIN, q, w)).await;
+        let p = query_plan(&pool, runs_sql(EXPLAIN, q, w)).await;
         assert!(walks_a_range(&p), "{q:?}: {p}");
         assert!(!p.contains("TEMP B-TREE") && !p.contains("SCAN r"), "{q:?}: {p}");
     }
     // Replays are few: SQLite starts from their audit entries and looks each run up.
     let replays = RunQuery { trigger: Some(Trigger::Replay), ..Default::default() };
-    let p = plan(&pool, runs_sql(EXPLAIN, &replays, w)).await;
+    let p = query_plan(&pool, runs_sql(EXPLAIN, &replays, w)).await;
     assert!(p.contains("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"), "{p}");
     assert!(p.contains("SEARCH e USING INDEX audit_events_action_at") && !p.contains("SCAN"), "{p}");
     let audit = AuditQuery { actor: text("x"), action: text("y"), range };
-    let p = plan(&pool, audit_sql(EXPLAIN, &audit, w)).await;
+    let p = query_plan(&pool, audit_sql(EXPLAIN, &audit, w)).await;
     // Action and time together: SQLite may take the (action, at) index and sort what it finds,
     // bounded by that range; never a scan of the whole log.
     assert!(p.starts_with("SEARCH e USING") && !p.contains("SCAN"), "{p}");
     let by_actor = AuditQuery { actor: text("x"), ..Default::default() };
-    let p = plan(&pool, audit_sql(EXPLAIN, &by_actor, w)).await;
+    let p = query_plan(&pool, audit_sql(EXPLAIN, &by_actor, w)).await;
     assert!(walks_a_range(&p) && !p.contains("TEMP B-TREE"), "{p}");
 }
 

@@ -10,6 +10,7 @@ pub mod heal_button;
 pub mod kill_switch;
 pub mod list_nav;
 pub mod live;
+pub mod load;
 pub mod run_output;
 pub mod shell;
 pub mod silence_button;

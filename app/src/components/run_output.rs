@@ -1,6 +1,7 @@
 //! A run's playbook output: one page of lines at a time (links to earlier, later and the last
 //! lines work before hydration), the new lines of a live run appended as they arrive (no
 //! reload), auto-scroll that pauses while the reader scrolls up, and search.
+use crate::components::load::{load, Loaded};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -28,8 +29,8 @@ pub fn RunOutput(run_id: i64, live: Signal<bool>, total: Signal<i64>) -> impl In
         Memo::new(move |_| query.read().get("from").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1).max(1));
     let search =
         Memo::new(move |_| query.read().get("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()));
-    let page = Resource::new(move || (run_id, from.get()), |(id, from)| get_run_output(id, from - 1));
-    let hits = Resource::new(
+    let page = load(move || (run_id, from.get()), |(id, from)| get_run_output(id, from - 1));
+    let hits = load(
         move || search.get().map(|q| (run_id, q)),
         |key| async move {
             match key {
@@ -124,7 +125,7 @@ pub fn RunOutput(run_id: i64, live: Signal<bool>, total: Signal<i64>) -> impl In
 fn follow_live_output(
     run_id: i64,
     live: Signal<bool>,
-    page: Resource<Result<Vec<OutputLineView>, crate::error::AppError>>,
+    page: Loaded<Result<Vec<OutputLineView>, crate::error::AppError>>,
     live_lines: RwSignal<Vec<OutputLineView>>,
     dropped: RwSignal<usize>,
 ) {
@@ -158,7 +159,7 @@ fn follow_live_output(
 struct Tail {
     run_id: i64,
     live: Signal<bool>,
-    page: Resource<Result<Vec<OutputLineView>, crate::error::AppError>>,
+    page: Loaded<Result<Vec<OutputLineView>, crate::error::AppError>>,
     live_lines: RwSignal<Vec<OutputLineView>>,
     dropped: RwSignal<usize>,
     /// A request is out.

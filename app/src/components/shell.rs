@@ -1,4 +1,5 @@
 //! The authenticated layout: top bar with navigation, the user and their role, and logout.
+use crate::components::load::{load, Loaded};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -13,7 +14,7 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, NavFigures, PauseView, Role, Topic};
 
 /// The logged-in user, loaded once by the shell and shared with the pages below it.
-pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
+pub type UserResource = Loaded<Result<Option<CurrentUser>, AppError>>;
 
 /// The signed-in user as the shell loads it; take it when a page's component is created.
 pub fn use_user() -> Option<UserResource> {
@@ -44,10 +45,10 @@ fn back_after_login() -> String {
 /// Layout for every page behind the login; sends anonymous visitors to `/login`.
 #[component]
 pub fn Shell() -> impl IntoView {
-    let user: UserResource = Resource::new(|| (), |_| get_current_user());
+    let user: UserResource = load(|| (), |_| get_current_user());
     let live = crate::components::live::provide_live();
-    let pauses = Resource::new(move || live.track(&[Topic::Pauses]), |_| list_pauses());
-    let trips = Resource::new(move || live.track(&[Topic::Breakers]), |_| list_blast_trips());
+    let pauses = load(move || live.track(&[Topic::Pauses]), |_| list_pauses());
+    let trips = load(move || live.track(&[Topic::Breakers]), |_| list_blast_trips());
     // Loaded in the browser only, after hydration: a count rendered by the server could differ
     // from the one the browser hydrates with (it changes by the second), which breaks hydration.
     // Read by an effect, not inside the Suspense below: a resource read there would hold the

@@ -1,5 +1,6 @@
 //! `/admin`: users (add, change role, disable or enable, reset a password) and API tokens
 //! (admin only; the server refuses everyone else and guards against locking admins out).
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -18,7 +19,7 @@ pub fn AdminPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let acts = UserActions { reset };
-    let users = Resource::new(move || (add.version().get(), reset.version().get()), |_| list_users());
+    let users = load(move || (add.version().get(), reset.version().get()), |_| list_users());
     let me = use_context::<UserResource>();
     view! {
         <Title text="Admin"/>

@@ -1,4 +1,5 @@
 //! The API tokens section of `/admin`: create one with a role (its text is shown once), revoke.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -10,7 +11,7 @@ use crate::model::Role;
 #[component]
 pub fn ApiTokens() -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
-    let tokens = Resource::new(move || create.version().get(), |_| list_api_tokens());
+    let tokens = load(move || create.version().get(), |_| list_api_tokens());
     view! {
         <h2>"API tokens"</h2>
         <p class="muted">"For scripts and CI: send "<code>"Authorization: Bearer <token>"</code>" to the "<code>"/api/"</code>" endpoints. A token acts with its role; every action it takes is audited as "<code>"token:<name>"</code>"."</p>

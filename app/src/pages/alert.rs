@@ -1,5 +1,6 @@
 //! `/alerts/:id`: one alert episode — labels, annotations, its timeline from receipt to
 //! resolution, its runs, and the actions an operator may take (Heal now, Replay).
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -20,8 +21,7 @@ pub fn AlertPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let news = use_live();
-    let detail =
-        Resource::new(move || (id(), news.track(&[Topic::Alerts, Topic::Runs])), |(id, _)| get_alert(id));
+    let detail = load(move || (id(), news.track(&[Topic::Alerts, Topic::Runs])), |(id, _)| get_alert(id));
     let user = use_user();
     view! {
         <Title text=move || format!("Alert #{}", id())/>

@@ -1,5 +1,6 @@
 //! `/alerts`: alert history, newest first by the alert's start (or by arrival), with filters (status, name, severity, instance, free
 //! text, time range) in a plain GET form, so they work before hydration, keyset paging, export.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -36,11 +37,9 @@ pub fn AlertsPage() -> impl IntoView {
         }
     });
     let news = use_live();
-    let alerts = Resource::new(
-        move || (filter.get(), news.track(&[Topic::Alerts, Topic::Runs])),
-        |(f, _)| list_alerts(f),
-    );
-    let counts = Resource::new(move || news.track(&[Topic::Alerts]), |_| alert_counts());
+    let alerts =
+        load(move || (filter.get(), news.track(&[Topic::Alerts, Topic::Runs])), |(f, _)| list_alerts(f));
+    let counts = load(move || news.track(&[Topic::Alerts]), |_| alert_counts());
     let user = use_user();
     let value =
         move |f: fn(&AlertFilter) -> &Option<String>| move || f(&filter.read()).clone().unwrap_or_default();

@@ -1,5 +1,6 @@
 //! `/approvals`: runs waiting for an operator's yes or no, oldest first, with approve and
 //! reject (and a comment) for operators.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,10 +17,8 @@ use crate::model::{Role, Topic};
 pub fn ApprovalsPage() -> impl IntoView {
     let approve = ServerAction::<ApproveRun>::new();
     let news = use_live();
-    let pending = Resource::new(
-        move || (approve.version().get(), news.track(&[Topic::Approvals])),
-        |_| list_approvals(),
-    );
+    let pending =
+        load(move || (approve.version().get(), news.track(&[Topic::Approvals])), |_| list_approvals());
     let user = use_user();
     view! {
         <Title text="Approvals"/>

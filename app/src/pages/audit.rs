@@ -1,5 +1,6 @@
 //! `/audit`: who did what, newest first, filtered by actor, action and time (a plain GET
 //! form), keyset paging and export.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -26,7 +27,7 @@ pub fn AuditPage() -> impl IntoView {
             before: text("before").and_then(|v| v.parse().ok()),
         }
     });
-    let events = Resource::new(move || filter.get(), list_audit_events);
+    let events = load(move || filter.get(), list_audit_events);
     view! {
         <Title text="Audit"/>
         <h1>"Audit log"</h1>

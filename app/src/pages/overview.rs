@@ -1,6 +1,7 @@
 //! `/`: what needs a person first (approvals, failed heals, breakers open or about to open,
 //! alerts no rule handles; an incident marked), then what is happening now and the last 24
 //! hours, every figure a link to the list behind it.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,7 +17,7 @@ use crate::model::{OpenBreaker, Overview, Role, Topic};
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let news = use_live();
-    let overview = Resource::new(
+    let overview = load(
         move || news.track(&[Topic::Alerts, Topic::Runs, Topic::Approvals, Topic::Breakers]),
         |_| get_overview(),
     );

@@ -1,6 +1,7 @@
 //! `/playbooks`: the playbook catalog — each rule's playbook, and for operators a form to run it
 //! now on a named target (dry run or not), confirmed in a disclosure; the server checks the role,
 //! validates the target like an alert's labels, and records who did it.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -12,7 +13,7 @@ use crate::model::{CatalogEntry, Role};
 /// The catalog.
 #[component]
 pub fn PlaybooksPage() -> impl IntoView {
-    let entries = Resource::new(|| (), |_| playbook_catalog());
+    let entries = load(|| (), |_| playbook_catalog());
     let user = use_user();
     view! {
         <Title text="Playbooks"/>

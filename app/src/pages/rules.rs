@@ -1,5 +1,6 @@
 //! `/rules`: the rules selfheal loaded at start — what each matches, runs and how — and each
 //! target's circuit breaker, with a reset for operators.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,7 +17,7 @@ use crate::model::{BreakerState, Role, RuleView, Topic};
 #[component]
 pub fn RulesPage() -> impl IntoView {
     let news = use_live();
-    let rules = Resource::new(move || news.track(&[Topic::Runs, Topic::Breakers]), |_| list_rules());
+    let rules = load(move || news.track(&[Topic::Runs, Topic::Breakers]), |_| list_rules());
     let user = use_user();
     view! {
         <Title text="Rules"/>

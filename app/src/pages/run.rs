@@ -2,6 +2,7 @@
 //! whenever the server says a run changed, through the end of its verification (server-rendered
 //! first, so it reads without JavaScript too; the output's own paging and live tail are in
 //! `components::run_output`).
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -32,11 +33,10 @@ pub fn RunPage() -> impl IntoView {
     let news = use_live();
     let approve = ServerAction::<ApproveRun>::new();
     let acted = move || approve.version().get();
-    let run = Resource::new(move || (id(), news.track(&[Topic::Runs]), acted()), |(id, _, _)| get_run(id));
-    let recap = Resource::new(move || (id(), news.track(&[Topic::Runs])), |(id, _)| get_run_recap(id));
+    let run = load(move || (id(), news.track(&[Topic::Runs]), acted()), |(id, _, _)| get_run(id));
+    let recap = load(move || (id(), news.track(&[Topic::Runs])), |(id, _)| get_run_recap(id));
     let user = use_user();
-    let tasks =
-        Resource::new(move || (id(), news.track(&[Topic::Runs, Topic::Output])), |(id, _)| get_run_tasks(id));
+    let tasks = load(move || (id(), news.track(&[Topic::Runs, Topic::Output])), |(id, _)| get_run_tasks(id));
     let live = Signal::derive(move || run.get().and_then(|r| r.ok()).is_some_and(|r| still_changing(&r)));
     let total = Signal::derive(move || run.get().and_then(|r| r.ok()).map_or(0, |r| r.output_lines));
 

@@ -1,5 +1,6 @@
 //! `/runs`: heal runs, newest first, filtered by status, rule or playbook, target, trigger and
 //! time (a plain GET form: the filter lives in the URL), keyset paging and export.
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -41,7 +42,7 @@ pub fn RunsPage() -> impl IntoView {
         }
     });
     let news = use_live();
-    let runs = Resource::new(move || (filter.get(), news.track(&[Topic::Runs])), |(f, _)| list_runs(f));
+    let runs = load(move || (filter.get(), news.track(&[Topic::Runs])), |(f, _)| list_runs(f));
     view! {
         <Title text="Runs"/>
         <h1>"Runs"</h1>

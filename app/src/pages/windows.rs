@@ -1,5 +1,6 @@
 //! `/windows`: maintenance windows and freezes — which are open, which come, their history —
 //! and, for operators, a window opened or cancelled here (plain forms: no wasm per action).
+use crate::components::load::load;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -13,7 +14,7 @@ use crate::model::{Role, Topic, WindowView};
 #[component]
 pub fn WindowsPage() -> impl IntoView {
     let news = use_live();
-    let windows = Resource::new(move || news.track(&[Topic::Pauses, Topic::Alerts]), |_| list_windows());
+    let windows = load(move || news.track(&[Topic::Pauses, Topic::Alerts]), |_| list_windows());
     let user = use_user();
     view! {
         <Title text="Maintenance windows"/>

@@ -19,8 +19,10 @@ stack_packages=(nginx prometheus prometheus-alertmanager prometheus-node-exporte
     ansible-core iproute2)
 modes=" $* "
 [[ $modes == *" stack "* || $modes == *" test "* ]] && apt_packages+=("${stack_packages[@]}")
-# slapd and ldap-utils: a real LDAP directory for the sign-in tests (started by each test).
-[[ $modes == *" test "* ]] && apt_packages+=(chromium chromium-driver ansible-lint slapd ldap-utils)
+# slapd and ldap-utils: a real LDAP directory for the sign-in tests (started by each test);
+# postgresql: the server binaries for the PostgreSQL tests' throwaway clusters (the package's
+# own cluster is created but, like every service installed here, not started).
+[[ $modes == *" test "* ]] && apt_packages+=(chromium chromium-driver ansible-lint slapd ldap-utils postgresql)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -37,6 +37,10 @@ use sqlx::SqlitePool;
 /// The migrations in `migrations/`, embedded in the binary at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// The same schema for PostgreSQL (`migrations/postgres`), kept in step with the SQLite
+/// migrations by `server/tests/integration/postgres_schema.rs` on a real PostgreSQL.
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+
 /// How long a connection waits for SQLite's write lock before failing: long enough to ride
 /// out a burst of writers, short enough that a stuck request fails visibly.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

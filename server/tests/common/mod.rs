@@ -9,6 +9,7 @@ pub mod fake_prometheus;
 pub mod netns;
 pub mod oidc_provider;
 pub mod pki;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod slapd;

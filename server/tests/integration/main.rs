@@ -33,6 +33,7 @@ mod lists;
 mod metrics_text;
 mod notify_silence;
 mod pause;
+mod postgres_schema;
 mod recovery;
 mod retention;
 mod rules_cases;

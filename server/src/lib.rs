@@ -16,6 +16,7 @@ pub mod form_errors;
 pub mod guards;
 pub mod health;
 pub mod intake;
+pub mod leader;
 pub mod listen;
 pub mod metrics;
 pub mod notify;

@@ -29,6 +29,7 @@ mod guards;
 mod headers;
 mod heal_loop;
 mod injection;
+mod leader;
 mod lists;
 mod metrics_text;
 mod notify_silence;

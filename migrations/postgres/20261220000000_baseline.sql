@@ -5,7 +5,8 @@
 -- Translated, not redesigned: ids are identities (BY DEFAULT, so `selfheal db copy` can keep
 -- them), integers are BIGINT (sqlx reads them as i64, as SQLite's), times stay the UTC text the
 -- application writes (`2026-12-06T18:10:37.123Z`, ordered as text: create the database with
--- `LC_COLLATE 'C'`, docs/ha.md), flags stay 0/1. Triggers become PL/pgSQL functions.
+-- `LC_COLLATE 'C'`, docs/ha.md), flags stay 0/1, a notification's payload is bytes (SQLite
+-- holds the packed ones as blobs in its TEXT column). Triggers become PL/pgSQL functions.
 -- SQLite's full-text index (alerts_search, filled by the indexer) is a trigram GIN index here.
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -28,7 +29,7 @@ CREATE TABLE notifications (
     external_url     TEXT,
     alert_count      BIGINT  NOT NULL,
     truncated_alerts BIGINT  NOT NULL DEFAULT 0 CHECK (truncated_alerts >= 0),
-    payload          TEXT    NOT NULL,
+    payload          BYTEA   NOT NULL,  -- the JSON as received, or zstd-packed (payload_encoding)
     payload_encoding TEXT    NOT NULL DEFAULT 'identity' CHECK (payload_encoding IN ('identity', 'zstd')),
     UNIQUE (newest_starts_at, payload_sha256)
 );

@@ -32,6 +32,9 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// The database itself.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -99,6 +102,21 @@ pub enum DevCommand {
         /// Output lines per run.
         #[arg(long, default_value_t = 100)]
         lines_per_run: i64,
+    },
+}
+
+/// `selfheal db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy this SQLite database — history, users, tokens, the audit chain — into an empty
+    /// PostgreSQL database (the way up to several replicas, docs/ha.md). Refuses a database
+    /// that holds rows already; copies in one transaction, compares every table afterwards and
+    /// verifies the audit chain on the copy before committing. Stop selfheal first: what it
+    /// writes after the copy starts stays behind. Sessions are not copied.
+    Copy {
+        /// The target: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…].
+        #[arg(long)]
+        to: String,
     },
 }
 

@@ -9,9 +9,9 @@ use app::ssr::actions;
 use app::ssr::heal::RuleSet;
 use app::ssr::inventory::InventoryHosts;
 
-use crate::cli::{AuditCommand, Command, DevCommand, RetentionCommand, RulesCommand};
+use crate::cli::{AuditCommand, Command, DbCommand, DevCommand, RetentionCommand, RulesCommand};
 use crate::config::Config;
-use crate::{audit, retention, rules_diff, rules_test, startup, users};
+use crate::{audit, db_copy, retention, rules_diff, rules_test, startup, users};
 
 /// Runs `command` with `config`.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -40,6 +40,24 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             with_database(&config, Seal::No, |_| async { Ok(()) }).await?;
             println!("database {} is up to date", config.database.display());
+            Ok(())
+        }
+        Command::Db(DbCommand::Copy { to }) => {
+            let started = std::time::Instant::now();
+            let copied = with_database(&config, Seal::No, |pool| async move {
+                // The chain covers every event before it is copied (and verified on the copy).
+                app::ssr::db::audit_chain::seal_audit(&pool).await?;
+                db_copy::copy(&pool, &to).await
+            })
+            .await?;
+            for (table, rows) in &copied.tables {
+                println!("{table:<24} {rows:>10} rows");
+            }
+            println!(
+                "copied {} into PostgreSQL in {:.1?}; every table compared, the audit chain verifies",
+                config.database.display(),
+                started.elapsed()
+            );
             Ok(())
         }
         Command::Audit(AuditCommand::Verify) => {

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod csrf;
+pub mod db_copy;
 pub mod directory;
 pub mod engine;
 pub mod events;

@@ -20,10 +20,14 @@ const POSTGRES_ONLY_INDEXES: [&str; 2] = ["alerts_search_trigrams", "users_usern
 /// A column: table, name, kind (`int` or `text`), NOT NULL.
 type Column = (String, String, &'static str, bool);
 
+/// Bytes on PostgreSQL, where SQLite declares TEXT and holds text or (zstd-packed) blobs.
+const BYTES: [(&str, &str); 1] = [("notifications", "payload")];
+
 fn kind(declared: &str) -> &'static str {
     match declared.to_ascii_lowercase().as_str() {
         "integer" | "bigint" => "int",
         "text" => "text",
+        "bytea" => "bytes",
         other => panic!("a column type neither schema should use: {other}"),
     }
 }
@@ -45,7 +49,9 @@ async fn sqlite_schema(pool: &SqlitePool) -> (BTreeSet<Column>, BTreeSet<String>
                 .await
                 .unwrap();
         for (name, declared, notnull, pk) in rows {
-            columns.insert((table.clone(), name, kind(&declared), notnull || pk > 0));
+            let bytes = BYTES.contains(&(table.as_str(), name.as_str()));
+            let kind = if bytes { "bytes" } else { kind(&declared) };
+            columns.insert((table.clone(), name, kind, notnull || pk > 0));
         }
     }
     let named = |kind: &'static str| async move {

@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod audit;
 pub mod audit_chain;
 pub mod audit_export;
+pub mod backend;
 pub mod blast;
 pub mod decisions;
 pub mod directory_users;

@@ -19,6 +19,7 @@ mod blast_radius;
 mod catalog;
 mod cli;
 mod crash_safety;
+mod db_backends;
 mod db_copy;
 mod directory_ldap;
 mod directory_oidc;

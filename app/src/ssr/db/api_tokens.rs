@@ -1,5 +1,6 @@
-//! The `api_tokens` table: bearer tokens by the SHA-256 of their text.
-use sqlx::SqliteExecutor;
+//! The `api_tokens` table: bearer tokens by the SHA-256 of their text. Both backends.
+use super::backend::{on_backend, Ex};
+use crate::ssr::alert::now_utc;
 
 use crate::model::{ApiTokenSummary, Role};
 
@@ -12,62 +13,73 @@ pub struct ActiveToken {
 }
 
 /// Stores a new token (by its hash) and returns its id.
-pub async fn insert_token(
-    ex: impl SqliteExecutor<'_>,
+pub async fn insert_token<'c>(
+    ex: impl Into<Ex<'c>>,
     name: &str,
     role: Role,
     token_sha256: &str,
     created_by: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO api_tokens (name, role, token_sha256, created_by) VALUES (?, ?, ?, ?) RETURNING id",
-    )
-    .bind(name)
-    .bind(role)
-    .bind(token_sha256)
-    .bind(created_by)
-    .fetch_one(ex)
-    .await
+    on_backend!(ex, |e| {
+        sqlx::query_scalar(
+            "INSERT INTO api_tokens (name, role, token_sha256, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(token_sha256)
+        .bind(created_by)
+        .bind(now_utc())
+        .fetch_one(e)
+        .await
+    })
 }
 
 /// The unrevoked token with this hash, marking it used now; only while its creator is an
 /// enabled user whose role is at least the token's (a disabled or demoted admin's tokens stop).
-pub async fn use_token(
-    ex: impl SqliteExecutor<'_>,
+/// Names compare in any case on both backends (SQLite's column is `COLLATE NOCASE`).
+pub async fn use_token<'c>(
+    ex: impl Into<Ex<'c>>,
     token_sha256: &str,
 ) -> Result<Option<ActiveToken>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-         WHERE token_sha256 = ? AND revoked_at IS NULL \
-         AND EXISTS (SELECT 1 FROM users u WHERE u.username = api_tokens.created_by AND u.disabled = 0 \
+    on_backend!(ex, |e| {
+        sqlx::query_as(
+        "UPDATE api_tokens SET last_used_at = $1 \
+         WHERE token_sha256 = $2 AND revoked_at IS NULL \
+         AND EXISTS (SELECT 1 FROM users u WHERE lower(u.username) = lower(api_tokens.created_by) AND u.disabled = 0 \
              AND (CASE u.role WHEN 'admin' THEN 3 WHEN 'operator' THEN 2 ELSE 1 END) \
               >= (CASE api_tokens.role WHEN 'admin' THEN 3 WHEN 'operator' THEN 2 ELSE 1 END)) \
          RETURNING id, name, role",
     )
+    .bind(now_utc())
     .bind(token_sha256)
-    .fetch_optional(ex)
+    .fetch_optional(e)
     .await
+    })
 }
 
 /// Revokes a token; returns whether one was active.
-pub async fn revoke_token(ex: impl SqliteExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-         WHERE id = ? AND revoked_at IS NULL",
+pub async fn revoke_token<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<bool, sqlx::Error> {
+    let done = on_backend!(ex, |e| sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
     )
+    .bind(now_utc())
     .bind(id)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(e)
+    .await
+    .map(|d| d.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Every token, newest first (never the token text: it is not stored).
-pub async fn list_tokens(ex: impl SqliteExecutor<'_>) -> Result<Vec<ApiTokenSummary>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn list_tokens<'c>(ex: impl Into<Ex<'c>>) -> Result<Vec<ApiTokenSummary>, sqlx::Error> {
+    on_backend!(ex, |e| {
+        sqlx::query_as(
         "SELECT id, name, role, created_by, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC",
     )
-    .fetch_all(ex)
+    .fetch_all(e)
     .await
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The kill switch's table: the pauses in force (`migrations/…_create_pauses.sql`).
-use sqlx::SqliteExecutor;
+//! The kill switch's table: the pauses in force (`migrations/…_create_pauses.sql`). Both
+//! backends (`backend`).
+use super::backend::{on_backend, Ex};
 
 use crate::model::PauseView;
 use crate::ssr::heal::pause::{Paused, EVERYTHING};
@@ -8,42 +9,50 @@ use crate::ssr::heal::pause::{Paused, EVERYTHING};
 pub const PAUSED_SCOPES_SQL: &str = "SELECT scope FROM pauses";
 
 /// The pauses in force, for the decision.
-pub async fn paused(ex: impl SqliteExecutor<'_>) -> Result<Paused, sqlx::Error> {
-    let scopes: Vec<String> = sqlx::query_scalar(PAUSED_SCOPES_SQL).fetch_all(ex).await?;
+pub async fn paused<'c>(ex: impl Into<Ex<'c>>) -> Result<Paused, sqlx::Error> {
+    let scopes: Vec<String> = on_backend!(ex, |e| sqlx::query_scalar(PAUSED_SCOPES_SQL).fetch_all(e).await)?;
     Ok(Paused::of(scopes))
 }
 
 /// The pauses in force, as people see them, everything first.
-pub async fn list_pauses(ex: impl SqliteExecutor<'_>) -> Result<Vec<PauseView>, sqlx::Error> {
-    sqlx::query_as("SELECT scope, reason, paused_by, paused_at FROM pauses ORDER BY scope <> ?, scope")
-        .bind(EVERYTHING)
-        .fetch_all(ex)
-        .await
+pub async fn list_pauses<'c>(ex: impl Into<Ex<'c>>) -> Result<Vec<PauseView>, sqlx::Error> {
+    on_backend!(ex, |e| {
+        sqlx::query_as("SELECT scope, reason, paused_by, paused_at FROM pauses ORDER BY scope <> $1, scope")
+            .bind(EVERYTHING)
+            .fetch_all(e)
+            .await
+    })
 }
 
 /// Pauses `scope` (or restates who and why, when it is paused already).
-pub async fn pause(
-    ex: impl SqliteExecutor<'_>,
+pub async fn pause<'c>(
+    ex: impl Into<Ex<'c>>,
     scope: &str,
     reason: &str,
     by: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO pauses (scope, reason, paused_by, paused_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (scope) DO UPDATE SET reason = ?2, paused_by = ?3, paused_at = ?4",
-    )
-    .bind(scope)
-    .bind(reason)
-    .bind(by)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(())
+    on_backend!(ex, |e| {
+        sqlx::query(
+            "INSERT INTO pauses (scope, reason, paused_by, paused_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (scope) DO UPDATE SET reason = $2, paused_by = $3, paused_at = $4",
+        )
+        .bind(scope)
+        .bind(reason)
+        .bind(by)
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Ends the pause of `scope`; returns whether there was one.
-pub async fn resume(ex: impl SqliteExecutor<'_>, scope: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM pauses WHERE scope = ?").bind(scope).execute(ex).await?;
-    Ok(done.rows_affected() == 1)
+pub async fn resume<'c>(ex: impl Into<Ex<'c>>, scope: &str) -> Result<bool, sqlx::Error> {
+    let done = on_backend!(ex, |e| sqlx::query("DELETE FROM pauses WHERE scope = $1")
+        .bind(scope)
+        .execute(e)
+        .await
+        .map(|d| d.rows_affected()))?;
+    Ok(done == 1)
 }

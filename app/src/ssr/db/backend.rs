@@ -1,0 +1,61 @@
+//! Two backends under one `db` layer (issue 28, docs/ha.md): a query function takes
+//! `impl Into<Ex>` — a SQLite pool or connection, as every caller passes today, or a
+//! PostgreSQL pool or connection — and [`on_backend!`] compiles its body once per backend, so
+//! the Rust around the SQL, and the SQL itself where it is portable (`$1` placeholders, which
+//! SQLite reads too), exist once. Where the dialects differ the body asks `$pg`.
+//!
+//! Modules move here one at a time, each tested on both backends against a real PostgreSQL
+//! (`server/tests/integration/db_backends.rs`); until all have, `database = "postgres://…"`
+//! stays refused.
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+
+/// Where a query runs.
+pub enum Ex<'c> {
+    SqlitePool(&'c SqlitePool),
+    Sqlite(&'c mut SqliteConnection),
+    PgPool(&'c PgPool),
+    Pg(&'c mut PgConnection),
+}
+
+/// `From` each executor a query may be given.
+macro_rules! executors {
+    ($($variant:ident: $ty:ty),*) => {
+        $(impl<'c> From<$ty> for Ex<'c> {
+            fn from(e: $ty) -> Self {
+                Ex::$variant(e)
+            }
+        })*
+    };
+}
+executors!(SqlitePool: &'c SqlitePool, Sqlite: &'c mut SqliteConnection, PgPool: &'c PgPool, Pg: &'c mut PgConnection);
+
+/// `on_backend!(ex, |e| body)` or `on_backend!(ex, |e, pg| body)`: runs `body` with `e` the
+/// backend's own executor and `pg` a `bool` saying whether it is PostgreSQL. Every arm must have one type: map a
+/// backend's own result (`rows_affected()`, `()`) inside the body.
+#[macro_export]
+macro_rules! on_backend {
+    ($ex:expr, |$e:ident| $body:expr) => {
+        $crate::ssr::db::backend::on_backend!($ex, |$e, _pg| $body)
+    };
+    ($ex:expr, |$e:ident, $pg:ident| $body:expr) => {
+        match Into::<$crate::ssr::db::backend::Ex<'_>>::into($ex) {
+            $crate::ssr::db::backend::Ex::SqlitePool($e) => {
+                let $pg = false;
+                $body
+            }
+            $crate::ssr::db::backend::Ex::Sqlite($e) => {
+                let $pg = false;
+                $body
+            }
+            $crate::ssr::db::backend::Ex::PgPool($e) => {
+                let $pg = true;
+                $body
+            }
+            $crate::ssr::db::backend::Ex::Pg($e) => {
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+pub use on_backend;

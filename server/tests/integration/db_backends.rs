@@ -3,7 +3,8 @@
 use sqlx::{PgPool, SqlitePool};
 
 use app::model::Role;
-use app::ssr::db::{api_tokens, pauses};
+use app::ssr::auth::PasswordHash;
+use app::ssr::db::{api_tokens, pauses, users};
 
 use crate::common::postgres::Postgres;
 
@@ -27,7 +28,7 @@ macro_rules! on_both {
 }
 
 #[tokio::test]
-async fn pauses_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
+async fn pauses_users_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
     let (_dir, sqlite, _pg, pg) = both().await;
 
     macro_rules! pauses {
@@ -57,10 +58,53 @@ async fn pauses_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
     }
     on_both!(&sqlite, &pg, pauses);
 
+    macro_rules! users {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            let hash = |s: &str| PasswordHash::from_stored(s.to_owned());
+            assert_eq!(users::count_users(pool).await.unwrap(), 0);
+            let alice = users::insert_user(pool, "Alice", &hash("h1"), Role::Operator).await.unwrap();
+            users::insert_user(pool, "bob", &hash("h"), Role::Viewer).await.unwrap();
+            assert!(
+                users::insert_user(pool, "ALICE", &hash("h2"), Role::Viewer).await.is_err(),
+                "{}: taken in any case",
+                $name
+            );
+            let row = users::find_user_by_name(pool, "alice").await.unwrap().expect("any case");
+            assert_eq!(
+                (row.id, row.role, row.disabled, row.session_epoch),
+                (alice, Role::Operator, false, 0),
+                "{}",
+                $name
+            );
+            assert!(users::set_password(pool, "ALICE", &hash("h3")).await.unwrap(), "{}", $name);
+            assert!(!users::set_password(pool, "nobody", &hash("h3")).await.unwrap(), "{}", $name);
+            assert!(users::set_disabled(pool, "alice", true).await.unwrap(), "{}", $name);
+            let row = users::find_user_by_id(pool, alice).await.unwrap().unwrap();
+            assert_eq!(
+                (row.password_hash.as_str(), row.disabled, row.session_epoch),
+                ("h3", true, 2),
+                "{}",
+                $name
+            );
+            assert!(users::set_role(pool, "BOB", Role::Admin).await.unwrap(), "{}", $name);
+            assert_eq!(users::count_active_admins(pool).await.unwrap(), 1, "{}", $name);
+            users::record_login(pool, alice).await.unwrap();
+            let listed = users::list_users(pool).await.unwrap();
+            let names: Vec<&str> = listed.iter().map(|u| u.username.as_str()).collect();
+            assert_eq!(names, ["Alice", "bob"], "{}: by name in any case", $name);
+            assert!(listed[0].disabled && listed[0].last_login_at.is_some(), "{}: {:?}", $name, listed[0]);
+        }};
+    }
+    on_both!(&sqlite, &pg, users);
+
     macro_rules! tokens {
         ($pool:expr, $name:expr) => {{
             let pool = $pool;
-            on_backend_users(pool).await;
+            let hash = PasswordHash::from_stored("x".to_owned());
+            users::insert_user(pool, "ada", &hash, Role::Admin).await.unwrap();
+            users::insert_user(pool, "bea", &hash, Role::Viewer).await.unwrap();
+            users::set_disabled(pool, "bea", true).await.unwrap();
             // The creator's name in another case still counts (SQLite's NOCASE, lower() on both).
             let ops = api_tokens::insert_token(pool, "ops", Role::Admin, "sha-ops", "ADA").await.unwrap();
             let read = api_tokens::insert_token(pool, "read", Role::Viewer, "sha-read", "bea").await.unwrap();
@@ -85,18 +129,4 @@ async fn pauses_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
         }};
     }
     on_both!(&sqlite, &pg, tokens);
-}
-
-/// ada (an admin) and bea (a disabled viewer): raw rows, as the users module is SQLite's still.
-async fn on_backend_users<'c>(ex: impl Into<app::ssr::db::backend::Ex<'c>>) {
-    app::ssr::db::backend::on_backend!(ex, |e| {
-        sqlx::query(
-            "INSERT INTO users (username, password_hash, role, disabled) \
-             VALUES ('ada', 'x', 'admin', 0), ('bea', 'x', 'viewer', 1)",
-        )
-        .execute(e)
-        .await
-        .map(|_| ())
-    })
-    .unwrap();
 }

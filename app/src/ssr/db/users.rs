@@ -1,5 +1,6 @@
 //! The `users` table.
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
+use crate::ssr::alert::now_utc;
 
 use crate::model::{Role, UserSource, UserSummary};
 use crate::ssr::auth::PasswordHash;
@@ -21,120 +22,134 @@ pub struct UserRow {
 }
 
 /// The columns of a [`UserRow`].
-pub(crate) const USER_COLUMNS: &str =
-    "id, username, password_hash, role, disabled, session_epoch, source, disabled_by_directory";
+/// Flags are 0/1 integers on both backends, read as booleans (`<> 0`: a boolean on
+/// PostgreSQL, 0/1 on SQLite), written as integers.
+pub(crate) const USER_COLUMNS: &str = "id, username, password_hash, role, (disabled <> 0) AS disabled, \
+     session_epoch, source, (disabled_by_directory <> 0) AS disabled_by_directory";
 
 /// Inserts a user and returns its id. Fails with a unique violation if the name is taken
 /// (names compare case-insensitively).
-pub async fn insert_user(
-    ex: impl SqliteExecutor<'_>,
+pub async fn insert_user<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     hash: &PasswordHash,
     role: Role,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?) RETURNING id")
-        .bind(username)
-        .bind(hash)
-        .bind(role)
-        .fetch_one(ex)
-        .await
+    let now = now_utc();
+    on_backend!(ex, |e| sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, role, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id"
+    )
+    .bind(username)
+    .bind(hash)
+    .bind(role)
+    .bind(&now)
+    .fetch_one(e)
+    .await)
 }
 
-/// The user with this name, if any.
-pub async fn find_user_by_name(
-    ex: impl SqliteExecutor<'_>,
+/// The user with this name (in any case), if any (SQLite's column is `COLLATE NOCASE`; PostgreSQL's
+/// unique index is on `lower(username)`).
+pub async fn find_user_by_name<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?"))
-        .bind(username)
-        .fetch_optional(ex)
-        .await
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)");
+    on_backend!(ex, |e| sqlx::query_as(&sql).bind(username).fetch_optional(e).await)
 }
 
 /// The user with this id, if any.
-pub async fn find_user_by_id(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+pub async fn find_user_by_id<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    on_backend!(ex, |e| sqlx::query_as(&sql).bind(id).fetch_optional(e).await)
 }
 
 /// Every user, by name.
-pub async fn list_users(ex: impl SqliteExecutor<'_>) -> Result<Vec<UserSummary>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, username, role, disabled, created_at, source, last_login_at, role_groups, \
-         disabled_by_directory FROM users \
-         ORDER BY username COLLATE NOCASE",
+pub async fn list_users<'c>(ex: impl Into<Ex<'c>>) -> Result<Vec<UserSummary>, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_as(
+        "SELECT id, username, role, (disabled <> 0) AS disabled, created_at, source, last_login_at, \
+         role_groups, (disabled_by_directory <> 0) AS disabled_by_directory FROM users \
+         ORDER BY lower(username)",
     )
-    .fetch_all(ex)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// How many users exist (the first start creates the bootstrap admin when there are none).
-pub async fn count_users(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(ex).await
+pub async fn count_users<'c>(ex: impl Into<Ex<'c>>) -> Result<i64, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(e).await)
+}
+
+/// Runs an `UPDATE users … WHERE …` with `binds` after the update time (`$1`); how many rows.
+macro_rules! update_users {
+    ($ex:expr, $sql:expr $(, $bind:expr)*) => {
+        on_backend!($ex, |e| sqlx::query($sql)
+            .bind(now_utc())
+            $(.bind($bind))*
+            .execute(e)
+            .await
+            .map(|d| d.rows_affected()))
+    };
 }
 
 /// Replaces a user's password hash and ends their sessions; returns whether the user exists.
-pub async fn set_password(
-    ex: impl SqliteExecutor<'_>,
+pub async fn set_password<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     hash: &PasswordHash,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-         WHERE username = ?",
-    )
-    .bind(hash)
-    .bind(username)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = update_users!(
+        ex,
+        "UPDATE users SET updated_at = $1, password_hash = $2, session_epoch = session_epoch + 1 \
+         WHERE lower(username) = lower($3)",
+        hash,
+        username
+    )?;
+    Ok(done == 1)
 }
 
 /// Disables or re-enables a user; returns whether the user exists. Either way the sessions
 /// opened before end at their next request (a disabled user's are refused anyway). The admin's
 /// word: a directory user disabled here stays so whatever the directory says.
-pub async fn set_disabled(
-    ex: impl SqliteExecutor<'_>,
+pub async fn set_disabled<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     disabled: bool,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE users SET disabled = ?, disabled_by_directory = 0, session_epoch = session_epoch + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-         WHERE username = ?",
-    )
-    .bind(disabled)
-    .bind(username)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = update_users!(
+        ex,
+        "UPDATE users SET updated_at = $1, disabled = $2, disabled_by_directory = 0, \
+         session_epoch = session_epoch + 1 WHERE lower(username) = lower($3)",
+        i64::from(disabled),
+        username
+    )?;
+    Ok(done == 1)
 }
 
 /// Changes a user's role; returns whether the user exists. Takes effect at their next request.
-pub async fn set_role(ex: impl SqliteExecutor<'_>, username: &str, role: Role) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE users SET role = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE username = ?",
-    )
-    .bind(role)
-    .bind(username)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn set_role<'c>(ex: impl Into<Ex<'c>>, username: &str, role: Role) -> Result<bool, sqlx::Error> {
+    let done = update_users!(
+        ex,
+        "UPDATE users SET updated_at = $1, role = $2 WHERE lower(username) = lower($3)",
+        role,
+        username
+    )?;
+    Ok(done == 1)
 }
 
 /// Notes a sign-in (shown on the users page).
-pub async fn record_login(ex: impl SqliteExecutor<'_>, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
-        .bind(id)
-        .execute(ex)
-        .await?;
+pub async fn record_login<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<(), sqlx::Error> {
+    update_users!(ex, "UPDATE users SET last_login_at = $1 WHERE id = $2", id)?;
     Ok(())
 }
 
 /// How many admins are enabled (the last one may be neither disabled nor demoted).
-pub async fn count_active_admins(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0").fetch_one(ex).await
+pub async fn count_active_admins<'c>(ex: impl Into<Ex<'c>>) -> Result<i64, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
+    )
+    .fetch_one(e)
+    .await)
 }
 
 #[cfg(test)]

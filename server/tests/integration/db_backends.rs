@@ -4,6 +4,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use app::model::Role;
 use app::ssr::auth::PasswordHash;
+use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use app::ssr::db::{api_tokens, pauses, users};
 
 use crate::common::postgres::Postgres;
@@ -28,7 +29,7 @@ macro_rules! on_both {
 }
 
 #[tokio::test]
-async fn pauses_users_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
+async fn pauses_audit_users_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
     let (_dir, sqlite, _pg, pg) = both().await;
 
     macro_rules! pauses {
@@ -57,6 +58,43 @@ async fn pauses_users_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
         }};
     }
     on_both!(&sqlite, &pg, pauses);
+
+    macro_rules! audit {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            let one =
+                NewAuditEvent { actor: "ann", action: "user.add", target: Some("bob"), ..Default::default() };
+            record_audit(pool, &one).await.unwrap();
+            // More than one statement's worth, through a transaction.
+            let many: Vec<NewAuditEvent<'_>> = (0..300)
+                .map(|_| NewAuditEvent {
+                    actor: "engine",
+                    action: "engine.labels_rejected",
+                    detail: Some("tab\there"),
+                    ..Default::default()
+                })
+                .collect();
+            let mut tx = pool.begin().await.unwrap();
+            record_audits(&mut tx, &many).await.unwrap();
+            tx.commit().await.unwrap();
+            let rows: Vec<(i64, String, String, Option<String>)> =
+                sqlx::query_as("SELECT id, at, action, detail FROM audit_events ORDER BY id")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            assert_eq!(rows.len(), 301, "{}", $name);
+            assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "{}: ids ascend", $name);
+            assert_eq!(
+                (rows[0].2.as_str(), rows[300].3.as_deref()),
+                ("user.add", Some("tab\there")),
+                "{}",
+                $name
+            );
+            assert_eq!(rows[0].1.len(), "2026-12-06T10:00:00.000Z".len(), "{}: {}", $name, rows[0].1);
+            assert!(rows[0].1.ends_with('Z') && rows[0].1.as_bytes()[10] == b'T', "{}: {}", $name, rows[0].1);
+        }};
+    }
+    on_both!(&sqlite, &pg, audit);
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

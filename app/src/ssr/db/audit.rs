@@ -1,5 +1,5 @@
-//! The append-only `audit_events` table.
-use sqlx::SqliteExecutor;
+//! The append-only `audit_events` table. Both backends.
+use super::backend::{on_backend, on_conn, Conn, Ex};
 
 /// The action of the audit entry for an alert whose labels a rule refused to hand to a
 /// playbook (written by the engine and by the inbox writer).
@@ -54,42 +54,46 @@ pub struct NewAuditEvent<'a> {
 }
 
 /// Appends one entry to the audit log.
-pub async fn record_audit(ex: impl SqliteExecutor<'_>, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_events (actor, action, target, detail, source) VALUES (?, ?, ?, ?, ?)")
-        .bind(event.actor)
-        .bind(event.action)
-        .bind(event.target)
-        .bind(event.detail)
-        .bind(event.source)
-        .execute(ex)
-        .await?;
-    Ok(())
+pub async fn record_audit<'c>(ex: impl Into<Ex<'c>>, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query(
+        "INSERT INTO audit_events (actor, action, target, detail, source) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(event.actor)
+    .bind(event.action)
+    .bind(event.target)
+    .bind(event.detail)
+    .bind(event.source)
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
-/// Rows per multi-row statement: 5 parameters each, far below SQLite's 32,766.
+/// Rows per multi-row statement: 5 parameters each, far below SQLite's 32,766 and PostgreSQL's
+/// 65,535.
 const AUDIT_ROWS_PER_STATEMENT: usize = 256;
 
 /// Appends entries to the audit log in order, one statement per chunk rather than one per
 /// entry: the engine writes one per distinct refusal in a batch, and under a storm each statement
 /// is a round trip made while it holds the write lock the inbox waits for.
-pub async fn record_audits(
-    conn: &mut sqlx::SqliteConnection,
+pub async fn record_audits<'c>(
+    conn: impl Into<Conn<'c>>,
     events: &[NewAuditEvent<'_>],
 ) -> Result<(), sqlx::Error> {
-    for chunk in events.chunks(AUDIT_ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit_events (actor, action, target, detail, source) ",
-        );
-        insert.push_values(chunk, |mut b, e| {
-            b.push_bind(e.actor)
-                .push_bind(e.action)
-                .push_bind(e.target)
-                .push_bind(e.detail)
-                .push_bind(e.source);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+    on_conn!(conn, |e| {
+        for chunk in events.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            let mut insert =
+                sqlx::QueryBuilder::new("INSERT INTO audit_events (actor, action, target, detail, source) ");
+            insert.push_values(chunk, |mut b, e| {
+                b.push_bind(e.actor)
+                    .push_bind(e.action)
+                    .push_bind(e.target)
+                    .push_bind(e.detail)
+                    .push_bind(e.source);
+            });
+            insert.build().execute(&mut *e).await?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

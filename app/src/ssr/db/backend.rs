@@ -17,6 +17,32 @@ pub enum Ex<'c> {
     Pg(&'c mut PgConnection),
 }
 
+/// A connection of either backend, for a function that runs several statements on it (the
+/// body reborrows it: `&mut *e`).
+pub enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Pg(&'c mut PgConnection),
+}
+
+/// `From` each way a connection is held (itself, in a transaction, from a pool).
+macro_rules! connections {
+    ($($variant:ident: $ty:ty),*) => {
+        $(impl<'c, 't> From<&'c mut $ty> for Conn<'c> {
+            fn from(c: &'c mut $ty) -> Self {
+                Conn::$variant(c)
+            }
+        })*
+    };
+}
+connections!(
+    Sqlite: SqliteConnection,
+    Sqlite: sqlx::Transaction<'t, sqlx::Sqlite>,
+    Sqlite: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    Pg: PgConnection,
+    Pg: sqlx::Transaction<'t, sqlx::Postgres>,
+    Pg: sqlx::pool::PoolConnection<sqlx::Postgres>
+);
+
 /// `From` each executor a query may be given.
 macro_rules! executors {
     ($($variant:ident: $ty:ty),*) => {
@@ -59,3 +85,16 @@ macro_rules! on_backend {
     };
 }
 pub use on_backend;
+
+/// `on_conn!(conn, |e| body)`: as [`on_backend!`] for a [`Conn`]; `e` is `&mut` the backend's
+/// connection.
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, |$e:ident| $body:expr) => {
+        match Into::<$crate::ssr::db::backend::Conn<'_>>::into($conn) {
+            $crate::ssr::db::backend::Conn::Sqlite($e) => $body,
+            $crate::ssr::db::backend::Conn::Pg($e) => $body,
+        }
+    };
+}
+pub use on_conn;

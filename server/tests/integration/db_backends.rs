@@ -5,6 +5,7 @@ use sqlx::{PgPool, SqlitePool};
 use app::model::Role;
 use app::ssr::auth::PasswordHash;
 use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
+use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::{api_tokens, pauses, users};
 
 use crate::common::postgres::Postgres;
@@ -29,7 +30,7 @@ macro_rules! on_both {
 }
 
 #[tokio::test]
-async fn pauses_audit_users_and_api_tokens_behave_alike_on_sqlite_and_postgres() {
+async fn pauses_audit_logins_users_and_tokens_behave_alike_on_sqlite_and_postgres() {
     let (_dir, sqlite, _pg, pg) = both().await;
 
     macro_rules! pauses {
@@ -95,6 +96,46 @@ async fn pauses_audit_users_and_api_tokens_behave_alike_on_sqlite_and_postgres()
         }};
     }
     on_both!(&sqlite, &pg, audit);
+
+    macro_rules! login_attempts {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            let limits = Limits { per_name: 2, per_source: 3, window: std::time::Duration::from_secs(900) };
+            let now = time::OffsetDateTime::now_utc();
+            // Twenty guesses at once for one name: exactly its limit get through.
+            let guesses = (0..20).map(|i| {
+                let pool = pool.clone();
+                let source = format!("192.0.2.{i}");
+                async move { attempts::reserve_login_attempt(&pool, "ann", Some(&source), limits, now).await.unwrap() }
+            });
+            let reserved: Vec<Option<i64>> = futures_util::future::join_all(guesses).await;
+            let through: Vec<i64> = reserved.into_iter().flatten().collect();
+            assert_eq!(through.len(), 2, "{}: parallel guesses all count", $name);
+            // One succeeds: it no longer counts, so one more may try.
+            attempts::settle_login_attempt(pool, through[0], Outcome::Succeeded).await.unwrap();
+            attempts::settle_login_attempt(pool, through[1], Outcome::Failed).await.unwrap();
+            let third = attempts::reserve_login_attempt(pool, "ann", Some("192.0.2.99"), limits, now).await.unwrap();
+            let third = third.expect("a success frees its place");
+            assert_eq!(attempts::reserve_login_attempt(pool, "ann", None, limits, now).await.unwrap(), None, "{}", $name);
+            attempts::forget_login_attempt(pool, third).await.unwrap();
+            assert!(attempts::reserve_login_attempt(pool, "ann", None, limits, now).await.unwrap().is_some(), "{}: forgotten", $name);
+            // Refusals counted per name, address and minute, then flushed into one audit event.
+            for _ in 0..3 {
+                attempts::count_login_throttle(pool, "ann", Some("192.0.2.7"), now).await.unwrap();
+            }
+            let later = now + time::Duration::minutes(2);
+            assert_eq!(attempts::flush_login_throttles(pool, limits.window, later).await.unwrap(), 1, "{}", $name);
+            let detail: String = sqlx::query_scalar(
+                "SELECT detail FROM audit_events WHERE action = 'auth.login_throttled' ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            assert!(detail.contains("\"attempts\":3"), "{}: {detail}", $name);
+            assert_eq!(attempts::flush_login_throttles(pool, limits.window, later).await.unwrap(), 0, "{}", $name);
+        }};
+    }
+    on_both!(&sqlite, &pg, login_attempts);
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

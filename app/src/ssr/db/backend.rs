@@ -17,6 +17,55 @@ pub enum Ex<'c> {
     Pg(&'c mut PgConnection),
 }
 
+/// A pool of either backend, for a function that opens its own transaction
+/// ([`WritePool::begin_write`]).
+pub enum PoolRef<'p> {
+    Sqlite(&'p SqlitePool),
+    Pg(&'p PgPool),
+}
+
+impl<'p> From<&'p SqlitePool> for PoolRef<'p> {
+    fn from(p: &'p SqlitePool) -> Self {
+        PoolRef::Sqlite(p)
+    }
+}
+
+impl<'p> From<&'p PgPool> for PoolRef<'p> {
+    fn from(p: &'p PgPool) -> Self {
+        PoolRef::Pg(p)
+    }
+}
+
+/// A transaction that will write. SQLite: `BEGIN IMMEDIATE`, its write lock taken up front
+/// (`db::begin_write`). PostgreSQL: an ordinary transaction (READ COMMITTED); a writer that
+/// must be alone for a key takes an advisory lock inside it.
+pub trait WritePool {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        super::begin_write(self)
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
 /// A connection of either backend, for a function that runs several statements on it (the
 /// body reborrows it: `&mut *e`).
 pub enum Conn<'c> {
@@ -98,3 +147,16 @@ macro_rules! on_conn {
     };
 }
 pub use on_conn;
+
+/// `on_pool!(pool, |p| body)`: as [`on_backend!`] for a [`PoolRef`]; `p` is the backend's pool
+/// (`WritePool::begin_write(p)` opens its write transaction).
+#[macro_export]
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match Into::<$crate::ssr::db::backend::PoolRef<'_>>::into($pool) {
+            $crate::ssr::db::backend::PoolRef::Sqlite($p) => $body,
+            $crate::ssr::db::backend::PoolRef::Pg($p) => $body,
+        }
+    };
+}
+pub use on_pool;

@@ -1,7 +1,7 @@
 //! The login throttle's SQL: attempts reserved before the password check (so parallel guesses
 //! all count), settled after it, and refused attempts counted per name, address and minute
-//! until the sealer turns each closed minute into one audit event.
-use sqlx::{SqliteExecutor, SqlitePool};
+//! until the sealer turns each closed minute into one audit event. Both backends.
+use super::backend::{on_backend, on_pool, Ex, PoolRef, WritePool};
 use time::OffsetDateTime;
 
 use crate::ssr::alert::format_utc;
@@ -25,12 +25,12 @@ pub enum Outcome {
 
 /// Forgets a reserved attempt whose password could not be checked (the directory was down):
 /// it was no guess, so it counts against nobody.
-pub async fn forget_login_attempt(ex: impl SqliteExecutor<'_>, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_attempts WHERE id = ? AND outcome = 'pending'")
+pub async fn forget_login_attempt<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<(), sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query("DELETE FROM login_attempts WHERE id = $1 AND outcome = 'pending'")
         .bind(id)
-        .execute(ex)
-        .await?;
-    Ok(())
+        .execute(e)
+        .await
+        .map(|_| ()))
 }
 
 /// The minute `t` falls in, as `YYYY-MM-DDTHH:MMZ`.
@@ -42,37 +42,53 @@ fn minute_of(t: OffsetDateTime) -> String {
 
 /// Reserves an attempt for `username` (canonical) from `source` unless either has reached its
 /// limit of unsuccessful attempts (failed, or still pending) in the window: the id to settle
-/// it with, or `None` when throttled. One statement, so its count and its insert happen under
-/// SQLite's write lock together: N parallel attempts count N.
-pub async fn reserve_login_attempt(
-    ex: impl SqliteExecutor<'_>,
+/// it with, or `None` when throttled. N parallel attempts count N: on SQLite the statement's
+/// count and insert happen under its write lock together; on PostgreSQL, where two statements
+/// could both count before either inserts, the name's and then the address's advisory locks
+/// are taken first, in a transaction with the statement.
+pub async fn reserve_login_attempt<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     source: Option<&str>,
     limits: Limits,
     now: OffsetDateTime,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO login_attempts (username, source, at, outcome) \
-         SELECT ?1, ?2, ?3, 'pending' \
-         WHERE (SELECT count(*) FROM login_attempts \
-                WHERE username = ?1 AND at >= ?4 AND outcome <> 'succeeded') < ?5 \
-           AND (?2 = '' OR (SELECT count(*) FROM login_attempts \
-                WHERE source = ?2 AND at >= ?4 AND outcome <> 'succeeded') < ?6) \
-         RETURNING id",
-    )
-    .bind(username)
-    .bind(source.unwrap_or(""))
-    .bind(format_utc(now))
-    .bind(Utc::at(now).minus(limits.window).to_string())
-    .bind(limits.per_name)
-    .bind(limits.per_source)
-    .fetch_optional(ex)
-    .await
+    let (at, since) = (format_utc(now), Utc::at(now).minus(limits.window).to_string());
+    let source = source.unwrap_or("");
+    on_backend!(ex, |e, pg| {
+        let reserve = sqlx::query_scalar(
+            "INSERT INTO login_attempts (username, source, at, outcome) \
+             SELECT $1, $2, $3, 'pending' \
+             WHERE (SELECT count(*) FROM login_attempts \
+                    WHERE username = $1 AND at >= $4 AND outcome <> 'succeeded') < $5 \
+               AND ($2 = '' OR (SELECT count(*) FROM login_attempts \
+                    WHERE source = $2 AND at >= $4 AND outcome <> 'succeeded') < $6) \
+             RETURNING id",
+        )
+        .bind(username)
+        .bind(source)
+        .bind(&at)
+        .bind(&since)
+        .bind(limits.per_name)
+        .bind(limits.per_source);
+        if pg {
+            let mut tx = sqlx::Acquire::begin(e).await?;
+            for key in [format!("selfheal.login.name:{username}"), format!("selfheal.login.source:{source}")]
+            {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key).execute(&mut *tx).await?;
+            }
+            let id = reserve.fetch_optional(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(id)
+        } else {
+            reserve.fetch_optional(e).await
+        }
+    })
 }
 
 /// Records how a reserved attempt ended; a pending one (a crash in between) counts as failed.
-pub async fn settle_login_attempt(
-    ex: impl SqliteExecutor<'_>,
+pub async fn settle_login_attempt<'c>(
+    ex: impl Into<Ex<'c>>,
     id: i64,
     outcome: Outcome,
 ) -> Result<(), sqlx::Error> {
@@ -80,76 +96,79 @@ pub async fn settle_login_attempt(
         Outcome::Failed => "failed",
         Outcome::Succeeded => "succeeded",
     };
-    sqlx::query("UPDATE login_attempts SET outcome = ? WHERE id = ?")
+    on_backend!(ex, |e| sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
         .bind(outcome)
         .bind(id)
-        .execute(ex)
-        .await?;
-    Ok(())
+        .execute(e)
+        .await
+        .map(|_| ()))
 }
 
 /// Counts one refused attempt in its (name, address, minute).
-pub async fn count_login_throttle(
-    ex: impl SqliteExecutor<'_>,
+pub async fn count_login_throttle<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     source: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO login_throttles (username, source, minute, attempts) VALUES (?, ?, ?, 1) \
-         ON CONFLICT (username, source, minute) DO UPDATE SET attempts = attempts + 1",
+    on_backend!(ex, |e| sqlx::query(
+        "INSERT INTO login_throttles (username, source, minute, attempts) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (username, source, minute) DO UPDATE SET attempts = login_throttles.attempts + 1",
     )
     .bind(username)
     .bind(source.unwrap_or(""))
     .bind(minute_of(now))
-    .execute(ex)
-    .await?;
-    Ok(())
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// Turns every minute of refused attempts that has ended by `now` into one
 /// `auth.login_throttled` audit event with its count, and forgets attempts older than
 /// `window`. Returns the audit events written.
-pub async fn flush_login_throttles(
-    pool: &SqlitePool,
+pub async fn flush_login_throttles<'p>(
+    pool: impl Into<PoolRef<'p>>,
     window: std::time::Duration,
     now: OffsetDateTime,
 ) -> Result<usize, sqlx::Error> {
     let current = minute_of(now);
-    let mut tx = crate::ssr::db::begin_write(pool).await?;
-    let closed: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT username, source, minute, attempts FROM login_throttles WHERE minute < ? \
-         ORDER BY minute, username, source",
-    )
-    .bind(&current)
-    .fetch_all(&mut *tx)
-    .await?;
-    let details: Vec<String> = closed
-        .iter()
-        .map(|(_, _, minute, attempts)| {
-            serde_json::json!({ "attempts": attempts, "minute": minute, "refused": "too many failed logins" })
-                .to_string()
-        })
-        .collect();
-    let events: Vec<NewAuditEvent> = closed
-        .iter()
-        .zip(&details)
-        .map(|((name, source, _, _), detail)| NewAuditEvent {
-            actor: "anonymous",
-            action: "auth.login_throttled",
-            target: Some(name.as_str()).filter(|n| !n.is_empty()),
-            detail: Some(detail),
-            source: Some(source.as_str()).filter(|s| !s.is_empty()),
-        })
-        .collect();
-    record_audits(&mut tx, &events).await?;
-    sqlx::query("DELETE FROM login_throttles WHERE minute < ?").bind(&current).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM login_attempts WHERE at < ?")
-        .bind(Utc::at(now).minus(window).to_string())
-        .execute(&mut *tx)
+    let forget_before = Utc::at(now).minus(window).to_string();
+    on_pool!(pool, |p| {
+        let mut tx = WritePool::begin_write(p).await?;
+        let closed: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT username, source, minute, attempts FROM login_throttles WHERE minute < $1 \
+             ORDER BY minute, username, source",
+        )
+        .bind(&current)
+        .fetch_all(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(events.len())
+        let details: Vec<String> = closed
+            .iter()
+            .map(|(_, _, minute, attempts)| {
+                serde_json::json!({ "attempts": attempts, "minute": minute, "refused": "too many failed logins" })
+                    .to_string()
+            })
+            .collect();
+        let events: Vec<NewAuditEvent> = closed
+            .iter()
+            .zip(&details)
+            .map(|((name, source, _, _), detail)| NewAuditEvent {
+                actor: "anonymous",
+                action: "auth.login_throttled",
+                target: Some(name.as_str()).filter(|n| !n.is_empty()),
+                detail: Some(detail),
+                source: Some(source.as_str()).filter(|s| !s.is_empty()),
+            })
+            .collect();
+        record_audits(&mut tx, &events).await?;
+        sqlx::query("DELETE FROM login_throttles WHERE minute < $1").bind(&current).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+            .bind(&forget_before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(events.len())
+    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
-//! The `db` modules that run on both backends (`app::ssr::db::backend`), each scenario run on
-//! SQLite and on a real PostgreSQL with the same calls and the same expectations.
+//! The `db` modules that run on both backends (`app::ssr::db::backend`): pauses, the audit
+//! log's writes, the login throttle, blast-radius trips, outbound notifications, users and API
+//! tokens. Each scenario runs on SQLite and on a real PostgreSQL with the same calls and the
+//! same expectations.
 use sqlx::{PgPool, SqlitePool};
 
 use app::model::Role;
 use app::ssr::auth::PasswordHash;
 use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
-use app::ssr::db::{api_tokens, pauses, users};
+use app::ssr::db::outbound::{self, NewOutbound};
+use app::ssr::db::{api_tokens, blast, pauses, users};
 
 use crate::common::postgres::Postgres;
 
@@ -30,7 +33,7 @@ macro_rules! on_both {
 }
 
 #[tokio::test]
-async fn pauses_audit_logins_users_and_tokens_behave_alike_on_sqlite_and_postgres() {
+async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
     let (_dir, sqlite, _pg, pg) = both().await;
 
     macro_rules! pauses {
@@ -136,6 +139,53 @@ async fn pauses_audit_logins_users_and_tokens_behave_alike_on_sqlite_and_postgre
         }};
     }
     on_both!(&sqlite, &pg, login_attempts);
+
+    macro_rules! trips_and_outbound {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            for sql in [
+                "INSERT INTO blast_trips (rule, scope, tripped_at, detail) \
+                 VALUES ('nginx-down', 'web', '2026-12-06T10:00:00.000Z', '3 heals in 10m')",
+                "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, \
+                 first_seen_at, last_seen_at) VALUES (50, 'f50', '2026-12-06T10:00:00.000Z', 'firing', \
+                 'NginxDown', '{}', '{}', 'webhook', 'n', 'n')",
+                "INSERT INTO heal_runs (id, alert_id, rule, playbook, target, mode, status, requested_by, \
+                 extra_vars, timeout_ms, verify_within_ms, created_at) VALUES (60, 50, 'nginx-down', \
+                 'heal-nginx.yml', 'web1', 'auto', 'succeeded', 'engine', '{}', 1000, 1000, 'n')",
+            ] {
+                sqlx::query(sql).execute(pool).await.unwrap();
+            }
+            let trips = blast::trips(pool).await.unwrap();
+            assert_eq!(trips.len(), 1, "{}", $name);
+            assert!(blast::reset(pool, "nginx-down", "web", "ann", "2026-12-06T11:00:00.000Z").await.unwrap());
+            assert!(!blast::reset(pool, "nginx-down", "web", "ann", "2026-12-06T11:00:00.000Z").await.unwrap(), "{}", $name);
+            assert!(blast::trips(pool).await.unwrap().is_empty(), "{}", $name);
+
+            let n = NewOutbound {
+                at: "2026-12-06T10:05:00.000Z",
+                event: "run_finished",
+                url: "https://chat.example.org/hook",
+                run_id: Some(60),
+                rule: Some("nginx-down"),
+                target: Some("web1"),
+                delivered: false,
+                attempts: 3,
+                error: Some("503"),
+            };
+            outbound::record_outbound(pool, &n).await.unwrap();
+            outbound::set_run_silence(pool, 60, Some("sil-1")).await.unwrap();
+            assert_eq!(outbound::alert_name(pool, 50).await.unwrap().as_deref(), Some("NginxDown"), "{}", $name);
+            assert_eq!(outbound::alert_name(pool, 51).await.unwrap(), None, "{}", $name);
+            let row: (String, i64, Option<String>) = sqlx::query_as(
+                "SELECT o.status, o.attempts, r.silence_id FROM outbound_notifications o JOIN heal_runs r ON r.id = o.run_id",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            assert_eq!(row, ("failed".to_owned(), 3, Some("sil-1".to_owned())), "{}", $name);
+        }};
+    }
+    on_both!(&sqlite, &pg, trips_and_outbound);
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

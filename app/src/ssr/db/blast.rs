@@ -1,6 +1,6 @@
 //! Blast-radius trips (`migrations/…_create_blast_radius.sql`): the history the decision reads
 //! of a (rule, scope), the trip it records, and the trips in force people see and reset.
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
 
 use crate::model::BlastTripView;
 
@@ -18,31 +18,36 @@ pub const RECORD_TRIP_SQL: &str = "INSERT INTO blast_trips (rule, scope, tripped
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
 /// The trips in force, oldest first.
-pub async fn trips(ex: impl SqliteExecutor<'_>) -> Result<Vec<BlastTripView>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn trips<'c>(ex: impl Into<Ex<'c>>) -> Result<Vec<BlastTripView>, sqlx::Error> {
+    on_backend!(ex, |e| {
+        sqlx::query_as(
         "SELECT rule, scope, tripped_at, detail FROM blast_trips WHERE reset_at IS NULL ORDER BY tripped_at, id",
     )
-    .fetch_all(ex)
+    .fetch_all(e)
     .await
+    })
 }
 
 /// Ends the trip of (rule, scope) in `by`'s name; returns whether one was in force. Heals
 /// before now stop counting.
-pub async fn reset(
-    ex: impl SqliteExecutor<'_>,
+pub async fn reset<'c>(
+    ex: impl Into<Ex<'c>>,
     rule: &str,
     scope: &str,
     by: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE blast_trips SET reset_at = ?3, reset_by = ?4 WHERE rule = ?1 AND scope = ?2 AND reset_at IS NULL",
+    let done = on_backend!(ex, |e| {
+        sqlx::query(
+        "UPDATE blast_trips SET reset_at = $3, reset_by = $4 WHERE rule = $1 AND scope = $2 AND reset_at IS NULL",
     )
     .bind(rule)
     .bind(scope)
     .bind(now)
     .bind(by)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(e)
+    .await
+    .map(|d| d.rows_affected())
+    })?;
+    Ok(done == 1)
 }

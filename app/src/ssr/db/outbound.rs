@@ -1,5 +1,5 @@
 //! `outbound_notifications`: what selfheal told the outside world, and whether it arrived.
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
 
 /// One delivery attempt series, as recorded.
 #[derive(Clone, Debug)]
@@ -16,10 +16,10 @@ pub struct NewOutbound<'a> {
 }
 
 /// Records how a notification went.
-pub async fn record_outbound(ex: impl SqliteExecutor<'_>, n: &NewOutbound<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn record_outbound<'c>(ex: impl Into<Ex<'c>>, n: &NewOutbound<'_>) -> Result<(), sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query(
         "INSERT INTO outbound_notifications (at, event, url, run_id, rule, target, status, attempts, error) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(n.at)
     .bind(n.event)
@@ -28,28 +28,31 @@ pub async fn record_outbound(ex: impl SqliteExecutor<'_>, n: &NewOutbound<'_>) -
     .bind(n.rule)
     .bind(n.target)
     .bind(if n.delivered { "delivered" } else { "failed" })
-    .bind(n.attempts)
+    .bind(i64::from(n.attempts))
     .bind(n.error)
-    .execute(ex)
-    .await?;
-    Ok(())
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// Stores (or clears) the Alertmanager silence id covering a run.
-pub async fn set_run_silence(
-    ex: impl SqliteExecutor<'_>,
+pub async fn set_run_silence<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     silence_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE heal_runs SET silence_id = ? WHERE id = ?")
+    on_backend!(ex, |e| sqlx::query("UPDATE heal_runs SET silence_id = $1 WHERE id = $2")
         .bind(silence_id)
         .bind(run_id)
-        .execute(ex)
-        .await?;
-    Ok(())
+        .execute(e)
+        .await
+        .map(|_| ()))
 }
 
 /// An alert's name (for silences and notifications).
-pub async fn alert_name(ex: impl SqliteExecutor<'_>, alert_id: i64) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT alertname FROM alerts WHERE id = ?").bind(alert_id).fetch_optional(ex).await
+pub async fn alert_name<'c>(ex: impl Into<Ex<'c>>, alert_id: i64) -> Result<Option<String>, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_scalar("SELECT alertname FROM alerts WHERE id = $1")
+        .bind(alert_id)
+        .fetch_optional(e)
+        .await)
 }

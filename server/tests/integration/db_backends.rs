@@ -9,7 +9,7 @@ use app::ssr::auth::PasswordHash;
 use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::outbound::{self, NewOutbound};
-use app::ssr::db::{api_tokens, blast, pauses, users};
+use app::ssr::db::{api_tokens, blast, overview, pauses, run_stats, users};
 
 use crate::common::postgres::Postgres;
 
@@ -151,7 +151,7 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
                  'NginxDown', '{}', '{}', 'webhook', 'n', 'n')",
                 "INSERT INTO heal_runs (id, alert_id, rule, playbook, target, mode, status, requested_by, \
                  extra_vars, timeout_ms, verify_within_ms, created_at) VALUES (60, 50, 'nginx-down', \
-                 'heal-nginx.yml', 'web1', 'auto', 'succeeded', 'engine', '{}', 1000, 1000, 'n')",
+                 'heal-nginx.yml', 'web1', 'auto', 'succeeded', 'engine', '{}', 1000, 1000, '2026-12-05T10:00:00.000Z')",
             ] {
                 sqlx::query(sql).execute(pool).await.unwrap();
             }
@@ -186,6 +186,57 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
         }};
     }
     on_both!(&sqlite, &pg, trips_and_outbound);
+
+    // The overview's and the charts' counts: the same figures from the same rows.
+    macro_rules! figures {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            for sql in [
+                "INSERT INTO alerts (id, fingerprint, starts_at, status, alertname, labels, annotations, source, \
+                 first_seen_at, last_seen_at) VALUES (70, 'f70', '2026-12-06T10:00:00.000Z', 'firing', 'DiskFull', \
+                 '{}', '{}', 'webhook', 'n', 'n'), (71, 'f71', '2026-12-06T10:01:00.000Z', 'resolved', 'DiskFull', \
+                 '{}', '{}', 'webhook', 'n', 'n')",
+                "INSERT INTO decisions (alert_id, at, outcome, reason, detail) \
+                 VALUES (70, 'n', 'skipped', 'no_rule', 'no rule matches')",
+                "INSERT INTO heal_runs (rule, playbook, target, mode, status, verification, requested_by, extra_vars, \
+                 timeout_ms, verify_within_ms, created_at, time_to_heal_ms) VALUES \
+                 ('r', 'p.yml', 't1', 'auto', 'succeeded', 'verified', 'engine', '{}', 1, 1, '2026-12-06T10:05:00.000Z', 5400), \
+                 ('r', 'p.yml', 't2', 'auto', 'succeeded', 'not_fixed', 'engine', '{}', 1, 1, '2026-12-06T10:20:00.000Z', NULL), \
+                 ('r', 'p.yml', 't3', 'auto', 'timed_out', NULL, 'engine', '{}', 1, 1, '2026-12-06T11:00:00.000Z', NULL), \
+                 ('r', 'p.yml', 't4', 'approval', 'awaiting_approval', NULL, 'engine', '{}', 1, 1, '2026-12-06T11:30:00.000Z', NULL), \
+                 ('r', 'p.yml', 't5', 'auto', 'running', 'pending', 'ann', '{}', 1, 1, '2026-12-06T11:40:00.000Z', NULL)",
+            ] {
+                sqlx::query(sql).execute(pool).await.unwrap();
+            }
+            let since = "2026-12-06T00:00:00.000Z";
+            (
+                overview::overview_counts(pool, since).await.unwrap(),
+                overview::nav_counts(pool).await.unwrap(),
+                overview::alert_status_counts(pool).await.unwrap(),
+                run_stats::runs_per_hour(pool, since).await.unwrap(),
+                run_stats::times_to_heal(pool, since).await.unwrap(),
+            )
+        }};
+    }
+    let on_sqlite = figures!(&sqlite, "SQLite");
+    let on_pg = figures!(&pg, "PostgreSQL");
+    assert_eq!(on_sqlite, on_pg);
+    let (counts, nav, statuses, hours, heals) = on_pg;
+    assert_eq!(
+        (counts.firing_alerts, counts.runs_in_flight, counts.awaiting_approval, counts.runs_24h),
+        (2, 1, 1, 5),
+        "{counts:?}"
+    );
+    assert_eq!(
+        (counts.concluded_24h, counts.verified_24h, counts.failed_24h, counts.firing_no_rule),
+        (3, 1, 2, 1)
+    );
+    assert_eq!((nav, statuses), ((2, 1), (2, 1)));
+    assert_eq!(
+        hours.iter().map(|h| (h.runs, h.verified, h.failed)).collect::<Vec<_>>(),
+        [(2, 1, 1), (3, 0, 1)]
+    );
+    assert_eq!(heals, [("2026-12-06T10".to_owned(), 5400)]);
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

@@ -160,3 +160,43 @@ macro_rules! on_pool {
     };
 }
 pub use on_pool;
+
+/// `sql` for PostgreSQL when `pg`: SQLite's planner hints dropped (`+column`, which keeps a
+/// column's index out of a plan, and `INDEXED BY index`), and its null-safe comparisons with a
+/// parameter spelled PostgreSQL's way (`IS NOT $n` is `IS DISTINCT FROM $n`, `IS $n` is
+/// `IS NOT DISTINCT FROM $n`). Unchanged for SQLite.
+pub fn dialect(sql: &str, pg: bool) -> std::borrow::Cow<'_, str> {
+    use std::sync::LazyLock;
+    static HINTS: LazyLock<[(regex::Regex, &str); 4]> = LazyLock::new(|| {
+        let re = |r: &str| regex::Regex::new(r).expect("a valid pattern");
+        [
+            (re(r"(^|[\s(,=<>])\+([A-Za-z_])"), "$1$2"),
+            (re(r"\s+INDEXED BY \w+"), ""),
+            (re(r"\bIS NOT (\$\d+)"), "IS DISTINCT FROM $1"),
+            (re(r"\bIS (\$\d+)"), "IS NOT DISTINCT FROM $1"),
+        ]
+    });
+    if !pg {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = sql.to_owned();
+    for (pattern, with) in HINTS.iter() {
+        out = pattern.replace_all(&out, *with).into_owned();
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dialect;
+
+    #[test]
+    fn sqlite_hints_and_null_safe_comparisons_become_postgresql() {
+        let sql = "SELECT count(*) FROM alerts a INDEXED BY alerts_firing_no_rule WHERE +a.status = $1 \
+                   AND (+requested_by = $2) AND attempts + 1 > 2 AND v IS NOT $3 AND w IS $4 AND x IS NULL";
+        let want = "SELECT count(*) FROM alerts a WHERE a.status = $1 AND (requested_by = $2) \
+                    AND attempts + 1 > 2 AND v IS DISTINCT FROM $3 AND w IS NOT DISTINCT FROM $4 AND x IS NULL";
+        assert_eq!(dialect(sql, true), want);
+        assert_eq!(dialect(sql, false), sql);
+    }
+}

@@ -1,5 +1,7 @@
 //! Runs by hour for the overview's charts: counts by outcome, and the times to heal.
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::FromRow;
+
+use super::backend::{on_backend, Ex};
 
 use crate::model::{RunStatus, Verification};
 
@@ -15,34 +17,34 @@ pub struct HourCounts {
 
 /// Runs created at or after `since`, counted per hour, oldest first (hours with no run are
 /// absent). A range scan of `heal_runs_created_at`.
-pub async fn runs_per_hour(ex: impl SqliteExecutor<'_>, since: &str) -> Result<Vec<HourCounts>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn runs_per_hour<'c>(ex: impl Into<Ex<'c>>, since: &str) -> Result<Vec<HourCounts>, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_as(
         "SELECT substr(created_at, 1, 13) AS hour, count(*) AS runs, \
-                sum(verification = ?2) AS verified, \
-                sum(status IN (?3, ?4) OR verification = ?5) AS failed \
-         FROM heal_runs WHERE created_at >= ?1 GROUP BY hour ORDER BY hour",
+                count(*) FILTER (WHERE verification = $2) AS verified, \
+                count(*) FILTER (WHERE status IN ($3, $4) OR verification = $5) AS failed \
+         FROM heal_runs WHERE created_at >= $1 GROUP BY hour ORDER BY hour",
     )
     .bind(since)
     .bind(Verification::Verified)
     .bind(RunStatus::Failed)
     .bind(RunStatus::TimedOut)
     .bind(Verification::NotFixed)
-    .fetch_all(ex)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// `(hour, time to heal in ms)` of the verified runs created at or after `since`, by hour.
-pub async fn times_to_heal(
-    ex: impl SqliteExecutor<'_>,
+pub async fn times_to_heal<'c>(
+    ex: impl Into<Ex<'c>>,
     since: &str,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    on_backend!(ex, |e| sqlx::query_as(
         "SELECT substr(created_at, 1, 13), time_to_heal_ms FROM heal_runs \
-         WHERE created_at >= ? AND time_to_heal_ms IS NOT NULL ORDER BY created_at",
+         WHERE created_at >= $1 AND time_to_heal_ms IS NOT NULL ORDER BY created_at",
     )
     .bind(since)
-    .fetch_all(ex)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 #[cfg(test)]

@@ -5,11 +5,14 @@
 use sqlx::{PgPool, SqlitePool};
 
 use app::model::Role;
+use app::model::UserSource;
 use app::ssr::auth::PasswordHash;
 use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
+use app::ssr::db::directory_users::{self, Recorded};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::outbound::{self, NewOutbound};
 use app::ssr::db::{api_tokens, blast, overview, pauses, run_stats, users};
+use app::ssr::directory::roles::Granted;
 
 use crate::common::postgres::Postgres;
 
@@ -277,6 +280,51 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
         }};
     }
     on_both!(&sqlite, &pg, users);
+
+    macro_rules! directory {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            let granted = |role, by: &[&str]| Granted { role, by: by.iter().map(|g| g.to_string()).collect() };
+            let mut conn = pool.acquire().await.unwrap();
+            let first = directory_users::record_sign_in(&mut conn, UserSource::Ldap, "dora", "uid=dora", &granted(Role::Operator, &["sre"]))
+                .await
+                .unwrap();
+            let Recorded::SignedIn { user, was: None } = first else { panic!("{}: {first:?}", $name) };
+            assert_eq!((user.role, user.source, user.disabled), (Role::Operator, UserSource::Ldap, false), "{}", $name);
+            // Again, promoted, the name in another case.
+            let again = directory_users::record_sign_in(&mut conn, UserSource::Ldap, "Dora", "uid=dora", &granted(Role::Admin, &["sre-leads"]))
+                .await
+                .unwrap();
+            assert!(matches!(again, Recorded::SignedIn { ref user, was: Some(Role::Operator) } if user.role == Role::Admin), "{}: {again:?}", $name);
+            // A local user's name is not taken over by the directory.
+            users::insert_user(&mut *conn, "lou", &PasswordHash::from_stored("x".into()), Role::Viewer).await.unwrap();
+            let taken = directory_users::record_sign_in(&mut conn, UserSource::Oidc, "lou", "sub-1", &granted(Role::Admin, &["a"]))
+                .await
+                .unwrap();
+            assert!(matches!(taken, Recorded::NameTaken(UserSource::Local)), "{}: {taken:?}", $name);
+            drop(conn);
+            // Due for a check (never checked long ago: not yet), withdrawn, then back by signing in.
+            assert!(directory_users::due_for_refresh(pool, UserSource::Ldap, 300).await.unwrap().is_empty(), "{}", $name);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let due = directory_users::due_for_refresh(pool, UserSource::Ldap, 0).await.unwrap();
+            assert_eq!(due, [("dora".to_owned(), Role::Admin)], "{}", $name);
+            directory_users::confirm_role(pool, "DORA", &granted(Role::Viewer, &["eng"])).await.unwrap();
+            assert_eq!(users::find_user_by_name(pool, "dora").await.unwrap().unwrap().role, Role::Viewer, "{}", $name);
+            directory_users::set_refresh_token(pool, "dora", Some("rt-1")).await.unwrap();
+            assert_eq!(directory_users::refresh_token(pool, "DORA").await.unwrap().as_deref(), Some("rt-1"), "{}", $name);
+            assert!(directory_users::withdraw(pool, "dora").await.unwrap(), "{}", $name);
+            assert!(!directory_users::withdraw(pool, "dora").await.unwrap(), "{}: withdrawn already", $name);
+            assert_eq!(directory_users::refresh_token(pool, "dora").await.unwrap(), None, "{}", $name);
+            let row = users::find_user_by_name(pool, "dora").await.unwrap().unwrap();
+            assert!(row.disabled && row.disabled_by_directory, "{}", $name);
+            let mut conn = pool.acquire().await.unwrap();
+            let back = directory_users::record_sign_in(&mut conn, UserSource::Ldap, "dora", "uid=dora", &granted(Role::Viewer, &["eng"]))
+                .await
+                .unwrap();
+            assert!(matches!(back, Recorded::SignedIn { ref user, .. } if !user.disabled), "{}: {back:?}", $name);
+        }};
+    }
+    on_both!(&sqlite, &pg, directory);
 
     macro_rules! tokens {
         ($pool:expr, $name:expr) => {{

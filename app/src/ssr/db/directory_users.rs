@@ -1,7 +1,9 @@
 //! Users the organisation's directory vouches for: created or updated at each sign-in with the
 //! role their groups give, read again every `role_refresh`, disabled when the directory stops
 //! giving them a role and enabled again when it gives one back (an admin's disable stays).
-use sqlx::{SqliteConnection, SqliteExecutor};
+use super::backend::{on_backend, on_conn, Conn, Ex};
+use crate::ssr::alert::now_utc;
+use crate::ssr::utc::Utc;
 
 use crate::model::{Role, UserSource};
 use crate::ssr::db::users::{UserRow, USER_COLUMNS};
@@ -23,138 +25,142 @@ pub enum Recorded {
 
 /// Creates or updates `username` of `source` after the directory vouched for them with
 /// `granted`; `external_id` is their DN or subject.
-pub async fn record_sign_in(
-    conn: &mut SqliteConnection,
+pub async fn record_sign_in<'c>(
+    conn: impl Into<Conn<'c>>,
     source: UserSource,
     username: &str,
     external_id: &str,
     granted: &Granted,
 ) -> Result<Recorded, sqlx::Error> {
-    let existing: Option<UserRow> =
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?"))
-            .bind(username)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let groups = granted.by.join("\n");
-    let id = match existing {
-        Some(row) if row.source != source => return Ok(Recorded::NameTaken(row.source)),
-        Some(row) if row.disabled && !row.disabled_by_directory => return Ok(Recorded::DisabledHere),
-        Some(row) => {
-            sqlx::query(
-                "UPDATE users SET role = ?, role_groups = ?, external_id = ?, disabled = 0, \
-                 disabled_by_directory = 0, last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
-                 role_checked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-            )
-            .bind(granted.role)
-            .bind(&groups)
-            .bind(external_id)
-            .bind(row.id)
-            .execute(&mut *conn)
-            .await?;
-            let user = find(conn, row.id).await?;
-            let was = (row.role != granted.role).then_some(row.role);
-            return Ok(Recorded::SignedIn { user, was });
-        }
-        None => {
-            sqlx::query_scalar(
-                "INSERT INTO users (username, password_hash, role, source, external_id, role_groups, \
-                 last_login_at, role_checked_at) VALUES (?, ?, ?, ?, ?, ?, \
-                 strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
-            )
-            .bind(username)
-            .bind(NO_LOCAL_PASSWORD)
-            .bind(granted.role)
-            .bind(source)
-            .bind(external_id)
-            .bind(&groups)
-            .fetch_one(&mut *conn)
-            .await?
-        }
-    };
-    Ok(Recorded::SignedIn { user: find(conn, id).await?, was: None })
-}
-
-async fn find(conn: &mut SqliteConnection, id: i64) -> Result<UserRow, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_one(conn).await
+    let by_name = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)");
+    let by_id = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    let (groups, now) = (granted.by.join("\n"), now_utc());
+    on_conn!(conn, |e| {
+        let existing: Option<UserRow> =
+            sqlx::query_as(&by_name).bind(username).fetch_optional(&mut *e).await?;
+        let (id, was) = match existing {
+            Some(row) if row.source != source => return Ok(Recorded::NameTaken(row.source)),
+            Some(row) if row.disabled && !row.disabled_by_directory => return Ok(Recorded::DisabledHere),
+            Some(row) => {
+                sqlx::query(
+                    "UPDATE users SET role = $1, role_groups = $2, external_id = $3, disabled = 0, \
+                     disabled_by_directory = 0, last_login_at = $4, role_checked_at = $4, updated_at = $4 \
+                     WHERE id = $5",
+                )
+                .bind(granted.role)
+                .bind(&groups)
+                .bind(external_id)
+                .bind(&now)
+                .bind(row.id)
+                .execute(&mut *e)
+                .await?;
+                (row.id, (row.role != granted.role).then_some(row.role))
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (username, password_hash, role, source, external_id, role_groups, \
+                     last_login_at, role_checked_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, $7) RETURNING id",
+                )
+                .bind(username)
+                .bind(NO_LOCAL_PASSWORD)
+                .bind(granted.role)
+                .bind(source)
+                .bind(external_id)
+                .bind(&groups)
+                .bind(&now)
+                .fetch_one(&mut *e)
+                .await?;
+                (id, None)
+            }
+        };
+        let user = sqlx::query_as(&by_id).bind(id).fetch_one(&mut *e).await?;
+        Ok(Recorded::SignedIn { user, was })
+    })
 }
 
 /// The enabled users of `source` whose role was last confirmed more than `older_than_secs`
 /// ago (or never), by name, with their role.
-pub async fn due_for_refresh(
-    ex: impl SqliteExecutor<'_>,
+pub async fn due_for_refresh<'c>(
+    ex: impl Into<Ex<'c>>,
     source: UserSource,
     older_than_secs: u64,
 ) -> Result<Vec<(String, Role)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT username, role FROM users WHERE source = ? AND disabled = 0 \
-         AND (role_checked_at IS NULL OR role_checked_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)) \
-         ORDER BY username",
+    let checked_before = Utc::now().minus(std::time::Duration::from_secs(older_than_secs)).to_string();
+    on_backend!(ex, |e| sqlx::query_as(
+        "SELECT username, role FROM users WHERE source = $1 AND disabled = 0 \
+         AND (role_checked_at IS NULL OR role_checked_at < $2) ORDER BY lower(username)",
     )
     .bind(source)
-    .bind(format!("-{older_than_secs} seconds"))
-    .fetch_all(ex)
-    .await
+    .bind(&checked_before)
+    .fetch_all(e)
+    .await)
 }
 
 /// Keeps the refresh token an OpenID Provider gave `username` (or forgets it: `None`).
-pub async fn set_refresh_token(
-    ex: impl SqliteExecutor<'_>,
+pub async fn set_refresh_token<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     token: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET oidc_refresh_token = ? WHERE username = ?")
-        .bind(token)
-        .bind(username)
-        .execute(ex)
-        .await?;
-    Ok(())
+    on_backend!(ex, |e| sqlx::query(
+        "UPDATE users SET oidc_refresh_token = $1 WHERE lower(username) = lower($2)"
+    )
+    .bind(token)
+    .bind(username)
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// The refresh token kept for `username`, if any.
-pub async fn refresh_token(
-    ex: impl SqliteExecutor<'_>,
-    username: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    Ok(sqlx::query_scalar("SELECT oidc_refresh_token FROM users WHERE username = ?")
-        .bind(username)
-        .fetch_optional(ex)
-        .await?
-        .flatten())
+pub async fn refresh_token<'c>(ex: impl Into<Ex<'c>>, username: &str) -> Result<Option<String>, sqlx::Error> {
+    let token: Option<Option<String>> = on_backend!(ex, |e| sqlx::query_scalar(
+        "SELECT oidc_refresh_token FROM users WHERE lower(username) = lower($1)"
+    )
+    .bind(username)
+    .fetch_optional(e)
+    .await)?;
+    Ok(token.flatten())
 }
 
 /// The directory confirmed `username` with `granted` (the role may have changed: it holds
 /// from their next request, sessions and tokens alike).
-pub async fn confirm_role(
-    ex: impl SqliteExecutor<'_>,
+pub async fn confirm_role<'c>(
+    ex: impl Into<Ex<'c>>,
     username: &str,
     granted: &Granted,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE users SET role = ?, role_groups = ?, role_checked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
-         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE username = ? AND disabled = 0",
+    on_backend!(ex, |e| sqlx::query(
+        "UPDATE users SET role = $1, role_groups = $2, role_checked_at = $3, updated_at = $3 \
+         WHERE lower(username) = lower($4) AND disabled = 0",
     )
     .bind(granted.role)
     .bind(granted.by.join("\n"))
+    .bind(now_utc())
     .bind(username)
-    .execute(ex)
-    .await?;
-    Ok(())
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// The directory no longer gives `username` a role (gone, disabled there, or in no mapped
 /// group): disabled, their sessions end and their API tokens stop. Returns whether they were
 /// enabled.
-pub async fn withdraw(ex: impl SqliteExecutor<'_>, username: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+pub async fn withdraw<'c>(ex: impl Into<Ex<'c>>, username: &str) -> Result<bool, sqlx::Error> {
+    let done = on_backend!(ex, |e| {
+        sqlx::query(
         "UPDATE users SET disabled = 1, disabled_by_directory = 1, role_groups = NULL, oidc_refresh_token = NULL, \
-         session_epoch = session_epoch + 1, role_checked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
-         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE username = ? AND disabled = 0",
+         session_epoch = session_epoch + 1, role_checked_at = $1, updated_at = $1 \
+         WHERE lower(username) = lower($2) AND disabled = 0",
     )
+    .bind(now_utc())
     .bind(username)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(e)
+    .await
+    .map(|d| d.rows_affected())
+    })?;
+    Ok(done == 1)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The `db` modules that run on both backends (`app::ssr::db::backend`): pauses, the audit
-//! log's writes, the login throttle, blast-radius trips, outbound notifications, users and API
-//! tokens. Each scenario runs on SQLite and on a real PostgreSQL with the same calls and the
+//! log's writes, the login throttle, blast-radius trips, outbound notifications, the overview's
+//! and charts' counts, maintenance windows, users, directory users and API tokens. Each scenario runs on SQLite and on a real PostgreSQL with the same calls and the
 //! same expectations.
 use sqlx::{PgPool, SqlitePool};
 
@@ -11,8 +11,9 @@ use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use app::ssr::db::directory_users::{self, Recorded};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::outbound::{self, NewOutbound};
-use app::ssr::db::{api_tokens, blast, overview, pauses, run_stats, users};
+use app::ssr::db::{api_tokens, blast, overview, pauses, run_stats, users, windows};
 use app::ssr::directory::roles::Granted;
+use app::ssr::heal::window::{Window, WindowConfig};
 
 use crate::common::postgres::Postgres;
 
@@ -325,6 +326,43 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
         }};
     }
     on_both!(&sqlite, &pg, directory);
+
+    macro_rules! maintenance_windows {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            let window = |name: &str, silence: bool| {
+                let config: WindowConfig = serde_json::from_value(serde_json::json!({
+                    "name": name, "matchers": ["job=\"nginx\""], "reason": "deploy",
+                    "starts_at": "2026-12-06T10:00:00Z", "ends_at": "2026-12-06T12:00:00Z", "silence": silence,
+                }))
+                .unwrap();
+                Window::from_config(config).unwrap()
+            };
+            let now = "2026-12-06T09:00:00.000Z";
+            assert!(windows::open(pool, &window("deploy", true), "api", "ann", now).await.unwrap(), "{}", $name);
+            assert!(!windows::open(pool, &window("deploy", false), "api", "ann", now).await.unwrap(), "{}: in force", $name);
+            // The config's: one kept, one new; then the file drops one.
+            let mut conn = pool.acquire().await.unwrap();
+            let config = [window("nightly", false), window("freeze", true)];
+            assert_eq!(windows::sync_config(&mut conn, &config, now).await.unwrap(), 2, "{}", $name);
+            assert_eq!(windows::sync_config(&mut conn, &config, now).await.unwrap(), 0, "{}: unchanged", $name);
+            assert_eq!(windows::sync_config(&mut conn, &config[..1], now).await.unwrap(), 1, "{}", $name);
+            drop(conn);
+            let names: Vec<String> = windows::in_force(pool).await.unwrap().iter().map(|w| w.name().to_owned()).collect();
+            assert_eq!(names, ["deploy", "nightly"], "{}", $name);
+            // Silences: the one in force that silences, and the cancelled one whose silence was made.
+            let silenced = windows::silences(pool).await.unwrap();
+            assert_eq!(silenced.len(), 1, "{}: {silenced:?}", $name);
+            windows::set_silence(pool, silenced[0].id, Some("sil-9"), Some("2026-12-06T12:00:00Z")).await.unwrap();
+            assert!(windows::cancel(pool, "deploy", None, "bob", now).await.unwrap(), "{}", $name);
+            assert!(!windows::cancel(pool, "deploy", None, "bob", now).await.unwrap(), "{}", $name);
+            let silenced = windows::silences(pool).await.unwrap();
+            assert!(silenced.len() == 1 && silenced[0].cancelled, "{}: {silenced:?}", $name);
+            let history = windows::history(pool, 10).await.unwrap();
+            assert_eq!(history.len(), 3, "{}", $name);
+        }};
+    }
+    on_both!(&sqlite, &pg, maintenance_windows);
 
     macro_rules! tokens {
         ($pool:expr, $name:expr) => {{

@@ -92,17 +92,27 @@ connections!(
     Pg: sqlx::pool::PoolConnection<sqlx::Postgres>
 );
 
-/// `From` each executor a query may be given.
+/// `From` each executor a query may be given (a transaction or a pooled connection is its
+/// connection).
 macro_rules! executors {
     ($($variant:ident: $ty:ty),*) => {
-        $(impl<'c> From<$ty> for Ex<'c> {
+        $(impl<'c, 't> From<$ty> for Ex<'c> {
             fn from(e: $ty) -> Self {
                 Ex::$variant(e)
             }
         })*
     };
 }
-executors!(SqlitePool: &'c SqlitePool, Sqlite: &'c mut SqliteConnection, PgPool: &'c PgPool, Pg: &'c mut PgConnection);
+executors!(
+    SqlitePool: &'c SqlitePool,
+    Sqlite: &'c mut SqliteConnection,
+    Sqlite: &'c mut sqlx::Transaction<'t, sqlx::Sqlite>,
+    Sqlite: &'c mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    PgPool: &'c PgPool,
+    Pg: &'c mut PgConnection,
+    Pg: &'c mut sqlx::Transaction<'t, sqlx::Postgres>,
+    Pg: &'c mut sqlx::pool::PoolConnection<sqlx::Postgres>
+);
 
 /// `on_backend!(ex, |e| body)` or `on_backend!(ex, |e, pg| body)`: runs `body` with `e` the
 /// backend's own executor and `pg` a `bool` saying whether it is PostgreSQL. Every arm must have one type: map a

@@ -1,5 +1,5 @@
 //! One alert episode with everything that happened to it: its row, decisions and runs.
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
 
 use crate::model::{AlertSummary, RunSummary};
 
@@ -30,50 +30,44 @@ pub struct DecisionRow {
 }
 
 /// The list columns of one alert, by id.
-pub async fn alert_summary(
-    ex: impl SqliteExecutor<'_>,
-    id: i64,
-) -> Result<Option<AlertSummary>, sqlx::Error> {
-    sqlx::query_as(&format!("{} WHERE a.id = ?", super::alerts::ALERT_SUMMARY_FROM))
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+pub async fn alert_summary<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<Option<AlertSummary>, sqlx::Error> {
+    let sql = format!("{} WHERE a.id = $1", super::alerts::ALERT_SUMMARY_FROM);
+    on_backend!(ex, |e| sqlx::query_as(&sql).bind(id).fetch_optional(e).await)
 }
 
 /// The detail columns of one alert, by id.
-pub async fn alert_extra(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<AlertExtra>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn alert_extra<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<Option<AlertExtra>, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_as(
         "SELECT a.annotations, a.generator_url, a.group_key, a.receiver, a.first_seen_at, n.external_url, \
          n.id AS last_notification_id \
-         FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id WHERE a.id = ?",
+         FROM alerts a LEFT JOIN notifications n ON n.id = a.last_notification_id WHERE a.id = $1",
     )
     .bind(id)
-    .fetch_optional(ex)
-    .await
+    .fetch_optional(e)
+    .await)
 }
 
 /// Every decision about the alert, oldest first.
-pub async fn alert_decisions(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Vec<DecisionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT at, rule, outcome, reason, detail, run_id, rules_hash FROM decisions WHERE alert_id = ? ORDER BY id",
+pub async fn alert_decisions<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<Vec<DecisionRow>, sqlx::Error> {
+    on_backend!(ex, |e| {
+        sqlx::query_as(
+        "SELECT at, rule, outcome, reason, detail, run_id, rules_hash FROM decisions WHERE alert_id = $1 ORDER BY id",
     )
     .bind(id)
-    .fetch_all(ex)
+    .fetch_all(e)
     .await
+    })
 }
 
 /// Runs for the alert, newest first (at most `limit`).
-pub async fn alert_runs(
-    ex: impl SqliteExecutor<'_>,
+pub async fn alert_runs<'c>(
+    ex: impl Into<Ex<'c>>,
     id: i64,
     limit: i64,
 ) -> Result<Vec<RunSummary>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM heal_runs WHERE alert_id = ? ORDER BY id DESC LIMIT ?",
+    let sql = format!(
+        "SELECT {} FROM heal_runs WHERE alert_id = $1 ORDER BY id DESC LIMIT $2",
         super::runs::RUN_COLUMNS
-    ))
-    .bind(id)
-    .bind(limit)
-    .fetch_all(ex)
-    .await
+    );
+    on_backend!(ex, |e| sqlx::query_as(&sql).bind(id).bind(limit).fetch_all(e).await)
 }

@@ -76,13 +76,15 @@ pub const ALERT_SUMMARY_FROM: &str =
 
 /// The labels of the `limit` most recent alerts (the catalog's targets to pick); an unreadable
 /// row is skipped.
-pub async fn recent_labels(
-    ex: impl sqlx::SqliteExecutor<'_>,
+pub async fn recent_labels<'c>(
+    ex: impl Into<super::backend::Ex<'c>>,
     limit: i64,
 ) -> Result<Vec<std::collections::BTreeMap<String, String>>, sqlx::Error> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT labels FROM alerts ORDER BY id DESC LIMIT ?")
-        .bind(limit)
-        .fetch_all(ex)
-        .await?;
+    let rows: Vec<String> = super::backend::on_backend!(ex, |e| sqlx::query_scalar(
+        "SELECT labels FROM alerts ORDER BY id DESC LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(e)
+    .await)?;
     Ok(rows.iter().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }

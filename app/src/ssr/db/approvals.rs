@@ -1,5 +1,5 @@
 //! The approvals queue: runs in `awaiting_approval`, with their alert's name.
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
 
 use crate::model::{PendingApproval, RunStatus};
 
@@ -7,20 +7,20 @@ use crate::model::{PendingApproval, RunStatus};
 pub const MAX_PENDING_APPROVALS: i64 = 500;
 
 /// Runs awaiting approval, oldest first (the order they expire in), at most `limit`.
-pub async fn pending_approvals(
-    ex: impl SqliteExecutor<'_>,
+pub async fn pending_approvals<'c>(
+    ex: impl Into<Ex<'c>>,
     limit: i64,
 ) -> Result<Vec<PendingApproval>, sqlx::Error> {
-    sqlx::query_as(
+    on_backend!(ex, |e| sqlx::query_as(
         "SELECT r.id AS run_id, r.alert_id, a.alertname, r.rule, r.target, r.playbook, r.requested_by, \
                 r.created_at AS requested_at \
          FROM heal_runs r LEFT JOIN alerts a ON a.id = r.alert_id \
-         WHERE r.status = ? ORDER BY r.id LIMIT ?",
+         WHERE r.status = $1 ORDER BY r.id LIMIT $2",
     )
     .bind(RunStatus::AwaitingApproval)
     .bind(limit)
-    .fetch_all(ex)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 #[cfg(test)]

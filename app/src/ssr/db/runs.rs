@@ -324,7 +324,8 @@ pub async fn expire_approvals(pool: &SqlitePool, older_than: &str, now: &str) ->
 /// Columns of a [`RunSummary`].
 pub const RUN_COLUMNS: &str =
     "id, alert_id, rule, playbook, target, mode, status, verification, requested_by, created_at, \
-     started_at, finished_at, exit_code, error, time_to_heal_ms, output_lines, output_truncated";
+     started_at, finished_at, exit_code, error, time_to_heal_ms, output_lines, \
+     (output_truncated <> 0) AS output_truncated";
 
 /// One run.
 pub async fn get_run(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<RunSummary>, sqlx::Error> {

@@ -1,7 +1,9 @@
 //! The `db` modules that run on both backends (`app::ssr::db::backend`): pauses, the audit
 //! log's writes, the login throttle, blast-radius trips, outbound notifications, the overview's
-//! and charts' counts, maintenance windows, users, directory users and API tokens. Each scenario runs on SQLite and on a real PostgreSQL with the same calls and the
-//! same expectations.
+//! and charts' counts, maintenance windows, an alert's page, approvals, run output, users,
+//! directory users and API tokens. Each scenario runs on SQLite and on a real PostgreSQL with
+//! the same calls and the same expectations.
+
 use sqlx::{PgPool, SqlitePool};
 
 use app::model::Role;
@@ -11,6 +13,7 @@ use app::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use app::ssr::db::directory_users::{self, Recorded};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::outbound::{self, NewOutbound};
+use app::ssr::db::run_output::{self, OutputLine};
 use app::ssr::db::{
     alert_detail, alerts, api_tokens, approvals, blast, overview, pauses, run_stats, users, windows,
 };
@@ -297,6 +300,53 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
     ] {
         assert!(on_pg.contains(seen), "{seen}: {on_pg}");
     }
+
+    // A run's output: appended in statements of 200, paged, searched in any case, its tasks.
+    macro_rules! output {
+        ($pool:expr) => {{
+            let pool = $pool;
+            sqlx::query(
+                "INSERT INTO heal_runs (id, rule, playbook, target, mode, status, requested_by, extra_vars, \
+                 timeout_ms, verify_within_ms, created_at, recap) VALUES (93, 'r', 'p.yml', 'web9', 'auto', \
+                 'succeeded', 'engine', '{}', 1, 1, '2026-12-06T14:00:00.000Z', '{\"web9\":{\"ok\":2}}')",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+            let lines: Vec<OutputLine> = (1..=250)
+                .map(|seq| OutputLine {
+                    seq,
+                    stream: if seq % 50 == 0 { "stderr" } else { "stdout" },
+                    at: format!("2026-12-06T14:00:{:02}.000Z", seq % 60),
+                    line: match seq % 10 {
+                        1 => format!("TASK [step {seq}] ****"),
+                        2 => "ok: [web9]".to_owned(),
+                        3 => "task [lowercase, not a task line]".to_owned(),
+                        _ => format!("line {seq} with 100% of a_b"),
+                    },
+                })
+                .collect();
+            let mut conn = pool.acquire().await.unwrap();
+            run_output::append_output(&mut conn, 93, &lines).await.unwrap();
+            drop(conn);
+            let count: i64 = sqlx::query_scalar("SELECT output_lines FROM heal_runs WHERE id = 93").fetch_one(pool).await.unwrap();
+            format!(
+                "{count}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+                run_output::run_output(pool, 93, 240, 5).await.unwrap(),
+                run_output::search_output(pool, 93, "TASK [", 4).await.unwrap(),
+                run_output::search_output(pool, 93, "100%", 2).await.unwrap(),
+                run_output::task_lines(pool, 93).await.unwrap().len(),
+                run_output::run_recap(pool, 93).await.unwrap(),
+            )
+        }};
+    }
+    let on_sqlite = output!(&sqlite);
+    let on_pg = output!(&pg);
+    assert_eq!(on_sqlite, on_pg);
+    assert!(
+        on_pg.starts_with("250\n") && on_pg.contains("seq: 241") && on_pg.contains("task [lowercase"),
+        "{on_pg}"
+    );
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

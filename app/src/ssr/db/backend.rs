@@ -172,18 +172,21 @@ macro_rules! on_pool {
 pub use on_pool;
 
 /// `sql` for PostgreSQL when `pg`: SQLite's planner hints dropped (`+column`, which keeps a
-/// column's index out of a plan, and `INDEXED BY index`), and its null-safe comparisons with a
+/// column's index out of a plan, and `INDEXED BY index`); its null-safe comparisons with a
 /// parameter spelled PostgreSQL's way (`IS NOT $n` is `IS DISTINCT FROM $n`, `IS $n` is
-/// `IS NOT DISTINCT FROM $n`). Unchanged for SQLite.
+/// `IS NOT DISTINCT FROM $n`); `LIKE`, which ignores ASCII case on SQLite, as `ILIKE`; and
+/// `instr(` as `strpos(`. Unchanged for SQLite.
 pub fn dialect(sql: &str, pg: bool) -> std::borrow::Cow<'_, str> {
     use std::sync::LazyLock;
-    static HINTS: LazyLock<[(regex::Regex, &str); 4]> = LazyLock::new(|| {
+    static HINTS: LazyLock<[(regex::Regex, &str); 6]> = LazyLock::new(|| {
         let re = |r: &str| regex::Regex::new(r).expect("a valid pattern");
         [
             (re(r"(^|[\s(,=<>])\+([A-Za-z_])"), "$1$2"),
             (re(r"\s+INDEXED BY \w+"), ""),
             (re(r"\bIS NOT (\$\d+)"), "IS DISTINCT FROM $1"),
             (re(r"\bIS (\$\d+)"), "IS NOT DISTINCT FROM $1"),
+            (re(r"\bLIKE\b"), "ILIKE"),
+            (re(r"\binstr\("), "strpos("),
         ]
     });
     if !pg {
@@ -203,9 +206,11 @@ mod tests {
     #[test]
     fn sqlite_hints_and_null_safe_comparisons_become_postgresql() {
         let sql = "SELECT count(*) FROM alerts a INDEXED BY alerts_firing_no_rule WHERE +a.status = $1 \
-                   AND (+requested_by = $2) AND attempts + 1 > 2 AND v IS NOT $3 AND w IS $4 AND x IS NULL";
+                   AND (+requested_by = $2) AND attempts + 1 > 2 AND v IS NOT $3 AND w IS $4 AND x IS NULL \
+                   AND line LIKE 'TASK [%' AND instr(lower(line), lower($5)) > 0";
         let want = "SELECT count(*) FROM alerts a WHERE a.status = $1 AND (requested_by = $2) \
-                    AND attempts + 1 > 2 AND v IS DISTINCT FROM $3 AND w IS NOT DISTINCT FROM $4 AND x IS NULL";
+                    AND attempts + 1 > 2 AND v IS DISTINCT FROM $3 AND w IS NOT DISTINCT FROM $4 AND x IS NULL \
+                    AND line ILIKE 'TASK [%' AND strpos(lower(line), lower($5)) > 0";
         assert_eq!(dialect(sql, true), want);
         assert_eq!(dialect(sql, false), sql);
     }

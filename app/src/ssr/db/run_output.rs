@@ -1,5 +1,5 @@
 //! `run_output`: playbook output lines, appended in batches and read back for live tailing.
-use sqlx::{SqliteConnection, SqliteExecutor};
+use super::backend::{dialect, on_backend, on_conn, Conn, Ex};
 
 use crate::model::OutputLineView;
 
@@ -13,88 +13,91 @@ pub struct OutputLine {
 }
 
 /// Appends output lines in one statement per chunk.
-pub async fn append_output(
-    conn: &mut SqliteConnection,
+pub async fn append_output<'c>(
+    conn: impl Into<Conn<'c>>,
     run_id: i64,
     lines: &[OutputLine],
 ) -> Result<(), sqlx::Error> {
-    for chunk in lines.chunks(OUTPUT_ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::new("INSERT INTO run_output (run_id, seq, stream, at, line) ");
-        q.push_values(chunk, |mut row, l| {
-            row.push_bind(run_id).push_bind(l.seq).push_bind(l.stream).push_bind(&l.at).push_bind(&l.line);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    sqlx::query("UPDATE heal_runs SET output_lines = (SELECT count(*) FROM run_output WHERE run_id = ?1) WHERE id = ?1")
+    on_conn!(conn, |conn| {
+        for chunk in lines.chunks(OUTPUT_ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO run_output (run_id, seq, stream, at, line) ");
+            q.push_values(chunk, |mut row, l| {
+                row.push_bind(run_id)
+                    .push_bind(l.seq)
+                    .push_bind(l.stream)
+                    .push_bind(&l.at)
+                    .push_bind(&l.line);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        sqlx::query(
+            "UPDATE heal_runs SET output_lines = (SELECT count(*) FROM run_output WHERE run_id = $1) WHERE id = $1",
+        )
         .bind(run_id)
         .execute(&mut *conn)
-        .await?;
-    Ok(())
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Output rows per INSERT (5 values each).
 const OUTPUT_ROWS_PER_STATEMENT: usize = 200;
 
 /// Output lines of a run, in order, after `after_seq` (for live tailing), at most `limit`.
-pub async fn run_output(
-    ex: impl SqliteExecutor<'_>,
+pub async fn run_output<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<OutputLineView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT seq, stream, line FROM run_output WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    on_backend!(ex, |e| sqlx::query_as(
+        "SELECT seq, stream, line FROM run_output WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(run_id)
     .bind(after_seq)
     .bind(limit)
-    .fetch_all(ex)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// Output lines of a run that contain `needle` (ASCII case-insensitive), in order, at most
 /// `limit`. A scan of the run's own rows (the primary key's `run_id` prefix), no other.
-pub async fn search_output(
-    ex: impl SqliteExecutor<'_>,
+pub async fn search_output<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     needle: &str,
     limit: i64,
 ) -> Result<Vec<OutputLineView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT seq, stream, line FROM run_output \
-         WHERE run_id = ? AND instr(lower(line), lower(?)) > 0 ORDER BY seq LIMIT ?",
-    )
-    .bind(run_id)
-    .bind(needle)
-    .bind(limit)
-    .fetch_all(ex)
-    .await
+    let sql = "SELECT seq, stream, line FROM run_output \
+               WHERE run_id = $1 AND instr(lower(line), lower($2)) > 0 ORDER BY seq LIMIT $3";
+    on_backend!(ex, |e, pg| sqlx::query_as(&dialect(sql, pg))
+        .bind(run_id)
+        .bind(needle)
+        .bind(limit)
+        .fetch_all(e)
+        .await)
 }
 
 /// The lines a run's task list reads (task headers, host results, the recap), in order:
 /// (seq, time, text). A scan of the run's own rows.
-pub async fn task_lines(
-    ex: impl SqliteExecutor<'_>,
+pub async fn task_lines<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
 ) -> Result<Vec<crate::ssr::tasks::TaskLine>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT seq, at, line FROM run_output WHERE run_id = ? AND stream = 'stdout' AND ( \
+    let sql = "SELECT seq, at, line FROM run_output WHERE run_id = $1 AND stream = 'stdout' AND ( \
            line LIKE 'TASK [%' OR line LIKE 'RUNNING HANDLER [%' OR line LIKE 'PLAY RECAP%' \
            OR line LIKE 'ok:%' OR line LIKE 'changed:%' OR line LIKE 'fatal:%' \
-           OR line LIKE 'failed:%' OR line LIKE 'skipping:%') ORDER BY seq",
-    )
-    .bind(run_id)
-    .fetch_all(ex)
-    .await
+           OR line LIKE 'failed:%' OR line LIKE 'skipping:%') ORDER BY seq";
+    on_backend!(ex, |e, pg| sqlx::query_as(&dialect(sql, pg)).bind(run_id).fetch_all(e).await)
 }
 
 /// A run's PLAY RECAP as stored (JSON: host to counts), if it has one.
-pub async fn run_recap(ex: impl SqliteExecutor<'_>, run_id: i64) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT recap FROM heal_runs WHERE id = ?")
+pub async fn run_recap<'c>(ex: impl Into<Ex<'c>>, run_id: i64) -> Result<Option<String>, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_scalar("SELECT recap FROM heal_runs WHERE id = $1")
         .bind(run_id)
-        .fetch_optional(ex)
+        .fetch_optional(e)
         .await
-        .map(Option::flatten)
+        .map(Option::flatten))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use app::ssr::db::directory_users::{self, Recorded};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::outbound::{self, NewOutbound};
 use app::ssr::db::run_output::{self, OutputLine};
+use app::ssr::db::run_verification;
 use app::ssr::db::{
     alert_detail, alerts, api_tokens, approvals, blast, overview, pauses, run_stats, users, windows,
 };
@@ -347,6 +348,43 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
         on_pg.starts_with("250\n") && on_pg.contains("seq: 241") && on_pg.contains("task [lowercase"),
         "{on_pg}"
     );
+
+    // Verifications claimed by many at once (replicas' verifiers): each exactly once.
+    macro_rules! verifications {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            // The earlier scenarios' pending verification is not this one's.
+            sqlx::query("UPDATE heal_runs SET verification = 'verified' WHERE verification = 'pending'")
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO heal_runs (id, rule, playbook, target, mode, status, verification, requested_by, \
+                 extra_vars, timeout_ms, verify_within_ms, created_at, finished_at) VALUES \
+                 (101, 'r', 'p.yml', 'v1', 'auto', 'succeeded', 'pending', 'engine', '{}', 1, 60000, 'n', 'f1'), \
+                 (102, 'r', 'p.yml', 'v2', 'auto', 'succeeded', 'pending', 'engine', '{}', 1, 60000, 'n', 'f2'), \
+                 (103, 'r', 'p.yml', 'v3', 'auto', 'succeeded', 'verified', 'engine', '{}', 1, 60000, 'n', 'f3')",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+            let claims = (0..12).map(|_| {
+                let pool = pool.clone();
+                async move { run_verification::claim_verification(&pool, None, "2026-12-06T15:00:00.000Z").await.unwrap() }
+            });
+            let mut claimed: Vec<i64> =
+                futures_util::future::join_all(claims).await.into_iter().flatten().map(|r| r.id).collect();
+            claimed.sort();
+            assert_eq!(claimed, [101, 102], "{}: each pending verification claimed once", $name);
+            assert!(run_verification::release_verification(pool, 102).await.unwrap(), "{}", $name);
+            let again = run_verification::claim_verification(pool, Some(102), "2026-12-06T15:01:00.000Z").await.unwrap();
+            assert_eq!(again.map(|r| (r.id, r.target)), Some((102, "v2".to_owned())), "{}", $name);
+            assert!(run_verification::claim_verification(pool, Some(103), "x").await.unwrap().is_none(), "{}", $name);
+            let pending = run_verification::unclaim_pending_verifications(pool).await.unwrap();
+            assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), [101, 102], "{}", $name);
+        }};
+    }
+    on_both!(&sqlite, &pg, verifications);
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

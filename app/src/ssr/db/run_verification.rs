@@ -1,6 +1,6 @@
 //! The verification stage's queue: finished runs whose verification is `pending`, claimed one
 //! at a time by the verifier (`verifying_since`), released when a stop cuts a verification short.
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
 
 use crate::model::{RunStatus, Verification};
 
@@ -32,50 +32,59 @@ pub struct PendingVerification {
 }
 
 /// Atomically takes the oldest unclaimed pending verification (only run `only` when given) and
-/// stamps it with `now`. Its verification stays `pending` until the verdict is stored.
-pub async fn claim_verification(
-    ex: impl SqliteExecutor<'_>,
+/// stamps it with `now`. Its verification stays `pending` until the verdict is stored. On
+/// PostgreSQL, where replicas claim at once, the candidate is locked and skipped by the others
+/// (`FOR UPDATE SKIP LOCKED`), so no verification is claimed twice.
+pub async fn claim_verification<'c>(
+    ex: impl Into<Ex<'c>>,
     only: Option<i64>,
     now: &str,
 ) -> Result<Option<VerifyingRun>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE heal_runs SET verifying_since = ?1 \
-         WHERE id = (SELECT id FROM heal_runs WHERE verification = ?3 AND verifying_since IS NULL \
-                     AND (?2 IS NULL OR id = ?2) ORDER BY id LIMIT 1) \
-         RETURNING id, rule, target, status, verify_expr, verify_within_ms, alert_starts_at, finished_at, \
-                   silence_id, (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname",
-    )
-    .bind(now)
-    .bind(only)
-    .bind(Verification::Pending)
-    .fetch_optional(ex)
-    .await
+    on_backend!(ex, |e, pg| {
+        let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+        sqlx::query_as(&format!(
+            "UPDATE heal_runs SET verifying_since = $1 \
+             WHERE id = (SELECT id FROM heal_runs WHERE verification = $3 AND verifying_since IS NULL \
+                         AND ($2 IS NULL OR id = $2) ORDER BY id LIMIT 1{lock}) \
+             RETURNING id, rule, target, status, verify_expr, verify_within_ms, alert_starts_at, finished_at, \
+                       silence_id, (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname"
+        ))
+        .bind(now)
+        .bind(only)
+        .bind(Verification::Pending)
+        .fetch_optional(e)
+        .await
+    })
 }
 
 /// Gives a claimed verification back (a stop cut it short): it stays `pending` for the next
 /// claim. Returns whether it was still pending.
-pub async fn release_verification(ex: impl SqliteExecutor<'_>, run_id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE heal_runs SET verifying_since = NULL WHERE id = ? AND verification = ?")
-        .bind(run_id)
-        .bind(Verification::Pending)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn release_verification<'c>(ex: impl Into<Ex<'c>>, run_id: i64) -> Result<bool, sqlx::Error> {
+    let done = on_backend!(ex, |e| sqlx::query(
+        "UPDATE heal_runs SET verifying_since = NULL WHERE id = $1 AND verification = $2"
+    )
+    .bind(run_id)
+    .bind(Verification::Pending)
+    .execute(e)
+    .await
+    .map(|d| d.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// At start: claims left by a previous process (stopped or killed while verifying) no longer
 /// hold. Returns every pending verification, oldest first, so the caller can end those whose
-/// window closed while selfheal was down.
-pub async fn unclaim_pending_verifications(
-    ex: impl SqliteExecutor<'_>,
+/// window closed while selfheal was down. (With several replicas only a dead replica's claims
+/// may be given back: that waits for the replicas' heartbeats, docs/ha.md.)
+pub async fn unclaim_pending_verifications<'c>(
+    ex: impl Into<Ex<'c>>,
 ) -> Result<Vec<PendingVerification>, sqlx::Error> {
-    let mut pending: Vec<PendingVerification> = sqlx::query_as(
-        "UPDATE heal_runs SET verifying_since = NULL WHERE verification = ? \
+    let mut pending: Vec<PendingVerification> = on_backend!(ex, |e| sqlx::query_as(
+        "UPDATE heal_runs SET verifying_since = NULL WHERE verification = $1 \
          RETURNING id, finished_at, verify_within_ms",
     )
     .bind(Verification::Pending)
-    .fetch_all(ex)
-    .await?;
+    .fetch_all(e)
+    .await)?;
     pending.sort_by_key(|p| p.id);
     Ok(pending)
 }

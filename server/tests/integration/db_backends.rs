@@ -14,10 +14,10 @@ use app::ssr::db::directory_users::{self, Recorded};
 use app::ssr::db::login_attempts::{self as attempts, Limits, Outcome};
 use app::ssr::db::outbound::{self, NewOutbound};
 use app::ssr::db::run_output::{self, OutputLine};
-use app::ssr::db::run_verification;
 use app::ssr::db::{
     alert_detail, alerts, api_tokens, approvals, blast, overview, pauses, run_stats, users, windows,
 };
+use app::ssr::db::{run_verification, runs};
 use app::ssr::directory::roles::Granted;
 use app::ssr::heal::window::{Window, WindowConfig};
 
@@ -385,6 +385,48 @@ async fn the_ported_modules_behave_alike_on_sqlite_and_postgres() {
         }};
     }
     on_both!(&sqlite, &pg, verifications);
+
+    // Queued runs claimed by many workers at once (every replica's): each started exactly once,
+    // none a pause covers.
+    macro_rules! worker_claims {
+        ($pool:expr, $name:expr) => {{
+            let pool = $pool;
+            sqlx::query(
+                "INSERT INTO heal_runs (id, rule, playbook, target, mode, status, requested_by, extra_vars, \
+                 timeout_ms, verify_within_ms, created_at) VALUES \
+                 (201, 'q', 'p.yml', 'w1', 'auto', 'queued', 'engine', '{}', 1, 1, 'n'), \
+                 (202, 'q', 'p.yml', 'w2', 'auto', 'queued', 'engine', '{}', 1, 1, 'n'), \
+                 (203, 'q-paused', 'p.yml', 'w3', 'auto', 'queued', 'engine', '{}', 1, 1, 'n'), \
+                 (204, 'q', 'p.yml', 'w4', 'auto', 'queued', 'engine', '{}', 1, 1, 'n')",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+            pauses::pause(pool, "q-paused", "hold it", "ann", "n").await.unwrap();
+            assert_eq!(runs::queue_depth(pool).await.unwrap(), 4, "{}", $name);
+            let claims = (0..16).map(|_| {
+                let pool = pool.clone();
+                async move { runs::claim_next_run(&pool, "2026-12-06T16:00:00.000Z").await.unwrap() }
+            });
+            let mut started: Vec<i64> =
+                futures_util::future::join_all(claims).await.into_iter().flatten().map(|r| r.id).collect();
+            started.sort();
+            assert_eq!(
+                started,
+                [201, 202, 204],
+                "{}: each queued run started once, the paused one waits",
+                $name
+            );
+            assert_eq!(runs::queue_depth(pool).await.unwrap(), 1, "{}", $name);
+            assert_eq!(runs::active_run_for(pool, "w2").await.unwrap(), Some(202), "{}", $name);
+            assert_eq!(runs::active_run_for(pool, "nowhere").await.unwrap(), None, "{}", $name);
+            runs::set_run_pid(pool, 202, 4242).await.unwrap();
+            let pid: Option<i64> =
+                sqlx::query_scalar("SELECT pid FROM heal_runs WHERE id = 202").fetch_one(pool).await.unwrap();
+            assert_eq!(pid, Some(4242), "{}", $name);
+        }};
+    }
+    on_both!(&sqlite, &pg, worker_claims);
 
     macro_rules! users {
         ($pool:expr, $name:expr) => {{

@@ -1,4 +1,5 @@
 //! The run queue: `heal_runs` from queued (or awaiting approval) to finished and verified.
+use super::backend::{on_backend, Ex};
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
 use crate::model::{RunMode, RunStatus, RunSummary, Verification};
@@ -110,55 +111,59 @@ pub struct ClaimedRun {
 }
 
 /// Atomically takes the oldest queued run no pause covers and marks it running (runs a pause
-/// covers wait in the queue until it ends).
-pub async fn claim_next_run(
-    ex: impl SqliteExecutor<'_>,
-    now: &str,
-) -> Result<Option<ClaimedRun>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE heal_runs SET status = ?2, started_at = ?1 \
-         WHERE id = (SELECT id FROM heal_runs WHERE status = ?3 \
-                     AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope IN (?4, heal_runs.rule)) \
-                     ORDER BY id LIMIT 1) \
-         RETURNING id, alert_id, rule, playbook, target, limit_host, mode, extra_vars, timeout_ms, verify_expr, \
-                   verify_within_ms, alert_starts_at, \
-                   (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname",
-    )
-    .bind(now)
-    .bind(RunStatus::moved(&[RunStatus::Queued], RunStatus::Running))
-    .bind(RunStatus::Queued)
-    .bind(crate::ssr::heal::pause::EVERYTHING)
-    .fetch_optional(ex)
-    .await
+/// covers wait in the queue until it ends). On PostgreSQL, where every replica's workers claim
+/// at once, the candidate is locked and skipped by the others (`FOR UPDATE SKIP LOCKED`): each
+/// queued run starts exactly once.
+pub async fn claim_next_run<'c>(ex: impl Into<Ex<'c>>, now: &str) -> Result<Option<ClaimedRun>, sqlx::Error> {
+    on_backend!(ex, |e, pg| {
+        let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+        sqlx::query_as(&format!(
+            "UPDATE heal_runs SET status = $2, started_at = $1 \
+             WHERE id = (SELECT id FROM heal_runs WHERE status = $3 \
+                         AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope IN ($4, heal_runs.rule)) \
+                         ORDER BY id LIMIT 1{lock}) \
+             RETURNING id, alert_id, rule, playbook, target, limit_host, mode, extra_vars, timeout_ms, verify_expr, \
+                       verify_within_ms, alert_starts_at, \
+                       (SELECT a.alertname FROM alerts a WHERE a.id = heal_runs.alert_id) AS alertname"
+        ))
+        .bind(now)
+        .bind(RunStatus::moved(&[RunStatus::Queued], RunStatus::Running))
+        .bind(RunStatus::Queued)
+        .bind(crate::ssr::heal::pause::EVERYTHING)
+        .fetch_optional(e)
+        .await
+    })
 }
 
 /// The run in flight (waiting or running) for `target`, if any: there is at most one.
-pub async fn active_run_for(ex: impl SqliteExecutor<'_>, target: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM heal_runs WHERE target = ? AND status IN (?, ?, ?)")
-        .bind(target)
-        .bind(RunStatus::ACTIVE[0])
-        .bind(RunStatus::ACTIVE[1])
-        .bind(RunStatus::ACTIVE[2])
-        .fetch_optional(ex)
-        .await
+pub async fn active_run_for<'c>(ex: impl Into<Ex<'c>>, target: &str) -> Result<Option<i64>, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_scalar(
+        "SELECT id FROM heal_runs WHERE target = $1 AND status IN ($2, $3, $4)"
+    )
+    .bind(target)
+    .bind(RunStatus::ACTIVE[0])
+    .bind(RunStatus::ACTIVE[1])
+    .bind(RunStatus::ACTIVE[2])
+    .fetch_optional(e)
+    .await)
 }
 
 /// How many runs wait in the queue.
-pub async fn queue_depth(ex: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = ?")
+pub async fn queue_depth<'c>(ex: impl Into<Ex<'c>>) -> Result<i64, sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = $1")
         .bind(RunStatus::Queued)
-        .fetch_one(ex)
-        .await
+        .fetch_one(e)
+        .await)
 }
 
 /// Records the process (group) id of a running playbook, for recovery after a crash.
-pub async fn set_run_pid(ex: impl SqliteExecutor<'_>, run_id: i64, pid: u32) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE heal_runs SET pid = ? WHERE id = ?")
+pub async fn set_run_pid<'c>(ex: impl Into<Ex<'c>>, run_id: i64, pid: u32) -> Result<(), sqlx::Error> {
+    on_backend!(ex, |e| sqlx::query("UPDATE heal_runs SET pid = $1 WHERE id = $2")
         .bind(i64::from(pid))
         .bind(run_id)
-        .execute(ex)
-        .await?;
-    Ok(())
+        .execute(e)
+        .await
+        .map(|_| ()))
 }
 
 /// How a run ended, as stored.

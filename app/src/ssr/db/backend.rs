@@ -5,7 +5,7 @@
 //! SQLite reads too), exist once. Where the dialects differ the body asks `$pg`.
 //!
 //! Modules move here one at a time, each tested on both backends against a real PostgreSQL
-//! (`server/tests/integration/db_backends.rs`); until all have, `database = "postgres://…"`
+//! (`server/tests/integration/db_backends/`); until all have, `database = "postgres://…"`
 //! stays refused.
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 

@@ -291,7 +291,7 @@ async fn verify(read: &mut sqlx::SqliteConnection, pg: &mut PgConnection) -> any
         let to = digest!(&mut *pg, digest_select(table, order, &columns, false), &columns);
         anyhow::ensure!(from == to, "{table} differs after the copy");
     }
-    let counts = "SELECT status, n FROM alert_counts ORDER BY status";
+    let counts = "SELECT status, CAST(sum(n) AS BIGINT) FROM alert_counts GROUP BY status ORDER BY status";
     let from: Vec<(String, i64)> = sqlx::query_as(counts).fetch_all(&mut *read).await?;
     let to: Vec<(String, i64)> = sqlx::query_as(counts).fetch_all(&mut *pg).await?;
     anyhow::ensure!(from == to, "the alert counts differ after the copy: {from:?} and {to:?}");

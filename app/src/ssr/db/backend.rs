@@ -175,7 +175,8 @@ pub use on_pool;
 /// column's index out of a plan, and `INDEXED BY index`); its null-safe comparisons with a
 /// parameter spelled PostgreSQL's way (`IS NOT $n` is `IS DISTINCT FROM $n`, `IS $n` is
 /// `IS NOT DISTINCT FROM $n`); `LIKE`, which ignores ASCII case on SQLite, as `ILIKE`; and
-/// `instr(` as `strpos(`. Unchanged for SQLite.
+/// `instr(` as `strpos(`; SQLite's parameters (`?NNN`, and `?` numbered in order) as `$NNN`.
+/// Unchanged for SQLite.
 pub fn dialect(sql: &str, pg: bool) -> std::borrow::Cow<'_, str> {
     use std::sync::LazyLock;
     static HINTS: LazyLock<[(regex::Regex, &str); 6]> = LazyLock::new(|| {
@@ -192,16 +193,55 @@ pub fn dialect(sql: &str, pg: bool) -> std::borrow::Cow<'_, str> {
     if !pg {
         return std::borrow::Cow::Borrowed(sql);
     }
-    let mut out = sql.to_owned();
+    let mut out = numbered_parameters(sql);
     for (pattern, with) in HINTS.iter() {
         out = pattern.replace_all(&out, *with).into_owned();
     }
     std::borrow::Cow::Owned(out)
 }
 
+/// `sql` with SQLite's parameters spelled PostgreSQL's way: `?NNN` as `$NNN`, and each bare
+/// `?` as one more than the largest number so far (SQLite's rule). Quoted text is left alone.
+fn numbered_parameters(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut largest = 0u32;
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                let mut digits = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                let number =
+                    if digits.is_empty() { largest + 1 } else { digits.parse().unwrap_or(largest + 1) };
+                largest = largest.max(number);
+                out.push('$');
+                out.push_str(&number.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::dialect;
+
+    #[test]
+    fn sqlite_parameters_become_numbered_outside_quotes() {
+        assert_eq!(
+            dialect("SELECT ?2, ?1, 'a?b', ? , ?, x FROM t WHERE y = ?10 AND z = ?", true),
+            "SELECT $2, $1, 'a?b', $3 , $4, x FROM t WHERE y = $10 AND z = $11"
+        );
+        assert_eq!(dialect("SELECT $1, $2", true), "SELECT $1, $2");
+    }
 
     #[test]
     fn sqlite_hints_and_null_safe_comparisons_become_postgresql() {

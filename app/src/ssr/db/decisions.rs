@@ -56,7 +56,7 @@ pub static TARGET_HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT \
          (SELECT max(id) FROM heal_runs WHERE target = ?2 AND status IN {active}), \
          (SELECT max(created_at) FROM heal_runs WHERE rule = ?1 AND target = ?2 AND requested_by = 'engine'), \
-         coalesce((SELECT attempts FROM ({BREAKER_SQL})), 0)",
+         coalesce((SELECT attempts FROM ({BREAKER_SQL}) AS breaker), 0)",
         active = RunStatus::sql_list(&RunStatus::ACTIVE)
     )
 });
@@ -67,13 +67,14 @@ pub static TARGET_HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
 /// that count (those since the target's last reset, if later), the last one, the last reset.
 /// The window is its own range predicate, so only the window's runs are visited (on
 /// `(rule, created_at)`); the reset lookup then runs for those few.
-pub const BREAKER_SQL: &str = "SELECT target, sum(created_at >= coalesce(reset_at, '')) AS attempts, \
+pub const BREAKER_SQL: &str =
+    "SELECT target, count(*) FILTER (WHERE created_at >= coalesce(reset_at, '')) AS attempts, \
         max(created_at) AS last_attempt, max(reset_at) AS last_reset \
      FROM (SELECT r.target, r.created_at, \
                   (SELECT max(reset_at) FROM breaker_resets b WHERE b.rule = ?1 AND b.target = r.target) \
                   AS reset_at \
            FROM heal_runs r WHERE r.rule = ?1 AND r.requested_by = 'engine' AND r.created_at >= ?3 \
-                AND (?2 IS NULL OR r.target = ?2)) \
+                AND (?2 IS NULL OR r.target = ?2)) AS in_window \
      GROUP BY target ORDER BY target";
 
 /// A decision as the `decisions` table stores it: outcome, reason, detail.

@@ -23,12 +23,16 @@ use crate::ssr::inventory::InventoryHosts;
 
 mod decide;
 mod gates;
+mod pg;
 mod redecide;
 mod statements;
+mod store;
 
 use decide::decide_and_store;
 pub use decide::{verdict_of, Decided, NewEpisode, NewIds, ENGINE, RULES_REQUESTER};
+pub use pg::write_batch_pg;
 pub use redecide::{redecide, HELD_EPISODES_SQL};
+use store::{at_once, SqliteTx};
 
 use statements::{
     bind_all, chunk_sizes, statement_sql, ALERT_COLUMNS, ALERT_CONFLICT, ALERT_ROW, ALERT_SQL,
@@ -129,9 +133,25 @@ pub fn write_batch(
     let now = OffsetDateTime::now_utc();
     let now_text = format_utc(now);
     let (stored, ids) = record_with_ids(&tx, batch, Some(&now_text))?;
+    let episodes = episodes_of(rules, hosts, batch, &ids);
+    let decided =
+        at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known_targets))?;
+    tx.commit()?;
+    Ok(Written { stored, decided })
+}
+
+/// The episodes a batch created (`ids`: per notification, its alerts' new row ids), each with
+/// its verdict: the one the webhook handler made, or one made here against the inventory's
+/// hosts (`hosts`, read only then).
+fn episodes_of<'b>(
+    rules: &RuleSet,
+    hosts: &InventoryHosts,
+    batch: &'b [NewNotification<'b>],
+    ids: &[NewIds],
+) -> Vec<NewEpisode<'b>> {
     let mut known: Option<std::sync::Arc<KnownHosts>> = None;
     let mut episodes = Vec::new();
-    for (n, ids) in batch.iter().zip(&ids) {
+    for (n, ids) in batch.iter().zip(ids) {
         for (i, (a, id)) in n.alerts.iter().zip(ids).enumerate() {
             let Some(alert_id) = *id else { continue };
             let verdict = match n.verdicts.get(i) {
@@ -146,9 +166,7 @@ pub fn write_batch(
             episodes.push(NewEpisode { alert_id, starts_at: &a.starts_at, labels: &a.labels, verdict });
         }
     }
-    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known_targets)?;
-    tx.commit()?;
-    Ok(Written { stored, decided })
+    episodes
 }
 
 /// A firing alert found by polling Alertmanager, with the receiver it was routed to.
@@ -208,7 +226,7 @@ pub fn write_reconciled(
             }
         }
     }
-    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known)?;
+    let decided = at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known))?;
     tx.commit()?;
     Ok(decided)
 }
@@ -239,7 +257,7 @@ pub fn decide_leftovers(
             NewEpisode { alert_id: *alert_id, starts_at, labels, verdict: std::borrow::Cow::Owned(verdict) }
         })
         .collect();
-    let decided = decide_and_store(&tx, rules, &episodes, now, &now_text, known)?;
+    let decided = at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known))?;
     tx.execute("UPDATE alerts SET decided_at = ?1 WHERE decided_at IS NULL", [&now_text])?;
     tx.commit()?;
     Ok(decided)
@@ -314,14 +332,7 @@ fn record_with_ids(
             |row| Ok((row.get(2)?, row.get(1)?)),
         )?);
     }
-    let mut stored: Vec<StoredNotification> = returned
-        .into_iter()
-        .map(|(deliveries, id)| StoredNotification {
-            notification_id: id,
-            duplicate_notification: deliveries > 1,
-            ..Default::default()
-        })
-        .collect();
+    let mut stored = stored_notifications(returned);
 
     let alerts: Vec<(&NewNotification<'_>, i64, &NewAlert)> = batch
         .iter()
@@ -375,13 +386,38 @@ fn record_with_ids(
             |row| Ok((row.get(2)?, (row.get(3)?, row.get(4)?))),
         )?);
     }
+    let ids = tally_alerts(batch, &mut stored, returned)
+        .ok_or_else(|| missing_row("an alert row was not returned"))?;
+    Ok((stored, ids))
+}
+
+/// What each notification's upsert returned (delivery count, row id), in batch order, as
+/// what storing it did.
+fn stored_notifications(returned: Vec<(i64, i64)>) -> Vec<StoredNotification> {
+    returned
+        .into_iter()
+        .map(|(deliveries, id)| StoredNotification {
+            notification_id: id,
+            duplicate_notification: deliveries > 1,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Counts what each alert's upsert returned (delivery count, resolved_at, row id; in batch
+/// order) into its notification's `stored`: new, duplicate, resolved now. Returns the new
+/// rows' ids per notification; `None` when a row is missing.
+fn tally_alerts(
+    batch: &[NewNotification<'_>],
+    stored: &mut [StoredNotification],
+    returned: Vec<(i64, AlertReturned)>,
+) -> Option<Vec<NewIds>> {
     let mut returned = returned.into_iter();
     let mut ids = Vec::with_capacity(batch.len());
     for (n, s) in batch.iter().zip(stored.iter_mut()) {
         let mut new_ids = Vec::with_capacity(n.alerts.len());
         for a in n.alerts {
-            let (deliveries, (resolved_at, id)) =
-                returned.next().ok_or_else(|| missing_row("an alert row was not returned"))?;
+            let (deliveries, (resolved_at, id)) = returned.next()?;
             new_ids.push((deliveries == 1).then_some(id));
             if deliveries == 1 {
                 s.new_alerts += 1;
@@ -394,7 +430,7 @@ fn record_with_ids(
         }
         ids.push(new_ids);
     }
-    Ok((stored, ids))
+    Some(ids)
 }
 
 /// The first half of a notification's dedup key: the newest startsAt among its alerts ('' for

@@ -28,7 +28,7 @@ pub struct OverviewCounts {
 /// Counts for the overview ([`OverviewCounts`]) since `since`.
 pub async fn overview_counts<'c>(ex: impl Into<Ex<'c>>, since: &str) -> Result<OverviewCounts, sqlx::Error> {
     let sql = format!(
-        "SELECT coalesce((SELECT n FROM alert_counts WHERE status = 'firing'), 0) AS firing_alerts, \
+        "SELECT coalesce((SELECT CAST(sum(n) AS BIGINT) FROM alert_counts WHERE status = 'firing'), 0) AS firing_alerts, \
                 (SELECT count(*) FROM heal_runs WHERE status IN ($2, $3)) AS runs_in_flight, \
                 (SELECT count(*) FROM heal_runs WHERE status = $4) AS awaiting_approval, \
                 (SELECT count(*) FROM heal_runs WHERE created_at >= $1) AS runs_24h, \
@@ -64,7 +64,7 @@ pub async fn overview_counts<'c>(ex: impl Into<Ex<'c>>, since: &str) -> Result<O
 /// The navigation's counts: two index look-ups (the firing count is kept by triggers).
 pub async fn nav_counts<'c>(ex: impl Into<Ex<'c>>) -> Result<(i64, i64), sqlx::Error> {
     on_backend!(ex, |e| sqlx::query_as(
-        "SELECT coalesce((SELECT n FROM alert_counts WHERE status = 'firing'), 0), \
+        "SELECT coalesce((SELECT CAST(sum(n) AS BIGINT) FROM alert_counts WHERE status = 'firing'), 0), \
                 (SELECT count(*) FROM heal_runs WHERE status = $1)",
     )
     .bind(RunStatus::AwaitingApproval)
@@ -75,8 +75,8 @@ pub async fn nav_counts<'c>(ex: impl Into<Ex<'c>>) -> Result<(i64, i64), sqlx::E
 /// Stored alert episodes per status (kept by triggers in `alert_counts`): (firing, resolved).
 pub async fn alert_status_counts<'c>(ex: impl Into<Ex<'c>>) -> Result<(i64, i64), sqlx::Error> {
     on_backend!(ex, |e| sqlx::query_as(
-        "SELECT coalesce((SELECT n FROM alert_counts WHERE status = 'firing'), 0), \
-                coalesce((SELECT n FROM alert_counts WHERE status = 'resolved'), 0)",
+        "SELECT coalesce((SELECT CAST(sum(n) AS BIGINT) FROM alert_counts WHERE status = 'firing'), 0), \
+                coalesce((SELECT CAST(sum(n) AS BIGINT) FROM alert_counts WHERE status = 'resolved'), 0)",
     )
     .fetch_one(e)
     .await)

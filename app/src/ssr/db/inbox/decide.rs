@@ -1,22 +1,19 @@
 //! Every new episode decided in the commit that stores it: the one decision
-//! ([`decide_batch`]) over the history read in the writer's transaction, the runs it queues,
-//! the decisions and the audit entries for refused labels — all stored before the commit.
+//! ([`decide_batch`]) over the history read in the storing transaction, the runs it queues,
+//! the decisions and the audit entries for refused labels — all stored before the commit, on
+//! either backend ([`DecisionTx`]).
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Transaction};
 use time::OffsetDateTime;
 
-use super::gates::{breaker_told, gates, in_window, record_trip, windows_in_force};
-use super::statements::{
-    bind_all, chunk_sizes, statement_sql, AUDIT_COLUMNS, AUDIT_ROW, AUDIT_SQL, DECISION_COLUMNS,
-    DECISION_ROW, DECISION_SQL,
-};
+use super::gates::{blast_scopes, gates, in_window, windows_in_force};
+use super::store::{AuditRow, DecisionRow, DecisionTx};
 use crate::ssr::alert::{AlertStatus, Labels};
 use crate::ssr::db::audit::{refusal_entries, LABELS_REJECTED};
-use crate::ssr::db::decisions::{decision_columns, history_from, TARGET_HISTORY_SQL};
-use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
+use crate::ssr::db::decisions::{decision_columns, history_from};
+use crate::ssr::db::runs::NewRun;
 use crate::ssr::heal::blast::KnownTargets;
 use crate::ssr::heal::{
     breaker, decide_batch, in_flight_detail, prejudge, Decision, Gates, Judged, KnownHosts, Prejudged, Rule,
@@ -83,21 +80,38 @@ pub fn verdict_of(rules: &[Rule], hosts: &KnownHosts, status: AlertStatus, label
 /// decision queues (idempotent on the one-run-in-flight-per-target index: a conflict becomes
 /// `run_in_progress`), one decision per episode, and one audit entry per distinct refusal of
 /// labels. The caller marks the alerts decided and commits.
-pub fn decide_and_store(
-    tx: &Transaction<'_>,
+///
+/// First it locks what the episodes' plans decide on (their targets and blast-radius scopes:
+/// across writers, one decides on a target at a time), then reads what the decision weighs,
+/// decides ([`decide_batch`], no database in it), and writes.
+pub(crate) async fn decide_and_store<T: DecisionTx>(
+    tx: &mut T,
     rules: &RuleSet,
     episodes: &[NewEpisode<'_>],
     now: OffsetDateTime,
     now_text: &str,
     known: &Arc<KnownTargets>,
-) -> rusqlite::Result<Vec<Decided>> {
+) -> Result<Vec<Decided>, T::Error> {
     // Read only when a rule matched something: most of a storm's commits need no history.
     let checks = episodes.iter().any(|e| matches!(e.verdict.as_ref(), Prejudged::Check { .. }));
-    let gates = if checks { gates(tx, rules, episodes, now, known)? } else { Gates::default() };
-    let windows = if checks { windows_in_force(tx)? } else { Vec::new() };
+    if checks {
+        tx.lock(&lock_keys(rules, episodes)).await?;
+    }
+    let gates = if checks { gates(tx, rules, episodes, now, known).await? } else { Gates::default() };
+    let windows = if checks { windows_in_force(tx).await? } else { Vec::new() };
     let verdicts: Vec<Cow<'_, Prejudged>> = episodes.iter().map(|e| in_window(&windows, e, now)).collect();
+    let mut histories: HashMap<(&str, &str), TargetHistory> = HashMap::new();
+    for verdict in &verdicts {
+        let Prejudged::Check { rule, plan, .. } = verdict.as_ref() else { continue };
+        let Some(rule) = rules.get(*rule) else { continue };
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            histories.entry((rule.name(), plan.target.as_str()))
+        {
+            slot.insert(target_history(tx, rule, &plan.target, now).await?);
+        }
+    }
     let judged = decide_batch(rules, verdicts.iter().map(|v| v.as_ref()), &gates, |rule, target| {
-        target_history(tx, rule, target, now)
+        Ok::<_, T::Error>(histories.get(&(rule.name(), target)).copied().unwrap_or_default())
     })?;
     let mut decided = Vec::with_capacity(judged.len());
     // The runs this batch queued, by target: what later episodes on the target are covered by.
@@ -109,7 +123,8 @@ pub fn decide_and_store(
         let breaker_opened = match episode.verdict.as_ref() {
             Prejudged::Check { plan, .. } if judged.opens_breaker(rules) => {
                 let opening = format!("{rule_name} on {}", plan.target);
-                let news = !told.contains(&opening) && !breaker_told(tx, rule_name, &plan.target, &opening)?;
+                let news =
+                    !told.contains(&opening) && !tx.breaker_told(rule_name, &plan.target, &opening).await?;
                 news.then(|| {
                     told.insert(opening);
                     plan.target.clone()
@@ -124,13 +139,15 @@ pub fn decide_and_store(
         if let (Decision::Run(plan), Some(r)) = (&decision, rule.and_then(|i| rules.get(i))) {
             let new =
                 NewRun::for_alert(r, plan, episode.alert_id, episode.starts_at, RULES_REQUESTER, now_text);
-            run_id = enqueue(tx, &new)?;
+            run_id = tx.enqueue(&new).await?;
             match run_id {
                 Some(id) => {
                     queued.insert(plan.target.clone(), id);
                     let blast = plan.held.as_ref().filter(|h| h.is_blast_radius());
                     if let (Some(why), Some(scope)) = (blast, &plan.blast_scope) {
-                        blast_tripped = record_trip(tx, &plan.rule, scope, now_text, &why.detail)?
+                        blast_tripped = tx
+                            .record_trip(&plan.rule, scope, now_text, &why.detail)
+                            .await?
                             .then(|| (plan.rule.clone(), scope.clone()));
                     }
                 }
@@ -142,7 +159,7 @@ pub fn decide_and_store(
             // started by hand): named either way.
             covered_by = match queued.get(&target) {
                 Some(&id) => Some(id),
-                None => active_run_on(tx, &target)?,
+                None => tx.active_run_on(&target).await?,
             };
             let detail = in_flight_detail(&target, covered_by);
             decision = Decision::Skip(Skip { reason: SkipReason::RunInProgress, detail });
@@ -154,7 +171,7 @@ pub fn decide_and_store(
             if skip.reason == SkipReason::RunInProgress {
                 covered_by = match queued.get(&plan.target) {
                     Some(&id) => Some(id),
-                    None => active_run_on(tx, &plan.target)?,
+                    None => tx.active_run_on(&plan.target).await?,
                 };
                 skip.detail = in_flight_detail(&plan.target, covered_by);
             }
@@ -169,114 +186,58 @@ pub fn decide_and_store(
             blast_tripped,
         });
     }
-    store_decisions(tx, rules, &decided, now_text)?;
+    let rows: Vec<DecisionRow<'_>> = decided
+        .iter()
+        .map(|d| {
+            let (outcome, reason, detail) = decision_columns(&d.decision);
+            DecisionRow {
+                alert_id: d.alert_id,
+                at: now_text,
+                rule: d.rule.and_then(|i| rules.get(i)).map(Rule::name),
+                outcome,
+                reason,
+                detail,
+                run_id: d.run_id.or(d.covered_by),
+                rules_hash: rules.hash(),
+            }
+        })
+        .collect();
+    tx.store(&rows, &audit_entries(rules, &decided)).await?;
     Ok(decided)
 }
 
-/// The history of one (rule, target) at `now`, read in the writer's transaction.
-fn target_history(
-    tx: &Transaction<'_>,
+/// What deciding `episodes` locks: each plan's target, and each (rule, scope) whose blast
+/// radius a plan counts against.
+fn lock_keys(rules: &RuleSet, episodes: &[NewEpisode<'_>]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for episode in episodes {
+        if let Prejudged::Check { plan, .. } = episode.verdict.as_ref() {
+            keys.insert(format!("target {}", plan.target));
+        }
+    }
+    for (rule, scope) in blast_scopes(rules, episodes) {
+        keys.insert(format!("blast {} {scope}", rule.name()));
+    }
+    keys
+}
+
+/// The history of one (rule, target) at `now`, read in the storing transaction.
+async fn target_history<T: DecisionTx>(
+    tx: &mut T,
     rule: &Rule,
     target: &str,
     now: OffsetDateTime,
-) -> rusqlite::Result<TargetHistory> {
-    let (active, last, attempts): (Option<i64>, Option<String>, i64) = tx
-        .prepare_cached(&TARGET_HISTORY_SQL)?
-        .query_row(rusqlite::params![rule.name(), target, breaker::window_start(rule, now)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+) -> Result<TargetHistory, T::Error> {
+    let (active, last, attempts) =
+        tx.target_history(rule.name(), target, &breaker::window_start(rule, now)).await?;
     Ok(history_from(active, last.as_deref(), attempts, now))
-}
-
-/// Queues `run` ([`ENQUEUE_RUN_SQL`]); its id, or none when its target has a run in flight.
-/// The run active on `target` (at most one: `heal_runs_one_active_per_target`).
-fn active_run_on(tx: &Transaction<'_>, target: &str) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached(
-        "SELECT id FROM heal_runs WHERE target = ? AND status IN ('queued', 'awaiting_approval', 'running')",
-    )?
-    .query_row([target], |r| r.get(0))
-    .optional()
-}
-
-fn enqueue(tx: &Transaction<'_>, run: &NewRun<'_>) -> rusqlite::Result<Option<i64>> {
-    let (mode, status) = run.mode_and_status();
-    let vars = serde_json::to_string(&run.plan.extra_vars)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.prepare_cached(ENQUEUE_RUN_SQL)?
-        .query_row(
-            rusqlite::params![
-                run.alert_id,
-                run.plan.rule,
-                run.plan.playbook,
-                run.plan.target,
-                run.plan.limit,
-                mode,
-                status,
-                run.requested_by,
-                vars,
-                run.timeout_ms,
-                run.verify_expr,
-                run.verify_within_ms,
-                run.alert_starts_at,
-                run.now,
-                run.plan.blast_scope,
-            ],
-            |r| r.get(0),
-        )
-        .optional()
-}
-
-/// Writes the decisions, and the audit entries for the refused ones (one per distinct
-/// refusal, naming its alerts): a few multi-row statements.
-fn store_decisions(
-    tx: &Transaction<'_>,
-    rules: &RuleSet,
-    decided: &[Decided],
-    now: &str,
-) -> rusqlite::Result<()> {
-    let mut rest = decided;
-    for size in chunk_sizes(decided.len()) {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        let mut stmt =
-            tx.prepare_cached(statement_sql(&DECISION_SQL, DECISION_COLUMNS, DECISION_ROW, "", size))?;
-        let mut at = 0;
-        for d in chunk {
-            let rule = d.rule.and_then(|i| rules.get(i)).map(Rule::name);
-            let (outcome, reason, detail) = decision_columns(&d.decision);
-            let run = d.run_id.or(d.covered_by);
-            let hash = rules.hash();
-            bind_all(
-                &mut stmt,
-                &mut at,
-                &[&d.alert_id, &now, &rule, &outcome, &reason, &detail, &run, &hash],
-            )?;
-        }
-        stmt.raw_execute()?;
-    }
-    let entries = audit_entries(rules, decided);
-    let mut rest = entries.as_slice();
-    for size in chunk_sizes(entries.len()) {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        let mut stmt = tx.prepare_cached(statement_sql(&AUDIT_SQL, AUDIT_COLUMNS, AUDIT_ROW, "", size))?;
-        let mut at = 0;
-        for (actor, action, target, detail) in chunk {
-            bind_all(&mut stmt, &mut at, &[actor, action, target, detail, &"intake"])?;
-        }
-        stmt.raw_execute()?;
-    }
-    Ok(())
 }
 
 /// What a commit's decisions put in the audit log (actor, action, target, detail): labels a
 /// rule refused to hand to a playbook (a security event, not just a skip: one entry per
 /// distinct refusal), and the engine's own acts — a breaker it found open, a blast radius it
 /// tripped (rare: once each until reset).
-fn audit_entries<'d>(
-    rules: &RuleSet,
-    decided: &'d [Decided],
-) -> Vec<(&'static str, &'static str, String, Cow<'d, str>)> {
+fn audit_entries<'d>(rules: &RuleSet, decided: &'d [Decided]) -> Vec<AuditRow<'d>> {
     let refused = refusal_entries(decided.iter().filter_map(|d| match &d.decision {
         Decision::Skip(s) if s.reason == SkipReason::InvalidLabels => Some((d.alert_id, s.detail.as_str())),
         _ => None,

@@ -7,6 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use time::OffsetDateTime;
 
 use super::decide::{decide_and_store, verdict_of, Decided, NewEpisode};
+use super::store::{at_once, SqliteTx};
 use crate::ssr::alert::{format_utc, AlertStatus};
 use crate::ssr::heal::blast::KnownTargets;
 use crate::ssr::heal::guard::{self, GuardAnswers};
@@ -59,7 +60,7 @@ pub fn redecide(
     let decided = if episodes.is_empty() {
         Vec::new()
     } else {
-        decide_and_store(&tx, rules, &episodes, now, &now_text, known)?
+        at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known))?
     };
     tx.commit()?;
     Ok(decided)

@@ -21,7 +21,7 @@ pub(super) const NOTIFICATION_COLUMNS: &str =
      payload_encoding) VALUES ";
 pub(super) const NOTIFICATION_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
 pub(super) const NOTIFICATION_CONFLICT: &str =
-    " ON CONFLICT (newest_starts_at, payload_sha256) DO UPDATE SET deliveries = deliveries + 1, \
+    " ON CONFLICT (newest_starts_at, payload_sha256) DO UPDATE SET deliveries = notifications.deliveries + 1, \
      last_received_at = excluded.last_received_at RETURNING payload_sha256, id, deliveries";
 
 pub(super) const ALERT_COLUMNS: &str =

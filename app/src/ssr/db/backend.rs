@@ -171,6 +171,18 @@ macro_rules! on_pool {
 }
 pub use on_pool;
 
+/// `pg_sql!(SQL)`: an SQL text written for SQLite, in PostgreSQL's dialect ([`dialect`]), built
+/// once (a `&'static str`).
+#[macro_export]
+macro_rules! pg_sql {
+    ($sql:expr) => {{
+        static SQL: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| $crate::ssr::db::backend::dialect(&$sql, true).into_owned());
+        SQL.as_str()
+    }};
+}
+pub use pg_sql;
+
 /// `sql` for PostgreSQL when `pg`: SQLite's planner hints dropped (`+column`, which keeps a
 /// column's index out of a plan, and `INDEXED BY index`); its null-safe comparisons with a
 /// parameter spelled PostgreSQL's way (`IS NOT $n` is `IS DISTINCT FROM $n`, `IS $n` is

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use sqlx::{SqliteConnection, SqliteExecutor};
+use super::backend::{on_backend, pg_sql, Ex};
 use time::OffsetDateTime;
 
 use crate::model::{DecisionReason, RunStatus};
@@ -21,31 +21,35 @@ pub struct StoredAlert {
 /// The history of one (rule, target) at `now`: whether a run is in flight (for the target, any
 /// rule), when the last engine run of this rule began, and how many began in the rule's window
 /// since the last breaker reset.
-pub async fn target_history(
-    conn: &mut SqliteConnection,
+pub async fn target_history<'c>(
+    ex: impl Into<Ex<'c>>,
     rule: &Rule,
     target: &str,
     now: OffsetDateTime,
 ) -> Result<TargetHistory, sqlx::Error> {
     let (active, last, attempts) =
-        raw_history(conn, rule.name(), target, &breaker::window_start(rule, now)).await?;
+        raw_history(ex, rule.name(), target, &breaker::window_start(rule, now)).await?;
     Ok(history_from(active, last.as_deref(), attempts, now))
 }
 
 /// [`TARGET_HISTORY_SQL`]'s row for (rule, target) since `window_start`: the run in flight, last
 /// engine run's start, attempts since the window start or the last reset, if later.
-pub async fn raw_history(
-    conn: &mut SqliteConnection,
+pub async fn raw_history<'c>(
+    ex: impl Into<Ex<'c>>,
     rule: &str,
     target: &str,
     window_start: &str,
 ) -> Result<(Option<i64>, Option<String>, i64), sqlx::Error> {
-    sqlx::query_as(TARGET_HISTORY_SQL.as_str())
-        .bind(rule)
-        .bind(target)
-        .bind(window_start)
-        .fetch_one(&mut *conn)
-        .await
+    on_backend!(ex, |e, pg| sqlx::query_as(if pg {
+        pg_sql!(*TARGET_HISTORY_SQL)
+    } else {
+        TARGET_HISTORY_SQL.as_str()
+    })
+    .bind(rule)
+    .bind(target)
+    .bind(window_start)
+    .fetch_one(e)
+    .await)
 }
 
 /// [`target_history`]'s query (the inbox writer runs it too, on its own connection):
@@ -118,32 +122,34 @@ pub fn history_from(
 }
 
 /// An alert's status, labels and start, for heal now and replay.
-pub async fn alert_for_action(
-    ex: impl SqliteExecutor<'_>,
+pub async fn alert_for_action<'c>(
+    ex: impl Into<Ex<'c>>,
     alert_id: i64,
 ) -> Result<Option<StoredAlert>, sqlx::Error> {
-    sqlx::query_as("SELECT id, status, labels, starts_at FROM alerts WHERE id = ?")
+    on_backend!(ex, |e| sqlx::query_as("SELECT id, status, labels, starts_at FROM alerts WHERE id = $1")
         .bind(alert_id)
-        .fetch_optional(ex)
-        .await
+        .fetch_optional(e)
+        .await)
 }
 
 /// Records an operator's breaker reset for (rule, target).
-pub async fn reset_breaker(
-    ex: impl SqliteExecutor<'_>,
+pub async fn reset_breaker<'c>(
+    ex: impl Into<Ex<'c>>,
     rule: &str,
     target: &str,
     by: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES (?, ?, ?, ?)")
-        .bind(rule)
-        .bind(target)
-        .bind(now)
-        .bind(by)
-        .execute(ex)
-        .await?;
-    Ok(())
+    on_backend!(ex, |e| sqlx::query(
+        "INSERT INTO breaker_resets (rule, target, reset_at, reset_by) VALUES ($1, $2, $3, $4)"
+    )
+    .bind(rule)
+    .bind(target)
+    .bind(now)
+    .bind(by)
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// One target of a rule as its circuit breaker sees it.
@@ -158,10 +164,15 @@ pub struct BreakerRow {
 }
 
 /// Every target of one rule with engine attempts since the window start ([`BREAKER_SQL`]).
-pub async fn breaker_states(
-    ex: impl SqliteExecutor<'_>,
+pub async fn breaker_states<'c>(
+    ex: impl Into<Ex<'c>>,
     rule: &str,
     window_start: &str,
 ) -> Result<Vec<BreakerRow>, sqlx::Error> {
-    sqlx::query_as(BREAKER_SQL).bind(rule).bind(None::<&str>).bind(window_start).fetch_all(ex).await
+    on_backend!(ex, |e, pg| sqlx::query_as(if pg { pg_sql!(BREAKER_SQL) } else { BREAKER_SQL })
+        .bind(rule)
+        .bind(None::<&str>)
+        .bind(window_start)
+        .fetch_all(e)
+        .await)
 }

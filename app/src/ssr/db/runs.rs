@@ -1,6 +1,5 @@
 //! The run queue: `heal_runs` from queued (or awaiting approval) to finished and verified.
-use super::backend::{on_backend, Ex};
-use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+use super::backend::{on_backend, on_conn, on_pool, pg_sql, Conn, Ex, PoolRef, WritePool};
 
 use crate::model::{RunMode, RunStatus, RunSummary, Verification};
 use crate::ssr::db::audit::NewAuditEvent;
@@ -66,11 +65,27 @@ pub const ENQUEUE_RUN_SQL: &str =
      ON CONFLICT DO NOTHING RETURNING id";
 
 /// Queues a run (or parks it for approval). `Ok(None)` when the target already has a run in
-/// flight: the database's unique index is the final word on "one run per target".
-pub async fn enqueue_run(conn: &mut SqliteConnection, run: &NewRun<'_>) -> Result<Option<i64>, sqlx::Error> {
+/// flight: the database's unique index is the final word on "one run per target". On
+/// PostgreSQL it first takes the target's decision lock (the one the inbox's decisions take,
+/// until the commit of the caller's transaction), so a run started by hand and a replica's
+/// decision on the same target never interleave.
+pub async fn enqueue_run<'c>(
+    conn: impl Into<Conn<'c>>,
+    run: &NewRun<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
     let (mode, status) = run.mode_and_status();
     let vars = serde_json::to_string(&run.plan.extra_vars).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let id = sqlx::query_scalar(ENQUEUE_RUN_SQL)
+    let (conn, sql) = match conn.into() {
+        Conn::Pg(pg) => {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("target {}", run.plan.target))
+                .execute(&mut *pg)
+                .await?;
+            (Conn::Pg(pg), pg_sql!(ENQUEUE_RUN_SQL))
+        }
+        sqlite => (sqlite, ENQUEUE_RUN_SQL),
+    };
+    on_conn!(conn, |e| sqlx::query_scalar(sql)
         .bind(run.alert_id)
         .bind(&run.plan.rule)
         .bind(&run.plan.playbook)
@@ -86,9 +101,8 @@ pub async fn enqueue_run(conn: &mut SqliteConnection, run: &NewRun<'_>) -> Resul
         .bind(run.alert_starts_at)
         .bind(run.now)
         .bind(&run.plan.blast_scope)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(id)
+        .fetch_optional(&mut *e)
+        .await)
 }
 
 /// One queued run as the worker sees it.
@@ -181,80 +195,82 @@ pub struct FinishedRun<'a> {
 }
 
 /// Stores how a run ended. Only a running run can finish (a cancelled one stays cancelled).
-pub async fn finish_run(
-    ex: impl SqliteExecutor<'_>,
+pub async fn finish_run<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     f: &FinishedRun<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE heal_runs SET status = ?, exit_code = ?, error = ?, recap = ?, output_truncated = ?, \
-         verification = ?, finished_at = ?, pid = NULL WHERE id = ? AND status = ?",
+    on_backend!(ex, |e| sqlx::query(
+        "UPDATE heal_runs SET status = $1, exit_code = $2, error = $3, recap = $4, output_truncated = $5, \
+         verification = $6, finished_at = $7, pid = NULL WHERE id = $8 AND status = $9",
     )
     .bind(RunStatus::moved(&[RunStatus::Running], f.status))
     .bind(f.exit_code)
     .bind(f.error)
     .bind(f.recap)
-    .bind(f.output_truncated)
+    .bind(i64::from(f.output_truncated))
     .bind(f.verification)
     .bind(f.now)
     .bind(run_id)
     .bind(RunStatus::Running)
-    .execute(ex)
-    .await?;
-    Ok(())
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// Stores the verification verdict and, when verified, the time from the alert's start.
-pub async fn set_verification(
-    ex: impl SqliteExecutor<'_>,
+pub async fn set_verification<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     verdict: Verification,
     error: Option<&str>,
     time_to_heal_ms: Option<i64>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE heal_runs SET verification = ?, verified_at = ?, time_to_heal_ms = ?, \
-         error = coalesce(?, error) WHERE id = ?",
+    on_backend!(ex, |e| sqlx::query(
+        "UPDATE heal_runs SET verification = $1, verified_at = $2, time_to_heal_ms = $3, \
+         error = coalesce($4, error) WHERE id = $5",
     )
     .bind(verdict)
     .bind((verdict == Verification::Verified).then_some(now))
     .bind(time_to_heal_ms)
     .bind(error)
     .bind(run_id)
-    .execute(ex)
-    .await?;
-    Ok(())
+    .execute(e)
+    .await
+    .map(|_| ()))
 }
 
 /// At start: every run left `running` by a crash becomes `interrupted`; returns (id, pid) so
 /// surviving process groups can be killed.
-pub async fn recover_running_runs(
-    ex: impl SqliteExecutor<'_>,
+pub async fn recover_running_runs<'c>(
+    ex: impl Into<Ex<'c>>,
     now: &str,
 ) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE heal_runs SET status = ?2, finished_at = ?1, verification = ?3, \
-         error = 'selfheal stopped while this run was running' WHERE status = ?4 RETURNING id, pid",
+    on_backend!(ex, |e| sqlx::query_as(
+        "UPDATE heal_runs SET status = $2, finished_at = $1, verification = $3, \
+         error = 'selfheal stopped while this run was running' WHERE status = $4 RETURNING id, pid",
     )
     .bind(now)
     .bind(RunStatus::moved(&[RunStatus::Running], RunStatus::Interrupted))
     .bind(Verification::Skipped)
     .bind(RunStatus::Running)
-    .fetch_all(ex)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// Moves a run awaiting approval to `queued` (approve) or `cancelled` (reject); returns whether
 /// it was awaiting approval.
-pub async fn decide_approval(
-    ex: impl SqliteExecutor<'_>,
+pub async fn decide_approval<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     approve: bool,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE heal_runs SET status = ?1, finished_at = ?2, verification = ?3 WHERE id = ?4 AND status = ?5",
+    let changed =
+        on_backend!(ex, |e| {
+            sqlx::query(
+        "UPDATE heal_runs SET status = $1, finished_at = $2, verification = $3 WHERE id = $4 AND status = $5",
     )
     .bind(RunStatus::moved(
         &[RunStatus::AwaitingApproval],
@@ -264,21 +280,23 @@ pub async fn decide_approval(
     .bind((!approve).then_some(Verification::Skipped))
     .bind(run_id)
     .bind(RunStatus::AwaitingApproval)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(e)
+    .await
+    .map(|d| d.rows_affected())
+        })?;
+    Ok(changed == 1)
 }
 
 /// Cancels a run that has not started (queued or awaiting approval); returns whether it did.
-pub async fn cancel_pending_run(
-    ex: impl SqliteExecutor<'_>,
+pub async fn cancel_pending_run<'c>(
+    ex: impl Into<Ex<'c>>,
     run_id: i64,
     reason: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE heal_runs SET status = ?, finished_at = ?, verification = ?, error = ? \
-         WHERE id = ? AND status IN (?, ?)",
+    let changed = on_backend!(ex, |e| sqlx::query(
+        "UPDATE heal_runs SET status = $1, finished_at = $2, verification = $3, error = $4 \
+         WHERE id = $5 AND status IN ($6, $7)",
     )
     .bind(RunStatus::moved(&[RunStatus::Queued, RunStatus::AwaitingApproval], RunStatus::Cancelled))
     .bind(now)
@@ -287,43 +305,50 @@ pub async fn cancel_pending_run(
     .bind(run_id)
     .bind(RunStatus::Queued)
     .bind(RunStatus::AwaitingApproval)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(e)
+    .await
+    .map(|d| d.rows_affected()))?;
+    Ok(changed == 1)
 }
 
 /// Approvals that must not wait any longer: the alert resolved, or the approval expired.
 /// Returns how many were cancelled.
-pub async fn expire_approvals(pool: &SqlitePool, older_than: &str, now: &str) -> Result<u64, sqlx::Error> {
-    let mut tx = crate::ssr::db::begin_write(pool).await?;
-    let cancelled: Vec<(i64, String)> = sqlx::query_as(
-        "UPDATE heal_runs SET status = ?3, finished_at = ?1, verification = ?4, \
-         error = CASE WHEN created_at < ?2 THEN 'approval expired' ELSE 'the alert resolved before approval' END \
-         WHERE status = ?5 AND (created_at < ?2 \
-           OR alert_id IN (SELECT id FROM alerts WHERE status = 'resolved')) \
-         RETURNING id, error",
-    )
-    .bind(now)
-    .bind(older_than)
-    .bind(RunStatus::moved(&[RunStatus::AwaitingApproval], RunStatus::Cancelled))
-    .bind(Verification::Skipped)
-    .bind(RunStatus::AwaitingApproval)
-    .fetch_all(&mut *tx)
-    .await?;
-    // The engine's own act, in the audit log beside the people's approvals and rejections.
-    for (id, why) in &cancelled {
-        let target = format!("run #{id}");
-        let event = NewAuditEvent {
-            actor: crate::ssr::db::inbox::ENGINE,
-            action: "run.approval_cancelled",
-            target: Some(&target),
-            detail: Some(why),
-            source: Some("engine"),
-        };
-        crate::ssr::db::audit::record_audit(&mut *tx, &event).await?;
-    }
-    tx.commit().await?;
-    Ok(cancelled.len() as u64)
+pub async fn expire_approvals<'p>(
+    pool: impl Into<PoolRef<'p>>,
+    older_than: &str,
+    now: &str,
+) -> Result<u64, sqlx::Error> {
+    on_pool!(pool, |p| {
+        let mut tx = p.begin_write().await?;
+        let cancelled: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE heal_runs SET status = $3, finished_at = $1, verification = $4, \
+             error = CASE WHEN created_at < $2 THEN 'approval expired' ELSE 'the alert resolved before approval' END \
+             WHERE status = $5 AND (created_at < $2 \
+               OR alert_id IN (SELECT id FROM alerts WHERE status = 'resolved')) \
+             RETURNING id, error",
+        )
+        .bind(now)
+        .bind(older_than)
+        .bind(RunStatus::moved(&[RunStatus::AwaitingApproval], RunStatus::Cancelled))
+        .bind(Verification::Skipped)
+        .bind(RunStatus::AwaitingApproval)
+        .fetch_all(&mut *tx)
+        .await?;
+        // The engine's own act, in the audit log beside the people's approvals and rejections.
+        for (id, why) in &cancelled {
+            let target = format!("run #{id}");
+            let event = NewAuditEvent {
+                actor: crate::ssr::db::inbox::ENGINE,
+                action: "run.approval_cancelled",
+                target: Some(&target),
+                detail: Some(why),
+                source: Some("engine"),
+            };
+            crate::ssr::db::audit::record_audit(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(cancelled.len() as u64)
+    })
 }
 
 /// Columns of a [`RunSummary`].
@@ -333,15 +358,13 @@ pub const RUN_COLUMNS: &str =
      (output_truncated <> 0) AS output_truncated";
 
 /// One run.
-pub async fn get_run(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<RunSummary>, sqlx::Error> {
+pub async fn get_run<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<Option<RunSummary>, sqlx::Error> {
     // The previous run through (rule, target, created_at): a short walk of one pair's runs.
-    sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {RUN_COLUMNS}, (SELECT max(p.id) FROM heal_runs p WHERE p.rule = r.rule \
-           AND p.target = r.target AND p.id < r.id) AS previous_run_id FROM heal_runs r WHERE r.id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(ex)
-    .await
+           AND p.target = r.target AND p.id < r.id) AS previous_run_id FROM heal_runs r WHERE r.id = $1"
+    );
+    on_backend!(ex, |e| sqlx::query_as(&sql).bind(id).fetch_optional(e).await)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod inbox;
 mod pages;
 mod people;
 mod queue;
+mod runs;
 
 /// The two databases, migrated and empty.
 async fn both() -> (tempfile::TempDir, SqlitePool, Postgres, PgPool) {

@@ -18,7 +18,7 @@ use super::store::{AuditRow, DecisionRow, DecisionTx, ACTIVE_RUN_SQL, BREAKER_TO
 use super::{episodes_of, newest_start, stored_notifications, tally_alerts, AlertReturned, Written};
 use crate::ssr::alert::{format_utc, AlertStatus};
 use crate::ssr::db::alerts::NewNotification;
-use crate::ssr::db::backend::dialect;
+use crate::ssr::db::backend::pg_sql;
 use crate::ssr::db::blast::{BLAST_HISTORY_SQL, RECORD_TRIP_SQL};
 use crate::ssr::db::decisions::TARGET_HISTORY_SQL;
 use crate::ssr::db::notifications::StoredBody;
@@ -33,14 +33,6 @@ use crate::ssr::inventory::InventoryHosts;
 /// serialisation conflict by failing it (two replicas storing the same episodes in another
 /// order): nothing of it was written, so it is simply tried again.
 const RETRIES: u32 = 5;
-
-/// An SQL constant written for SQLite, in PostgreSQL's dialect ([`dialect`]), built once.
-macro_rules! pg_sql {
-    ($sql:expr) => {{
-        static SQL: LazyLock<String> = LazyLock::new(|| dialect(&$sql, true).into_owned());
-        SQL.as_str()
-    }};
-}
 
 /// The notifications' multi-row upsert from arrays (one statement of any size): the same
 /// columns and conflict rule as SQLite's, returning the key with each row.

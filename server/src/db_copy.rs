@@ -80,7 +80,7 @@ pub async fn copy(source: &SqlitePool, url: &str) -> anyhow::Result<Copied> {
     for (table, _) in TABLES {
         let has_id: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' \
-             AND table_name = $1 AND column_name = 'id' AND is_identity = 'YES')",
+             AND table_name = $1 AND column_name = 'id') AND pg_get_serial_sequence($1, 'id') IS NOT NULL",
         )
         .bind(table)
         .fetch_one(&mut *tx)

@@ -3,6 +3,7 @@
 use super::*;
 use crate::ssr::db::audit::{record_audit, record_audits, NewAuditEvent};
 use crate::ssr::db::test_pool;
+use sqlx::SqlitePool;
 
 async fn pool_with_events(n: usize) -> SqlitePool {
     let pool = test_pool().await;

@@ -267,9 +267,8 @@ pub async fn decide_approval<'c>(
     approve: bool,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let changed =
-        on_backend!(ex, |e| {
-            sqlx::query(
+    let changed = on_backend!(ex, |e| {
+        sqlx::query(
         "UPDATE heal_runs SET status = $1, finished_at = $2, verification = $3 WHERE id = $4 AND status = $5",
     )
     .bind(RunStatus::moved(
@@ -283,7 +282,7 @@ pub async fn decide_approval<'c>(
     .execute(e)
     .await
     .map(|d| d.rows_affected())
-        })?;
+    })?;
     Ok(changed == 1)
 }
 

@@ -6,6 +6,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::common::postgres::Postgres;
 
+mod audit;
 mod inbox;
 mod pages;
 mod people;

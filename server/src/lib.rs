@@ -26,6 +26,7 @@ pub mod outgoing;
 pub mod raw_notification;
 pub mod reconcile;
 pub mod reload;
+pub mod replica;
 pub mod retention;
 pub mod rules_diff;
 pub mod rules_test;

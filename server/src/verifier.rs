@@ -130,7 +130,9 @@ impl Verifier {
         let mut verifying = JoinSet::new();
         loop {
             while let Ok(permit) = permits.clone().try_acquire_owned() {
-                match run_verification::claim_verification(&self.pool, None, &now_utc()).await {
+                match run_verification::claim_verification(&self.pool, None, &now_utc(), crate::replica::id())
+                    .await
+                {
                     Ok(Some(run)) => {
                         let this = self.clone();
                         verifying.spawn(async move {
@@ -171,7 +173,9 @@ impl Verifier {
     /// Verifies the oldest pending run to its verdict, if there is one. For tests and for
     /// callers that drive the stages step by step.
     pub async fn run_once(&self) -> Result<Option<i64>, sqlx::Error> {
-        let Some(run) = run_verification::claim_verification(&self.pool, None, &now_utc()).await? else {
+        let Some(run) =
+            run_verification::claim_verification(&self.pool, None, &now_utc(), crate::replica::id()).await?
+        else {
             return Ok(None);
         };
         let id = run.id;
@@ -191,7 +195,8 @@ impl Verifier {
                 continue;
             }
             if let Some(run) =
-                run_verification::claim_verification(&self.pool, Some(p.id), &now_utc()).await?
+                run_verification::claim_verification(&self.pool, Some(p.id), &now_utc(), crate::replica::id())
+                    .await?
             {
                 let span =
                     tracing::info_span!("verify", run.id = run.id, rule = %run.rule, target = %run.target);

@@ -116,7 +116,7 @@ impl Worker {
         let mut seen = *news.borrow_and_update();
         loop {
             while let Ok(permit) = permits.clone().try_acquire_owned() {
-                match runs::claim_next_run(&self.pool, &now_utc()).await {
+                match runs::claim_next_run(&self.pool, &now_utc(), crate::replica::id()).await {
                     Ok(Some(run)) => {
                         let worker = self.clone();
                         running.spawn(async move {
@@ -151,7 +151,9 @@ impl Worker {
     /// oldest pending run (this one, when nothing else waits). For tests and for callers that
     /// want to drive the queue step by step.
     pub async fn run_once(&self) -> Result<Option<i64>, sqlx::Error> {
-        let Some(run) = runs::claim_next_run(&self.pool, &now_utc()).await? else { return Ok(None) };
+        let Some(run) = runs::claim_next_run(&self.pool, &now_utc(), crate::replica::id()).await? else {
+            return Ok(None);
+        };
         let id = run.id;
         self.execute(run).await;
         self.verifier.run_once().await?;

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod outbound;
 pub mod overview;
 pub mod pauses;
+pub mod replicas;
 pub mod retention;
 pub mod run_output;
 pub mod run_stats;

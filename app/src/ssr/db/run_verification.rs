@@ -32,18 +32,19 @@ pub struct PendingVerification {
 }
 
 /// Atomically takes the oldest unclaimed pending verification (only run `only` when given) and
-/// stamps it with `now`. Its verification stays `pending` until the verdict is stored. On
+/// stamps it with `now` and the claiming `replica`. Its verification stays `pending` until the verdict is stored. On
 /// PostgreSQL, where replicas claim at once, the candidate is locked and skipped by the others
 /// (`FOR UPDATE SKIP LOCKED`), so no verification is claimed twice.
 pub async fn claim_verification<'c>(
     ex: impl Into<Ex<'c>>,
     only: Option<i64>,
     now: &str,
+    replica: &str,
 ) -> Result<Option<VerifyingRun>, sqlx::Error> {
     on_backend!(ex, |e, pg| {
         let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
         sqlx::query_as(&format!(
-            "UPDATE heal_runs SET verifying_since = $1 \
+            "UPDATE heal_runs SET verifying_since = $1, verifying_by = $4 \
              WHERE id = (SELECT id FROM heal_runs WHERE verification = $3 AND verifying_since IS NULL \
                          AND ($2 IS NULL OR id = $2) ORDER BY id LIMIT 1{lock}) \
              RETURNING id, rule, target, status, verify_expr, verify_within_ms, alert_starts_at, finished_at, \
@@ -52,6 +53,7 @@ pub async fn claim_verification<'c>(
         .bind(now)
         .bind(only)
         .bind(Verification::Pending)
+        .bind(replica)
         .fetch_optional(e)
         .await
     })
@@ -60,14 +62,16 @@ pub async fn claim_verification<'c>(
 /// Gives a claimed verification back (a stop cut it short): it stays `pending` for the next
 /// claim. Returns whether it was still pending.
 pub async fn release_verification<'c>(ex: impl Into<Ex<'c>>, run_id: i64) -> Result<bool, sqlx::Error> {
-    let done = on_backend!(ex, |e| sqlx::query(
-        "UPDATE heal_runs SET verifying_since = NULL WHERE id = $1 AND verification = $2"
+    let done = on_backend!(ex, |e| {
+        sqlx::query(
+        "UPDATE heal_runs SET verifying_since = NULL, verifying_by = NULL WHERE id = $1 AND verification = $2"
     )
     .bind(run_id)
     .bind(Verification::Pending)
     .execute(e)
     .await
-    .map(|d| d.rows_affected()))?;
+    .map(|d| d.rows_affected())
+    })?;
     Ok(done == 1)
 }
 
@@ -79,7 +83,7 @@ pub async fn unclaim_pending_verifications<'c>(
     ex: impl Into<Ex<'c>>,
 ) -> Result<Vec<PendingVerification>, sqlx::Error> {
     let mut pending: Vec<PendingVerification> = on_backend!(ex, |e| sqlx::query_as(
-        "UPDATE heal_runs SET verifying_since = NULL WHERE verification = $1 \
+        "UPDATE heal_runs SET verifying_since = NULL, verifying_by = NULL WHERE verification = $1 \
          RETURNING id, finished_at, verify_within_ms",
     )
     .bind(Verification::Pending)
@@ -124,7 +128,7 @@ mod tests {
         };
         let mut conn = pool.acquire().await.unwrap();
         enqueue_run(&mut conn, &run).await.unwrap().unwrap();
-        let id = claim_next_run(&mut *conn, "2026-01-01T00:00:01.000Z").await.unwrap().unwrap().id;
+        let id = claim_next_run(&mut *conn, "2026-01-01T00:00:01.000Z", "r1").await.unwrap().unwrap().id;
         let end = FinishedRun {
             status: RunStatus::Succeeded,
             exit_code: Some(0),
@@ -148,17 +152,17 @@ mod tests {
         );
         let now = "2026-01-01T00:00:03.000Z";
 
-        let first = claim_verification(&pool, None, now).await.unwrap().unwrap();
+        let first = claim_verification(&pool, None, now, "r1").await.unwrap().unwrap();
         assert_eq!((first.id, first.status), (a, RunStatus::Succeeded));
         assert_eq!(first.finished_at.as_deref(), Some("2026-01-01T00:00:02.000Z"));
         assert_eq!((first.verify_expr.as_deref(), first.verify_within_ms), (Some("up == 1"), 30_000));
-        assert!(claim_verification(&pool, Some(a), now).await.unwrap().is_none(), "claimed already");
-        assert!(claim_verification(&pool, Some(skipped), now).await.unwrap().is_none(), "not pending");
-        assert_eq!(claim_verification(&pool, None, now).await.unwrap().map(|r| r.id), Some(b));
-        assert!(claim_verification(&pool, None, now).await.unwrap().is_none(), "all claimed");
+        assert!(claim_verification(&pool, Some(a), now, "r1").await.unwrap().is_none(), "claimed already");
+        assert!(claim_verification(&pool, Some(skipped), now, "r1").await.unwrap().is_none(), "not pending");
+        assert_eq!(claim_verification(&pool, None, now, "r1").await.unwrap().map(|r| r.id), Some(b));
+        assert!(claim_verification(&pool, None, now, "r1").await.unwrap().is_none(), "all claimed");
 
         assert!(release_verification(&pool, a).await.unwrap());
-        assert_eq!(claim_verification(&pool, None, now).await.unwrap().map(|r| r.id), Some(a));
+        assert_eq!(claim_verification(&pool, None, now, "r1").await.unwrap().map(|r| r.id), Some(a));
         let v: (String, Option<String>) =
             sqlx::query_as("SELECT verification, verifying_since FROM heal_runs WHERE id = ?")
                 .bind(a)
@@ -177,7 +181,7 @@ mod tests {
         );
         finished(&pool, "web3", Verification::Skipped).await;
         let now = "2026-01-01T00:00:03.000Z";
-        claim_verification(&pool, Some(b), now).await.unwrap().unwrap();
+        claim_verification(&pool, Some(b), now, "r1").await.unwrap().unwrap();
 
         let pending = unclaim_pending_verifications(&pool).await.unwrap();
         let row = |id| PendingVerification {
@@ -186,12 +190,12 @@ mod tests {
             verify_within_ms: 30_000,
         };
         assert_eq!(pending, [row(a), row(b)]);
-        assert_eq!(claim_verification(&pool, Some(b), now).await.unwrap().map(|r| r.id), Some(b));
+        assert_eq!(claim_verification(&pool, Some(b), now, "r1").await.unwrap().map(|r| r.id), Some(b));
 
         set_verification(&pool, b, Verification::Verified, None, Some(5), now).await.unwrap();
         assert!(!release_verification(&pool, b).await.unwrap(), "a verdict is final");
         assert_eq!(unclaim_pending_verifications(&pool).await.unwrap(), [row(a)]);
-        assert_eq!(claim_verification(&pool, None, now).await.unwrap().map(|r| r.id), Some(a));
-        assert!(claim_verification(&pool, None, now).await.unwrap().is_none());
+        assert_eq!(claim_verification(&pool, None, now, "r1").await.unwrap().map(|r| r.id), Some(a));
+        assert!(claim_verification(&pool, None, now, "r1").await.unwrap().is_none());
     }
 }

@@ -127,12 +127,17 @@ pub struct ClaimedRun {
 /// Atomically takes the oldest queued run no pause covers and marks it running (runs a pause
 /// covers wait in the queue until it ends). On PostgreSQL, where every replica's workers claim
 /// at once, the candidate is locked and skipped by the others (`FOR UPDATE SKIP LOCKED`): each
-/// queued run starts exactly once.
-pub async fn claim_next_run<'c>(ex: impl Into<Ex<'c>>, now: &str) -> Result<Option<ClaimedRun>, sqlx::Error> {
+/// queued run starts exactly once. The run names the replica that holds it (`replica`), so
+/// another can interrupt it if that replica dies.
+pub async fn claim_next_run<'c>(
+    ex: impl Into<Ex<'c>>,
+    now: &str,
+    replica: &str,
+) -> Result<Option<ClaimedRun>, sqlx::Error> {
     on_backend!(ex, |e, pg| {
         let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
         sqlx::query_as(&format!(
-            "UPDATE heal_runs SET status = $2, started_at = $1 \
+            "UPDATE heal_runs SET status = $2, started_at = $1, held_by = $5 \
              WHERE id = (SELECT id FROM heal_runs WHERE status = $3 \
                          AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope IN ($4, heal_runs.rule)) \
                          ORDER BY id LIMIT 1{lock}) \
@@ -144,6 +149,7 @@ pub async fn claim_next_run<'c>(ex: impl Into<Ex<'c>>, now: &str) -> Result<Opti
         .bind(RunStatus::moved(&[RunStatus::Queued], RunStatus::Running))
         .bind(RunStatus::Queued)
         .bind(crate::ssr::heal::pause::EVERYTHING)
+        .bind(replica)
         .fetch_optional(e)
         .await
     })

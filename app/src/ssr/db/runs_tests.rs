@@ -47,11 +47,14 @@ async fn one_run_per_target_then_claim_in_order() {
     let second = enqueue_run(&mut conn, &new_run(&b, "2026-01-01T00:00:02.000Z")).await.unwrap();
     assert_eq!(queue_depth(&mut *conn).await.unwrap(), 2);
 
-    let claimed = claim_next_run(&mut *conn, "2026-01-01T00:00:03.000Z").await.unwrap().unwrap();
+    let claimed = claim_next_run(&mut *conn, "2026-01-01T00:00:03.000Z", "r1").await.unwrap().unwrap();
     assert_eq!(Some(claimed.id), first);
     assert_eq!(claimed.extra_vars, r#"{"service":"{{ not templated }}"}"#);
-    assert_eq!(claim_next_run(&mut *conn, "2026-01-01T00:00:04.000Z").await.unwrap().map(|r| r.id), second);
-    assert!(claim_next_run(&mut *conn, "2026-01-01T00:00:05.000Z").await.unwrap().is_none());
+    assert_eq!(
+        claim_next_run(&mut *conn, "2026-01-01T00:00:04.000Z", "r1").await.unwrap().map(|r| r.id),
+        second
+    );
+    assert!(claim_next_run(&mut *conn, "2026-01-01T00:00:05.000Z", "r1").await.unwrap().is_none());
     // Still running: the target stays locked.
     assert_eq!(enqueue_run(&mut conn, &new_run(&a, "2026-01-01T00:00:06.000Z")).await.unwrap(), None);
 }
@@ -67,9 +70,9 @@ async fn a_claimed_run_carries_its_alerts_name_for_verification() {
     let for_alert = NewRun { alert_id: Some(3), ..new_run(&a, "2026-01-01T00:00:01.000Z") };
     enqueue_run(&mut conn, &for_alert).await.unwrap().unwrap();
     enqueue_run(&mut conn, &new_run(&b, "2026-01-01T00:00:02.000Z")).await.unwrap().unwrap();
-    let claimed = claim_next_run(&mut *conn, "2026-01-01T00:00:03.000Z").await.unwrap().unwrap();
+    let claimed = claim_next_run(&mut *conn, "2026-01-01T00:00:03.000Z", "r1").await.unwrap().unwrap();
     assert_eq!(claimed.alertname.as_deref(), Some("NginxServiceUnhealthy"));
-    let without_alert = claim_next_run(&mut *conn, "2026-01-01T00:00:04.000Z").await.unwrap().unwrap();
+    let without_alert = claim_next_run(&mut *conn, "2026-01-01T00:00:04.000Z", "r1").await.unwrap().unwrap();
     assert_eq!(without_alert.alertname, None);
 }
 

@@ -11,6 +11,7 @@ mod inbox;
 mod pages;
 mod people;
 mod queue;
+mod replicas;
 mod runs;
 
 /// The two databases, migrated and empty.

@@ -57,16 +57,16 @@ async fn pauses_claims_and_windows_behave_alike_on_sqlite_and_postgres() {
             .unwrap();
             let claims = (0..12).map(|_| {
                 let pool = pool.clone();
-                async move { run_verification::claim_verification(&pool, None, "2026-12-06T15:00:00.000Z").await.unwrap() }
+                async move { run_verification::claim_verification(&pool, None, "2026-12-06T15:00:00.000Z", "r1").await.unwrap() }
             });
             let mut claimed: Vec<i64> =
                 futures_util::future::join_all(claims).await.into_iter().flatten().map(|r| r.id).collect();
             claimed.sort();
             assert_eq!(claimed, [101, 102], "{}: each pending verification claimed once", $name);
             assert!(run_verification::release_verification(pool, 102).await.unwrap(), "{}", $name);
-            let again = run_verification::claim_verification(pool, Some(102), "2026-12-06T15:01:00.000Z").await.unwrap();
+            let again = run_verification::claim_verification(pool, Some(102), "2026-12-06T15:01:00.000Z", "r1").await.unwrap();
             assert_eq!(again.map(|r| (r.id, r.target)), Some((102, "v2".to_owned())), "{}", $name);
-            assert!(run_verification::claim_verification(pool, Some(103), "x").await.unwrap().is_none(), "{}", $name);
+            assert!(run_verification::claim_verification(pool, Some(103), "x", "r1").await.unwrap().is_none(), "{}", $name);
             let pending = run_verification::unclaim_pending_verifications(pool).await.unwrap();
             assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), [101, 102], "{}", $name);
         }};
@@ -93,7 +93,7 @@ async fn pauses_claims_and_windows_behave_alike_on_sqlite_and_postgres() {
             assert_eq!(runs::queue_depth(pool).await.unwrap(), 4, "{}", $name);
             let claims = (0..16).map(|_| {
                 let pool = pool.clone();
-                async move { runs::claim_next_run(&pool, "2026-12-06T16:00:00.000Z").await.unwrap() }
+                async move { runs::claim_next_run(&pool, "2026-12-06T16:00:00.000Z", "r1").await.unwrap() }
             });
             let mut started: Vec<i64> =
                 futures_util::future::join_all(claims).await.into_iter().flatten().map(|r| r.id).collect();

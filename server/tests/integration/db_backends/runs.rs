@@ -79,7 +79,7 @@ async fn a_runs_life_and_its_history_behave_alike_on_sqlite_and_postgres() {
 
             // The worker takes web-1's run, which ends and is verified.
             let claimed =
-                runs::claim_next_run(pool, "2026-12-06T10:03:00.000Z").await.unwrap().expect("claimed");
+                runs::claim_next_run(pool, "2026-12-06T10:03:00.000Z", "r1").await.unwrap().expect("claimed");
             assert_eq!(claimed.id, first, "{}", $name);
             let finished = runs::FinishedRun {
                 status: RunStatus::Succeeded,
@@ -140,7 +140,7 @@ async fn a_runs_life_and_its_history_behave_alike_on_sqlite_and_postgres() {
                 .unwrap()
                 .unwrap();
             tx.commit().await.unwrap();
-            runs::claim_next_run(pool, "2026-12-06T10:06:01.000Z").await.unwrap().expect("claimed");
+            runs::claim_next_run(pool, "2026-12-06T10:06:01.000Z", "r1").await.unwrap().expect("claimed");
             runs::set_run_pid(pool, second, 4242).await.unwrap();
             assert_eq!(
                 runs::recover_running_runs(pool, "2026-12-06T10:07:00.000Z").await.unwrap(),

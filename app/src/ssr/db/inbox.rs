@@ -30,7 +30,7 @@ mod store;
 
 use decide::decide_and_store;
 pub use decide::{verdict_of, Decided, NewEpisode, NewIds, ENGINE, RULES_REQUESTER};
-pub use pg::write_batch_pg;
+pub use pg::{decide_leftovers_pg, redecide_pg, write_batch_pg, write_reconciled_pg};
 pub use redecide::{redecide, HELD_EPISODES_SQL};
 use store::{at_once, SqliteTx};
 
@@ -190,7 +190,7 @@ pub fn write_reconciled(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = OffsetDateTime::now_utc();
     let now_text = format_utc(now);
-    let mut episodes = Vec::new();
+    let mut ids = Vec::with_capacity(alerts.len());
     {
         let mut stmt = tx.prepare_cached(RECONCILED_ALERT_SQL)?;
         for r in alerts {
@@ -214,21 +214,39 @@ pub fn write_reconciled(
                     |row| row.get(0),
                 )
                 .optional()?;
-            if let Some(alert_id) = id {
-                let mut verdict = verdict_of(rules, hosts, AlertStatus::Firing, &a.labels);
-                guard::fill(&mut verdict, guard_answers);
-                episodes.push(NewEpisode {
-                    alert_id,
-                    starts_at: &a.starts_at,
-                    labels: &a.labels,
-                    verdict: std::borrow::Cow::Owned(verdict),
-                });
-            }
+            ids.push(id);
         }
     }
+    let episodes = reconciled_episodes(rules, hosts, alerts, &ids, guard_answers);
     let decided = at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known))?;
     tx.commit()?;
     Ok(decided)
+}
+
+/// The episodes reconciliation stored (`ids`: each alert's new row, if it made one), each with
+/// its verdict as a firing alert.
+fn reconciled_episodes<'a>(
+    rules: &RuleSet,
+    hosts: &KnownHosts,
+    alerts: &'a [ReconciledAlert],
+    ids: &[Option<i64>],
+    guard_answers: &GuardAnswers,
+) -> Vec<NewEpisode<'a>> {
+    alerts
+        .iter()
+        .zip(ids)
+        .filter_map(|(r, id)| {
+            let a = &r.alert;
+            let mut verdict = verdict_of(rules, hosts, AlertStatus::Firing, &a.labels);
+            guard::fill(&mut verdict, guard_answers);
+            id.map(|alert_id| NewEpisode {
+                alert_id,
+                starts_at: &a.starts_at,
+                labels: &a.labels,
+                verdict: std::borrow::Cow::Owned(verdict),
+            })
+        })
+        .collect()
 }
 
 /// Decides the episodes an earlier version stored undecided (it left them to a separate
@@ -240,7 +258,7 @@ pub fn decide_leftovers(
     known: &Arc<KnownTargets>,
 ) -> rusqlite::Result<Vec<Decided>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let rows: Vec<(i64, String, String, String)> = tx
+    let rows: Vec<Leftover> = tx
         .prepare("SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -249,18 +267,25 @@ pub fn decide_leftovers(
     }
     let now = OffsetDateTime::now_utc();
     let now_text = format_utc(now);
-    let episodes: Vec<NewEpisode<'_>> = rows
-        .iter()
+    let episodes = leftover_episodes(rules, hosts, &rows);
+    let decided = at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known))?;
+    tx.execute("UPDATE alerts SET decided_at = ?1 WHERE decided_at IS NULL", [&now_text])?;
+    tx.commit()?;
+    Ok(decided)
+}
+
+/// An undecided alert as read back: id, status, labels, start.
+type Leftover = (i64, String, String, String);
+
+/// The undecided alerts' episodes, each with its verdict by its own status.
+fn leftover_episodes<'a>(rules: &RuleSet, hosts: &KnownHosts, rows: &'a [Leftover]) -> Vec<NewEpisode<'a>> {
+    rows.iter()
         .map(|(alert_id, status, labels, starts_at)| {
             let status = if status == "resolved" { AlertStatus::Resolved } else { AlertStatus::Firing };
             let verdict = verdict_of(rules, hosts, status, labels);
             NewEpisode { alert_id: *alert_id, starts_at, labels, verdict: std::borrow::Cow::Owned(verdict) }
         })
-        .collect();
-    let decided = at_once(decide_and_store(&mut SqliteTx(&tx), rules, &episodes, now, &now_text, known))?;
-    tx.execute("UPDATE alerts SET decided_at = ?1 WHERE decided_at IS NULL", [&now_text])?;
-    tx.commit()?;
-    Ok(decided)
+        .collect()
 }
 
 /// Stores a batch of notifications and upserts each of their alerts, by its own status, in

@@ -289,3 +289,116 @@ async fn concurrent_writers_on_postgres_hold_the_blast_radius() {
     .unwrap();
     assert_eq!(trips, (1, 1), "tripped once, told once");
 }
+
+/// A maintenance window open for the next hour over `NginxDown`.
+fn nginx_window() -> app::ssr::heal::window::Window {
+    let now = time::OffsetDateTime::now_utc();
+    let config: app::ssr::heal::window::WindowConfig = serde_json::from_value(serde_json::json!({
+        "name": "deploy", "matchers": ["alertname=\"NginxDown\""], "reason": "deploy",
+        "starts_at": app::ssr::alert::format_utc(now - time::Duration::hours(1)),
+        "ends_at": app::ssr::alert::format_utc(now + time::Duration::hours(1)),
+    }))
+    .unwrap();
+    app::ssr::heal::window::Window::from_config(config).unwrap()
+}
+
+/// The reasons of every decision stored for the alert with `fingerprint`, in order.
+const REASONS_OF: &str = "SELECT d.reason FROM decisions d JOIN alerts a ON a.id = d.alert_id \
+     WHERE a.fingerprint = $1 ORDER BY d.id";
+
+/// Reconciliation's alerts and the episodes a window held, decided again once it closes: alike
+/// on both backends.
+#[tokio::test]
+async fn reconciled_and_held_episodes_are_decided_alike_on_sqlite_and_postgres() {
+    use app::ssr::db::inbox::{
+        redecide, redecide_pg, write_reconciled, write_reconciled_pg, ReconciledAlert,
+    };
+    use app::ssr::db::windows;
+    let (dir, sqlite, _pg, pg) = both().await;
+    let mut writer = open_writer(&dir.path().join("selfheal.db")).unwrap();
+    let rules = rules();
+    let known = Arc::default();
+    let kh = KnownHosts::default();
+    let now = "2026-12-06T09:00:00.000Z";
+    assert!(windows::open(&sqlite, &nginx_window(), "api", "ann", now).await.unwrap());
+    assert!(windows::open(&pg, &nginx_window(), "api", "ann", now).await.unwrap());
+
+    let web5 = delivery(&[("NginxDown", "web-5", "f5", "firing")]);
+    let batch = [notification(&web5, "2026-12-06T09:00:01.000Z")];
+    let on_sqlite = write_batch(&mut writer, &rules, &hosts(), &batch, &known).unwrap();
+    let on_pg = write_batch_pg(&pg, &rules, &hosts(), &batch, &known).await.unwrap();
+    assert_eq!(summary(&on_pg), summary(&on_sqlite));
+    assert_eq!(summary(&on_pg).1, [("in_maintenance", None, None)], "held by the window");
+
+    // Reconciliation finds web-6 (never delivered) and web-5 (known: left alone).
+    let found: Vec<ReconciledAlert> = [("web-6", "f6"), ("web-5", "f5")]
+        .iter()
+        .map(|(host, fp)| ReconciledAlert {
+            alert: delivery(&[("NginxDown", host, fp, "firing")]).alerts.remove(0),
+            receiver: Some("selfheal".to_owned()),
+        })
+        .collect();
+    let on_sqlite = write_reconciled(&mut writer, &rules, &kh, &found, &NO_ANSWERS, &known).unwrap();
+    let on_pg = write_reconciled_pg(&pg, &rules, &kh, &found, &NO_ANSWERS, &known).await.unwrap();
+    let reasons = |d: &[Decided]| d.iter().map(Decided::reason).collect::<Vec<_>>();
+    assert_eq!(reasons(&on_pg), reasons(&on_sqlite));
+    assert_eq!(reasons(&on_pg), ["in_maintenance"], "only the new episode");
+
+    // The window closes: both held episodes are decided again, once.
+    assert!(windows::cancel(&sqlite, "deploy", None, "bob", now).await.unwrap());
+    assert!(windows::cancel(&pg, "deploy", None, "bob", now).await.unwrap());
+    let held: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM alerts ORDER BY id").fetch_all(&sqlite).await.unwrap();
+    let held_pg: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM alerts ORDER BY id").fetch_all(&pg).await.unwrap();
+    assert_eq!(held, held_pg);
+    let on_sqlite = redecide(&mut writer, &rules, &kh, &held, &NO_ANSWERS, &known).unwrap();
+    let on_pg = redecide_pg(&pg, &rules, &kh, &held, &NO_ANSWERS, &known).await.unwrap();
+    assert_eq!(reasons(&on_pg), reasons(&on_sqlite));
+    assert_eq!(reasons(&on_pg), ["enqueued", "enqueued"]);
+    assert!(redecide(&mut writer, &rules, &kh, &held, &NO_ANSWERS, &known).unwrap().is_empty());
+    assert!(redecide_pg(&pg, &rules, &kh, &held, &NO_ANSWERS, &known).await.unwrap().is_empty());
+    for fp in ["f5", "f6"] {
+        let lite: Vec<String> = sqlx::query_scalar(REASONS_OF).bind(fp).fetch_all(&sqlite).await.unwrap();
+        let post: Vec<String> = sqlx::query_scalar(REASONS_OF).bind(fp).fetch_all(&pg).await.unwrap();
+        assert_eq!(post, lite);
+        assert_eq!(post, ["in_maintenance", "enqueued"], "{fp}: the hold, then the run");
+    }
+}
+
+/// Every replica may decide the held episodes again when a window closes: each is decided
+/// once however many do it at once.
+#[tokio::test]
+async fn concurrent_redecisions_on_postgres_decide_a_held_episode_once() {
+    use app::ssr::db::inbox::redecide_pg;
+    use app::ssr::db::windows;
+    let (_dir, _sqlite, _pg, pg) = both().await;
+    let rules = Arc::new(rules());
+    let now = "2026-12-06T09:00:00.000Z";
+    assert!(windows::open(&pg, &nginx_window(), "api", "ann", now).await.unwrap());
+    let held: Vec<Delivery> = (0..6)
+        .map(|i| delivery(&[("NginxDown", format!("web-{i}").as_str(), format!("h{i}").as_str(), "firing")]))
+        .collect();
+    let batch: Vec<NewNotification<'_>> = held.iter().map(|d| notification(d, now)).collect();
+    write_batch_pg(&pg, &rules, &hosts(), &batch, &Arc::default()).await.unwrap();
+    assert!(windows::cancel(&pg, "deploy", None, "bob", now).await.unwrap());
+    let ids: Arc<Vec<i64>> =
+        Arc::new(sqlx::query_scalar("SELECT id FROM alerts ORDER BY id").fetch_all(&pg).await.unwrap());
+    let replicas = (0..4).map(|_| {
+        let (pg, rules, ids) = (pg.clone(), rules.clone(), ids.clone());
+        tokio::spawn(async move {
+            redecide_pg(&pg, &rules, &KnownHosts::default(), &ids, &NO_ANSWERS, &Arc::default())
+                .await
+                .unwrap()
+                .len()
+        })
+    });
+    let decided: usize = futures_util::future::join_all(replicas).await.into_iter().map(Result::unwrap).sum();
+    assert_eq!(decided, 6, "each held episode decided again once");
+    let (decisions, runs): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM decisions), (SELECT count(*) FROM heal_runs)")
+            .fetch_one(&pg)
+            .await
+            .unwrap();
+    assert_eq!((decisions, runs), (12, 6));
+}

@@ -13,9 +13,15 @@ use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
 
 use super::decide::{decide_and_store, Decided, NewIds};
-use super::statements::{ALERT_COLUMNS, ALERT_CONFLICT, NOTIFICATION_COLUMNS, NOTIFICATION_CONFLICT};
+use super::redecide::{held_episodes, Held, STILL_HELD_SQL};
+use super::statements::{
+    ALERT_COLUMNS, ALERT_CONFLICT, NOTIFICATION_COLUMNS, NOTIFICATION_CONFLICT, RECONCILED_ALERT_SQL,
+};
 use super::store::{AuditRow, DecisionRow, DecisionTx, ACTIVE_RUN_SQL, BREAKER_TOLD_SQL};
-use super::{episodes_of, newest_start, stored_notifications, tally_alerts, AlertReturned, Written};
+use super::{
+    episodes_of, leftover_episodes, newest_start, reconciled_episodes, stored_notifications, tally_alerts,
+    AlertReturned, Leftover, ReconciledAlert, Written,
+};
 use crate::ssr::alert::{format_utc, AlertStatus};
 use crate::ssr::db::alerts::NewNotification;
 use crate::ssr::db::backend::pg_sql;
@@ -26,7 +32,8 @@ use crate::ssr::db::pauses::PAUSED_SCOPES_SQL;
 use crate::ssr::db::runs::{NewRun, ENQUEUE_RUN_SQL};
 use crate::ssr::db::windows::WINDOWS_IN_FORCE_SQL;
 use crate::ssr::heal::blast::KnownTargets;
-use crate::ssr::heal::RuleSet;
+use crate::ssr::heal::guard::GuardAnswers;
+use crate::ssr::heal::{KnownHosts, RuleSet};
 use crate::ssr::inventory::InventoryHosts;
 
 /// How often a group commit is tried again after PostgreSQL broke a deadlock or a
@@ -72,13 +79,136 @@ pub async fn write_batch_pg(
     batch: &[NewNotification<'_>],
     known: &Arc<KnownTargets>,
 ) -> Result<Written, sqlx::Error> {
-    let mut attempt = 0;
+    with_retries(|| try_write_batch(pool, rules, hosts, batch, known)).await
+}
+
+/// Stores the alerts reconciliation found and decides the new ones in one transaction, as
+/// [`super::write_reconciled`] does on SQLite (an episode another replica stored first is
+/// left alone).
+pub async fn write_reconciled_pg(
+    pool: &PgPool,
+    rules: &RuleSet,
+    hosts: &KnownHosts,
+    alerts: &[ReconciledAlert],
+    guard_answers: &GuardAnswers,
+    known: &Arc<KnownTargets>,
+) -> Result<Vec<Decided>, sqlx::Error> {
+    with_retries(|| async {
+        let mut tx = pool.begin().await?;
+        let now = OffsetDateTime::now_utc();
+        let now_text = format_utc(now);
+        let mut ids = Vec::with_capacity(alerts.len());
+        for r in alerts {
+            let a = &r.alert;
+            let id: Option<i64> = sqlx::query_scalar(pg_sql!(RECONCILED_ALERT_SQL))
+                .bind(&a.fingerprint)
+                .bind(&a.starts_at)
+                .bind(&a.alertname)
+                .bind(&a.severity)
+                .bind(&a.instance)
+                .bind(&a.labels)
+                .bind(&a.annotations)
+                .bind(&a.generator_url)
+                .bind(&r.receiver)
+                .bind(&now_text)
+                .bind(&now_text)
+                .bind(&now_text)
+                .fetch_optional(&mut *tx)
+                .await?;
+            ids.push(id);
+        }
+        let episodes = reconciled_episodes(rules, hosts, alerts, &ids, guard_answers);
+        let decided = decide_and_store(&mut PgTx(&mut tx), rules, &episodes, now, &now_text, known).await?;
+        tx.commit().await?;
+        Ok(decided)
+    })
+    .await
+}
+
+/// Decides the alerts stored undecided (copied from a SQLite database an earlier version left
+/// them in), as [`super::decide_leftovers`] does; each is taken by one replica
+/// (`FOR UPDATE SKIP LOCKED`).
+pub async fn decide_leftovers_pg(
+    pool: &PgPool,
+    rules: &RuleSet,
+    hosts: &KnownHosts,
+    known: &Arc<KnownTargets>,
+) -> Result<Vec<Decided>, sqlx::Error> {
+    with_retries(|| async {
+        let mut tx = pool.begin().await?;
+        let rows: Vec<Leftover> = sqlx::query_as(
+            "SELECT id, status, labels, starts_at FROM alerts WHERE decided_at IS NULL ORDER BY id \
+             FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = OffsetDateTime::now_utc();
+        let now_text = format_utc(now);
+        let episodes = leftover_episodes(rules, hosts, &rows);
+        let decided = decide_and_store(&mut PgTx(&mut tx), rules, &episodes, now, &now_text, known).await?;
+        sqlx::query("UPDATE alerts SET decided_at = $1 WHERE id = ANY($2)")
+            .bind(&now_text)
+            .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(decided)
+    })
+    .await
+}
+
+/// Decides held episodes again once no window covers them, as [`super::redecide`] does. Each
+/// alert is locked first, so two replicas deciding it at once decide it once: the second reads
+/// the first's decision and finds it no longer held.
+pub async fn redecide_pg(
+    pool: &PgPool,
+    rules: &RuleSet,
+    hosts: &KnownHosts,
+    alert_ids: &[i64],
+    guard_answers: &GuardAnswers,
+    known: &Arc<KnownTargets>,
+) -> Result<Vec<Decided>, sqlx::Error> {
+    with_retries(|| async {
+        let mut tx = pool.begin().await?;
+        let keys: BTreeSet<String> = alert_ids.iter().map(|id| format!("alert {id}")).collect();
+        PgTx(&mut tx).lock(&keys).await?;
+        let mut rows: Vec<Held> = Vec::new();
+        for id in alert_ids {
+            let row: Option<Held> =
+                sqlx::query_as(pg_sql!(STILL_HELD_SQL)).bind(id).fetch_optional(&mut *tx).await?;
+            rows.extend(row);
+        }
+        let now = OffsetDateTime::now_utc();
+        let now_text = format_utc(now);
+        let episodes = held_episodes(rules, hosts, &rows, guard_answers);
+        let decided = if episodes.is_empty() {
+            Vec::new()
+        } else {
+            decide_and_store(&mut PgTx(&mut tx), rules, &episodes, now, &now_text, known).await?
+        };
+        tx.commit().await?;
+        Ok(decided)
+    })
+    .await
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or [`RETRIES`] retries have passed: a
+/// commit PostgreSQL failed to break a deadlock wrote nothing and is simply tried again.
+async fn with_retries<T, F, Fut>(mut attempt: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut retried = 0;
     loop {
-        match try_write_batch(pool, rules, hosts, batch, known).await {
-            Err(e) if attempt < RETRIES && must_retry(&e) => {
-                attempt += 1;
-                tracing::debug!(attempt, "group commit tried again: {e}");
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+        match attempt().await {
+            Err(e) if retried < RETRIES && must_retry(&e) => {
+                retried += 1;
+                tracing::debug!(retried, "commit tried again: {e}");
+                tokio::time::sleep(Duration::from_millis(u64::from(retried) * 5)).await;
             }
             result => return result,
         }

@@ -4,6 +4,7 @@ use super::*;
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
 use crate::ssr::db::audit_chain::{seal_audit, verify_audit, ChainReport};
 use crate::ssr::db::test_pool;
+use sqlx::SqlitePool;
 
 async fn count(pool: &SqlitePool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()

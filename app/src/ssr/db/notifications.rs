@@ -6,7 +6,7 @@
 //! [`raw_notification`] reads either, and the text of rows stored before packing existed.
 use std::cell::RefCell;
 
-use sqlx::SqliteExecutor;
+use super::backend::{on_backend, Ex};
 
 /// zstd's fastest standard level: Alertmanager's JSON (the same label names, annotations
 /// and URLs alert after alert) still packs several times over.
@@ -79,12 +79,16 @@ pub fn unpack(encoding: &str, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
 
 /// Notification `id` exactly as it was received, whichever way it was stored; `None` when
 /// there is no such notification (or retention pruned it).
-pub async fn raw_notification(ex: impl SqliteExecutor<'_>, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    let row: Option<(Vec<u8>, String)> =
-        sqlx::query_as("SELECT CAST(payload AS BLOB), payload_encoding FROM notifications WHERE id = ?")
-            .bind(id)
-            .fetch_optional(ex)
-            .await?;
+pub async fn raw_notification<'c>(ex: impl Into<Ex<'c>>, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    // SQLite keeps short bodies as TEXT in the column; PostgreSQL's is BYTEA.
+    let row: Option<(Vec<u8>, String)> = on_backend!(ex, |e, pg| sqlx::query_as(if pg {
+        "SELECT payload, payload_encoding FROM notifications WHERE id = $1"
+    } else {
+        "SELECT CAST(payload AS BLOB), payload_encoding FROM notifications WHERE id = $1"
+    })
+    .bind(id)
+    .fetch_optional(e)
+    .await)?;
     let Some((bytes, encoding)) = row else { return Ok(None) };
     unpack(&encoding, bytes).map(Some).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }

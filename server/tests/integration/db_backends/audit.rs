@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::db::audit_chain::{seal_audit, verify_audit, ChainReport};
+use app::ssr::db::audit_export::{commit_audit_export, exportable_audit, list_audit_exports, NewAuditExport};
 
 use super::{both, on_both};
 
@@ -30,18 +31,38 @@ async fn the_audit_chain_seals_and_verifies_alike_on_sqlite_and_postgres() {
             }
             assert_eq!(seal_audit(pool).await.unwrap(), 1, "{}", $name);
             assert_eq!(seal_audit(pool).await.unwrap(), 0, "{}: nothing left", $name);
+            // The two oldest exported (never the newest), and pruned with their seals; the chain
+            // then verifies from the export's anchor.
+            let events = exportable_audit(pool, "9999", 10).await.unwrap();
+            assert_eq!(events.iter().map(|e| e.event.id).collect::<Vec<_>>(), [1, 2, 3], "{}", $name);
+            let export = NewAuditExport {
+                after_event_id: 0,
+                from_event_id: 1,
+                up_to_event_id: 2,
+                events: 2,
+                file: "audit-1-2.jsonl",
+                sha256: "sha",
+                last_hash: &events[1].hash,
+            };
+            assert_eq!(commit_audit_export(pool, &export).await.unwrap(), Some(2), "{}", $name);
+            assert_eq!(commit_audit_export(pool, &export).await.unwrap(), None, "{}: the log moved", $name);
+            assert_eq!(list_audit_exports(pool).await.unwrap().len(), 1, "{}", $name);
+            match verify_audit(pool).await.unwrap() {
+                ChainReport::Intact { sealed: 2, unsealed: 0, .. } => {}
+                other => panic!("{}: {other:?}", $name),
+            }
             // An edited event breaks the chain (the append-only trigger is bypassed the way an
             // attacker with the database would: by dropping it first).
             let (drop, edit, create) = if $name == "SQLite" {
                 (
                     "DROP TRIGGER audit_events_no_update",
-                    "UPDATE audit_events SET detail = 'nothing to see' WHERE id = 2",
+                    "UPDATE audit_events SET detail = 'nothing to see' WHERE id = 3",
                     None,
                 )
             } else {
                 (
                     "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update",
-                    "UPDATE audit_events SET detail = 'nothing to see' WHERE id = 2",
+                    "UPDATE audit_events SET detail = 'nothing to see' WHERE id = 3",
                     Some("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update"),
                 )
             };
@@ -51,7 +72,7 @@ async fn the_audit_chain_seals_and_verifies_alike_on_sqlite_and_postgres() {
                 sqlx::query(create).execute(pool).await.unwrap();
             }
             match verify_audit(pool).await.unwrap() {
-                ChainReport::Broken { event_id: 2, .. } => {}
+                ChainReport::Broken { event_id: 3, .. } => {}
                 other => panic!("{}: {other:?}", $name),
             }
         }};

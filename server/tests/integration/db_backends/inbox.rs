@@ -6,7 +6,7 @@ use std::sync::Arc;
 use app::ssr::alert::{normalise_payload, NewAlert, WebhookPayload};
 use app::ssr::db::alerts::{NewNotification, Source};
 use app::ssr::db::inbox::{open_writer, write_batch, write_batch_pg, Decided, Written};
-use app::ssr::db::notifications::{pack, StoredBody};
+use app::ssr::db::notifications::{pack, raw_notification, StoredBody};
 use app::ssr::heal::guard::NO_ANSWERS;
 use app::ssr::heal::{KnownHosts, Rule, RuleConfig, RuleSet};
 use app::ssr::inventory::InventoryHosts;
@@ -33,9 +33,10 @@ fn rules_with(more: serde_json::Value) -> RuleSet {
     RuleSet::new(vec![Rule::from_config(config, |_| true).unwrap()])
 }
 
-/// A delivery as the webhook handler hands it to the writer: its parsed alerts, packed body
-/// and hash.
+/// A delivery as the webhook handler hands it to the writer: its body, parsed alerts, packed
+/// body and hash.
 struct Delivery {
+    raw: String,
     alerts: Vec<NewAlert>,
     payload: StoredBody,
     sha: String,
@@ -63,7 +64,7 @@ fn delivery(alerts: &[(&str, &str, &str, &str)]) -> Delivery {
     let parsed: WebhookPayload = serde_json::from_str(&raw).unwrap();
     let alerts = normalise_payload(&parsed).unwrap();
     let sha = format!("{:x}", sha2_like(&raw));
-    Delivery { payload: pack(&raw).unwrap(), alerts, sha }
+    Delivery { payload: pack(&raw).unwrap(), raw, alerts, sha }
 }
 
 /// A stand-in for the body's SHA-256 (only equality matters here): FNV-1a.
@@ -180,6 +181,27 @@ async fn group_commits_store_and_decide_alike_on_sqlite_and_postgres() {
         "delivered twice in one commit: one row, two deliveries"
     );
     assert_eq!(alerts_pg[0], ("f1".to_owned(), "resolved".to_owned(), 3), "{alerts_pg:?}");
+    // Each notification reads back exactly as received, whichever way it was stored.
+    let big: Vec<(String, String, String)> =
+        (0..40).map(|i| (format!("DiskFull{i}"), format!("db-{i}"), format!("big{i}"))).collect();
+    let big: Vec<(&str, &str, &str, &str)> =
+        big.iter().map(|(n, h, f)| (n.as_str(), h.as_str(), f.as_str(), "firing")).collect();
+    let big = delivery(&big);
+    assert!(matches!(big.payload, StoredBody::Packed(_)), "{} bytes: packed", big.raw.len());
+    let batch = [notification(&big, "2026-12-06T09:06:00.000Z")];
+    write_batch(&mut writer, &rules, &hosts(), &batch, &known).unwrap();
+    write_batch_pg(&pg, &rules, &hosts(), &batch, &known).await.unwrap();
+    // (Ids may differ: PostgreSQL spends one on every upsert that finds its row.)
+    const ID_OF: &str = "SELECT id FROM notifications WHERE payload_sha256 = $1";
+    for d in [&web1, &web1_again_and_web2, &no_rule, &web1_resolved, &big] {
+        let lite_id: i64 = sqlx::query_scalar(ID_OF).bind(&d.sha).fetch_one(&sqlite).await.unwrap();
+        let pg_id: i64 = sqlx::query_scalar(ID_OF).bind(&d.sha).fetch_one(&pg).await.unwrap();
+        let lite = raw_notification(&sqlite, lite_id).await.unwrap();
+        let post = raw_notification(&pg, pg_id).await.unwrap();
+        assert_eq!(post.as_deref(), Some(d.raw.as_bytes()), "notification {}", d.sha);
+        assert_eq!(post, lite, "notification {}", d.sha);
+    }
+
     const RUNS: &str = "SELECT id, target, status FROM heal_runs ORDER BY id";
     let runs_sqlite: Vec<(i64, String, String)> = sqlx::query_as(RUNS).fetch_all(&sqlite).await.unwrap();
     let runs_pg: Vec<(i64, String, String)> = sqlx::query_as(RUNS).fetch_all(&pg).await.unwrap();

@@ -6,8 +6,12 @@
 //! Unindexed filters are checked within a scan window of [`SCAN_WINDOW`] keys below the
 //! cursor, as in id order. A free-text search first asks the full-text index how many alerts
 //! match: up to [`SEARCH_SORTED_AT_MOST`], they are read through the index and sorted, over
-//! the whole history; more than that, the window scans.
+//! the whole history; more than that, the window scans. (On PostgreSQL the text is a filter
+//! like the others, its candidates found through the trigram index, within the window.)
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use super::backend::{on_pool, PoolRef};
+use super::lists::ListDb;
 
 use crate::model::{AlertSummary, Page};
 use crate::ssr::db::alert_search;
@@ -35,18 +39,18 @@ pub struct KeyWindow {
 
 /// One page of alerts matching `q` in start order, after the alert `before` (an id). `None`
 /// when that alert is gone (pruned since the previous page was shown).
-pub async fn page(
-    pool: &SqlitePool,
+pub async fn page<'p>(
+    pool: impl Into<PoolRef<'p>>,
     q: &AlertQuery,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Option<Page<AlertSummary>>, sqlx::Error> {
-    page_within(pool, q, before, limit, SCAN_WINDOW).await
+    page_within(pool.into(), q, before, limit, SCAN_WINDOW).await
 }
 
 /// [`page`] with a scan window of `window` keys.
 async fn page_within(
-    pool: &SqlitePool,
+    pool: PoolRef<'_>,
     q: &AlertQuery,
     before: Option<i64>,
     limit: i64,
@@ -59,7 +63,7 @@ async fn page_within(
             None => return Ok(None),
         },
     };
-    if let Some(phrase) = q.text.as_deref().and_then(alert_search::phrase) {
+    if let (PoolRef::Sqlite(pool), Some(phrase)) = (pool, q.text.as_deref().and_then(alert_search::phrase)) {
         let matches: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM alerts_search WHERE alerts_search MATCH ? LIMIT ?)",
         )
@@ -80,7 +84,8 @@ async fn page_within(
         false => None,
     };
     let w = KeyWindow { before: cursor, floor: floor.as_ref().map(|(_, k)| k.clone()), limit };
-    let rows: Vec<AlertSummary> = by_start_sql("", q, &w).build_query_as().fetch_all(pool).await?;
+    let rows: Vec<AlertSummary> =
+        on_pool!(pool, |p| by_start_sql("", q, &w).build_query_as().fetch_all(p).await)?;
     if rows.len() as i64 >= limit {
         let next_before = rows.last().map(|r| r.id);
         return Ok(Some(Page { rows, next_before, scan_limited: false }));
@@ -91,27 +96,30 @@ async fn page_within(
 }
 
 /// The episode key of alert `id`.
-pub async fn key_of(pool: &SqlitePool, id: i64) -> Result<Option<Key>, sqlx::Error> {
-    sqlx::query_as("SELECT starts_at, fingerprint FROM alerts WHERE id = ?")
+pub async fn key_of<'p>(pool: impl Into<PoolRef<'p>>, id: i64) -> Result<Option<Key>, sqlx::Error> {
+    on_pool!(pool.into(), |p| sqlx::query_as("SELECT starts_at, fingerprint FROM alerts WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
-        .await
+        .fetch_optional(p)
+        .await)
 }
 
 /// The alert `n` keys below `before` (within the time range of `q`): the floor of a scan
 /// window. `None` when no alert is left below it (the window reaches the oldest).
 async fn nth_key_below(
-    pool: &SqlitePool,
+    pool: PoolRef<'_>,
     q: &AlertQuery,
     before: Option<&Key>,
     n: i64,
 ) -> Result<Option<(i64, Key)>, sqlx::Error> {
-    let mut b = QueryBuilder::new("SELECT a.id, a.starts_at, a.fingerprint FROM alerts a WHERE 1");
-    push_key_bounds(&mut b, before, None);
     let range_only = AlertQuery { range: q.range.clone(), ..AlertQuery::default() };
-    push_alert_filters(&mut b, &range_only, Walk::ByStart);
-    b.push(" ORDER BY a.starts_at DESC, a.fingerprint DESC LIMIT 2 OFFSET ").push_bind(n);
-    let rows: Vec<(i64, String, String)> = b.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(i64, String, String)> = on_pool!(pool, |p| {
+        let mut b = QueryBuilder::new("SELECT a.id, a.starts_at, a.fingerprint FROM alerts a WHERE 1 = 1");
+        push_key_bounds(&mut b, before, None);
+        push_alert_filters(&mut b, &range_only, Walk::ByStart);
+        b.push(" ORDER BY a.starts_at DESC, a.fingerprint DESC LIMIT 2 OFFSET ");
+        ListDb::bind_int(&mut b, n);
+        b.build_query_as().fetch_all(p).await
+    })?;
     Ok(match <[_; 2]>::try_from(rows) {
         Ok([(id, starts_at, fingerprint), _below]) => Some((id, Key { starts_at, fingerprint })),
         Err(_) => None,
@@ -119,14 +127,19 @@ async fn nth_key_below(
 }
 
 /// The page query of the window walk after `prefix` (`EXPLAIN QUERY PLAN ` in the plan tests).
-pub fn by_start_sql<'a>(prefix: &str, q: &'a AlertQuery, w: &'a KeyWindow) -> QueryBuilder<'a, Sqlite> {
-    let mut b = QueryBuilder::new(format!("{prefix}{ALERT_SUMMARY_FROM} WHERE 1"));
+pub fn by_start_sql<'a, DB: ListDb>(
+    prefix: &str,
+    q: &'a AlertQuery,
+    w: &'a KeyWindow,
+) -> QueryBuilder<'a, DB> {
+    let mut b = QueryBuilder::new(format!("{prefix}{ALERT_SUMMARY_FROM} WHERE 1 = 1"));
     push_key_bounds(&mut b, w.before.as_ref(), w.floor.as_ref());
     push_alert_filters(&mut b, q, Walk::ByStart);
     if let Some(text) = &q.text {
         push_text_like(&mut b, text);
     }
-    b.push(" ORDER BY a.starts_at DESC, a.fingerprint DESC LIMIT ").push_bind(w.limit);
+    b.push(" ORDER BY a.starts_at DESC, a.fingerprint DESC LIMIT ");
+    DB::bind_int(&mut b, w.limit);
     b
 }
 
@@ -171,14 +184,15 @@ async fn searched(
     Ok(rows)
 }
 
-fn push_key_bounds<'a>(b: &mut QueryBuilder<'a, Sqlite>, before: Option<&Key>, floor: Option<&Key>) {
-    if let Some(k) = before {
-        b.push(" AND (a.starts_at, a.fingerprint) < (").push_bind(k.starts_at.clone());
-        b.push(", ").push_bind(k.fingerprint.clone()).push(")");
-    }
-    if let Some(k) = floor {
-        b.push(" AND (a.starts_at, a.fingerprint) >= (").push_bind(k.starts_at.clone());
-        b.push(", ").push_bind(k.fingerprint.clone()).push(")");
+fn push_key_bounds<DB: ListDb>(b: &mut QueryBuilder<'_, DB>, before: Option<&Key>, floor: Option<&Key>) {
+    for (k, op) in [(before, "<"), (floor, ">=")] {
+        if let Some(k) = k {
+            b.push(format!(" AND (a.starts_at, a.fingerprint) {op} ("));
+            DB::bind_owned(b, k.starts_at.clone());
+            b.push(", ");
+            DB::bind_owned(b, k.fingerprint.clone());
+            b.push(")");
+        }
     }
 }
 

@@ -41,7 +41,7 @@ async fn ids(
     limit: i64,
     window: i64,
 ) -> (Vec<i64>, Option<i64>, bool) {
-    let page = page_within(pool, q, before, limit, window).await.unwrap().expect("cursor stored");
+    let page = page_within(pool.into(), q, before, limit, window).await.unwrap().expect("cursor stored");
     (page.rows.iter().map(|a| a.id).collect(), page.next_before, page.scan_limited)
 }
 

@@ -19,6 +19,7 @@ pub enum Ex<'c> {
 
 /// A pool of either backend, for a function that opens its own transaction
 /// ([`WritePool::begin_write`]).
+#[derive(Clone, Copy)]
 pub enum PoolRef<'p> {
     Sqlite(&'p SqlitePool),
     Pg(&'p PgPool),

@@ -1,7 +1,9 @@
 //! Filtered keyset pages of alerts, runs and audit events, newest first: what the lists show
 //! and what the exports stream. Each query carries only the predicates its filter sets, so
 //! SQLite plans every combination for itself; every page walks ids downwards from a cursor.
-use sqlx::{QueryBuilder, Sqlite, SqliteExecutor, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::backend::{on_backend, on_pool, Ex, PoolRef};
 
 use crate::model::Trigger;
 use crate::model::{AlertSummary, AuditEvent, Page, RunSummary};
@@ -10,6 +12,54 @@ use crate::ssr::db::alert_search;
 use crate::ssr::db::alerts::ALERT_SUMMARY_FROM;
 use crate::ssr::db::runs::RUN_COLUMNS;
 use crate::ssr::filter::{AlertQuery, AuditQuery, RunOutcome, RunQuery, TimeRange};
+
+/// What the list queries need of a backend: its binds, and whether it speaks PostgreSQL's
+/// dialect (no planner hints; `ILIKE` for SQLite's ASCII-folding `LIKE`; `json_each_text`).
+/// The queries are built once, generic over it.
+pub trait ListDb: sqlx::Database {
+    const PG: bool;
+    fn bind_int(b: &mut QueryBuilder<'_, Self>, v: i64);
+    fn bind_text<'a>(b: &mut QueryBuilder<'a, Self>, v: &'a str);
+    fn bind_owned(b: &mut QueryBuilder<'_, Self>, v: String);
+}
+
+macro_rules! list_db {
+    ($db:ty, $pg:expr) => {
+        impl ListDb for $db {
+            const PG: bool = $pg;
+            fn bind_int(b: &mut QueryBuilder<'_, Self>, v: i64) {
+                b.push_bind(v);
+            }
+            fn bind_text<'a>(b: &mut QueryBuilder<'a, Self>, v: &'a str) {
+                b.push_bind(v);
+            }
+            fn bind_owned(b: &mut QueryBuilder<'_, Self>, v: String) {
+                b.push_bind(v);
+            }
+        }
+    };
+}
+list_db!(sqlx::Sqlite, false);
+list_db!(sqlx::Postgres, true);
+
+/// `column` as this backend names it: SQLite's planner hint (`+column`, which keeps the
+/// column's index out of a plan) dropped on PostgreSQL.
+fn col<DB: ListDb>(column: &str) -> &str {
+    if DB::PG {
+        column.trim_start_matches('+')
+    } else {
+        column
+    }
+}
+
+/// Case-insensitive `LIKE`: SQLite's folds ASCII, PostgreSQL's `ILIKE` any letter.
+fn like<DB: ListDb>() -> &'static str {
+    if DB::PG {
+        "ILIKE"
+    } else {
+        "LIKE"
+    }
+}
 
 /// An alert's latest decision's reason (the alerts list's `decision` filter, the overview's
 /// firing alerts that no rule handles).
@@ -67,18 +117,17 @@ pub enum Listed {
 }
 
 /// The smallest and largest id of a table (0, 0 when empty): two index look-ups.
-pub async fn id_bounds(ex: impl SqliteExecutor<'_>, table: Listed) -> Result<(i64, i64), sqlx::Error> {
+pub async fn id_bounds<'c>(ex: impl Into<Ex<'c>>, table: Listed) -> Result<(i64, i64), sqlx::Error> {
     let name = match table {
         Listed::Alerts => "alerts",
         Listed::Runs => "heal_runs",
         Listed::Audit => "audit_events",
     };
     // Two sub-queries: SQLite answers a lone min() or max() from the index, not both at once.
-    sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT coalesce((SELECT min(id) FROM {name}), 0), coalesce((SELECT max(id) FROM {name}), 0)"
-    ))
-    .fetch_one(ex)
-    .await
+    );
+    on_backend!(ex, |e| sqlx::query_as(&sql).fetch_one(e).await)
 }
 
 /// One page of alerts matching `q`. A name that some alert has exactly is looked up through
@@ -86,21 +135,29 @@ pub async fn id_bounds(ex: impl SqliteExecutor<'_>, table: Listed) -> Result<(i6
 /// the other unindexed filters (`nginx` finds NginxDown). A free-text search of three
 /// characters or more goes through the full-text index (`alert_search`): the alerts it has
 /// indexed newest first through it, the few above its mark by a scan bounded to them.
-pub async fn list_alerts(
-    pool: &SqlitePool,
+pub async fn list_alerts<'p>(
+    pool: impl Into<PoolRef<'p>>,
     q: &AlertQuery,
     w: Window,
 ) -> Result<Vec<AlertSummary>, sqlx::Error> {
+    let pool = pool.into();
     let mut q = std::borrow::Cow::Borrowed(q);
     if let Some(name) = &q.alertname {
-        let exact: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM alerts WHERE alertname = ?)")
-            .bind(name)
-            .fetch_one(pool)
-            .await?;
+        let exact: bool = on_pool!(pool, |p| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE alertname = $1)"
+        )
+        .bind(name)
+        .fetch_one(p)
+        .await)?;
         if !exact {
             q.to_mut().alertname_contains = true;
         }
     }
+    let pool = match pool {
+        // PostgreSQL's trigram index serves the text filter within the query itself.
+        PoolRef::Pg(p) => return alerts_sql("", &q, w).build_query_as().fetch_all(p).await,
+        PoolRef::Sqlite(p) => p,
+    };
     let Some(phrase) = q.text.as_deref().and_then(alert_search::phrase) else {
         return alerts_sql("", &q, w).build_query_as().fetch_all(pool).await;
     };
@@ -121,14 +178,15 @@ pub async fn list_alerts(
 }
 
 /// The query of [`list_alerts`] after `prefix` (`EXPLAIN QUERY PLAN ` in the plan tests).
-pub fn alerts_sql<'a>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilder<'a, Sqlite> {
+pub fn alerts_sql<'a, DB: ListDb>(prefix: &str, q: &'a AlertQuery, w: Window) -> QueryBuilder<'a, DB> {
     let mut b = QueryBuilder::new(format!("{prefix}{ALERT_SUMMARY_FROM} WHERE "));
     push_window(&mut b, "a.id", &w);
     push_alert_filters(&mut b, q, ById);
     if let Some(text) = &q.text {
         push_text_like(&mut b, text);
     }
-    b.push(" ORDER BY a.id DESC LIMIT ").push_bind(w.limit);
+    b.push(" ORDER BY a.id DESC LIMIT ");
+    DB::bind_int(&mut b, w.limit);
     b
 }
 
@@ -150,19 +208,40 @@ pub fn alerts_search_sql<'a>(
 
 /// The free text `text` as a part, in any case, of the name, the instance, or a label or
 /// annotation value (a scan; the full-text index is `alerts_search_sql`'s).
-pub(crate) fn push_text_like<'a>(b: &mut QueryBuilder<'a, Sqlite>, text: &str) {
-    let like = like_pattern(text);
-    b.push(" AND (a.alertname LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' OR a.instance LIKE ");
-    b.push_bind(like.clone()).push(" ESCAPE '\\' OR (");
+pub(crate) fn push_text_like<DB: ListDb>(b: &mut QueryBuilder<'_, DB>, text: &str) {
+    let like_p = like_pattern(text);
+    let like = like::<DB>();
+    if DB::PG {
+        // First the trigram index's expression (`alerts_search_trigrams`), which finds the
+        // candidates; then what the text must match exactly as on SQLite.
+        b.push(" AND (a.alertname || ' ' || coalesce(a.instance, '') || ' ' || a.labels || ' ' || a.annotations) ILIKE ");
+        DB::bind_owned(b, like_p.clone());
+    }
+    b.push(format!(" AND (a.alertname {like} "));
+    DB::bind_owned(b, like_p.clone());
+    b.push(format!(" ESCAPE '\\' OR a.instance {like} "));
+    DB::bind_owned(b, like_p.clone());
+    b.push(" ESCAPE '\\' OR (");
     // A cheap look at the raw JSON first, then only label and annotation *values*. JSON
     // escapes quotes, backslashes and control characters, so the raw look is only valid
     // for text without them (control characters are refused by the filter).
     if !text.contains(['"', '\\']) {
-        b.push("(a.labels || a.annotations) LIKE ").push_bind(like.clone()).push(" ESCAPE '\\' AND ");
+        b.push(format!("(a.labels || a.annotations) {like} "));
+        DB::bind_owned(b, like_p.clone());
+        b.push(" ESCAPE '\\' AND ");
     }
-    b.push("(EXISTS (SELECT 1 FROM json_each(a.labels) j WHERE j.value LIKE ").push_bind(like.clone());
-    b.push(" ESCAPE '\\') OR EXISTS (SELECT 1 FROM json_each(a.annotations) j WHERE j.value LIKE ");
-    b.push_bind(like).push(" ESCAPE '\\'))))");
+    let each = |column: &str| {
+        if DB::PG {
+            format!("json_each_text(a.{column}::json)")
+        } else {
+            format!("json_each(a.{column})")
+        }
+    };
+    b.push(format!("(EXISTS (SELECT 1 FROM {} j WHERE j.value {like} ", each("labels")));
+    DB::bind_owned(b, like_p.clone());
+    b.push(format!(" ESCAPE '\\') OR EXISTS (SELECT 1 FROM {} j WHERE j.value {like} ", each("annotations")));
+    DB::bind_owned(b, like_p);
+    b.push(" ESCAPE '\\'))))");
 }
 
 /// The order a query walks, which decides which filters may use an index of their own.
@@ -186,59 +265,72 @@ pub(crate) fn alert_summary_searched() -> String {
 }
 
 /// Every filter of `q` but the free text.
-pub(crate) fn push_alert_filters<'a>(b: &mut QueryBuilder<'a, Sqlite>, q: &'a AlertQuery, walk: Walk) {
-    push_eq(b, if walk == ById { "a.status" } else { "+a.status" }, &q.status);
+pub(crate) fn push_alert_filters<'a, DB: ListDb>(
+    b: &mut QueryBuilder<'a, DB>,
+    q: &'a AlertQuery,
+    walk: Walk,
+) {
+    push_eq(b, col::<DB>(if walk == ById { "a.status" } else { "+a.status" }), &q.status);
     if q.alertname_contains {
         push_contains(b, "a.alertname", &q.alertname);
     } else {
-        push_eq(b, if walk == ById { "a.alertname" } else { "+a.alertname" }, &q.alertname);
+        push_eq(b, col::<DB>(if walk == ById { "a.alertname" } else { "+a.alertname" }), &q.alertname);
     }
     // No index on these: a part, in any case, costs what an exact value does.
     push_contains(b, "a.severity", &q.severity);
     push_contains(b, "a.instance", &q.instance);
-    push_range(b, if walk == ById { "+a.starts_at" } else { "a.starts_at" }, &q.range);
+    push_range(b, col::<DB>(if walk == ById { "+a.starts_at" } else { "a.starts_at" }), &q.range);
     if let Some(decision) = q.decision {
-        b.push(format!(" AND {LATEST_DECISION} = ")).push_bind(decision);
+        b.push(format!(" AND {LATEST_DECISION} = "));
+        DB::bind_text(b, decision.as_str());
     }
 }
 
 /// One page of runs matching `q`.
-pub async fn list_runs(
-    ex: impl SqliteExecutor<'_>,
+pub async fn list_runs<'c>(
+    ex: impl Into<Ex<'c>>,
     q: &RunQuery,
     w: Window,
 ) -> Result<Vec<RunSummary>, sqlx::Error> {
-    runs_sql("", q, w).build_query_as().fetch_all(ex).await
+    on_backend!(ex, |e| runs_sql("", q, w).build_query_as().fetch_all(e).await)
 }
 
 /// The query of [`list_runs`] after `prefix`.
-pub fn runs_sql<'a>(prefix: &str, q: &'a RunQuery, w: Window) -> QueryBuilder<'a, Sqlite> {
+pub fn runs_sql<'a, DB: ListDb>(prefix: &str, q: &'a RunQuery, w: Window) -> QueryBuilder<'a, DB> {
     let mut b = QueryBuilder::new(format!("{prefix}SELECT {RUN_COLUMNS} FROM heal_runs r WHERE "));
     push_window(&mut b, "r.id", &w);
     if let Some(status) = q.status {
-        b.push(" AND r.status = ").push_bind(status);
+        b.push(" AND r.status = ");
+        DB::bind_text(&mut b, status.as_str());
     }
     if let Some(rule) = &q.rule {
-        b.push(" AND (r.rule = ").push_bind(rule).push(" OR r.playbook = ").push_bind(rule).push(")");
+        b.push(" AND (r.rule = ");
+        DB::bind_text(&mut b, rule);
+        b.push(" OR r.playbook = ");
+        DB::bind_text(&mut b, rule);
+        b.push(")");
     }
     push_eq(&mut b, "r.target", &q.target);
     push_range(&mut b, "r.created_at", &q.range);
     match q.outcome {
         None => {}
         Some(RunOutcome::Attention) => {
-            b.push(" AND (r.status IN (")
-                .push_bind(RunStatus::Failed)
-                .push(", ")
-                .push_bind(RunStatus::TimedOut);
-            b.push(") OR r.verification = ").push_bind(Verification::NotFixed).push(")");
+            b.push(" AND (r.status IN (");
+            DB::bind_text(&mut b, RunStatus::Failed.as_str());
+            b.push(", ");
+            DB::bind_text(&mut b, RunStatus::TimedOut.as_str());
+            b.push(") OR r.verification = ");
+            DB::bind_text(&mut b, Verification::NotFixed.as_str());
+            b.push(")");
         }
         Some(RunOutcome::Verified) => {
-            b.push(" AND r.verification = ").push_bind(Verification::Verified);
+            b.push(" AND r.verification = ");
+            DB::bind_text(&mut b, Verification::Verified.as_str());
         }
     }
     // Replays are told apart by their audit entry, written in the run's own transaction
     // (target `run #<id>`); the sub-query is evaluated once per statement.
-    let replays = "(SELECT CAST(substr(e.target, 6) AS INTEGER) FROM audit_events e \
+    let replays = "(SELECT CAST(substr(e.target, 6) AS BIGINT) FROM audit_events e \
                    WHERE e.action = 'run.replay' AND e.target LIKE 'run #%')";
     match q.trigger {
         None => {}
@@ -252,21 +344,22 @@ pub fn runs_sql<'a>(prefix: &str, q: &'a RunQuery, w: Window) -> QueryBuilder<'a
             b.push(format!(" AND r.id IN {replays}"));
         }
     }
-    b.push(" ORDER BY r.id DESC LIMIT ").push_bind(w.limit);
+    b.push(" ORDER BY r.id DESC LIMIT ");
+    DB::bind_int(&mut b, w.limit);
     b
 }
 
 /// One page of audit events matching `q`.
-pub async fn list_audit(
-    ex: impl SqliteExecutor<'_>,
+pub async fn list_audit<'c>(
+    ex: impl Into<Ex<'c>>,
     q: &AuditQuery,
     w: Window,
 ) -> Result<Vec<AuditEvent>, sqlx::Error> {
-    audit_sql("", q, w).build_query_as().fetch_all(ex).await
+    on_backend!(ex, |e| audit_sql("", q, w).build_query_as().fetch_all(e).await)
 }
 
 /// The query of [`list_audit`] after `prefix`.
-pub fn audit_sql<'a>(prefix: &str, q: &'a AuditQuery, w: Window) -> QueryBuilder<'a, Sqlite> {
+pub fn audit_sql<'a, DB: ListDb>(prefix: &str, q: &'a AuditQuery, w: Window) -> QueryBuilder<'a, DB> {
     let mut b = QueryBuilder::new(format!(
         "{prefix}SELECT e.id, e.at, e.actor, e.action, e.target, e.detail, e.source FROM audit_events e WHERE "
     ));
@@ -274,37 +367,45 @@ pub fn audit_sql<'a>(prefix: &str, q: &'a AuditQuery, w: Window) -> QueryBuilder
     push_eq(&mut b, "e.actor", &q.actor);
     push_eq(&mut b, "e.action", &q.action);
     push_range(&mut b, "e.at", &q.range);
-    b.push(" ORDER BY e.id DESC LIMIT ").push_bind(w.limit);
+    b.push(" ORDER BY e.id DESC LIMIT ");
+    DB::bind_int(&mut b, w.limit);
     b
 }
 
-fn push_window(b: &mut QueryBuilder<'_, Sqlite>, id: &str, w: &Window) {
-    b.push(format!("{id} < ")).push_bind(w.before);
+fn push_window<DB: ListDb>(b: &mut QueryBuilder<'_, DB>, id: &str, w: &Window) {
+    b.push(format!("{id} < "));
+    DB::bind_int(b, w.before);
     if let Some(floor) = w.floor {
-        b.push(format!(" AND {id} >= ")).push_bind(floor);
+        b.push(format!(" AND {id} >= "));
+        DB::bind_int(b, floor);
     }
 }
 
-fn push_eq<'a>(b: &mut QueryBuilder<'a, Sqlite>, column: &str, value: &'a Option<String>) {
+fn push_eq<'a, DB: ListDb>(b: &mut QueryBuilder<'a, DB>, column: &str, value: &'a Option<String>) {
     if let Some(v) = value {
-        b.push(format!(" AND {column} = ")).push_bind(v.as_str());
+        b.push(format!(" AND {column} = "));
+        DB::bind_text(b, v.as_str());
     }
 }
 
-/// `column` contains `value`, in any case (SQLite's LIKE folds ASCII), its `%`, `_` and `\`
-/// taken literally.
-fn push_contains<'a>(b: &mut QueryBuilder<'a, Sqlite>, column: &str, value: &'a Option<String>) {
+/// `column` contains `value`, in any case (SQLite's LIKE folds ASCII, PostgreSQL's ILIKE any
+/// letter), its `%`, `_` and `\` taken literally.
+fn push_contains<DB: ListDb>(b: &mut QueryBuilder<'_, DB>, column: &str, value: &Option<String>) {
     if let Some(v) = value {
-        b.push(format!(" AND {column} LIKE ")).push_bind(like_pattern(v)).push(" ESCAPE '\\'");
+        b.push(format!(" AND {column} {} ", like::<DB>()));
+        DB::bind_owned(b, like_pattern(v));
+        b.push(" ESCAPE '\\'");
     }
 }
 
-fn push_range<'a>(b: &mut QueryBuilder<'a, Sqlite>, column: &str, range: &'a TimeRange) {
+fn push_range<'a, DB: ListDb>(b: &mut QueryBuilder<'a, DB>, column: &str, range: &'a TimeRange) {
     if let Some(from) = &range.from {
-        b.push(format!(" AND {column} >= ")).push_bind(from.as_str());
+        b.push(format!(" AND {column} >= "));
+        DB::bind_text(b, from.as_str());
     }
     if let Some(to) = &range.to {
-        b.push(format!(" AND {column} < ")).push_bind(to.as_str());
+        b.push(format!(" AND {column} < "));
+        DB::bind_text(b, to.as_str());
     }
 }
 

@@ -8,6 +8,7 @@ use crate::common::postgres::Postgres;
 
 mod audit;
 mod inbox;
+mod lists;
 mod pages;
 mod people;
 mod queue;

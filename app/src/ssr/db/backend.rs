@@ -74,6 +74,22 @@ pub enum Conn<'c> {
     Pg(&'c mut PgConnection),
 }
 
+impl Conn<'_> {
+    /// Whether this is a PostgreSQL connection (for SQL that differs, through [`dialect`]).
+    pub fn is_pg(&self) -> bool {
+        matches!(self, Conn::Pg(_))
+    }
+}
+
+impl<'c, 'r> From<&'r mut Conn<'c>> for Conn<'r> {
+    fn from(c: &'r mut Conn<'c>) -> Self {
+        match c {
+            Conn::Sqlite(e) => Conn::Sqlite(e),
+            Conn::Pg(e) => Conn::Pg(e),
+        }
+    }
+}
+
 /// `From` each way a connection is held (itself, in a transaction, from a pool).
 macro_rules! connections {
     ($($variant:ident: $ty:ty),*) => {

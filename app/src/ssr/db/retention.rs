@@ -1,6 +1,6 @@
 //! Retention SQL: old history deleted in bounded batches, children before parents (the audit
 //! log leaves only through exports: `audit_export`).
-use sqlx::{SqliteConnection, SqlitePool};
+use super::backend::{dialect, on_conn, on_pool, Conn, PoolRef, WritePool};
 
 use crate::model::RunStatus;
 
@@ -124,14 +124,30 @@ pub struct Batch {
 /// One batch of `step` in its own `BEGIN IMMEDIATE` transaction (so what it selects cannot
 /// change before it deletes): at most `limit` rows deleted and, for the steps that walk a table,
 /// at most `limit` rows looked at, from the cursor `from` on (0 to start).
-pub async fn prune_batch(
-    pool: &SqlitePool,
+pub async fn prune_batch<'p>(
+    pool: impl Into<PoolRef<'p>>,
     step: Step,
     cut: &Cutoffs,
     from: i64,
     limit: i64,
 ) -> Result<Batch, sqlx::Error> {
-    let mut tx = super::begin_write(pool).await?;
+    on_pool!(pool.into(), |p| {
+        let mut tx = p.begin_write().await?;
+        let batch = prune_in(&mut tx, step, cut, from, limit).await?;
+        tx.commit().await?;
+        Ok(batch)
+    })
+}
+
+/// [`prune_batch`]'s work, in the caller's transaction.
+async fn prune_in(
+    tx: impl Into<Conn<'_>>,
+    step: Step,
+    cut: &Cutoffs,
+    from: i64,
+    limit: i64,
+) -> Result<Batch, sqlx::Error> {
+    let mut tx: Conn<'_> = tx.into();
     let mut pruned = Pruned::default();
     let more = |n: u64| (n >= limit as u64).then_some(0);
     let next = match step {
@@ -141,7 +157,9 @@ pub async fn prune_batch(
             more(pruned.alerts)
         }
         Step::AlertsOverCap => {
-            let count: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts").fetch_one(&mut *tx).await?;
+            let count: i64 = on_conn!(&mut tx, |e| sqlx::query_scalar("SELECT count(*) FROM alerts")
+                .fetch_one(&mut *e)
+                .await)?;
             let excess = count - cut.alerts_max;
             if excess > 0 {
                 pruned = prune_alerts(&mut tx, None, excess.min(limit)).await?;
@@ -164,47 +182,51 @@ pub async fn prune_batch(
             prune_notifications(&mut tx, &cut.notifications, from, limit, &mut pruned).await?
         }
     };
-    tx.commit().await?;
     Ok(Batch { pruned, next })
 }
 
 /// Deletes the output of runs finished before the cutoff, oldest first, at most `limit` lines;
 /// a run whose output is all gone is marked.
 async fn prune_run_output(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     cut: &Cutoffs,
     limit: i64,
     pruned: &mut Pruned,
 ) -> Result<Option<i64>, sqlx::Error> {
     let active = active_run_statuses();
-    let runs: Vec<i64> = sqlx::query_scalar(&format!(
+    let pg = conn.is_pg();
+    let sql = format!(
         // Pinned to the one index holding only runs whose output is left, whatever the statistics.
         "SELECT id FROM heal_runs INDEXED BY heal_runs_output_kept \
-         WHERE output_pruned_at IS NULL AND finished_at < ?1 \
-         AND status NOT IN {active} ORDER BY finished_at LIMIT ?2"
-    ))
-    .bind(&cut.run_output)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+         WHERE output_pruned_at IS NULL AND finished_at < $1 \
+         AND status NOT IN {active} ORDER BY finished_at LIMIT $2"
+    );
+    let runs: Vec<i64> = on_conn!(&mut *conn, |e| sqlx::query_scalar(&dialect(&sql, pg))
+        .bind(&cut.run_output)
+        .bind(limit)
+        .fetch_all(&mut *e)
+        .await)?;
     let mut budget = limit;
     for id in &runs {
-        let deleted = sqlx::query(
-            "DELETE FROM run_output WHERE run_id = ?1 \
-             AND seq IN (SELECT seq FROM run_output WHERE run_id = ?1 ORDER BY seq LIMIT ?2)",
+        let deleted = on_conn!(&mut *conn, |e| sqlx::query(
+            "DELETE FROM run_output WHERE run_id = $1 \
+             AND seq IN (SELECT seq FROM run_output WHERE run_id = $1 ORDER BY seq LIMIT $2)",
         )
         .bind(id)
         .bind(budget)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .execute(&mut *e)
+        .await
+        .map(|d| d.rows_affected()))?;
         pruned.run_output += deleted;
         if (deleted as i64) < budget {
-            sqlx::query("UPDATE heal_runs SET output_pruned_at = ? WHERE id = ?")
-                .bind(&cut.now)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            on_conn!(&mut *conn, |e| sqlx::query(
+                "UPDATE heal_runs SET output_pruned_at = $1 WHERE id = $2"
+            )
+            .bind(&cut.now)
+            .bind(id)
+            .execute(&mut *e)
+            .await
+            .map(|_| ()))?;
         }
         budget -= deleted as i64;
         if budget == 0 {
@@ -218,34 +240,32 @@ async fn prune_run_output(
 /// `seen_before` (any age when `None`), oldest first, with their decisions; their runs are kept
 /// and detached.
 async fn prune_alerts(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     seen_before: Option<&str>,
     limit: i64,
 ) -> Result<Pruned, sqlx::Error> {
     let active = active_run_statuses();
-    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+    let pg = conn.is_pg();
+    let sql = format!(
         // Pinned to its index: without statistics the planner prefers (status, id), then sorts
         // every resolved alert.
         "SELECT id FROM alerts INDEXED BY alerts_resolved_last_seen \
-         WHERE status = 'resolved' AND last_seen_at < coalesce(?1, '9999') \
+         WHERE status = 'resolved' AND last_seen_at < coalesce($1, '9999') \
          AND decided_at IS NOT NULL AND id < (SELECT max(id) FROM alerts) \
          AND id NOT IN (SELECT alert_id FROM heal_runs \
                         WHERE status IN {active} AND alert_id IS NOT NULL) \
-         ORDER BY last_seen_at LIMIT ?2"
-    ))
-    .bind(seen_before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+         ORDER BY last_seen_at LIMIT $2"
+    );
+    let ids: Vec<i64> = on_conn!(&mut *conn, |e| sqlx::query_scalar(&dialect(&sql, pg))
+        .bind(seen_before)
+        .bind(limit)
+        .fetch_all(&mut *e)
+        .await)?;
     let mut pruned = Pruned::default();
     if ids.is_empty() {
         return Ok(pruned);
     }
-    let ids = json_ids(&ids);
-    sqlx::query("UPDATE heal_runs SET alert_id = NULL WHERE alert_id IN (SELECT value FROM json_each(?))")
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
+    update_ids(conn, "UPDATE heal_runs SET alert_id = NULL WHERE alert_id", &ids).await?;
     pruned.decisions = delete_ids(conn, "decisions", "alert_id", &ids).await?;
     pruned.alerts = delete_ids(conn, "alerts", "id", &ids).await?;
     Ok(pruned)
@@ -254,28 +274,28 @@ async fn prune_alerts(
 /// Walks runs by id from `from`, up to the first one created after the cutoff, and deletes the
 /// finished ones whose alert and decisions are gone, with their outgoing notifications.
 async fn prune_runs(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     before: &str,
     from: i64,
     limit: i64,
     pruned: &mut Pruned,
 ) -> Result<Option<i64>, sqlx::Error> {
     let active = active_run_statuses();
-    let rows: Vec<(i64, bool, bool)> = sqlx::query_as(&format!(
-        "SELECT r.id, r.created_at < ?1, \
-           r.finished_at < ?1 AND r.alert_id IS NULL AND r.status NOT IN {active} \
+    let sql = format!(
+        "SELECT r.id, r.created_at < $1, \
+           r.finished_at < $1 AND r.alert_id IS NULL AND r.status NOT IN {active} \
            AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.run_id = r.id) \
            AND r.id < (SELECT max(id) FROM heal_runs) \
-         FROM heal_runs r WHERE r.id > ?2 ORDER BY r.id LIMIT ?3"
-    ))
-    .bind(before)
-    .bind(from)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+         FROM heal_runs r WHERE r.id > $2 ORDER BY r.id LIMIT $3"
+    );
+    let rows: Vec<(i64, bool, bool)> = on_conn!(&mut *conn, |e| sqlx::query_as(&sql)
+        .bind(before)
+        .bind(from)
+        .bind(limit)
+        .fetch_all(&mut *e)
+        .await)?;
     let (ids, next) = walk(&rows, limit);
     if !ids.is_empty() {
-        let ids = json_ids(&ids);
         pruned.outbound_notifications += delete_ids(conn, "outbound_notifications", "run_id", &ids).await?;
         pruned.run_output += delete_ids(conn, "run_output", "run_id", &ids).await?;
         pruned.heal_runs += delete_ids(conn, "heal_runs", "id", &ids).await?;
@@ -286,26 +306,26 @@ async fn prune_runs(
 /// Walks notifications by id from `from`, up to the first one received after the cutoff, and
 /// deletes those no alert refers to.
 async fn prune_notifications(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     before: &str,
     from: i64,
     limit: i64,
     pruned: &mut Pruned,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let rows: Vec<(i64, bool, bool)> = sqlx::query_as(
-        "SELECT n.id, n.received_at < ?1, \
-           n.last_received_at < ?1 AND n.id < (SELECT max(id) FROM notifications) \
+    let rows: Vec<(i64, bool, bool)> = on_conn!(&mut *conn, |e| sqlx::query_as(
+        "SELECT n.id, n.received_at < $1, \
+           n.last_received_at < $1 AND n.id < (SELECT max(id) FROM notifications) \
            AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.last_notification_id = n.id) \
-         FROM notifications n WHERE n.id > ?2 ORDER BY n.id LIMIT ?3",
+         FROM notifications n WHERE n.id > $2 ORDER BY n.id LIMIT $3",
     )
     .bind(before)
     .bind(from)
     .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(&mut *e)
+    .await)?;
     let (ids, next) = walk(&rows, limit);
     if !ids.is_empty() {
-        pruned.notifications += delete_ids(conn, "notifications", "id", &json_ids(&ids)).await?;
+        pruned.notifications += delete_ids(conn, "notifications", "id", &ids).await?;
     }
     Ok(next)
 }
@@ -329,7 +349,7 @@ fn walk(rows: &[(i64, bool, bool)], limit: i64) -> (Vec<i64>, Option<i64>) {
 
 /// Deletes the `limit` oldest rows of `table` whose `column` is before `before`.
 async fn delete_oldest(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     table: &str,
     column: &str,
     before: &str,
@@ -337,34 +357,51 @@ async fn delete_oldest(
 ) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "DELETE FROM {table} WHERE id IN \
-         (SELECT id FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)"
+         (SELECT id FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
     );
-    Ok(sqlx::query(&sql).bind(before).bind(limit).execute(conn).await?.rows_affected())
+    on_conn!(&mut *conn, |e| sqlx::query(&sql)
+        .bind(before)
+        .bind(limit)
+        .execute(&mut *e)
+        .await
+        .map(|d| d.rows_affected()))
 }
 
-/// Deletes the rows of `table` whose `column` is one of `ids` (a JSON array).
-async fn delete_ids(
-    conn: &mut SqliteConnection,
-    table: &str,
-    column: &str,
-    ids: &str,
-) -> Result<u64, sqlx::Error> {
-    let sql = format!("DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))");
-    Ok(sqlx::query(&sql).bind(ids).execute(conn).await?.rows_affected())
+/// Deletes the rows of `table` whose `column` is one of `ids`.
+async fn delete_ids(conn: &mut Conn<'_>, table: &str, column: &str, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    update_ids(conn, &format!("DELETE FROM {table} WHERE {column}"), ids).await
 }
 
-/// Ids as a JSON array, bound as one parameter (SQLite limits the number of parameters).
-fn json_ids(ids: &[i64]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
+/// Runs `statement` (ending in the column to match) for the rows whose column is one of `ids`:
+/// SQLite takes them as one JSON array (it limits the number of parameters), PostgreSQL as an
+/// array.
+async fn update_ids(conn: &mut Conn<'_>, statement: &str, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    Ok(match conn {
+        Conn::Sqlite(e) => sqlx::query(&format!("{statement} IN (SELECT value FROM json_each($1))"))
+            .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned()))
+            .execute(&mut **e)
+            .await?
+            .rows_affected(),
+        Conn::Pg(e) => {
+            sqlx::query(&format!("{statement} = ANY($1)")).bind(ids).execute(&mut **e).await?.rows_affected()
+        }
+    })
 }
 
-/// After a large prune: refresh the planner's statistics where they drifted (bounded by
-/// SQLite's own analysis limit) and give the grown WAL file back to the disk.
-pub async fn tidy_after_prune(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    // 0x10002: ANALYZE where useful, looking at every table, not only those this connection used.
-    sqlx::query("PRAGMA optimize = 0x10002").execute(&mut *conn).await?;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+/// After a large prune on SQLite: refresh the planner's statistics where they drifted (bounded
+/// by SQLite's own analysis limit) and give the grown WAL file back to the disk.
+pub async fn tidy_after_prune<'p>(pool: impl Into<PoolRef<'p>>) -> Result<(), sqlx::Error> {
+    match pool.into() {
+        PoolRef::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            // 0x10002: ANALYZE where useful, looking at every table, not only those this
+            // connection used.
+            sqlx::query("PRAGMA optimize = 0x10002").execute(&mut *conn).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        }
+        // PostgreSQL's autovacuum keeps its statistics and reuses the space.
+        PoolRef::Pg(_) => {}
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use super::*;
 use crate::ssr::db::lists::{alerts_sql, Window};
 use crate::ssr::db::test_pool;
 use crate::ssr::filter::AlertQuery;
+use sqlx::SqlitePool;
 
 const OLD: &str = "2026-01-01T00:00:00.000Z";
 

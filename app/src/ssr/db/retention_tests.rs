@@ -2,6 +2,7 @@
 //! database keeps its query plans after a large prune.
 use super::*;
 use crate::ssr::db::test_pool;
+use sqlx::SqlitePool;
 
 const OLD: &str = "2026-01-01T00:00:00.000Z";
 const CUT: &str = "2026-05-01T00:00:00.000Z";

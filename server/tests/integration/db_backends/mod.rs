@@ -13,6 +13,7 @@ mod pages;
 mod people;
 mod queue;
 mod replicas;
+mod retention;
 mod runs;
 
 /// The two databases, migrated and empty.

@@ -122,6 +122,14 @@ fn alertmanager_config_is_valid_and_routes_to_the_webhook_with_basic_auth() {
     {
         assert!(text.contains(needle), "{needle} missing");
     }
+    // The cluster's file (docs/ha.md): every replica a webhook of its own, each authenticated.
+    run("amtool", &["check-config", "alertmanager/alertmanager-ha.yml"]);
+    let text = std::fs::read_to_string(repo().join("alertmanager/alertmanager-ha.yml")).unwrap();
+    for needle in ["url: http://127.0.0.1:5000/webhook", "url: http://127.0.0.1:5001/webhook"] {
+        assert!(text.contains(needle), "{needle} missing");
+    }
+    assert_eq!(text.matches("password_file:").count(), 2, "each replica's webhook authenticates");
+    assert_eq!(text.matches("send_resolved: true").count(), 2);
 }
 
 #[test]

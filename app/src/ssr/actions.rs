@@ -1,6 +1,6 @@
 //! What operators do to runs — heal now, approve, reject, cancel, reset a breaker — each in one
 //! transaction with its audit entry. Server functions check the role, then call these.
-use sqlx::SqlitePool;
+use crate::ssr::db::backend::{on_pool, Ex, PoolRef, WritePool};
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, OpenBreaker, ReplayOutcome};
@@ -20,7 +20,7 @@ pub(crate) fn db(e: sqlx::Error) -> AppError {
 /// Queues the matching rule's playbook for an alert now, bypassing cooldown and breaker (a
 /// person decided) but never the one-run-per-target lock. Returns the run id.
 pub async fn heal_now(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rules: &[Rule],
     hosts: &KnownHosts,
     user: &CurrentUser,
@@ -28,6 +28,7 @@ pub async fn heal_now(
     dry_run: bool,
     source: Option<&str>,
 ) -> Result<i64, AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let alert = decisions::alert_for_action(pool, alert_id)
         .await
         .map_err(db)?
@@ -39,32 +40,34 @@ pub async fn heal_now(
     let mut p = plan(rule, &labels, hosts).map_err(|s| respond_with(AppError::Invalid(s.detail)))?;
     p.mode = if dry_run { RuleMode::DryRun } else { RuleMode::Auto };
     let now = now_utc();
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let new = NewRun::for_alert(rule, &p, alert_id, &alert.starts_at, &user.username, &now);
-    let Some(run_id) = runs::enqueue_run(&mut tx, &new).await.map_err(db)? else {
-        let active = runs::active_run_for(&mut *tx, &p.target).await.map_err(db)?;
-        let which = active.map(|id| format!(" (run #{id})")).unwrap_or_default();
-        return Err(respond_with(AppError::Conflict(format!(
-            "a run for {} is already in flight{which}",
-            p.target
-        ))));
-    };
-    let detail = format!(
-        "{} on {}{} (alert #{alert_id})",
-        p.playbook,
-        p.target,
-        if dry_run { ", dry run" } else { "" }
-    );
-    let target = format!("run #{run_id}");
-    audit(&mut tx, &user.username, "run.heal_now", &target, &detail, source).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(run_id)
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        let new = NewRun::for_alert(rule, &p, alert_id, &alert.starts_at, &user.username, &now);
+        let Some(run_id) = runs::enqueue_run(&mut tx, &new).await.map_err(db)? else {
+            let active = runs::active_run_for(&mut *tx, &p.target).await.map_err(db)?;
+            let which = active.map(|id| format!(" (run #{id})")).unwrap_or_default();
+            return Err(respond_with(AppError::Conflict(format!(
+                "a run for {} is already in flight{which}",
+                p.target
+            ))));
+        };
+        let detail = format!(
+            "{} on {}{} (alert #{alert_id})",
+            p.playbook,
+            p.target,
+            if dry_run { ", dry run" } else { "" }
+        );
+        let target = format!("run #{run_id}");
+        audit(&mut *tx, &user.username, "run.heal_now", &target, &detail, source).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(run_id)
+    })
 }
 
 /// Silences an alert in Alertmanager for `hours`, matching every one of its labels exactly, on
 /// behalf of `user`; audited. Returns the silence id.
 pub async fn silence_alert(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     silences: Option<&dyn SilenceAlerts>,
     user: &CurrentUser,
     alert_id: i64,
@@ -79,6 +82,7 @@ pub async fn silence_alert(
             "no [alertmanager] url is configured to create silences in".to_owned(),
         ))
     })?;
+    let pool: PoolRef<'_> = pool.into();
     let alert = decisions::alert_for_action(pool, alert_id)
         .await
         .map_err(db)?
@@ -94,52 +98,59 @@ pub async fn silence_alert(
         tracing::warn!(alert_id, error = %e, "silence refused");
         respond_with(AppError::Conflict(format!("Alertmanager did not take the silence: {e}")))
     })?;
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     let detail = format!("silence {id} for {hours} h: {comment}");
-    audit(&mut tx, &user.username, "alert.silence", &format!("alert #{alert_id}"), &detail, source).await?;
-    tx.commit().await.map_err(db)?;
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        audit(&mut *tx, &user.username, "alert.silence", &format!("alert #{alert_id}"), &detail, source)
+            .await?;
+        tx.commit().await.map_err(db)
+    })?;
     Ok(id)
 }
 
 /// Approves (queues) or rejects (cancels) a run awaiting approval.
 pub async fn approve(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     user: &CurrentUser,
     run_id: i64,
     approve: bool,
     comment: &str,
     source: Option<&str>,
 ) -> Result<(), AppError> {
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    if !runs::decide_approval(&mut *tx, run_id, approve, &now_utc()).await.map_err(db)? {
-        return Err(respond_with(AppError::Conflict("this run is not awaiting approval".to_owned())));
-    }
-    let action = if approve { "run.approve" } else { "run.reject" };
-    audit(&mut tx, &user.username, action, &format!("run #{run_id}"), comment, source).await?;
-    tx.commit().await.map_err(db)
+    on_pool!(pool.into(), |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        if !runs::decide_approval(&mut *tx, run_id, approve, &now_utc()).await.map_err(db)? {
+            return Err(respond_with(AppError::Conflict("this run is not awaiting approval".to_owned())));
+        }
+        let action = if approve { "run.approve" } else { "run.reject" };
+        audit(&mut *tx, &user.username, action, &format!("run #{run_id}"), comment, source).await?;
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// Cancels a run that has not started yet.
 pub async fn cancel(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     user: &CurrentUser,
     run_id: i64,
     source: Option<&str>,
 ) -> Result<(), AppError> {
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
     let reason = format!("cancelled by {}", user.username);
-    if !runs::cancel_pending_run(&mut *tx, run_id, &reason, &now_utc()).await.map_err(db)? {
-        return Err(respond_with(AppError::Conflict(
-            "only a queued run or one awaiting approval can be cancelled".to_owned(),
-        )));
-    }
-    audit(&mut tx, &user.username, "run.cancel", &format!("run #{run_id}"), &reason, source).await?;
-    tx.commit().await.map_err(db)
+    on_pool!(pool.into(), |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        if !runs::cancel_pending_run(&mut *tx, run_id, &reason, &now_utc()).await.map_err(db)? {
+            return Err(respond_with(AppError::Conflict(
+                "only a queued run or one awaiting approval can be cancelled".to_owned(),
+            )));
+        }
+        audit(&mut *tx, &user.username, "run.cancel", &format!("run #{run_id}"), &reason, source).await?;
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// Closes the breaker of (rule, target): attempts before now stop counting.
 pub async fn reset_breaker(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rules: &[Rule],
     user: &CurrentUser,
     rule: &str,
@@ -149,11 +160,20 @@ pub async fn reset_breaker(
     if !rules.iter().any(|r| r.name() == rule) || target.is_empty() {
         return Err(respond_with(AppError::Invalid(format!("no rule `{rule}`, or no target"))));
     }
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    decisions::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
-    audit(&mut tx, &user.username, "breaker.reset", &format!("{rule} / {target}"), "breaker reset", source)
+    on_pool!(pool.into(), |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        decisions::reset_breaker(&mut *tx, rule, target, &user.username, &now_utc()).await.map_err(db)?;
+        audit(
+            &mut *tx,
+            &user.username,
+            "breaker.reset",
+            &format!("{rule} / {target}"),
+            "breaker reset",
+            source,
+        )
         .await?;
-    tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// The scope a pause of `rule` (none: everything) has, if that rule exists.
@@ -168,7 +188,7 @@ fn pause_scope<'a>(rules: &[Rule], rule: Option<&'a str>) -> Result<&'a str, App
 /// Pauses healing everywhere (`rule` none) or for one rule, on behalf of `actor`, saying why
 /// (required); audited. New episodes it covers are decided `paused`; queued runs it covers wait.
 pub async fn pause_healing(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rules: &[Rule],
     actor: &str,
     rule: Option<&str>,
@@ -182,39 +202,47 @@ pub async fn pause_healing(
             "a reason (1 to 500 characters) is required to pause".to_owned(),
         )));
     }
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    pauses::pause(&mut *tx, scope, reason, actor, &now_utc()).await.map_err(db)?;
-    audit(&mut tx, actor, "healing.pause", scope, reason, source).await?;
-    tx.commit().await.map_err(db)
+    on_pool!(pool.into(), |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        pauses::pause(&mut *tx, scope, reason, actor, &now_utc()).await.map_err(db)?;
+        audit(&mut *tx, actor, "healing.pause", scope, reason, source).await?;
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// Ends the pause of everything (`rule` none) or of one rule; audited. Runs it held start.
 pub async fn resume_healing(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rules: &[Rule],
     actor: &str,
     rule: Option<&str>,
     source: Option<&str>,
 ) -> Result<(), AppError> {
     let scope = pause_scope(rules, rule)?;
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    if !pauses::resume(&mut *tx, scope).await.map_err(db)? {
-        return Err(respond_with(AppError::Conflict(format!("`{scope}` is not paused"))));
-    }
-    audit(&mut tx, actor, "healing.resume", scope, "resumed", source).await?;
-    tx.commit().await.map_err(db)
+    on_pool!(pool.into(), |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        if !pauses::resume(&mut *tx, scope).await.map_err(db)? {
+            return Err(respond_with(AppError::Conflict(format!("`{scope}` is not paused"))));
+        }
+        audit(&mut *tx, actor, "healing.resume", scope, "resumed", source).await?;
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// Every (rule, target) whose breaker is open now.
-pub async fn open_breakers(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<OpenBreaker>, sqlx::Error> {
+pub async fn open_breakers(
+    pool: impl Into<PoolRef<'_>>,
+    rules: &[Rule],
+) -> Result<Vec<OpenBreaker>, sqlx::Error> {
     Ok(breakers_to_watch(pool, rules).await?.0)
 }
 
 /// The open breakers, and those one engine attempt from opening (a rule allowing more than one).
 pub async fn breakers_to_watch(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rules: &[Rule],
 ) -> Result<(Vec<OpenBreaker>, Vec<OpenBreaker>), sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let now = time::OffsetDateTime::now_utc();
     let (mut open, mut nearly) = (Vec::new(), Vec::new());
     for rule in rules {
@@ -234,13 +262,14 @@ pub async fn breakers_to_watch(
 /// Runs a stored alert through today's rules and history; queues the run only if asked (and
 /// if the rules would run it), marked with who asked.
 pub async fn replay(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     with: DecideWith<'_>,
     user: &CurrentUser,
     alert_id: i64,
     enqueue: bool,
     source: Option<&str>,
 ) -> Result<ReplayOutcome, AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let alert = decisions::alert_for_action(pool, alert_id)
         .await
         .map_err(db)?
@@ -248,38 +277,40 @@ pub async fn replay(
     let now = time::OffsetDateTime::now_utc();
     let now_text = now_utc();
     let answers = ask_guards(with, &alert).await;
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let eval = evaluate(&mut tx, with, &alert, now, &answers).await.map_err(db)?;
-    let (reason, detail) = match &eval.decision {
-        Decision::Run(p) => (
-            "enqueued".to_owned(),
-            format!("would run {} on {}", p.playbook, p.limit.as_deref().unwrap_or(&p.target)),
-        ),
-        Decision::Skip(s) => (s.reason.as_str().to_owned(), s.detail.clone()),
-    };
-    let mut run_id = None;
-    if let (true, Decision::Run(p), Some(rule)) = (enqueue, &eval.decision, eval.rule) {
-        let new = NewRun::for_alert(rule, p, alert_id, &alert.starts_at, &user.username, &now_text);
-        run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?;
-        if let Some(id) = run_id {
-            audit(
-                &mut tx,
-                &user.username,
-                "run.replay",
-                &format!("run #{id}"),
-                &format!("alert #{alert_id}: {detail}"),
-                source,
-            )
-            .await?;
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        let eval = evaluate(&mut tx, with, &alert, now, &answers).await.map_err(db)?;
+        let (reason, detail) = match &eval.decision {
+            Decision::Run(p) => (
+                "enqueued".to_owned(),
+                format!("would run {} on {}", p.playbook, p.limit.as_deref().unwrap_or(&p.target)),
+            ),
+            Decision::Skip(s) => (s.reason.as_str().to_owned(), s.detail.clone()),
+        };
+        let mut run_id = None;
+        if let (true, Decision::Run(p), Some(rule)) = (enqueue, &eval.decision, eval.rule) {
+            let new = NewRun::for_alert(rule, p, alert_id, &alert.starts_at, &user.username, &now_text);
+            run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?;
+            if let Some(id) = run_id {
+                audit(
+                    &mut *tx,
+                    &user.username,
+                    "run.replay",
+                    &format!("run #{id}"),
+                    &format!("alert #{alert_id}: {detail}"),
+                    source,
+                )
+                .await?;
+            }
         }
-    }
-    tx.commit().await.map_err(db)?;
-    Ok(ReplayOutcome { reason, detail, run_id })
+        tx.commit().await.map_err(db)?;
+        Ok(ReplayOutcome { reason, detail, run_id })
+    })
 }
 
 /// Records what `actor` did, from `source`, in the transaction of the change itself.
 pub(crate) async fn audit(
-    tx: &mut sqlx::SqliteConnection,
+    tx: impl Into<Ex<'_>>,
     actor: &str,
     action: &str,
     target: &str,

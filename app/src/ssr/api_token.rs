@@ -1,9 +1,9 @@
 //! API tokens: `Authorization: Bearer <token>` on the `/api/` endpoints, each token with a role.
 //! Only the SHA-256 of a token is stored; a token is 256 random bits, shown once.
+use crate::ssr::db::backend::PoolRef;
 use axum::http::HeaderValue;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use crate::error::AppError;
 use crate::model::CurrentUser;
@@ -35,9 +35,10 @@ pub fn token_sha256(token: &str) -> String {
 /// `token:<name>`; `None` for anything else (another scheme, an unknown or revoked token).
 /// A request that presents credentials is judged by them alone: no fallback to its cookie.
 pub async fn user_from_authorization(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     header: &HeaderValue,
 ) -> Result<Option<CurrentUser>, AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let Some(token) = header
         .to_str()
         .ok()

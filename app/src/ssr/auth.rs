@@ -2,11 +2,11 @@
 use std::net::SocketAddr;
 use std::sync::LazyLock;
 
+use crate::ssr::db::backend::PoolRef;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
-use sqlx::SqlitePool;
 use tower_sessions::Session;
 
 use crate::error::AppError;
@@ -162,10 +162,11 @@ pub fn validate_password(password: &str, username: &str) -> Result<(), String> {
 /// Checks a name and password against the database; `None` for an unknown or disabled user or
 /// a wrong password, all of which take about the same time. Hashing runs off the async threads.
 pub async fn authenticate(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     username: &str,
     password: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let row = if validate_username(username).is_ok() && password.len() <= MAX_PASSWORD_LEN {
         users::find_user_by_name(pool, username).await?
     } else {
@@ -182,12 +183,13 @@ pub async fn authenticate(
 /// session id (one planted before the sign-in is worth nothing after it), the user, the time
 /// and their session epoch; their last sign-in noted and the sign-in audited.
 pub async fn open_session(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     session: &Session,
     user: &UserRow,
     via: crate::model::UserSource,
     source: Option<&str>,
 ) -> Result<(), AppError> {
+    let pool: PoolRef<'_> = pool.into();
     use crate::ssr::db::audit::{record_audit, NewAuditEvent};
     let write = |e: tower_sessions::session::Error| internal("session write failed", e);
     session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
@@ -313,10 +315,11 @@ const LOGIN_LIMITS: login_attempts::Limits = login_attempts::Limits {
 /// audit log (one event per name, address and minute). Call before the password check, the
 /// same way for names that exist and names that do not.
 pub async fn begin_login_attempt(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     username: &str,
     source: Option<&str>,
 ) -> Result<Option<LoginAttempt>, sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let name = canonical_username(username);
     let now = time::OffsetDateTime::now_utc();
     match login_attempts::reserve_login_attempt(pool, &name, source, LOGIN_LIMITS, now).await? {
@@ -330,16 +333,21 @@ pub async fn begin_login_attempt(
 
 /// Records whether a reserved attempt's password was right.
 pub async fn settle_login_attempt(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     attempt: LoginAttempt,
     ok: bool,
 ) -> Result<(), sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let outcome = if ok { login_attempts::Outcome::Succeeded } else { login_attempts::Outcome::Failed };
     login_attempts::settle_login_attempt(pool, attempt.0, outcome).await
 }
 
 /// Forgets a reserved attempt whose password could not be checked (the directory was down).
-pub async fn forget_login_attempt(pool: &SqlitePool, attempt: LoginAttempt) -> Result<(), sqlx::Error> {
+pub async fn forget_login_attempt(
+    pool: impl Into<PoolRef<'_>>,
+    attempt: LoginAttempt,
+) -> Result<(), sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     login_attempts::forget_login_attempt(pool, attempt.0).await
 }
 

@@ -3,7 +3,7 @@
 //! `--limit` only ever a plain host name).
 use std::collections::BTreeMap;
 
-use sqlx::SqlitePool;
+use crate::ssr::db::backend::{on_pool, PoolRef, WritePool};
 
 use crate::error::AppError;
 use crate::model::{CatalogEntry, CurrentUser, Role};
@@ -86,13 +86,14 @@ pub struct CatalogRun<'a> {
 /// Queues the asked rule's playbook on its target now for `user` (dry run or not), bypassing
 /// cooldown and breaker but never the one-run-per-target lock; audited. Returns the run id.
 pub async fn run_from_catalog(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rules: &[Rule],
     hosts: &KnownHosts,
     user: &CurrentUser,
     ask: CatalogRun<'_>,
     source: Option<&str>,
 ) -> Result<i64, AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let CatalogRun { rule: rule_name, target, limit, dry_run } = ask;
     let rule =
         rules.iter().find(|r| r.name() == rule_name).ok_or_else(|| respond_with(AppError::NotFound))?;
@@ -122,19 +123,21 @@ pub async fn run_from_catalog(
         alert_starts_at: None,
         now: &now,
     };
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?.ok_or_else(|| {
-        respond_with(AppError::Conflict(format!("a run for {} is already in flight", p.target)))
-    })?;
-    let detail = format!(
-        "{} on {}{} (from the playbook catalog)",
-        p.playbook,
-        p.target,
-        if dry_run { ", dry run" } else { "" }
-    );
-    audit(&mut tx, &user.username, "run.heal_now", &format!("run #{run_id}"), &detail, source).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(run_id)
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        let run_id = runs::enqueue_run(&mut tx, &new).await.map_err(db)?.ok_or_else(|| {
+            respond_with(AppError::Conflict(format!("a run for {} is already in flight", p.target)))
+        })?;
+        let detail = format!(
+            "{} on {}{} (from the playbook catalog)",
+            p.playbook,
+            p.target,
+            if dry_run { ", dry run" } else { "" }
+        );
+        audit(&mut tx, &user.username, "run.heal_now", &format!("run #{run_id}"), &detail, source).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(run_id)
+    })
 }
 
 #[cfg(test)]

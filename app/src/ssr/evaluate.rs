@@ -2,7 +2,7 @@
 //! pure decision ([`prejudge`], then [`weigh`]) the inbox writer makes at intake.
 use std::sync::Arc;
 
-use sqlx::SqliteConnection;
+use crate::ssr::db::backend::{on_conn, pg_sql, Conn};
 use time::OffsetDateTime;
 
 use crate::ssr::alert::{AlertStatus, Labels};
@@ -46,12 +46,13 @@ pub async fn ask_guards(with: DecideWith<'_>, alert: &StoredAlert) -> GuardAnswe
 /// `conn` and its guards answered by `answers` ([`ask_guards`]). Stored labels that cannot be
 /// read are refused, never taken for "no labels".
 pub async fn evaluate<'r>(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     with: DecideWith<'r>,
     alert: &StoredAlert,
     now: OffsetDateTime,
     answers: &GuardAnswers,
 ) -> Result<Evaluation<'r>, sqlx::Error> {
+    let mut conn: Conn<'_> = conn.into();
     let (rules, hosts) = (with.rules, with.hosts);
     let labels = match Labels::parse(&alert.labels) {
         Ok(labels) => labels,
@@ -64,11 +65,11 @@ pub async fn evaluate<'r>(
     let mut verdict = prejudge(rules, hosts, status, &labels);
     guard::fill(&mut verdict, answers);
     if let Prejudged::Check { window, .. } = &mut verdict {
-        let windows = crate::ssr::db::windows::in_force(&mut *conn).await?;
+        let windows = on_conn!(&mut conn, |e| crate::ssr::db::windows::in_force(e).await)?;
         *window = crate::ssr::heal::window::covering(&windows, &labels, now).map(Box::new);
     }
     let mut gates = Gates {
-        paused: crate::ssr::db::pauses::paused(&mut *conn).await?,
+        paused: on_conn!(&mut conn, |e| crate::ssr::db::pauses::paused(e).await)?,
         known: with.known.clone(),
         ..Gates::default()
     };
@@ -77,16 +78,22 @@ pub async fn evaluate<'r>(
             let rule = &rules[*rule];
             if let (Some(cfg), Some(scope)) = (&rule.config.blast_radius, &plan.blast_scope) {
                 let since = crate::ssr::alert::format_utc(now - cfg.window);
-                let (heals, tripped): (i64, bool) = sqlx::query_as(crate::ssr::db::blast::BLAST_HISTORY_SQL)
+                let pg = conn.is_pg();
+                let sql = if pg {
+                    pg_sql!(crate::ssr::db::blast::BLAST_HISTORY_SQL)
+                } else {
+                    crate::ssr::db::blast::BLAST_HISTORY_SQL
+                };
+                let (heals, tripped): (i64, bool) = on_conn!(&mut conn, |e| sqlx::query_as(sql)
                     .bind(rule.name())
                     .bind(scope)
-                    .bind(since)
-                    .fetch_one(&mut *conn)
-                    .await?;
+                    .bind(&since)
+                    .fetch_one(&mut *e)
+                    .await)?;
                 let heals = u32::try_from(heals).unwrap_or(u32::MAX);
                 gates.blast.insert((rule.name().to_owned(), scope.clone()), BlastHistory { heals, tripped });
             }
-            decisions::target_history(conn, rule, &plan.target, now).await?
+            on_conn!(&mut conn, |e| decisions::target_history(e, rule, &plan.target, now).await)?
         }
         Prejudged::Skip { .. } => TargetHistory::default(),
     };

@@ -1,6 +1,6 @@
 //! The loaded rules as the rules page shows them, with each target's breaker from the
 //! database; and the open breakers of every rule (overview, metrics).
-use sqlx::SqlitePool;
+use crate::ssr::db::backend::PoolRef;
 
 use crate::model::{BreakerState, RuleView};
 use crate::ssr::db::decisions;
@@ -8,13 +8,13 @@ use crate::ssr::heal::{breaker, Rule};
 
 /// Breaker state per target of `rule` at `now`.
 pub async fn rule_breakers(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     rule: &Rule,
     now: time::OffsetDateTime,
 ) -> Result<Vec<BreakerState>, sqlx::Error> {
     let window_start = breaker::window_start(rule, now);
     let max_attempts = i64::from(rule.config.max_attempts);
-    let rows = decisions::breaker_states(pool, rule.name(), &window_start).await?;
+    let rows = decisions::breaker_states(pool.into(), rule.name(), &window_start).await?;
     Ok(rows
         .into_iter()
         .map(|b| BreakerState {
@@ -29,7 +29,8 @@ pub async fn rule_breakers(
 }
 
 /// Every loaded rule in file order, with its breakers.
-pub async fn rule_views(pool: &SqlitePool, rules: &[Rule]) -> Result<Vec<RuleView>, sqlx::Error> {
+pub async fn rule_views(pool: impl Into<PoolRef<'_>>, rules: &[Rule]) -> Result<Vec<RuleView>, sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let now = time::OffsetDateTime::now_utc();
     let mut views = Vec::with_capacity(rules.len());
     for rule in rules {

@@ -2,7 +2,7 @@
 //! user's goes to the directory (`[auth.ldap]`) when one is configured, and the directory's
 //! groups give the role. A local account always wins its name: the bootstrap admin stays the
 //! way in when the directory is down.
-use sqlx::SqlitePool;
+use crate::ssr::db::backend::{on_pool, PoolRef, WritePool};
 
 use crate::model::UserSource;
 use crate::ssr::auth;
@@ -27,12 +27,13 @@ pub enum Checked {
 /// Checks `password` for `username`. Refusals that a person should look into (no role, a
 /// directory user an admin disabled, a directory name that is a local user's) are audited here.
 pub async fn check_password(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     ldap: Option<&Ldap>,
     username: &str,
     password: &str,
     source: Option<&str>,
 ) -> Result<Checked, sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let row = match auth::validate_username(username) {
         Ok(()) => users::find_user_by_name(pool, username).await?,
         Err(_) => None,
@@ -92,36 +93,38 @@ pub async fn check_password(
         record_audit(pool, &event).await?;
         return Ok(Checked::NoRole { username: found.username, groups: found.groups });
     };
-    let mut tx = crate::ssr::db::begin_write(pool).await?;
-    let recorded =
-        directory_users::record_sign_in(&mut tx, UserSource::Ldap, &found.username, &found.dn, &granted)
-            .await?;
-    let checked = match recorded {
-        Recorded::SignedIn { user, was } => {
-            if let Some(was) = was {
-                let detail = format!("{was} → {} (LDAP groups: {})", granted.role, list(&granted.by));
-                let event = NewAuditEvent {
-                    actor: "directory",
-                    action: "user.role_changed",
-                    target: Some(&user.username),
-                    detail: Some(&detail),
-                    source,
-                };
-                record_audit(&mut *tx, &event).await?;
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let recorded =
+            directory_users::record_sign_in(&mut tx, UserSource::Ldap, &found.username, &found.dn, &granted)
+                .await?;
+        let checked = match recorded {
+            Recorded::SignedIn { user, was } => {
+                if let Some(was) = was {
+                    let detail = format!("{was} → {} (LDAP groups: {})", granted.role, list(&granted.by));
+                    let event = NewAuditEvent {
+                        actor: "directory",
+                        action: "user.role_changed",
+                        target: Some(&user.username),
+                        detail: Some(&detail),
+                        source,
+                    };
+                    record_audit(&mut *tx, &event).await?;
+                }
+                Checked::Granted { user, via: UserSource::Ldap }
             }
-            Checked::Granted { user, via: UserSource::Ldap }
-        }
-        Recorded::DisabledHere => {
-            tx.commit().await?;
-            return refuse("LDAP: disabled in selfheal by an admin".into()).await;
-        }
-        Recorded::NameTaken(other) => {
-            tx.commit().await?;
-            return refuse(format!("LDAP: the name belongs to a {} user", other.label())).await;
-        }
-    };
-    tx.commit().await?;
-    Ok(checked)
+            Recorded::DisabledHere => {
+                tx.commit().await?;
+                return refuse("LDAP: disabled in selfheal by an admin".into()).await;
+            }
+            Recorded::NameTaken(other) => {
+                tx.commit().await?;
+                return refuse(format!("LDAP: the name belongs to a {} user", other.label())).await;
+            }
+        };
+        tx.commit().await?;
+        Ok(checked)
+    })
 }
 
 fn list(groups: &[String]) -> String {

@@ -1,7 +1,7 @@
 //! User administration from the dashboard — add, change role, disable or enable, reset the
 //! password — each in one write transaction with its audit entry, behind the guards an SRE
 //! expects: nobody disables or demotes themselves, and the last active admin stays one.
-use sqlx::SqlitePool;
+use crate::ssr::db::backend::{on_pool, PoolRef, WritePool};
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, IssuedPassword, Role, UserSource};
@@ -78,38 +78,42 @@ pub(crate) async fn hash(password: String) -> Result<PasswordHash, AppError> {
 /// Adds a user; with an empty `password` one is generated and returned (the only time it is
 /// shown). A taken name (compared case-insensitively) is a conflict.
 pub async fn add_user(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     admin: &CurrentUser,
     username: &str,
     role: Role,
     password: &str,
     source: Option<&str>,
 ) -> Result<IssuedPassword, AppError> {
+    let pool: PoolRef<'_> = pool.into();
     auth::validate_new_username(username).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let generated = password.is_empty().then(auth::generate_password);
     let password = generated.clone().unwrap_or_else(|| password.to_owned());
     auth::validate_password(&password, username).map_err(|e| respond_with(AppError::Invalid(e)))?;
     let hashed = hash(password).await?;
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    if users::find_user_by_name(&mut *tx, username).await.map_err(db)?.is_some() {
-        return Err(respond_with(AppError::Conflict(format!("user {username} already exists"))));
-    }
-    users::insert_user(&mut *tx, username, &hashed, role).await.map_err(db)?;
-    let how = if generated.is_some() { "password generated" } else { "password set" };
-    audit(&mut tx, &admin.username, "user.add", username, &format!("role {role}, {how}"), source).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(IssuedPassword { username: username.to_owned(), role, password: generated })
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        if users::find_user_by_name(&mut *tx, username).await.map_err(db)?.is_some() {
+            return Err(respond_with(AppError::Conflict(format!("user {username} already exists"))));
+        }
+        users::insert_user(&mut *tx, username, &hashed, role).await.map_err(db)?;
+        let how = if generated.is_some() { "password generated" } else { "password set" };
+        audit(&mut tx, &admin.username, "user.add", username, &format!("role {role}, {how}"), source).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(IssuedPassword { username: username.to_owned(), role, password: generated })
+    })
 }
 
 /// Makes `change` to the user `username` after the guards: the user as they are now, with the
 /// new password of a reset.
 pub async fn change_user(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     admin: &CurrentUser,
     username: &str,
     change: UserChange,
     source: Option<&str>,
 ) -> Result<IssuedPassword, AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let new_password = match change {
         UserChange::ResetPassword => Some(auth::generate_password()),
         _ => None,
@@ -118,36 +122,38 @@ pub async fn change_user(
         Some(p) => Some(hash(p.clone()).await?),
         None => None,
     };
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    let target = users::find_user_by_name(&mut *tx, username)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| respond_with(AppError::NotFound))?;
-    let admins = users::count_active_admins(&mut *tx).await.map_err(db)?;
-    check_change(admin.id, &target, change, admins).map_err(|e| respond_with(AppError::Conflict(e)))?;
-    let name = target.username.as_str();
-    let mut role = target.role;
-    let (action, detail) = match (change, &hashed) {
-        (UserChange::Role(new_role), _) => {
-            users::set_role(&mut *tx, name, new_role).await.map_err(db)?;
-            role = new_role;
-            ("user.role", format!("role {} → {new_role}", target.role))
-        }
-        (UserChange::Disable | UserChange::Enable, _) => {
-            let disable = change == UserChange::Disable;
-            users::set_disabled(&mut *tx, name, disable).await.map_err(db)?;
-            let what = if disable { "disabled; sessions ended" } else { "enabled" };
-            (if disable { "user.disable" } else { "user.enable" }, what.to_owned())
-        }
-        (UserChange::ResetPassword, Some(hashed)) => {
-            users::set_password(&mut *tx, name, hashed).await.map_err(db)?;
-            ("user.password_reset", "password reset; sessions ended".to_owned())
-        }
-        (UserChange::ResetPassword, None) => return Err(internal("reset without a password", "none")),
-    };
-    audit(&mut tx, &admin.username, action, name, &detail, source).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(IssuedPassword { username: target.username, role, password: new_password })
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        let target = users::find_user_by_name(&mut *tx, username)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| respond_with(AppError::NotFound))?;
+        let admins = users::count_active_admins(&mut *tx).await.map_err(db)?;
+        check_change(admin.id, &target, change, admins).map_err(|e| respond_with(AppError::Conflict(e)))?;
+        let name = target.username.as_str();
+        let mut role = target.role;
+        let (action, detail) = match (change, &hashed) {
+            (UserChange::Role(new_role), _) => {
+                users::set_role(&mut *tx, name, new_role).await.map_err(db)?;
+                role = new_role;
+                ("user.role", format!("role {} → {new_role}", target.role))
+            }
+            (UserChange::Disable | UserChange::Enable, _) => {
+                let disable = change == UserChange::Disable;
+                users::set_disabled(&mut *tx, name, disable).await.map_err(db)?;
+                let what = if disable { "disabled; sessions ended" } else { "enabled" };
+                (if disable { "user.disable" } else { "user.enable" }, what.to_owned())
+            }
+            (UserChange::ResetPassword, Some(hashed)) => {
+                users::set_password(&mut *tx, name, hashed).await.map_err(db)?;
+                ("user.password_reset", "password reset; sessions ended".to_owned())
+            }
+            (UserChange::ResetPassword, None) => return Err(internal("reset without a password", "none")),
+        };
+        audit(&mut tx, &admin.username, action, name, &detail, source).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(IssuedPassword { username: target.username, role, password: new_password })
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Maintenance windows opened, cancelled and listed by people and tokens (the config file's
 //! are put in force by the server); each change audited.
-use sqlx::SqlitePool;
+use crate::ssr::db::backend::{on_pool, PoolRef, WritePool};
 use time::OffsetDateTime;
 
 use crate::error::AppError;
@@ -82,45 +82,52 @@ impl WindowForm {
 
 /// Opens the window `form` describes, by `actor`.
 pub async fn open(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     form: WindowForm,
     actor: &str,
     source: Option<&str>,
 ) -> Result<(), AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let now = OffsetDateTime::now_utc();
     let window = form.window(now)?;
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    if !windows::open(&mut tx, &window, "api", actor, &format_utc(now)).await.map_err(db)? {
-        return Err(respond_with(AppError::Conflict(format!(
-            "a window named `{}` is in force",
-            window.name()
-        ))));
-    }
-    let detail = serde_json::to_string(&window.config).unwrap_or_default();
-    audit(&mut tx, actor, "maintenance.open", window.name(), &detail, source).await?;
-    tx.commit().await.map_err(db)
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        if !windows::open(&mut tx, &window, "api", actor, &format_utc(now)).await.map_err(db)? {
+            return Err(respond_with(AppError::Conflict(format!(
+                "a window named `{}` is in force",
+                window.name()
+            ))));
+        }
+        let detail = serde_json::to_string(&window.config).unwrap_or_default();
+        audit(&mut tx, actor, "maintenance.open", window.name(), &detail, source).await?;
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// Cancels the window `name` opened through the API, by `actor`.
 pub async fn cancel(
-    pool: &SqlitePool,
+    pool: impl Into<PoolRef<'_>>,
     name: &str,
     actor: &str,
     source: Option<&str>,
 ) -> Result<(), AppError> {
+    let pool: PoolRef<'_> = pool.into();
     let now = format_utc(OffsetDateTime::now_utc());
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    if !windows::cancel(&mut *tx, name, Some("api"), actor, &now).await.map_err(db)? {
-        return Err(respond_with(AppError::Conflict(format!(
-            "no window named `{name}` opened here is in force (a config file's window ends when it leaves the file)"
-        ))));
-    }
-    audit(&mut tx, actor, "maintenance.cancel", name, "cancelled", source).await?;
-    tx.commit().await.map_err(db)
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        if !windows::cancel(&mut *tx, name, Some("api"), actor, &now).await.map_err(db)? {
+            return Err(respond_with(AppError::Conflict(format!(
+                "no window named `{name}` opened here is in force (a config file's window ends when it leaves the file)"
+            ))));
+        }
+        audit(&mut tx, actor, "maintenance.cancel", name, "cancelled", source).await?;
+        tx.commit().await.map_err(db)
+    })
 }
 
 /// Every window (newest first), with its state now.
-pub async fn list(pool: &SqlitePool) -> Result<Vec<WindowView>, sqlx::Error> {
+pub async fn list(pool: impl Into<PoolRef<'_>>) -> Result<Vec<WindowView>, sqlx::Error> {
+    let pool: PoolRef<'_> = pool.into();
     let now = OffsetDateTime::now_utc();
     let rows = windows::history(pool, LISTED).await?;
     Ok(rows

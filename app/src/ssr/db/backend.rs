@@ -37,6 +37,15 @@ impl<'p> From<&'p PgPool> for PoolRef<'p> {
     }
 }
 
+impl<'p> From<PoolRef<'p>> for Ex<'p> {
+    fn from(p: PoolRef<'p>) -> Self {
+        match p {
+            PoolRef::Sqlite(p) => Ex::SqlitePool(p),
+            PoolRef::Pg(p) => Ex::PgPool(p),
+        }
+    }
+}
+
 /// A transaction that will write. SQLite: `BEGIN IMMEDIATE`, its write lock taken up front
 /// (`db::begin_write`). PostgreSQL: an ordinary transaction (READ COMMITTED); a writer that
 /// must be alone for a key takes an advisory lock inside it.

@@ -1,9 +1,9 @@
 //! `GET /health`: liveness plus the database's state, for load balancers and scripts. No auth.
+use app::ssr::db::backend::Db;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 /// The health report.
 #[derive(Debug, Serialize)]
@@ -17,7 +17,7 @@ pub struct Health {
 }
 
 /// 200 with `status: ok`, or 503 with `status: degraded` when the database does not answer.
-pub async fn health(State(pool): State<SqlitePool>) -> (StatusCode, Json<Health>) {
+pub async fn health(State(pool): State<Db>) -> (StatusCode, Json<Health>) {
     let db_ok = app::ssr::db::ping(&pool).await;
     let (code, status, database) = if db_ok {
         (StatusCode::OK, "ok", "ok")

@@ -12,6 +12,7 @@ use tower_sessions::Session;
 use app::model::UserSource;
 use app::ssr::auth;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
+use app::ssr::db::backend::{on_pool, WritePool};
 use app::ssr::db::directory_users::{self, record_sign_in, Recorded};
 use app::ssr::directory::oidc::{Flow, OidcError};
 use app::ssr::AppState;
@@ -152,8 +153,8 @@ pub async fn callback(
         let detail = format!("OpenID Connect: no group maps to a role (groups: {groups})");
         return refuse(Refusal::NoRole, detail, Some(user.username)).await;
     };
-    let recorded = async {
-        let mut tx = app::ssr::db::begin_write(&state.pool).await?;
+    let recorded = on_pool!(&state.pool, |pool| async {
+        let mut tx = pool.begin_write().await?;
         let recorded =
             record_sign_in(&mut tx, UserSource::Oidc, &user.username, &user.subject, &granted).await?;
         if let Recorded::SignedIn { user: row, .. } = &recorded {
@@ -175,7 +176,7 @@ pub async fn callback(
         tx.commit().await?;
         Ok::<_, sqlx::Error>(recorded)
     }
-    .await;
+    .await);
     let row = match recorded {
         Ok(Recorded::SignedIn { user, .. }) => user,
         Ok(Recorded::DisabledHere) => {

@@ -238,7 +238,7 @@ pub fn guard_asker(config: &Config) -> Option<Arc<dyn app::ssr::guards::AsksGuar
 pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> AppState {
     AppState {
         leptos_options: leptos_options(config),
-        pool: pool.clone(),
+        pool: app::ssr::db::backend::Db::Sqlite(pool.clone()),
         rules: services.rules.clone(),
         inventory: services.inventory.clone(),
         changes: services.changes.clone(),

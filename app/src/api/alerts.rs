@@ -39,9 +39,11 @@ pub async fn list_alerts(#[server(default)] filter: AlertFilter) -> Result<Alert
         // Through the full-text index: the whole history, said so (no "searched up to …") —
         // once the index has caught up (after an upgrade it fills in the background; until
         // then the pages walk the scan window as before).
-        let indexed = crate::ssr::db::alert_search::indexed_up_to(&state.pool).await.map_err(fail)?;
-        if max - indexed <= lists::SCAN_WINDOW {
-            w.floor = None;
+        if let crate::ssr::db::backend::Db::Sqlite(pool) = &state.pool {
+            let indexed = crate::ssr::db::alert_search::indexed_up_to(pool).await.map_err(fail)?;
+            if max - indexed <= lists::SCAN_WINDOW {
+                w.floor = None;
+            }
         }
     }
     let rows = lists::list_alerts(&state.pool, &q, w).await.map_err(fail)?;

@@ -31,19 +31,23 @@ pub async fn reset_blast_radius(rule: String, #[server(default)] scope: String) 
     let state = app_state()?;
     let source = auth::client_addr();
     let now = crate::ssr::alert::now_utc();
-    let mut tx = db::begin_write(&state.pool).await.map_err(|e| internal("reset failed", e))?;
-    if !db::blast::reset(&mut *tx, &rule, &scope, &user.username, &now)
-        .await
-        .map_err(|e| internal("reset failed", e))?
-    {
-        return Err(respond_with(AppError::Conflict(format!(
-            "the blast radius of rule `{rule}` is not tripped for {}",
-            crate::ssr::heal::blast::scope_text(&scope)
-        ))));
-    }
-    let target = if scope.is_empty() { rule.clone() } else { format!("{rule} {scope}") };
-    audit(&mut tx, &user.username, "blast_radius.reset", &target, "reset", source.as_deref()).await?;
-    tx.commit().await.map_err(|e| internal("reset failed", e))?;
+    use crate::ssr::db::backend::{on_pool, WritePool};
+    on_pool!(&state.pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(|e| internal("reset failed", e))?;
+        if !db::blast::reset(&mut *tx, &rule, &scope, &user.username, &now)
+            .await
+            .map_err(|e| internal("reset failed", e))?
+        {
+            return Err(respond_with(AppError::Conflict(format!(
+                "the blast radius of rule `{rule}` is not tripped for {}",
+                crate::ssr::heal::blast::scope_text(&scope)
+            ))));
+        }
+        let target = if scope.is_empty() { rule.clone() } else { format!("{rule} {scope}") };
+        audit(&mut tx, &user.username, "blast_radius.reset", &target, "reset", source.as_deref()).await?;
+        tx.commit().await.map_err(|e| internal("reset failed", e))?;
+        Ok::<_, AppError>(())
+    })?;
     state.changes.touch(&[Topic::Breakers]);
     Ok(())
 }

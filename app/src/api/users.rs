@@ -88,19 +88,23 @@ pub async fn create_api_token(name: String, role: String) -> Result<NewApiToken,
     let role = parse_role(&role)?;
     let state = app_state()?;
     let (token, hash) = api_token::generate_token();
-    let mut tx = db::begin_write(&state.pool).await.map_err(|e| internal("begin failed", e))?;
-    let id = db::api_tokens::insert_token(&mut *tx, &name, role, &hash, &admin.username)
-        .await
-        .map_err(|e| internal("create token failed", e))?;
-    audit_token(
-        &mut tx,
-        &admin.username,
-        "token.created",
-        &format!("token {id} ({name})"),
-        Some(&format!("role {role}")),
-    )
-    .await?;
-    tx.commit().await.map_err(|e| internal("commit failed", e))?;
+    use crate::ssr::db::backend::{on_pool, WritePool};
+    let id = on_pool!(&state.pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(|e| internal("begin failed", e))?;
+        let id = db::api_tokens::insert_token(&mut *tx, &name, role, &hash, &admin.username)
+            .await
+            .map_err(|e| internal("create token failed", e))?;
+        audit_token(
+            &mut tx,
+            &admin.username,
+            "token.created",
+            &format!("token {id} ({name})"),
+            Some(&format!("role {role}")),
+        )
+        .await?;
+        tx.commit().await.map_err(|e| internal("commit failed", e))?;
+        Ok::<_, AppError>(id)
+    })?;
     Ok(NewApiToken { id, name, role, token })
 }
 
@@ -112,13 +116,18 @@ pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
 
     let admin = auth::require_role(Role::Admin).await?;
     let state = app_state()?;
-    let mut tx = db::begin_write(&state.pool).await.map_err(|e| internal("begin failed", e))?;
-    if !db::api_tokens::revoke_token(&mut *tx, id).await.map_err(|e| internal("revoke token failed", e))? {
-        return Err(respond_with(AppError::NotFound));
-    }
-    audit_token(&mut tx, &admin.username, "token.revoked", &format!("token {id}"), None).await?;
-    tx.commit().await.map_err(|e| internal("commit failed", e))?;
-    Ok(())
+    use crate::ssr::db::backend::{on_pool, WritePool};
+    on_pool!(&state.pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(|e| internal("begin failed", e))?;
+        if !db::api_tokens::revoke_token(&mut *tx, id)
+            .await
+            .map_err(|e| internal("revoke token failed", e))?
+        {
+            return Err(respond_with(AppError::NotFound));
+        }
+        audit_token(&mut tx, &admin.username, "token.revoked", &format!("token {id}"), None).await?;
+        tx.commit().await.map_err(|e| internal("commit failed", e))
+    })
 }
 
 /// A role named in a form, or `Invalid`.
@@ -146,7 +155,7 @@ async fn change_user(
 /// Records an admin's token action, from the request's address, in `tx`.
 #[cfg(feature = "ssr")]
 async fn audit_token(
-    tx: &mut sqlx::SqliteConnection,
+    tx: impl Into<crate::ssr::db::backend::Ex<'_>>,
     actor: &str,
     action: &str,
     target: &str,

@@ -141,8 +141,8 @@ pub async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
 }
 
 /// Whether the database answers a trivial query.
-pub async fn ping(pool: &SqlitePool) -> bool {
-    sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(pool).await.is_ok()
+pub async fn ping(pool: impl Into<backend::PoolRef<'_>>) -> bool {
+    backend::on_pool!(pool.into(), |p| sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await.is_ok())
 }
 
 /// A fresh, migrated in-memory database for unit tests (one connection: each `:memory:`

@@ -7,6 +7,7 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::model::CurrentUser;
 use crate::ssr::db::audit::{record_audit, NewAuditEvent};
+use crate::ssr::db::backend::{on_pool, WritePool};
 use crate::ssr::db::users;
 use crate::ssr::{auth, internal, respond_with, AppState};
 
@@ -53,18 +54,22 @@ pub async fn change_own_password(
         return Err(respond_with(AppError::Invalid("the new password is the current one".into())));
     }
     let hashed = crate::ssr::user_admin::hash(new.to_owned()).await?;
-    let mut tx = crate::ssr::db::begin_write(pool).await.map_err(db)?;
-    users::set_password(&mut *tx, name, &hashed).await.map_err(db)?;
-    let event = NewAuditEvent {
-        actor: name,
-        action: "user.password_change",
-        target: Some(name),
-        detail: Some("own password changed; other sessions ended"),
-        source,
-    };
-    record_audit(&mut *tx, &event).await.map_err(db)?;
-    let epoch = users::find_user_by_id(&mut *tx, user.id).await.map_err(db)?.map_or(0, |u| u.session_epoch);
-    tx.commit().await.map_err(db)?;
+    let epoch = on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await.map_err(db)?;
+        users::set_password(&mut *tx, name, &hashed).await.map_err(db)?;
+        let event = NewAuditEvent {
+            actor: name,
+            action: "user.password_change",
+            target: Some(name),
+            detail: Some("own password changed; other sessions ended"),
+            source,
+        };
+        record_audit(&mut *tx, &event).await.map_err(db)?;
+        let epoch =
+            users::find_user_by_id(&mut *tx, user.id).await.map_err(db)?.map_or(0, |u| u.session_epoch);
+        tx.commit().await.map_err(db)?;
+        Ok::<_, AppError>(epoch)
+    })?;
     session.cycle_id().await.map_err(|e| internal("session cycle failed", e))?;
     session.insert(auth::SESSION_EPOCH_KEY, epoch).await.map_err(|e| internal("session write failed", e))?;
     Ok(())

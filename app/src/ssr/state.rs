@@ -3,7 +3,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 
 use crate::ssr::heal::LiveRules;
 
@@ -11,7 +10,7 @@ use crate::ssr::heal::LiveRules;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub pool: SqlitePool,
+    pub pool: crate::ssr::db::backend::Db,
     /// The validated rules (heal now and replay use today's rules).
     pub rules: LiveRules,
     /// The inventory's hosts, which a `--limit` must name.
@@ -44,7 +43,7 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl FromRef<AppState> for SqlitePool {
+impl FromRef<AppState> for crate::ssr::db::backend::Db {
     fn from_ref(state: &AppState) -> Self {
         state.pool.clone()
     }

@@ -9,6 +9,43 @@
 //! stays refused.
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 
+/// The server's database: an embedded SQLite file or a PostgreSQL cluster (`database`).
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+impl<'a> From<&'a Db> for Ex<'a> {
+    fn from(db: &'a Db) -> Self {
+        match db {
+            Db::Sqlite(p) => Ex::SqlitePool(p),
+            Db::Pg(p) => Ex::PgPool(p),
+        }
+    }
+}
+
+impl<'a> From<&'a Db> for PoolRef<'a> {
+    fn from(db: &'a Db) -> Self {
+        match db {
+            Db::Sqlite(p) => PoolRef::Sqlite(p),
+            Db::Pg(p) => PoolRef::Pg(p),
+        }
+    }
+}
+
+impl From<SqlitePool> for Db {
+    fn from(p: SqlitePool) -> Self {
+        Db::Sqlite(p)
+    }
+}
+
+impl From<PgPool> for Db {
+    fn from(p: PgPool) -> Self {
+        Db::Pg(p)
+    }
+}
+
 /// Where a query runs.
 pub enum Ex<'c> {
     SqlitePool(&'c SqlitePool),

@@ -2,8 +2,8 @@
 //! verify` for people.
 use std::time::Duration;
 
+use app::ssr::db::backend::Db;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use app::ssr::db::audit_chain::{seal_audit, verify_audit, ChainReport};
@@ -17,7 +17,7 @@ pub const SEAL_EVERY: Duration = Duration::from_secs(1);
 /// Seals new audit events every [`SEAL_EVERY`] until `stop`, then once more. Before each seal,
 /// minutes of refused logins that have ended become their audit events (one per name, address
 /// and minute, with the count).
-pub async fn run_sealer(pool: SqlitePool, stop: CancellationToken) {
+pub async fn run_sealer(pool: Db, stop: CancellationToken) {
     loop {
         let stopping = tokio::select! {
             () = stop.cancelled() => true,
@@ -40,14 +40,14 @@ pub async fn run_sealer(pool: SqlitePool, stop: CancellationToken) {
 
 /// `selfheal audit verify`: prints the verdict; `Ok(false)` when the chain is broken or an
 /// export file was changed.
-pub async fn verify(pool: &SqlitePool) -> anyhow::Result<bool> {
+pub async fn verify(pool: &Db) -> anyhow::Result<bool> {
     let chain = verify_chain(pool).await?;
     Ok(verify_exports(pool).await? && chain)
 }
 
 /// Checks that every recorded audit export still holds what was exported (its SHA-256). A
 /// missing file is reported, not failed: exports are meant to move to other storage.
-async fn verify_exports(pool: &SqlitePool) -> anyhow::Result<bool> {
+async fn verify_exports(pool: &Db) -> anyhow::Result<bool> {
     let exports = list_audit_exports(pool).await?;
     let Some(last) = exports.last() else { return Ok(true) };
     let (mut intact, mut missing) = (true, 0);
@@ -75,7 +75,7 @@ async fn verify_exports(pool: &SqlitePool) -> anyhow::Result<bool> {
     Ok(intact)
 }
 
-async fn verify_chain(pool: &SqlitePool) -> anyhow::Result<bool> {
+async fn verify_chain(pool: &Db) -> anyhow::Result<bool> {
     match verify_audit(pool).await? {
         ChainReport::Intact { sealed, unsealed, head } => {
             println!("audit log intact: {sealed} events sealed, {unsealed} newer not sealed yet");

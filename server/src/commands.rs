@@ -3,6 +3,7 @@
 //! in the audit log, seal it before they close (not at the server's next start).
 use std::future::Future;
 
+use app::ssr::db::backend::Db;
 use sqlx::SqlitePool;
 
 use app::ssr::actions;
@@ -31,7 +32,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .current_async()
                 .await;
             let past = with_database(&config, Seal::No, |pool| async move {
-                Ok(rules_diff::recent_alerts(&pool, alerts).await?)
+                Ok(rules_diff::recent_alerts(&Db::Sqlite(pool), alerts).await?)
             })
             .await?;
             print!("{}", rules_diff::report(&old, &new, &hosts, &past));
@@ -62,14 +63,20 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let intact =
-                with_database(&config, Seal::No, |pool| async move { audit::verify(&pool).await }).await?;
+                with_database(
+                    &config,
+                    Seal::No,
+                    |pool| async move { audit::verify(&Db::Sqlite(pool)).await },
+                )
+                .await?;
             anyhow::ensure!(intact, "the audit log was tampered with");
             Ok(())
         }
         Command::Retention(RetentionCommand::Run) => {
             let config = &config;
-            let pruning =
-                |pool: SqlitePool| async move { retention::run_now(&pool, config).await.map(|_| ()) };
+            let pruning = |pool: SqlitePool| async move {
+                retention::run_now(&Db::Sqlite(pool), config).await.map(|_| ())
+            };
             with_database(config, Seal::Yes, pruning).await
         }
         Command::Dev(DevCommand::Seed { alerts, runs, lines_per_run }) => {
@@ -114,7 +121,12 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => {
-            with_database(&config, Seal::Yes, |pool| async move { users::run(&pool, command).await }).await
+            with_database(
+                &config,
+                Seal::Yes,
+                |pool| async move { users::run(&Db::Sqlite(pool), command).await },
+            )
+            .await
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use app::ssr::db::backend::{on_pool, Db, WritePool};
 use tokio_util::sync::CancellationToken;
 
 use app::model::{Role, UserSource};
@@ -63,7 +63,7 @@ async fn ldap_verdict(ldap: &Ldap, username: &str) -> Verdict {
     }
 }
 
-async fn oidc_verdict(pool: &SqlitePool, oidc: &Oidc, username: &str) -> anyhow::Result<Verdict> {
+async fn oidc_verdict(pool: &Db, oidc: &Oidc, username: &str) -> anyhow::Result<Verdict> {
     let Some(token) = directory_users::refresh_token(pool, username).await? else {
         return Ok(Verdict::Withdrawn(
             "OpenID Connect: no refresh token to read the groups again (sign in again)".into(),
@@ -99,57 +99,59 @@ async fn oidc_verdict(pool: &SqlitePool, oidc: &Oidc, username: &str) -> anyhow:
 /// Applies what the directory said of `username` (who had `role`); returns whether it was
 /// confirmed, changed or withdrawn.
 async fn apply(
-    pool: &SqlitePool,
+    pool: &Db,
     username: &str,
     role: Role,
     verdict: Verdict,
     label: &str,
     done: &mut Refreshed,
 ) -> anyhow::Result<()> {
-    let mut tx = app::ssr::db::begin_write(pool).await?;
-    let (action, detail) = match verdict {
-        Verdict::Unavailable => {
-            done.unavailable = true;
-            return Ok(());
-        }
-        Verdict::Granted(granted) => {
-            directory_users::confirm_role(&mut *tx, username, &granted).await?;
-            if granted.role == role {
-                done.confirmed += 1;
-                tx.commit().await?;
+    on_pool!(pool, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let (action, detail) = match verdict {
+            Verdict::Unavailable => {
+                done.unavailable = true;
                 return Ok(());
             }
-            done.changed += 1;
-            (
-                "user.role_changed",
-                format!("{role} → {} ({label} groups: {})", granted.role, granted.by.join(", ")),
-            )
-        }
-        Verdict::Withdrawn(why) => {
-            if !directory_users::withdraw(&mut *tx, username).await? {
-                return Ok(());
+            Verdict::Granted(granted) => {
+                directory_users::confirm_role(&mut *tx, username, &granted).await?;
+                if granted.role == role {
+                    done.confirmed += 1;
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                done.changed += 1;
+                (
+                    "user.role_changed",
+                    format!("{role} → {} ({label} groups: {})", granted.role, granted.by.join(", ")),
+                )
             }
-            done.withdrawn += 1;
-            ("user.directory_withdrawn", why)
-        }
-    };
-    let event = NewAuditEvent {
-        actor: "directory",
-        action,
-        target: Some(username),
-        detail: Some(&detail),
-        source: None,
-    };
-    record_audit(&mut *tx, &event).await?;
-    tx.commit().await?;
-    tracing::info!(user = username, action, detail, "directory changed a user");
-    Ok(())
+            Verdict::Withdrawn(why) => {
+                if !directory_users::withdraw(&mut *tx, username).await? {
+                    return Ok(());
+                }
+                done.withdrawn += 1;
+                ("user.directory_withdrawn", why)
+            }
+        };
+        let event = NewAuditEvent {
+            actor: "directory",
+            action,
+            target: Some(username),
+            detail: Some(&detail),
+            source: None,
+        };
+        record_audit(&mut *tx, &event).await?;
+        tx.commit().await?;
+        tracing::info!(user = username, action, detail, "directory changed a user");
+        Ok(())
+    })
 }
 
 /// Reads again the role of every directory user not confirmed within `every` and applies it;
 /// a directory that does not answer stops its round (the rest wait for the next check).
 pub async fn refresh_roles(
-    pool: &SqlitePool,
+    pool: &Db,
     directories: &Directories,
     every: Duration,
 ) -> anyhow::Result<Refreshed> {
@@ -190,12 +192,7 @@ pub struct Directories {
 
 /// Refreshes roles until `stop`, checking at least every half `every` (at most every 30 s) who
 /// is due.
-pub async fn keep_roles_fresh(
-    pool: SqlitePool,
-    directories: Directories,
-    every: Duration,
-    stop: CancellationToken,
-) {
+pub async fn keep_roles_fresh(pool: Db, directories: Directories, every: Duration, stop: CancellationToken) {
     let tick = (every / 2).clamp(Duration::from_millis(500), Duration::from_secs(30));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use sqlx::SqlitePool;
+use app::ssr::db::backend::Db;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -140,7 +140,7 @@ impl Reactions {
 /// and the queue and breaker gauges refreshed.
 #[derive(Clone, Debug)]
 pub struct Engine {
-    pool: SqlitePool,
+    pool: Db,
     rules: LiveRules,
     metrics: Arc<Metrics>,
     /// Poked by the reactions after each commit that decided something.
@@ -161,7 +161,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(
-        pool: SqlitePool,
+        pool: Db,
         rules: LiveRules,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,

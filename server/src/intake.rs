@@ -533,7 +533,10 @@ mod tests {
         let no_rules = LiveRules::from(Vec::new());
         let reactions = Reactions::new(
             metrics.clone(),
-            crate::notify::Notifier::new(pool.clone(), &Default::default()),
+            crate::notify::Notifier::new(
+                app::ssr::db::backend::Db::Sqlite(pool.clone()),
+                &Default::default(),
+            ),
             Arc::default(),
             Default::default(),
         );

@@ -5,9 +5,9 @@ use app::model::{RunStatus, Verification};
 use std::path::Path;
 use std::time::Duration;
 
+use app::ssr::db::backend::Db;
 use backon::{ExponentialBuilder, Retryable};
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use app::ssr::alert::now_utc;
 
@@ -73,12 +73,12 @@ impl Event {
 #[derive(Clone, Debug)]
 pub struct Notifier {
     client: reqwest::Client,
-    pool: SqlitePool,
+    pool: Db,
 }
 
 impl Notifier {
     /// Records outcomes in `pool`; POSTs through a client with `outgoing`'s TLS.
-    pub fn new(pool: SqlitePool, outgoing: &Outgoing) -> Notifier {
+    pub fn new(pool: Db, outgoing: &Outgoing) -> Notifier {
         Notifier { client: outgoing.client(SEND_TIMEOUT), pool }
     }
 

@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 use app::model::Topic;
 use app::ssr::changes::Changes;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
+use app::ssr::db::backend::Db;
 use app::ssr::heal::{LiveRules, RuleSet};
 use app::ssr::reload_rules::{ReloadFuture, ReloadsRules};
-use sqlx::SqlitePool;
 
 use crate::config::Config;
 
@@ -20,7 +20,7 @@ use crate::config::Config;
 pub async fn reload_on_sighup(
     source: Option<std::path::PathBuf>,
     live: LiveRules,
-    pool: SqlitePool,
+    pool: Db,
     changes: Changes,
     stop: CancellationToken,
 ) {
@@ -38,7 +38,7 @@ pub async fn reload_on_sighup(
 pub async fn reload(
     path: Option<&std::path::Path>,
     live: &LiveRules,
-    pool: &SqlitePool,
+    pool: &Db,
     changes: &Changes,
     actor: &str,
     source: Option<&str>,
@@ -88,7 +88,7 @@ pub async fn reload(
 pub struct RulesReloader {
     pub source: Option<std::path::PathBuf>,
     pub live: LiveRules,
-    pub pool: SqlitePool,
+    pub pool: Db,
     pub changes: Changes,
 }
 

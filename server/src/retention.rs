@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sqlx::SqlitePool;
+use app::ssr::db::backend::Db;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -65,7 +65,7 @@ pub struct Round {
 
 /// Prunes by `[retention]`, remembering where a round stopped.
 pub struct Pruner {
-    pool: SqlitePool,
+    pool: Db,
     retention: RetentionConfig,
     export_dir: PathBuf,
     metrics: Arc<Metrics>,
@@ -86,7 +86,7 @@ pub struct Pruner {
 }
 
 impl Pruner {
-    pub fn new(pool: SqlitePool, config: &Config, metrics: Arc<Metrics>, actor: &'static str) -> Pruner {
+    pub fn new(pool: Db, config: &Config, metrics: Arc<Metrics>, actor: &'static str) -> Pruner {
         Pruner {
             pool,
             retention: config.retention.clone(),
@@ -246,7 +246,7 @@ fn cutoffs(r: &RetentionConfig, now: OffsetDateTime) -> anyhow::Result<Cutoffs> 
 }
 
 /// `selfheal retention run`: one full prune, without a time budget; prints what went.
-pub async fn run_now(pool: &SqlitePool, config: &Config) -> anyhow::Result<Round> {
+pub async fn run_now(pool: &Db, config: &Config) -> anyhow::Result<Round> {
     anyhow::ensure!(
         config.retention.enabled,
         "retention is off ([retention] enabled = false): nothing pruned"

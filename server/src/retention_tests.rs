@@ -7,6 +7,7 @@ use sha2::Digest;
 use app::ssr::db::audit_chain::{seal_audit, verify_audit, ChainReport, GENESIS};
 
 use super::*;
+use sqlx::SqlitePool;
 
 const OLD: &str = "2020-01-01T00:00:00.000Z";
 
@@ -53,7 +54,7 @@ async fn a_round_stops_at_its_budget_and_the_next_goes_on_where_it_stopped() {
     let (_dir, pool, config) = database().await;
     old_alerts(&pool, 25).await;
     let metrics = Metrics::new();
-    let mut pruner = Pruner::new(pool.clone(), &config, metrics.clone(), "system");
+    let mut pruner = Pruner::new(Db::Sqlite(pool.clone()), &config, metrics.clone(), "system");
     (pruner.batch, pruner.budget, pruner.pause) = (10, Some(Duration::ZERO), Duration::ZERO);
 
     // A spent budget allows one batch per round: run_output (nothing), then alerts 10 at a time.
@@ -82,7 +83,7 @@ async fn a_large_prune_refreshes_the_planner_statistics() {
     old_alerts(&pool, 25).await;
     let stats = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'";
     assert_eq!(scalar(&pool, stats).await, 0, "a new database has no statistics");
-    let mut pruner = Pruner::new(pool.clone(), &config, Metrics::new(), "system");
+    let mut pruner = Pruner::new(Db::Sqlite(pool.clone()), &config, Metrics::new(), "system");
     (pruner.budget, pruner.tidy_after) = (None, 20);
     assert_eq!(pruner.run_round().await.unwrap().pruned.alerts, 25);
     assert_eq!(scalar(&pool, stats).await, 1, "no ANALYZE after a prune beyond tidy_after");
@@ -93,7 +94,7 @@ async fn a_large_prune_refreshes_the_planner_statistics() {
 async fn without_a_budget_one_round_prunes_everything_due() {
     let (_dir, pool, config) = database().await;
     old_alerts(&pool, 25).await;
-    let mut pruner = Pruner::new(pool.clone(), &config, Metrics::new(), "cli");
+    let mut pruner = Pruner::new(Db::Sqlite(pool.clone()), &config, Metrics::new(), "cli");
     (pruner.batch, pruner.budget) = (10, None);
     let round = pruner.run_round().await.unwrap();
     assert!(round.complete);
@@ -123,7 +124,7 @@ async fn old_audit(pool: &SqlitePool) -> Vec<(i64, String)> {
 async fn old_audit_events_are_exported_with_their_hashes_then_pruned() {
     let (dir, pool, config) = database().await;
     let hashes = old_audit(&pool).await;
-    let mut pruner = Pruner::new(pool.clone(), &config, Metrics::new(), "system");
+    let mut pruner = Pruner::new(Db::Sqlite(pool.clone()), &config, Metrics::new(), "system");
     pruner.budget = None;
     let round = pruner.run_round().await.unwrap();
     assert_eq!(round.pruned.audit_events, 5);
@@ -166,7 +167,7 @@ async fn a_broken_chain_is_not_exported_and_nothing_is_pruned() {
     old_audit(&pool).await;
     exec(&pool, "DROP TRIGGER audit_events_no_update").await;
     exec(&pool, "UPDATE audit_events SET actor = 'mallory' WHERE id = 3").await;
-    let mut pruner = Pruner::new(pool.clone(), &config, Metrics::new(), "system");
+    let mut pruner = Pruner::new(Db::Sqlite(pool.clone()), &config, Metrics::new(), "system");
     pruner.budget = None;
     let err = pruner.run_round().await.expect_err("a tampered log is not exported").to_string();
     assert!(err.contains("broken at event 3"), "{err}");
@@ -179,7 +180,8 @@ async fn a_broken_chain_is_not_exported_and_nothing_is_pruned() {
 async fn the_task_stops_when_told() {
     let (_dir, pool, config) = database().await;
     let stop = CancellationToken::new();
-    let task = tokio::spawn(Pruner::new(pool, &config, Metrics::new(), "system").run(stop.clone()));
+    let task =
+        tokio::spawn(Pruner::new(Db::Sqlite(pool), &config, Metrics::new(), "system").run(stop.clone()));
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops").unwrap();
 }

@@ -118,12 +118,17 @@ pub fn report(old: &RuleSet, new: &RuleSet, hosts: &KnownHosts, past: &[PastAler
 }
 
 /// The most recent `limit` stored alerts (unreadable labels skipped).
-pub async fn recent_alerts(pool: &sqlx::SqlitePool, limit: i64) -> Result<Vec<PastAlert>, sqlx::Error> {
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, status, labels FROM alerts ORDER BY id DESC LIMIT ?")
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
+pub async fn recent_alerts(
+    pool: &app::ssr::db::backend::Db,
+    limit: i64,
+) -> Result<Vec<PastAlert>, sqlx::Error> {
+    use app::ssr::db::backend::on_backend;
+    let rows: Vec<(i64, String, String)> = on_backend!(pool, |e| sqlx::query_as(
+        "SELECT id, status, labels FROM alerts ORDER BY id DESC LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(e)
+    .await)?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, status, labels)| {

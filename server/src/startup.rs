@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use app::ssr::db::backend::Db;
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
@@ -172,7 +173,8 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     let changes = Changes::default();
     let housekeeping = Arc::new(tokio::sync::Notify::new());
     let outgoing = config.outgoing();
-    let notifier = Notifier::new(pool.clone(), &outgoing);
+    let db = Db::Sqlite(pool.clone());
+    let notifier = Notifier::new(db.clone(), &outgoing);
     let reactions = Reactions::new(metrics.clone(), notifier.clone(), housekeeping.clone(), changes.clone());
     let guards = guard_asker(config);
     let known_targets = LiveKnownTargets::default();
@@ -186,7 +188,7 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     )?;
     let inbox = inbox.with_guards(guards);
     let engine = Engine::new(
-        pool.clone(),
+        db.clone(),
         rules.clone(),
         metrics.clone(),
         housekeeping,
@@ -199,7 +201,7 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url, &outgoing));
     let prometheus =
         (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url, &outgoing));
-    let verifier = Verifier::new(pool.clone(), rules.clone(), metrics.clone(), changes.clone(), stop.clone())
+    let verifier = Verifier::new(db.clone(), rules.clone(), metrics.clone(), changes.clone(), stop.clone())
         .with_prometheus(prometheus)
         .with_silencer(silencer)
         .with_notifier(notifier);
@@ -214,8 +216,7 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         shutdown_grace: config.engine.shutdown_grace,
         redactor: crate::worker::Redactor::new(config.secret_values()),
     };
-    let worker =
-        Worker::new(pool.clone(), settings, rules.clone(), verifier, metrics.clone(), changes.clone(), stop);
+    let worker = Worker::new(db, settings, rules.clone(), verifier, metrics.clone(), changes.clone(), stop);
     let intake = WebhookState { inbox, metrics, credentials: webhook_credentials(config) };
     let known_counter = Arc::new(crate::blast::KnownTargetCounter::new(
         (!config.prometheus.url.is_empty()).then(|| Prometheus::new(&config.prometheus.url, &outgoing)),
@@ -266,7 +267,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         reload_rules: Some(std::sync::Arc::new(crate::reload::RulesReloader {
             source: config.source.clone(),
             live: services.rules.clone(),
-            pool: pool.clone(),
+            pool: Db::Sqlite(pool.clone()),
             changes: services.changes.clone(),
         })),
     }
@@ -311,7 +312,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
-    crate::users::report_reserved_usernames(&pool).await?;
+    let db = Db::Sqlite(pool.clone());
+    crate::users::report_reserved_usernames(&db).await?;
     if webhook_credentials(&config).is_none() {
         tracing::warn!("webhook.password is not set: /webhook will refuse every request");
     }
@@ -333,28 +335,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let tasks = crate::tasks::Tasks::default();
     tasks.spawn("inventory", crate::tasks::keep_inventory_fresh(inventory, stop.clone()));
     let source = config.source.clone();
-    let reload = crate::reload::reload_on_sighup(source, rules, pool.clone(), changes.clone(), stop.clone());
+    let reload = crate::reload::reload_on_sighup(source, rules, db.clone(), changes.clone(), stop.clone());
     tasks.spawn("rules reload", reload);
     tasks.spawn("engine", engine.run(stop.clone()));
-    crate::windows::sync_config(&pool, &config.windows()?).await?;
+    crate::windows::sync_config(&db, &config.windows()?).await?;
     let silencer = (!config.alertmanager.url.is_empty())
         .then(|| Silencer::new(&config.alertmanager.url, &config.outgoing()));
     tasks.spawn(
         "maintenance windows",
-        crate::windows::run(pool.clone(), intake.inbox.clone(), silencer, stop.clone()),
+        crate::windows::run(db.clone(), intake.inbox.clone(), silencer, stop.clone()),
     );
     tasks.spawn("known targets", known_counter.run(stop.clone()));
     let directories = crate::directory::Directories { ldap: state.ldap.clone(), oidc: state.oidc.clone() };
     if directories.ldap.is_some() || directories.oidc.is_some() {
         let refresh = crate::directory::keep_roles_fresh(
-            pool.clone(),
+            db.clone(),
             directories,
             config.auth.role_refresh,
             stop.clone(),
         );
         tasks.spawn("directory roles", refresh);
     }
-    tasks.spawn("audit sealer", crate::audit::run_sealer(pool.clone(), stop.clone()));
+    tasks.spawn("audit sealer", crate::audit::run_sealer(db.clone(), stop.clone()));
     tasks.spawn("search index", crate::search_index::run(pool.clone(), stop.clone()));
     tasks.spawn(
         "checkpointer",
@@ -367,7 +369,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     tasks.spawn_fallible("session sweeper", sweep_sessions(pool.clone(), stop.clone()));
     if config.retention.enabled {
-        let pruner = crate::retention::Pruner::new(pool.clone(), &config, intake.metrics.clone(), "system");
+        let pruner = crate::retention::Pruner::new(db.clone(), &config, intake.metrics.clone(), "system");
         tasks.spawn("retention", pruner.run(stop.clone()));
     }
     tasks.spawn("verifier", worker.verifier().clone().run());

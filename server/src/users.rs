@@ -2,7 +2,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context};
-use sqlx::SqlitePool;
+use app::ssr::db::backend::Db;
 
 use app::ssr::auth;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
@@ -11,7 +11,7 @@ use app::ssr::db::users;
 use crate::cli::UserCommand;
 
 /// Runs one user command against the database.
-pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
+pub async fn run(pool: &Db, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { name, role, password_stdin } => {
             auth::validate_new_username(&name).map_err(anyhow::Error::msg)?;
@@ -62,7 +62,7 @@ pub async fn run(pool: &SqlitePool, command: UserCommand) -> anyhow::Result<()> 
 
 /// Logs a warning for each existing user whose name is now reserved (created before names were
 /// checked): its audit entries and heal-now runs look like the system's. Returns their names.
-pub async fn report_reserved_usernames(pool: &SqlitePool) -> anyhow::Result<Vec<String>> {
+pub async fn report_reserved_usernames(pool: &Db) -> anyhow::Result<Vec<String>> {
     let reserved: Vec<String> = users::list_users(pool)
         .await?
         .into_iter()
@@ -78,7 +78,7 @@ pub async fn report_reserved_usernames(pool: &SqlitePool) -> anyhow::Result<Vec<
     Ok(reserved)
 }
 
-async fn set_disabled(pool: &SqlitePool, name: &str, disabled: bool) -> anyhow::Result<()> {
+async fn set_disabled(pool: &Db, name: &str, disabled: bool) -> anyhow::Result<()> {
     if !users::set_disabled(pool, name, disabled).await? {
         bail!("no user `{name}`");
     }
@@ -88,7 +88,7 @@ async fn set_disabled(pool: &SqlitePool, name: &str, disabled: bool) -> anyhow::
     Ok(())
 }
 
-async fn audit(pool: &SqlitePool, action: &str, target: &str, detail: &str) -> anyhow::Result<()> {
+async fn audit(pool: &Db, action: &str, target: &str, detail: &str) -> anyhow::Result<()> {
     let event = NewAuditEvent {
         actor: "cli",
         action,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use app::ssr::db::backend::Db;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore};
@@ -47,7 +47,7 @@ pub const STOPPED_PAST_WINDOW: &str =
 /// Verifies finished runs, at most [`VERIFY_CONCURRENCY`] at once.
 #[derive(Clone, Debug)]
 pub struct Verifier {
-    pool: SqlitePool,
+    pool: Db,
     rules: LiveRules,
     prometheus: Option<Prometheus>,
     metrics: Arc<Metrics>,
@@ -66,7 +66,7 @@ impl Verifier {
     /// `inconclusive`), expiring no silences, notifying over plain http and the system's roots:
     /// the `with_*` methods give it the outside world.
     pub fn new(
-        pool: SqlitePool,
+        pool: Db,
         rules: LiveRules,
         metrics: Arc<Metrics>,
         changes: Changes,

@@ -3,7 +3,7 @@
 //! them — checked every [`CHECK_EVERY`], off the request path.
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use app::ssr::db::backend::{on_backend, on_pool, Db, WritePool};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -19,16 +19,19 @@ use crate::silence::Silencer;
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// Puts the config's windows in force (see [`windows::sync_config`]).
-pub async fn sync_config(pool: &SqlitePool, config: &[Window]) -> anyhow::Result<usize> {
-    let mut tx = app::ssr::db::begin_write(pool).await?;
-    let changed = windows::sync_config(&mut tx, config, &format_utc(OffsetDateTime::now_utc())).await?;
-    tx.commit().await?;
-    Ok(changed)
+pub async fn sync_config(pool: &Db, config: &[Window]) -> anyhow::Result<usize> {
+    Ok(on_pool!(pool, |p| {
+        let mut tx = p.begin_write().await?;
+        let changed = windows::sync_config(&mut tx, config, &format_utc(OffsetDateTime::now_utc())).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(changed)
+    })?)
 }
 
 /// Decides again each held episode no window in force covers now; returns how many.
-pub async fn redecide_held(pool: &SqlitePool, inbox: &Inbox) -> anyhow::Result<usize> {
-    let held: Vec<(i64, String)> = sqlx::query_as(HELD_EPISODES_SQL).fetch_all(pool).await?;
+pub async fn redecide_held(pool: &Db, inbox: &Inbox) -> anyhow::Result<usize> {
+    let held: Vec<(i64, String)> =
+        on_backend!(pool, |e| sqlx::query_as(HELD_EPISODES_SQL).fetch_all(e).await)?;
     if held.is_empty() {
         return Ok(0);
     }
@@ -48,7 +51,7 @@ pub async fn redecide_held(pool: &SqlitePool, inbox: &Inbox) -> anyhow::Result<u
 /// occurrence, from now to its end, made once (the end it was made for is stored); a
 /// cancelled window's silence is expired. Returns how many silences were made or expired.
 /// A failing Alertmanager is logged and tried again at the next check.
-pub async fn keep_silences(pool: &SqlitePool, silencer: &Silencer) -> anyhow::Result<usize> {
+pub async fn keep_silences(pool: &Db, silencer: &Silencer) -> anyhow::Result<usize> {
     let now = OffsetDateTime::now_utc();
     let mut done = 0;
     for row in windows::silences(pool).await? {
@@ -79,7 +82,7 @@ pub async fn keep_silences(pool: &SqlitePool, silencer: &Silencer) -> anyhow::Re
 
 /// [`redecide_held`] (and [`keep_silences`], with an Alertmanager) every [`CHECK_EVERY`] until
 /// `stop`; failures are logged and retried.
-pub async fn run(pool: SqlitePool, inbox: Inbox, silencer: Option<Silencer>, stop: CancellationToken) {
+pub async fn run(pool: Db, inbox: Inbox, silencer: Option<Silencer>, stop: CancellationToken) {
     loop {
         match redecide_held(&pool, &inbox).await {
             Ok(0) => {}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use app::ssr::db::backend::Db;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,7 @@ pub struct WorkerSettings {
 /// Takes and executes queued runs.
 #[derive(Clone, Debug)]
 pub struct Worker {
-    pool: SqlitePool,
+    pool: Db,
     settings: Arc<WorkerSettings>,
     rules: LiveRules,
     /// Takes each run the worker ends with its verification pending.
@@ -76,7 +76,7 @@ impl Worker {
     /// A worker running `rules`' playbooks as `settings` say, woken by `changes` to the queue,
     /// handing finished runs to `verifier`, until `stop`.
     pub fn new(
-        pool: SqlitePool,
+        pool: Db,
         settings: WorkerSettings,
         rules: LiveRules,
         verifier: Verifier,

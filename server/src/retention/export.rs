@@ -6,9 +6,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use app::ssr::db::backend::Db;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use app::model::AuditEvent;
 use app::ssr::db::audit_chain::{audit_anchor, chain_hash};
@@ -31,12 +31,7 @@ pub struct AuditBatch {
 /// Exports the oldest sealed events recorded before `before` (at most `limit`) to a file in
 /// `dir`, records the export and prunes them. Refuses when their chain does not hold: a
 /// tampered log is not exported as if it were history.
-pub async fn prune_audit(
-    pool: &SqlitePool,
-    dir: &Path,
-    before: &str,
-    limit: i64,
-) -> anyhow::Result<AuditBatch> {
+pub async fn prune_audit(pool: &Db, dir: &Path, before: &str, limit: i64) -> anyhow::Result<AuditBatch> {
     let (after, prev) = audit_anchor(pool).await?;
     let events = exportable_audit(pool, before, limit).await?;
     let (Some(first), Some(last)) = (events.first(), events.last()) else {

@@ -2,7 +2,7 @@
 //! PLAY RECAP kept for parsing even past the cap.
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use app::ssr::db::backend::{on_pool, Db};
 use tokio::sync::mpsc;
 
 use app::model::Topic;
@@ -53,7 +53,7 @@ pub(super) struct StoredOutput {
 
 /// Drains a run's output into `run_output` in batches; keeps the PLAY RECAP lines for parsing.
 pub(super) async fn store_output(
-    pool: SqlitePool,
+    pool: Db,
     run_id: i64,
     mut rx: mpsc::Receiver<(Stream, String)>,
     cap: u32,
@@ -105,15 +105,15 @@ pub(super) async fn store_output(
     out
 }
 
-async fn flush(pool: &SqlitePool, run_id: i64, pending: &mut Vec<OutputLine>, changes: &Changes) {
+async fn flush(pool: &Db, run_id: i64, pending: &mut Vec<OutputLine>, changes: &Changes) {
     if pending.is_empty() {
         return;
     }
-    let result = async {
-        let mut conn = pool.acquire().await?;
+    let result = on_pool!(pool, |p| async {
+        let mut conn = p.acquire().await?;
         run_output::append_output(&mut conn, run_id, pending).await
     }
-    .await;
+    .await);
     match result {
         Ok(()) => changes.touch(&[Topic::Output]),
         Err(e) => tracing::error!(error = %e, "cannot store run output"),

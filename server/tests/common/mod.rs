@@ -61,6 +61,13 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+impl TestApp {
+    /// The database as the server's services take it.
+    pub fn db(&self) -> app::ssr::db::backend::Db {
+        app::ssr::db::backend::Db::Sqlite(self.pool.clone())
+    }
+}
+
 /// A response with its body read.
 #[derive(Debug)]
 pub struct TestResponse {

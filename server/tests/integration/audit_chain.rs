@@ -14,7 +14,7 @@ async fn the_sealer_seals_new_events_and_stops_when_told() {
     app.add_user("ann", "ann-password-1", Role::Admin).await;
     app.login("ann", "ann-password-1").await;
     let stop = CancellationToken::new();
-    let sealer = tokio::spawn(server::audit::run_sealer(app.pool.clone(), stop.clone()));
+    let sealer = tokio::spawn(server::audit::run_sealer(app.db(), stop.clone()));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match verify_audit(&app.pool).await.unwrap() {

@@ -40,7 +40,7 @@ async fn login(app: &TestApp, name: &str, password: &str) -> (StatusCode, String
 /// Runs one role refresh as if `role_refresh` had passed for everyone.
 async fn refresh(app: &TestApp) -> Refreshed {
     tokio::time::sleep(Duration::from_millis(5)).await;
-    refresh_roles(&app.pool, &ldap_of(app), Duration::ZERO).await.expect("refresh runs")
+    refresh_roles(&app.db(), &ldap_of(app), Duration::ZERO).await.expect("refresh runs")
 }
 
 async fn audit(app: &TestApp, action: &str) -> Vec<(Option<String>, Option<String>)> {

@@ -146,7 +146,7 @@ async fn the_provider_down_is_explained_and_local_accounts_still_sign_in() {
     assert_eq!(landed.url, format!("{selfheal}/login?sso=unavailable"));
     app.login("admin", LOCAL_ADMIN_PW).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let done = refresh_roles(&app.pool, &directories(&app), Duration::ZERO).await.unwrap();
+    let done = refresh_roles(&app.db(), &directories(&app), Duration::ZERO).await.unwrap();
     assert!(done.unavailable, "{done:?}");
     assert_eq!(me(&app, &fay_cookie).await["role"], "operator", "roles are kept through an outage");
 }
@@ -161,7 +161,7 @@ async fn roles_follow_the_provider_through_its_refresh_token() {
     let dirs = directories(&app);
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(
-        refresh_roles(&app.pool, &dirs, Duration::ZERO).await.unwrap(),
+        refresh_roles(&app.db(), &dirs, Duration::ZERO).await.unwrap(),
         Refreshed { confirmed: 2, ..Default::default() }
     );
 
@@ -174,7 +174,7 @@ async fn roles_follow_the_provider_through_its_refresh_token() {
         ])
         .await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let done = refresh_roles(&app.pool, &dirs, Duration::ZERO).await.unwrap();
+    let done = refresh_roles(&app.db(), &dirs, Duration::ZERO).await.unwrap();
     assert_eq!(done, Refreshed { changed: 1, withdrawn: 1, ..Default::default() });
     assert_eq!(me(&app, &eve).await["role"], "operator");
     assert!(me(&app, &fay).await.is_null(), "signed out");

@@ -175,8 +175,8 @@ async fn verification_reconciliation_and_notifications_over_https_with_a_private
     let (_receiver, hook) = receiver(d).await;
     let ended = Event::run_ended(0, "nginx-down", "localhost", app::model::RunStatus::Succeeded, None);
     let event = Event { run_id: None, ..ended };
-    Notifier::new(app.pool.clone(), &outgoing(ca.clone(), None)).send(&format!("{hook}/hook"), &event).await;
-    Notifier::new(app.pool.clone(), &Outgoing::default()).send(&format!("{hook}/other"), &event).await;
+    Notifier::new(app.db(), &outgoing(ca.clone(), None)).send(&format!("{hook}/hook"), &event).await;
+    Notifier::new(app.db(), &Outgoing::default()).send(&format!("{hook}/other"), &event).await;
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT url, status FROM outbound_notifications ORDER BY id")
             .fetch_all(&app.pool)

@@ -226,7 +226,7 @@ async fn existing_users_with_reserved_names_are_reported_at_start() {
     let app = TestApp::new().await;
     app.add_user("Engine", "stored-before-the-check-1", Role::Operator).await;
     app.add_user("olga", "violet canyon drum 88", Role::Viewer).await;
-    assert_eq!(server::users::report_reserved_usernames(&app.pool).await.unwrap(), ["Engine"]);
+    assert_eq!(server::users::report_reserved_usernames(&app.db()).await.unwrap(), ["Engine"]);
 }
 
 /// Setting a role and disabling are plain HTML forms on the Admin page: posted as a browser

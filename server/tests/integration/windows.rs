@@ -67,7 +67,7 @@ async fn a_window_holds_a_heal_and_the_episode_is_decided_again_when_it_ends() {
     assert!(got[0].1.starts_with("in maintenance window deploy 4.2 until "), "{}", got[0].1);
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM heal_runs").fetch_one(&app.pool).await.unwrap();
     assert_eq!(runs, 0, "nothing runs in the window");
-    assert_eq!(server::windows::redecide_held(&app.pool, &app.inbox).await.unwrap(), 0, "still open");
+    assert_eq!(server::windows::redecide_held(&app.db(), &app.inbox).await.unwrap(), 0, "still open");
     app.engine.step().await.unwrap();
     let gauge = "selfheal_maintenance_window_open{window=\"deploy 4.2\"}";
     assert!(
@@ -87,7 +87,7 @@ async fn a_window_holds_a_heal_and_the_episode_is_decided_again_when_it_ends() {
     // Over: the held episode is decided again and heals.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if server::windows::redecide_held(&app.pool, &app.inbox).await.unwrap() == 1 {
+        if server::windows::redecide_held(&app.db(), &app.inbox).await.unwrap() == 1 {
             break;
         }
         assert!(Instant::now() < deadline, "the held episode was never decided again");
@@ -100,7 +100,7 @@ async fn a_window_holds_a_heal_and_the_episode_is_decided_again_when_it_ends() {
         app.get("/metrics", None).await.body.lines().any(|l| l == format!("{gauge} 0")),
         "closed: back to 0"
     );
-    assert_eq!(server::windows::redecide_held(&app.pool, &app.inbox).await.unwrap(), 0, "decided again once");
+    assert_eq!(server::windows::redecide_held(&app.db(), &app.inbox).await.unwrap(), 0, "decided again once");
     let listed = app.post_form("/api/windows", &[], Some(&viewer)).await.json();
     assert_eq!(listed[0]["state"], "ended");
 }
@@ -156,9 +156,9 @@ async fn the_config_files_windows_follow_the_file() {
         })
         .unwrap()
     };
-    assert_eq!(server::windows::sync_config(&app.pool, &[window("patch day")]).await.unwrap(), 1);
+    assert_eq!(server::windows::sync_config(&app.db(), &[window("patch day")]).await.unwrap(), 1);
     assert_eq!(
-        server::windows::sync_config(&app.pool, &[window("patch day")]).await.unwrap(),
+        server::windows::sync_config(&app.db(), &[window("patch day")]).await.unwrap(),
         0,
         "unchanged"
     );
@@ -166,11 +166,11 @@ async fn the_config_files_windows_follow_the_file() {
     let cancel = app.post_form("/api/window_cancel", &[("name", "sunday patching")], Some(&operator)).await;
     assert_eq!(cancel.status, StatusCode::CONFLICT, "a config file's window ends when it leaves the file");
     assert_eq!(
-        server::windows::sync_config(&app.pool, &[window("patch night")]).await.unwrap(),
+        server::windows::sync_config(&app.db(), &[window("patch night")]).await.unwrap(),
         2,
         "replaced"
     );
-    assert_eq!(server::windows::sync_config(&app.pool, &[]).await.unwrap(), 1, "gone from the file");
+    assert_eq!(server::windows::sync_config(&app.db(), &[]).await.unwrap(), 1, "gone from the file");
     let listed = app.post_form("/api/windows", &[], Some(&operator)).await.json();
     let states: Vec<&str> = listed.as_array().unwrap().iter().map(|w| w["state"].as_str().unwrap()).collect();
     assert_eq!(states.len(), 2, "the history keeps both");
@@ -194,8 +194,8 @@ async fn a_window_that_silences_makes_one_silence_in_alertmanager_and_expires_it
     let opened = app.post_form("/api/window_open", &form, Some(&operator)).await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     let silencer = server::silence::Silencer::new(&am.url, &server::outgoing::Outgoing::default());
-    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 1);
-    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 0, "one per occurrence");
+    assert_eq!(server::windows::keep_silences(&app.db(), &silencer).await.unwrap(), 1);
+    assert_eq!(server::windows::keep_silences(&app.db(), &silencer).await.unwrap(), 0, "one per occurrence");
 
     let all = am.silences().await;
     let active: Vec<&serde_json::Value> =
@@ -211,8 +211,8 @@ async fn a_window_that_silences_makes_one_silence_in_alertmanager_and_expires_it
 
     let cancelled = app.post_form("/api/window_cancel", &[("name", "db migration")], Some(&operator)).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
-    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 1, "expired");
+    assert_eq!(server::windows::keep_silences(&app.db(), &silencer).await.unwrap(), 1, "expired");
     let all = am.silences().await;
     assert!(all.as_array().unwrap().iter().all(|s| s["status"]["state"] == "expired"), "{all}");
-    assert_eq!(server::windows::keep_silences(&app.pool, &silencer).await.unwrap(), 0);
+    assert_eq!(server::windows::keep_silences(&app.db(), &silencer).await.unwrap(), 0);
 }

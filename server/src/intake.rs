@@ -28,6 +28,8 @@ use app::ssr::inventory::InventoryHosts;
 use crate::engine::Reactions;
 use crate::metrics::Metrics;
 
+mod pg;
+
 /// Most notifications committed in one transaction: large enough to amortise the commit,
 /// small enough that the first request in a group does not wait long for the last.
 const MAX_BATCH: usize = 256;
@@ -127,6 +129,8 @@ pub struct Delivery {
 pub enum InboxError {
     #[error("database error: {0}")]
     Database(#[from] app::ssr::db::inbox::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] sqlx::Error),
     #[error("the inbox writer has stopped")]
     Closed,
 }
@@ -456,7 +460,13 @@ fn write_together(
     known: &LiveKnownTargets,
     deliveries: &[Arc<Delivery>],
 ) -> Result<Written, app::ssr::db::inbox::Error> {
-    let batch: Vec<_> = deliveries
+    write_batch(conn, rules, hosts, &notifications(rules, deliveries), &known.current())
+}
+
+/// The deliveries as the group commit stores them, each with its verdicts when they were made
+/// under `rules`.
+fn notifications<'d>(rules: &Arc<RuleSet>, deliveries: &'d [Arc<Delivery>]) -> Vec<NewNotification<'d>> {
+    deliveries
         .iter()
         .map(|d| NewNotification {
             payload_sha256: &d.payload_sha256,
@@ -476,8 +486,7 @@ fn write_together(
             },
             guard_answers: &d.guard_answers,
         })
-        .collect();
-    write_batch(conn, rules, hosts, &batch, &known.current())
+        .collect()
 }
 
 #[cfg(test)]

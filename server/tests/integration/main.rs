@@ -28,6 +28,7 @@ mod events;
 mod export;
 mod fuzz_webhook;
 mod guards;
+mod ha_intake;
 mod headers;
 mod heal_loop;
 mod injection;

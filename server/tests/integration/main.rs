@@ -29,6 +29,7 @@ mod export;
 mod fuzz_webhook;
 mod guards;
 mod ha_intake;
+mod ha_liveness;
 mod headers;
 mod heal_loop;
 mod injection;

@@ -31,8 +31,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let hosts = InventoryHosts::new(config.ansible.inventory_command.clone(), inventory)
                 .current_async()
                 .await;
-            let past = with_database(&config, Seal::No, |pool| async move {
-                Ok(rules_diff::recent_alerts(&Db::Sqlite(pool), alerts).await?)
+            let past = with_database(&config, Seal::No, |db| async move {
+                Ok(rules_diff::recent_alerts(&db, alerts).await?)
             })
             .await?;
             print!("{}", rules_diff::report(&old, &new, &hosts, &past));
@@ -40,12 +40,15 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             with_database(&config, Seal::No, |_| async { Ok(()) }).await?;
-            println!("database {} is up to date", config.database.display());
+            println!("database {} is up to date", config.database.describe());
             Ok(())
         }
         Command::Db(DbCommand::Copy { to }) => {
             let started = std::time::Instant::now();
-            let copied = with_database(&config, Seal::No, |pool| async move {
+            let copied = with_database(&config, Seal::No, |db| async move {
+                let Db::Sqlite(pool) = db else {
+                    anyhow::bail!("db copy reads a SQLite database: this configuration's database is PostgreSQL already");
+                };
                 // The chain covers every event before it is copied (and verified on the copy).
                 app::ssr::db::audit_chain::seal_audit(&pool).await?;
                 db_copy::copy(&pool, &to).await
@@ -56,52 +59,48 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             println!(
                 "copied {} into PostgreSQL in {:.1?}; every table compared, the audit chain verifies",
-                config.database.display(),
+                config.database.describe(),
                 started.elapsed()
             );
             Ok(())
         }
         Command::Audit(AuditCommand::Verify) => {
             let intact =
-                with_database(
-                    &config,
-                    Seal::No,
-                    |pool| async move { audit::verify(&Db::Sqlite(pool)).await },
-                )
-                .await?;
+                with_database(&config, Seal::No, |db| async move { audit::verify(&db).await }).await?;
             anyhow::ensure!(intact, "the audit log was tampered with");
             Ok(())
         }
         Command::Retention(RetentionCommand::Run) => {
             let config = &config;
-            let pruning = |pool: SqlitePool| async move {
-                retention::run_now(&Db::Sqlite(pool), config).await.map(|_| ())
-            };
+            let pruning = |db: Db| async move { retention::run_now(&db, config).await.map(|_| ()) };
             with_database(config, Seal::Yes, pruning).await
         }
         Command::Dev(DevCommand::Seed { alerts, runs, lines_per_run }) => {
             let size = app::ssr::db::seed::SeedSize { alerts, runs, lines_per_run };
             let started = std::time::Instant::now();
-            let seeding = |pool: SqlitePool| async move { Ok(app::ssr::db::seed::seed(&pool, size).await?) };
+            let seeding = |db: Db| async move {
+                Ok(app::ssr::db::seed::seed(&sqlite_only(db, "dev seed")?, size).await?)
+            };
             with_database(&config, Seal::No, seeding).await?;
             println!(
                 "seeded {alerts} alerts, {runs} runs, {} output lines into {} in {:.1?}",
                 runs * lines_per_run,
-                config.database.display(),
+                config.database.describe(),
                 started.elapsed()
             );
             // Indexed for search as the server would (in the background), timed here.
             let indexing = std::time::Instant::now();
-            let index =
-                |pool: SqlitePool| async move { Ok(app::ssr::db::alert_search::index_all(&pool).await?) };
+            let index = |db: Db| async move {
+                Ok(app::ssr::db::alert_search::index_all(&sqlite_only(db, "the search index")?).await?)
+            };
             let indexed = with_database(&config, Seal::No, index).await?;
             println!("indexed {indexed} alerts for search in {:.1?}", indexing.elapsed());
             Ok(())
         }
         Command::Pause { rule, reason } => {
             let rules = config.build_rules()?;
-            with_database(&config, Seal::Yes, |pool| async move {
-                actions::pause_healing(&pool, &rules, "cli", rule.as_deref(), &reason, Some("cli"))
+            with_database(&config, Seal::Yes, |db| async move {
+                actions::pause_healing(&db, &rules, "cli", rule.as_deref(), &reason, Some("cli"))
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
             })
@@ -111,8 +110,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Resume { rule } => {
             let rules = config.build_rules()?;
-            with_database(&config, Seal::Yes, |pool| async move {
-                actions::resume_healing(&pool, &rules, "cli", rule.as_deref(), Some("cli"))
+            with_database(&config, Seal::Yes, |db| async move {
+                actions::resume_healing(&db, &rules, "cli", rule.as_deref(), Some("cli"))
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
             })
@@ -121,12 +120,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => {
-            with_database(
-                &config,
-                Seal::Yes,
-                |pool| async move { users::run(&Db::Sqlite(pool), command).await },
-            )
-            .await
+            with_database(&config, Seal::Yes, |db| async move { users::run(&db, command).await }).await
         }
     }
 }
@@ -142,16 +136,27 @@ enum Seal {
 /// `act` failed: what it recorded before failing is sealed too), and closes the database.
 async fn with_database<T, F, Fut>(config: &Config, seal: Seal, act: F) -> anyhow::Result<T>
 where
-    F: FnOnce(SqlitePool) -> Fut,
+    F: FnOnce(Db) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let pool = startup::open_database(&config.database).await?;
-    let outcome = act(pool.clone()).await;
+    let db = startup::open(&config.database).await?;
+    let outcome = act(db.clone()).await;
     let sealed = match seal {
-        Seal::Yes => app::ssr::db::audit_chain::seal_audit(&pool).await.map(|_| ()),
+        Seal::Yes => app::ssr::db::audit_chain::seal_audit(&db).await.map(|_| ()),
         Seal::No => Ok(()),
     };
-    pool.close().await;
+    match db {
+        Db::Sqlite(pool) => pool.close().await,
+        Db::Pg(pool) => pool.close().await,
+    }
     sealed?;
     outcome
+}
+
+/// The SQLite pool, for the commands that work on SQLite alone.
+fn sqlite_only(db: Db, what: &str) -> anyhow::Result<SqlitePool> {
+    match db {
+        Db::Sqlite(pool) => Ok(pool),
+        Db::Pg(_) => anyhow::bail!("{what} works on a SQLite database only"),
+    }
 }

@@ -45,9 +45,10 @@ const MIN_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Config {
     /// `host:port` the HTTP server listens on (dashboard, `/api`, `/webhook`, `/metrics`).
     pub listen: SocketAddr,
-    /// SQLite database file, created on first start: a path, or a `sqlite:` URL of one.
-    #[serde(deserialize_with = "database_path")]
-    pub database: PathBuf,
+    /// The database: a SQLite file, created on first start (a path, or a `sqlite:` URL of one),
+    /// or a `postgres://` URL (several replicas may share it: docs/ha.md).
+    #[serde(deserialize_with = "database_setting")]
+    pub database: Database,
     /// Folder holding the built web assets (`pkg/selfheal.{js,wasm,css}`).
     pub site_root: PathBuf,
     /// Password of the `admin` user created on first start; random (and printed) when unset.
@@ -205,7 +206,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
-            database: PathBuf::from(".selfheal/selfheal.db"),
+            database: Database::Sqlite(PathBuf::from(".selfheal/selfheal.db")),
             site_root: PathBuf::from("target/site"),
             admin_password: None,
             secure_cookies: false,
@@ -252,10 +253,60 @@ fn is_http_url(url: &str) -> bool {
     ["http://", "https://"].iter().any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()))
 }
 
-/// `database` as a file path: a path, or `sqlite:PATH` / `sqlite://PATH` (sqlx's spelling).
-/// Any other URL is refused: a `postgres://…` value used to become a SQLite file in a folder
-/// named `postgres:`, and the alerts went where nobody looked.
-pub fn database_location(raw: &str) -> Result<PathBuf, String> {
+/// Where selfheal keeps its data (`database`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by URL (it may carry a password: never shown whole).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Database {
+    /// The SQLite file, if that is the database.
+    pub fn sqlite(&self) -> Option<&Path> {
+        match self {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// The folder selfheal keeps its own files in (run folders, audit exports, relative
+    /// `file:` notify targets): the SQLite file's; with PostgreSQL, `.selfheal`.
+    pub fn data_dir(&self) -> PathBuf {
+        match self {
+            Database::Sqlite(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            Database::Postgres(_) => PathBuf::from(".selfheal"),
+        }
+    }
+
+    /// For logs and `check-config`: the path, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
+                }
+                Err(_) => "postgres://(unreadable URL)".to_owned(),
+            },
+        }
+    }
+}
+
+/// `database` read: a file path, `sqlite:PATH` / `sqlite://PATH` (sqlx's spelling), or a
+/// `postgres://` / `postgresql://` URL. Any other URL is refused: such a value used to become
+/// a SQLite file in a folder named after its scheme, and the alerts went where nobody looked.
+pub fn database_location(raw: &str) -> Result<Database, String> {
     if let Some(rest) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
         let path = rest.split('?').next().unwrap_or_default();
         if path.is_empty() || path == ":memory:" {
@@ -263,23 +314,26 @@ pub fn database_location(raw: &str) -> Result<PathBuf, String> {
                 "a sqlite: URL needs a file path (in memory, every alert would be lost at a restart)".into(),
             );
         }
-        return Ok(PathBuf::from(path));
+        return Ok(Database::Sqlite(PathBuf::from(path)));
     }
     if let Some((scheme, _)) = raw.split_once("://") {
         let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if is_scheme {
-            return Err(if matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
-                "PostgreSQL is not supported by this version: give a SQLite file path or a sqlite: URL".into()
-            } else {
-                format!("`{scheme}://` is not a supported database: give a SQLite file path or a sqlite: URL")
-            });
+            if matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
+                return url::Url::parse(raw)
+                    .map(|_| Database::Postgres(raw.to_owned()))
+                    .map_err(|e| format!("not a PostgreSQL URL: {e}"));
+            }
+            return Err(format!(
+                "`{scheme}://` is not a supported database: give a SQLite file path, a sqlite: URL or a postgres:// URL"
+            ));
         }
     }
-    Ok(PathBuf::from(raw))
+    Ok(Database::Sqlite(PathBuf::from(raw)))
 }
 
-fn database_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+fn database_setting<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Database, D::Error> {
     database_location(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
@@ -316,11 +370,13 @@ impl Config {
     /// Checks what serde cannot: ranges and relations between keys.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.to_owned() });
-        if self.database.as_os_str().is_empty() {
-            return invalid("database", "must be a file path");
-        }
-        if self.database.is_dir() {
-            return invalid("database", "is a directory; give a file path");
+        if let Some(path) = self.database.sqlite() {
+            if path.as_os_str().is_empty() {
+                return invalid("database", "must be a file path");
+            }
+            if path.is_dir() {
+                return invalid("database", "is a directory; give a file path");
+            }
         }
         if self.session_idle < MIN_SESSION_IDLE {
             return invalid("session_idle", "must be at least 1m");
@@ -394,9 +450,7 @@ impl Config {
 
     /// Where audit exports go: `retention.export_dir`, or `audit-export` beside the database.
     pub fn audit_export_dir(&self) -> PathBuf {
-        self.retention.export_dir.clone().unwrap_or_else(|| {
-            self.database.parent().map(Path::to_path_buf).unwrap_or_default().join("audit-export")
-        })
+        self.retention.export_dir.clone().unwrap_or_else(|| self.database.data_dir().join("audit-export"))
     }
 
     /// The validated rules: matchers parsed, playbooks present under `ansible.dir`, names unique.
@@ -496,7 +550,8 @@ impl Config {
         let Some(path) = target.strip_prefix("file:") else { return target.to_owned() };
         // file:///abs and file:/abs are absolute; file:name is relative.
         let path = Path::new(path.strip_prefix("//").unwrap_or(path));
-        let folder = self.database.parent().unwrap_or(Path::new(""));
+        let folder = self.database.data_dir();
+        let folder = folder.as_path();
         let path = std::path::absolute(folder.join(path)).unwrap_or_else(|_| folder.join(path));
         format!("file:{}", path.display())
     }
@@ -550,7 +605,7 @@ impl Config {
              session_idle = {}\nsession_absolute = {}\nwebhook.user = {}\nwebhook.password = {}\nwebhook.password_sha256 = {}\n\
              alertmanager.url = {}\nalertmanager.reconcile_interval = {}\nalertmanager.receiver = {}\n",
             self.listen,
-            self.database.display(),
+            self.database.describe(),
             self.site_root.display(),
             set(&self.admin_password),
             self.secure_cookies,

@@ -14,7 +14,7 @@ fn missing_default_file_means_built_in_defaults() {
     Jail::expect_with(|jail| {
         let c = load(jail, None).expect("defaults are valid");
         assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
-        assert_eq!(c.database, PathBuf::from(".selfheal/selfheal.db"));
+        assert_eq!(c.database, Database::Sqlite(PathBuf::from(".selfheal/selfheal.db")));
         assert_eq!(c.webhook.user, "alertmanager");
         assert!(c.webhook.password.is_none() && c.admin_password.is_none());
         Ok(())
@@ -36,7 +36,7 @@ fn file_then_environment_with_public_names() {
         jail.set_env("SELFHEAL_CONFIG", "custom.toml");
         let c = load(jail, Some("custom.toml")).expect("valid");
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000", "env beats file");
-        assert_eq!(c.database, PathBuf::from("/tmp/x/selfheal.db"));
+        assert_eq!(c.database, Database::Sqlite(PathBuf::from("/tmp/x/selfheal.db")));
         assert_eq!(c.session_idle, Duration::from_secs(1800), "file beats default");
         assert_eq!(c.webhook.user, "alertmanager2");
         assert_eq!(c.webhook.password.as_ref().map(|s| s.expose_secret()), Some("s3cret"));
@@ -216,11 +216,10 @@ fn https_urls_are_accepted_for_prometheus_and_alertmanager() {
 }
 
 #[test]
-fn database_urls_other_than_sqlite_are_refused_naming_the_key() {
+fn database_urls_other_than_sqlite_and_postgres_are_refused_naming_the_key() {
     Jail::expect_with(|jail| {
         for (value, wanted) in [
-            ("postgres://selfheal@db/selfheal", "PostgreSQL is not supported"),
-            ("postgresql://db/x", "PostgreSQL is not supported"),
+            ("postgres://selfheal@[db/selfheal", "not a PostgreSQL URL"),
             ("mysql://db/x", "`mysql://` is not a supported database"),
             ("sqlite::memory:", "needs a file path"),
             ("sqlite://", "needs a file path"),
@@ -240,7 +239,25 @@ fn database_urls_other_than_sqlite_are_refused_naming_the_key() {
             ("odd:name/selfheal.db", "odd:name/selfheal.db"),
         ] {
             jail.set_env("SELFHEAL_DATABASE", value);
-            assert_eq!(load(jail, None).expect(value).database, PathBuf::from(path), "{value}");
+            assert_eq!(
+                load(jail, None).expect(value).database,
+                Database::Sqlite(PathBuf::from(path)),
+                "{value}"
+            );
+        }
+        // PostgreSQL by URL: kept whole, shown without its password; selfheal's own files go
+        // in .selfheal.
+        for scheme in ["postgres", "postgresql"] {
+            let url = format!("{scheme}://selfheal:s3cret@db.example.org:5432/selfheal?sslmode=verify-full");
+            jail.set_env("SELFHEAL_DATABASE", &url);
+            let c = load(jail, None).expect(&url);
+            assert_eq!(c.database, Database::Postgres(url.clone()));
+            assert_eq!(c.database.data_dir(), PathBuf::from(".selfheal"));
+            let summary = c.summary();
+            assert!(
+                !summary.contains("s3cret") && summary.contains("selfheal:***@db.example.org"),
+                "{summary}"
+            );
         }
         Ok(())
     });

@@ -14,8 +14,9 @@ const OLD: &str = "2020-01-01T00:00:00.000Z";
 /// A migrated database in a temp dir, and a config pointing at it.
 async fn database() -> (tempfile::TempDir, SqlitePool, Config) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config { database: dir.path().join("db/selfheal.db"), ..Config::default() };
-    let pool = crate::startup::open_database(&config.database).await.expect("database");
+    let path = dir.path().join("db/selfheal.db");
+    let config = Config { database: crate::config::Database::Sqlite(path.clone()), ..Config::default() };
+    let pool = crate::startup::open_database(&path).await.expect("database");
     (dir, pool, config)
 }
 

@@ -4,15 +4,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use app::ssr::db::backend::Db;
+use app::ssr::db::backend::{Db, PoolRef};
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 use tower_sessions::cookie::time;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use app::model::Role;
 use app::ssr::changes::Changes;
@@ -21,7 +21,7 @@ use app::ssr::heal::blast::LiveKnownTargets;
 use app::ssr::heal::{LiveRules, RuleSet};
 use app::ssr::{auth, db, AppState};
 
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::engine::{Engine, Reactions};
 use crate::intake::Inbox;
 use crate::metrics::Metrics;
@@ -47,7 +47,24 @@ pub const SITE_HASH_FILE: &str = "hash.txt";
 /// ask for; without `includeSubDomains`, since selfheal does not own its domain's other hosts.
 const HSTS: &str = "max-age=31536000";
 
-/// Opens the database (creating it) and applies every pending migration.
+/// Opens the database `database` names and applies every pending migration: a SQLite file
+/// (created on first start), or a PostgreSQL database (several replicas may share it).
+pub async fn open(database: &Database) -> anyhow::Result<Db> {
+    match database {
+        Database::Sqlite(path) => Ok(Db::Sqlite(open_database(path).await?)),
+        Database::Postgres(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(16)
+                .connect(url)
+                .await
+                .with_context(|| format!("cannot connect to the database {}", database.describe()))?;
+            app::ssr::db::POSTGRES_MIGRATOR.run(&pool).await.context("cannot apply database migrations")?;
+            Ok(Db::Pg(pool))
+        }
+    }
+}
+
+/// Opens the SQLite database (creating it) and applies every pending migration.
 pub async fn open_database(path: &Path) -> anyhow::Result<SqlitePool> {
     let pool = db::connect(path).await.with_context(|| format!("cannot open database {}", path.display()))?;
     db::migrate(&pool).await.context("cannot apply database migrations")?;
@@ -69,16 +86,37 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// The session layer: sessions in SQLite, HttpOnly + SameSite=Lax cookies, Secure when the
-/// config says we are behind TLS, expiry after `session_idle` without a request.
+/// The session layer: sessions in the database (SQLite, or PostgreSQL where every replica
+/// sees every session), HttpOnly + SameSite=Lax cookies, Secure when the config says we are
+/// behind TLS, expiry after `session_idle` without a request. Returned applied to `router`.
+pub async fn with_sessions(router: axum::Router, db: &Db, config: &Config) -> anyhow::Result<axum::Router> {
+    Ok(match db {
+        Db::Sqlite(pool) => router.layer(session_layer(pool, config).await?),
+        Db::Pg(pool) => {
+            let store = PostgresStore::new(pool.clone());
+            store.migrate().await.context("cannot create the session table")?;
+            router.layer(session_settings(SessionManagerLayer::new(store), config)?)
+        }
+    })
+}
+
+/// The session layer over SQLite (the tests' routers use it directly).
 pub async fn session_layer(
     pool: &SqlitePool,
     config: &Config,
 ) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
     let store = SqliteStore::new(pool.clone());
     store.migrate().await.context("cannot create the session table")?;
+    session_settings(SessionManagerLayer::new(store), config)
+}
+
+/// The cookie and expiry settings of every session layer.
+fn session_settings<S: tower_sessions::SessionStore>(
+    layer: SessionManagerLayer<S>,
+    config: &Config,
+) -> anyhow::Result<SessionManagerLayer<S>> {
     let idle = time::Duration::try_from(config.session_idle).context("session_idle is too large")?;
-    Ok(SessionManagerLayer::new(store)
+    Ok(layer
         .with_name("selfheal_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -87,13 +125,21 @@ pub async fn session_layer(
 }
 
 /// Deletes expired sessions every [`SESSION_SWEEP_INTERVAL`] until `stop`.
-pub async fn sweep_sessions(pool: SqlitePool, stop: CancellationToken) -> anyhow::Result<()> {
-    let store = SqliteStore::new(pool);
+pub async fn sweep_sessions(db: Db, stop: CancellationToken) -> anyhow::Result<()> {
+    use tower_sessions::ExpiredDeletion;
+    let swept = async {
+        match db {
+            Db::Sqlite(pool) => {
+                SqliteStore::new(pool).continuously_delete_expired(SESSION_SWEEP_INTERVAL).await
+            }
+            Db::Pg(pool) => {
+                PostgresStore::new(pool).continuously_delete_expired(SESSION_SWEEP_INTERVAL).await
+            }
+        }
+    };
     tokio::select! {
         () = stop.cancelled() => Ok(()),
-        swept = store.continuously_delete_expired(SESSION_SWEEP_INTERVAL) => {
-            swept.context("cannot delete expired sessions")
-        }
+        swept = swept => swept.context("cannot delete expired sessions"),
     }
 }
 
@@ -109,7 +155,8 @@ pub enum Bootstrap {
 }
 
 /// Creates `admin` when the database has no user at all.
-pub async fn bootstrap_admin(pool: &SqlitePool, config: &Config) -> anyhow::Result<Bootstrap> {
+pub async fn bootstrap_admin(pool: impl Into<PoolRef<'_>>, config: &Config) -> anyhow::Result<Bootstrap> {
+    let pool: PoolRef<'_> = pool.into();
     if db::users::count_users(pool).await? > 0 {
         return Ok(Bootstrap::Existing);
     }
@@ -123,7 +170,11 @@ pub async fn bootstrap_admin(pool: &SqlitePool, config: &Config) -> anyhow::Resu
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot hash the admin password: {e}"))?;
-    db::users::insert_user(pool, BOOTSTRAP_ADMIN, &hash, Role::Admin).await?;
+    match db::users::insert_user(pool, BOOTSTRAP_ADMIN, &hash, Role::Admin).await {
+        // Another replica starting at the same moment created it first.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Bootstrap::Existing),
+        other => other?,
+    };
     let event = NewAuditEvent {
         actor: "system",
         action: "user.bootstrap",
@@ -165,7 +216,7 @@ pub struct Services {
 }
 
 /// Builds the services over an open database; `stop` (the root token) stops their loops.
-pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> anyhow::Result<Services> {
+pub fn services(db: &Db, config: &Config, stop: CancellationToken) -> anyhow::Result<Services> {
     let metrics = Metrics::new();
     let rules = LiveRules::new(RuleSet::new(config.build_rules()?));
     let inventory =
@@ -173,19 +224,30 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
     let changes = Changes::default();
     let housekeeping = Arc::new(tokio::sync::Notify::new());
     let outgoing = config.outgoing();
-    let db = Db::Sqlite(pool.clone());
+    let db = db.clone();
     let notifier = Notifier::new(db.clone(), &outgoing);
     let reactions = Reactions::new(metrics.clone(), notifier.clone(), housekeeping.clone(), changes.clone());
     let guards = guard_asker(config);
     let known_targets = LiveKnownTargets::default();
-    let (inbox, writer) = Inbox::start(
-        &config.database,
-        rules.clone(),
-        inventory.clone(),
-        known_targets.clone(),
-        metrics.clone(),
-        reactions,
-    )?;
+    let (inbox, writer) = match (&config.database, &db) {
+        (Database::Sqlite(path), Db::Sqlite(_)) => Inbox::start(
+            path,
+            rules.clone(),
+            inventory.clone(),
+            known_targets.clone(),
+            metrics.clone(),
+            reactions,
+        )?,
+        (Database::Postgres(_), Db::Pg(pool)) => Inbox::start_pg(
+            pool.clone(),
+            rules.clone(),
+            inventory.clone(),
+            known_targets.clone(),
+            metrics.clone(),
+            reactions,
+        ),
+        _ => anyhow::bail!("the database given is not the one configured"),
+    };
     let inbox = inbox.with_guards(guards);
     let engine = Engine::new(
         db.clone(),
@@ -196,7 +258,7 @@ pub fn services(pool: &SqlitePool, config: &Config, stop: CancellationToken) -> 
         config.engine.approval_ttl,
         changes.clone(),
     );
-    let data_dir = config.database.parent().map(Path::to_path_buf).unwrap_or_default();
+    let data_dir = config.database.data_dir();
     let silencer =
         (!config.alertmanager.url.is_empty()).then(|| Silencer::new(&config.alertmanager.url, &outgoing));
     let prometheus =
@@ -236,10 +298,10 @@ pub fn guard_asker(config: &Config) -> Option<Arc<dyn app::ssr::guards::AsksGuar
 }
 
 /// The state server functions see.
-pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> AppState {
+pub fn app_state(config: &Config, db: &Db, services: &Services) -> AppState {
     AppState {
         leptos_options: leptos_options(config),
-        pool: app::ssr::db::backend::Db::Sqlite(pool.clone()),
+        pool: db.clone(),
         rules: services.rules.clone(),
         inventory: services.inventory.clone(),
         changes: services.changes.clone(),
@@ -267,7 +329,7 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
         reload_rules: Some(std::sync::Arc::new(crate::reload::RulesReloader {
             source: config.source.clone(),
             live: services.rules.clone(),
-            pool: Db::Sqlite(pool.clone()),
+            pool: db.clone(),
             changes: services.changes.clone(),
         })),
     }
@@ -275,7 +337,8 @@ pub fn app_state(config: &Config, pool: &SqlitePool, services: &Services) -> App
 
 /// Runs a crash left `running` become `interrupted`; a surviving `ansible-playbook` process
 /// group of theirs is killed (checked by its command line, so a reused pid is left alone).
-pub async fn recover_runs(pool: &SqlitePool, metrics: &Metrics) -> anyhow::Result<usize> {
+pub async fn recover_runs(pool: impl Into<PoolRef<'_>>, metrics: &Metrics) -> anyhow::Result<usize> {
+    let pool: PoolRef<'_> = pool.into();
     let recovered = app::ssr::db::runs::recover_running_runs(pool, &app::ssr::alert::now_utc()).await?;
     for (id, pid) in &recovered {
         let alive_playbook = pid.and_then(|p| u32::try_from(p).ok()).filter(|p| {
@@ -298,8 +361,8 @@ pub async fn recover_runs(pool: &SqlitePool, metrics: &Metrics) -> anyhow::Resul
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let pool = open_database(&config.database).await?;
-    match bootstrap_admin(&pool, &config).await? {
+    let db = open(&config.database).await?;
+    match bootstrap_admin(&db, &config).await? {
         Bootstrap::Existing => {}
         Bootstrap::FromConfig => {
             tracing::info!(user = BOOTSTRAP_ADMIN, "created the admin user with the configured password")
@@ -312,7 +375,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
-    let db = Db::Sqlite(pool.clone());
     crate::users::report_reserved_usernames(&db).await?;
     if webhook_credentials(&config).is_none() {
         tracing::warn!("webhook.password is not set: /webhook will refuse every request");
@@ -323,16 +385,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // The root of shutdown: cancelled once requests have drained; every loop ends on it.
     let stop = CancellationToken::new();
-    let services = services(&pool, &config, stop.clone())?;
-    let state = app_state(&config, &pool, &services);
+    let services = services(&db, &config, stop.clone())?;
+    let state = app_state(&config, &db, &services);
     let Services { intake, engine, worker, rules, inventory, writer, changes, known_counter, .. } = services;
-    recover_runs(&pool, &intake.metrics).await?;
+    let tasks = crate::tasks::Tasks::default();
+    match &db {
+        // One process owns the file: what a crash left running is this process's to end.
+        Db::Sqlite(_) => {
+            recover_runs(&db, &intake.metrics).await?;
+        }
+        // Other replicas may be running theirs: a dead replica's runs (this process's previous
+        // life included) are taken over once its heartbeat is older than the timeout.
+        Db::Pg(_) => {
+            let beat = crate::replica::run(
+                db.clone(),
+                crate::replica::id().to_owned(),
+                crate::replica::Liveness::default(),
+                changes.clone(),
+                stop.clone(),
+            );
+            tasks.spawn("heartbeat", beat);
+        }
+    }
     let set = rules.current();
     tracing::info!(rules = set.len(), rules_hash = set.hash(), "healing engine ready");
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept
     // fresh: an edit is listed again within a second, off the request path.
     inventory.current_async().await;
-    let tasks = crate::tasks::Tasks::default();
     tasks.spawn("inventory", crate::tasks::keep_inventory_fresh(inventory, stop.clone()));
     let source = config.source.clone();
     let reload = crate::reload::reload_on_sighup(source, rules, db.clone(), changes.clone(), stop.clone());
@@ -357,17 +436,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tasks.spawn("directory roles", refresh);
     }
     tasks.spawn("audit sealer", crate::audit::run_sealer(db.clone(), stop.clone()));
-    tasks.spawn("search index", crate::search_index::run(pool.clone(), stop.clone()));
-    tasks.spawn(
-        "checkpointer",
-        crate::intake::run_checkpointer(
-            pool.clone(),
-            intake.inbox.wal_tail(),
-            intake.metrics.clone(),
-            stop.clone(),
-        ),
-    );
-    tasks.spawn_fallible("session sweeper", sweep_sessions(pool.clone(), stop.clone()));
+    if let Db::Sqlite(pool) = &db {
+        // SQLite's own: its full-text index, and its write-ahead log copied into the file.
+        tasks.spawn("search index", crate::search_index::run(pool.clone(), stop.clone()));
+        tasks.spawn(
+            "checkpointer",
+            crate::intake::run_checkpointer(
+                pool.clone(),
+                intake.inbox.wal_tail(),
+                intake.metrics.clone(),
+                stop.clone(),
+            ),
+        );
+    }
+    tasks.spawn_fallible("session sweeper", sweep_sessions(db.clone(), stop.clone()));
     if config.retention.enabled {
         let pruner = crate::retention::Pruner::new(db.clone(), &config, intake.metrics.clone(), "system");
         tasks.spawn("retention", pruner.run(stop.clone()));
@@ -386,7 +468,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
         tasks.spawn("reconciler", r.run(config.alertmanager.reconcile_interval, stop.clone()));
     }
-    let mut app = crate::router(state, intake).layer(session_layer(&pool, &config).await?);
+    let mut app = with_sessions(crate::router(state, intake), &db, &config).await?;
     let tls = config.tls().transpose().map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
     if let Some(tls) = &tls {
         // Browsers that once reached selfheal over HTTPS never try plain http again (a year).
@@ -400,7 +482,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(listen = %config.listen, scheme, database = %config.database.display(), "selfheal listening");
+    tracing::info!(listen = %config.listen, scheme, database = %config.database.describe(), "selfheal listening");
     // On the signal, the event streams end first: the open pages would hold the drain forever.
     let shutdown = async move {
         crate::shutdown::signal().await;
@@ -414,7 +496,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Err(e) = writer.await {
         tracing::error!(error = %e, "the inbox writer failed");
     }
-    pool.close().await;
+    match db {
+        Db::Sqlite(pool) => pool.close().await,
+        Db::Pg(pool) => pool.close().await,
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -186,6 +186,11 @@ impl Verifier {
     /// At start: claims of the previous process no longer hold, so its verifications resume in
     /// the loop; those whose window closed while selfheal was down end `inconclusive`.
     async fn resume(&self) -> Result<(), sqlx::Error> {
+        // With PostgreSQL other replicas hold claims of their own: only a dead replica's are
+        // given back, by the replica that takes it over (`crate::replica`).
+        if matches!(self.pool, Db::Pg(_)) {
+            return Ok(());
+        }
         let pending = run_verification::unclaim_pending_verifications(&self.pool).await?;
         let now = OffsetDateTime::now_utc();
         let mut resumed = 0;

@@ -134,7 +134,7 @@ impl TestApp {
     pub async fn with(edit: impl FnOnce(&mut Config, &std::path::Path)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config {
-            database: dir.path().join("selfheal.db"),
+            database: server::config::Database::Sqlite(dir.path().join("selfheal.db")),
             site_root: site_root(),
             webhook: server::config::WebhookConfig {
                 user: WEBHOOK_USER.to_owned(),
@@ -148,12 +148,14 @@ impl TestApp {
         std::fs::write(&inventory, TEST_INVENTORY).expect("test inventory");
         config.ansible.inventory = inventory;
         edit(&mut config, dir.path());
-        let pool = startup::open_database(&config.database).await.expect("database opens");
+        let path = config.database.sqlite().expect("the tests' apps run on SQLite").to_owned();
+        let pool = startup::open_database(&path).await.expect("database opens");
+        let db = app::ssr::db::backend::Db::Sqlite(pool.clone());
 
         let layer = startup::session_layer(&pool, &config).await.expect("session layer");
         let stop = tokio_util::sync::CancellationToken::new();
-        let services = startup::services(&pool, &config, stop.clone()).expect("valid config");
-        let state = startup::app_state(&config, &pool, &services);
+        let services = startup::services(&db, &config, stop.clone()).expect("valid config");
+        let state = startup::app_state(&config, &db, &services);
         let engine = services.engine.clone();
         let worker = services.worker.clone();
         let inbox = services.intake.inbox.clone();

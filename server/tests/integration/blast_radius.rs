@@ -116,14 +116,14 @@ async fn a_twenty_target_storm_heals_five_parks_fifteen_and_an_operator_resets_i
             .await
             .unwrap();
     assert_eq!(audited, [("engine".to_owned(), "nginx-down job=\"api\"".to_owned())], "audited once");
-    let events = std::fs::read_to_string(app.config.database.parent().unwrap().join("events.jsonl"))
-        .unwrap_or_default();
+    let events =
+        std::fs::read_to_string(app.config.database.data_dir().join("events.jsonl")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut events = events;
     while !events.contains("blast_radius") && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        events = std::fs::read_to_string(app.config.database.parent().unwrap().join("events.jsonl"))
-            .unwrap_or_default();
+        events =
+            std::fs::read_to_string(app.config.database.data_dir().join("events.jsonl")).unwrap_or_default();
     }
     assert_eq!(events.matches("\"blast_radius\"").count(), 1, "one notification: {events}");
 

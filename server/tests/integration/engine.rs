@@ -387,7 +387,7 @@ async fn episodes_an_earlier_version_left_undecided_are_decided_when_the_writer_
     .unwrap();
     assert_eq!(undecided(&app).await, 1);
     // The next start: its writer decides them before it takes deliveries.
-    let restarted = server::startup::services(&app.pool, &app.config, Default::default()).unwrap();
+    let restarted = server::startup::services(&app.db(), &app.config, Default::default()).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while undecided(&app).await > 0 {
         assert!(std::time::Instant::now() < deadline, "never decided");

@@ -160,8 +160,8 @@ async fn a_page_renders_while_another_router_is_built() {
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
     let cookie = app.login("vera", "viewer-password-1").await;
     let alert: i64 = sqlx::query_scalar("SELECT id FROM alerts").fetch_one(&app.pool).await.unwrap();
-    let services = server::startup::services(&app.pool, &app.config, Default::default()).expect("services");
-    let state = server::startup::app_state(&app.config, &app.pool, &services);
+    let services = server::startup::services(&app.db(), &app.config, Default::default()).expect("services");
+    let state = server::startup::app_state(&app.config, &app.db(), &services);
     let intake = services.intake.clone();
     let builder = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

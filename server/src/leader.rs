@@ -132,3 +132,42 @@ pub async fn holds(ex: impl sqlx::PgExecutor<'_>, key: i64, leading: Leading) ->
     .fetch_one(ex)
     .await
 }
+
+/// Runs the cluster's duties on this replica while it leads, until `stop`: campaigns
+/// ([`campaign`]); each time this replica becomes the leader, `duties` is started with a token
+/// of its own, which is cancelled (and the duties awaited) as soon as leadership is lost or
+/// `stop` comes. So at most one replica runs them at any moment, give or take the moment a
+/// deposed leader takes to notice (its duties' own transactions check [`holds`] where that
+/// matters).
+pub async fn while_leading<F, Fut>(c: Campaign, stop: tokio_util::sync::CancellationToken, duties: F)
+where
+    F: Fn(tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (leading_tx, mut leading) = watch::channel(None);
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let election = tokio::spawn(campaign(c, leading_tx, shutdown));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            won = leading.wait_for(Option::is_some) => if won.is_err() { break },
+        }
+        tracing::info!("this replica leads: the cluster's duties run here");
+        let token = stop.child_token();
+        let running = tokio::spawn(duties(token.clone()));
+        let stopping = tokio::select! {
+            () = stop.cancelled() => true,
+            lost = leading.wait_for(Option::is_none) => lost.is_err(),
+        };
+        token.cancel();
+        if let Err(e) = running.await {
+            tracing::error!(error = %e, "the leader's duties failed");
+        }
+        if stopping {
+            break;
+        }
+        tracing::warn!("this replica no longer leads: its duties stopped");
+    }
+    let _ = shutdown_tx.send(true);
+    let _ = election.await;
+}

@@ -358,6 +358,43 @@ pub async fn recover_runs(pool: impl Into<PoolRef<'_>>, metrics: &Metrics) -> an
     Ok(recovered.len())
 }
 
+/// The duties one process runs for the whole cluster, until `stop`: the audit sealer (one
+/// chain), maintenance windows (silences, held episodes), retention, reconciliation.
+async fn cluster_duties(
+    db: Db,
+    config: Arc<Config>,
+    inbox: crate::intake::Inbox,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    let silencer = (!config.alertmanager.url.is_empty())
+        .then(|| Silencer::new(&config.alertmanager.url, &config.outgoing()));
+    let windows = crate::windows::run(db.clone(), inbox.clone(), silencer, stop.clone());
+    let sealer = crate::audit::run_sealer(db.clone(), stop.clone());
+    let retention = async {
+        if config.retention.enabled {
+            crate::retention::Pruner::new(db.clone(), &config, metrics.clone(), "system")
+                .run(stop.clone())
+                .await;
+        }
+    };
+    let reconciliation = async {
+        if !config.alertmanager.url.is_empty() {
+            let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
+            let r = Reconciler::new(
+                &config.alertmanager.url,
+                &config.outgoing(),
+                receiver,
+                inbox.clone(),
+                metrics.clone(),
+            );
+            tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
+            r.run(config.alertmanager.reconcile_interval, stop.clone()).await;
+        }
+    };
+    tokio::join!(windows, sealer, retention, reconciliation);
+}
+
 /// `selfheal serve`: everything up, then serve until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
@@ -418,12 +455,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn("rules reload", reload);
     tasks.spawn("engine", engine.run(stop.clone()));
     crate::windows::sync_config(&db, &config.windows()?).await?;
-    let silencer = (!config.alertmanager.url.is_empty())
-        .then(|| Silencer::new(&config.alertmanager.url, &config.outgoing()));
-    tasks.spawn(
-        "maintenance windows",
-        crate::windows::run(db.clone(), intake.inbox.clone(), silencer, stop.clone()),
-    );
     tasks.spawn("known targets", known_counter.run(stop.clone()));
     let directories = crate::directory::Directories { ldap: state.ldap.clone(), oidc: state.oidc.clone() };
     if directories.ldap.is_some() || directories.oidc.is_some() {
@@ -435,7 +466,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
         tasks.spawn("directory roles", refresh);
     }
-    tasks.spawn("audit sealer", crate::audit::run_sealer(db.clone(), stop.clone()));
     if let Db::Sqlite(pool) = &db {
         // SQLite's own: its full-text index, and its write-ahead log copied into the file.
         tasks.spawn("search index", crate::search_index::run(pool.clone(), stop.clone()));
@@ -450,23 +480,34 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     tasks.spawn_fallible("session sweeper", sweep_sessions(db.clone(), stop.clone()));
-    if config.retention.enabled {
-        let pruner = crate::retention::Pruner::new(db.clone(), &config, intake.metrics.clone(), "system");
-        tasks.spawn("retention", pruner.run(stop.clone()));
-    }
     tasks.spawn("verifier", worker.verifier().clone().run());
     tasks.spawn("worker", worker.run());
-    if !config.alertmanager.url.is_empty() {
-        let receiver = Some(config.alertmanager.receiver.clone()).filter(|r| !r.is_empty());
-        let r = Reconciler::new(
-            &config.alertmanager.url,
-            &config.outgoing(),
-            receiver,
-            intake.inbox.clone(),
-            intake.metrics.clone(),
-        );
-        tracing::info!(url = %config.alertmanager.url, every = ?config.alertmanager.reconcile_interval, "reconciling with Alertmanager");
-        tasks.spawn("reconciler", r.run(config.alertmanager.reconcile_interval, stop.clone()));
+    // The cluster's duties: the audit chain's sealer, maintenance windows (their silences, the
+    // episodes they held), retention, reconciliation with Alertmanager. SQLite: here. PostgreSQL:
+    // on the leader alone, moving to another replica when it dies.
+    let duties = {
+        let (db, config, inbox, metrics) =
+            (db.clone(), config.clone(), intake.inbox.clone(), intake.metrics.clone());
+        move |stop: CancellationToken| {
+            cluster_duties(db.clone(), config.clone(), inbox.clone(), metrics.clone(), stop)
+        }
+    };
+    match &config.database {
+        Database::Postgres(url) => {
+            let campaign = crate::leader::Campaign {
+                url: url.clone(),
+                key: crate::leader::LEADER_KEY,
+                retry: std::time::Duration::from_secs(1),
+                check_every: std::time::Duration::from_secs(2),
+            };
+            tasks.spawn("leader", crate::leader::while_leading(campaign, stop.clone(), duties));
+        }
+        Database::Sqlite(_) => {
+            // Taken by value: the closure holds an inbox handle, and the writer ends (and
+            // serve returns) only once every handle is gone.
+            let duties = duties;
+            tasks.spawn("duties", duties(stop.clone()));
+        }
     }
     let mut app = with_sessions(crate::router(state, intake), &db, &config).await?;
     let tls = config.tls().transpose().map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;

@@ -2,7 +2,8 @@
 //! `postgres://` URL of a real throwaway cluster, migrates it, creates the admin, answers
 //! /health, stores a webhook's alert and decides it before the 2xx, keeps sessions in
 //! PostgreSQL (a second process signs nobody out), registers itself as a replica, and leaves
-//! the register when stopped.
+//! the register when stopped; one of the processes leads and runs the cluster's duties, and
+//! the other takes them over when it stops.
 use std::time::Duration;
 
 use reqwest::header;
@@ -113,6 +114,27 @@ async fn selfheal_serves_from_postgres_and_two_processes_share_it() {
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
     assert_eq!(users, 1, "the admin created once");
 
+    // One of the two leads (holds the leader's advisory lock), and the leader's duties run: the
+    // sign-in's audit entry gets sealed into the chain.
+    let leaders = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND classid = 1936026726 AND objid = 1751474540 AND objsubid = 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let sealed = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_chain").fetch_one(&pool).await.unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (leaders().await != 1 || sealed().await == 0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(leaders().await, 1, "exactly one leader");
+    assert!(sealed().await > 0, "the leader's sealer chained the sign-in");
+
     // Both registered as replicas; a stopped one leaves.
     let registered = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM replicas").fetch_one(&pool).await.unwrap()
@@ -126,5 +148,11 @@ async fn selfheal_serves_from_postgres_and_two_processes_share_it() {
     let mut b = b;
     assert!(b.wait().success(), "{}", b.log());
     assert_eq!(registered().await, 1, "b left the register");
+    // Whichever led, a leads now (it did, or took over within the campaign's retry).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while leaders().await != 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(leaders().await, 1, "a leads: {}", a.log());
     drop(a);
 }

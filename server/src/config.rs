@@ -82,6 +82,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// The healing engine's limits.
     pub engine: EngineConfig,
+    /// Several replicas on one PostgreSQL database (`[ha]`; docs/ha.md).
+    pub ha: HaConfig,
     /// How long history is kept.
     pub retention: RetentionConfig,
     /// Which alerts heal how (`[[rules]]`), first match wins.
@@ -166,6 +168,26 @@ impl Default for EngineConfig {
     }
 }
 
+/// `[ha]`: how replicas sharing a PostgreSQL database show they are alive (unused on SQLite).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HaConfig {
+    /// A replica whose heartbeat is older than this is taken for dead: its running runs end
+    /// interrupted and its verifications resume elsewhere. Each replica beats every third of it.
+    #[serde(with = "humantime_serde")]
+    pub replica_timeout: Duration,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig { replica_timeout: Duration::from_secs(15) }
+    }
+}
+
+/// Shortest `ha.replica_timeout`: a replica must get three beats in before it is taken for
+/// dead, through a slow database moment.
+const MIN_REPLICA_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Where Alertmanager's API is and how often to reconcile with it.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -219,6 +241,7 @@ impl Default for Config {
             ansible: AnsibleConfig::default(),
             prometheus: PrometheusConfig::default(),
             engine: EngineConfig::default(),
+            ha: HaConfig::default(),
             retention: RetentionConfig::default(),
             outgoing_tls: OutgoingTlsConfig::default(),
             tls_cert: None,
@@ -425,6 +448,9 @@ impl Config {
         }
         if self.engine.concurrency == 0 {
             return invalid("engine.concurrency", "must be at least 1");
+        }
+        if self.ha.replica_timeout < MIN_REPLICA_TIMEOUT {
+            return invalid("ha.replica_timeout", "must be at least 3s");
         }
         if self.ansible.redact.iter().any(|v| v.expose_secret().chars().count() < MIN_REDACT_LEN) {
             return invalid(

@@ -381,3 +381,16 @@ fn ldap_sign_in_is_configured_with_its_secret_from_the_environment_and_checked()
         Ok(())
     });
 }
+
+#[test]
+fn the_replica_timeout_defaults_to_fifteen_seconds_and_refuses_less_than_three() {
+    Jail::expect_with(|jail| {
+        assert_eq!(load(jail, None).expect("defaults").ha.replica_timeout, Duration::from_secs(15));
+        jail.create_file("ha.toml", "[ha]\nreplica_timeout = \"30s\"\n")?;
+        assert_eq!(load(jail, Some("ha.toml")).expect("30s").ha.replica_timeout, Duration::from_secs(30));
+        jail.create_file("short.toml", "[ha]\nreplica_timeout = \"2s\"\n")?;
+        let err = load(jail, Some("short.toml")).expect_err("2s").to_string();
+        assert!(err.contains("ha.replica_timeout") && err.contains("at least 3s"), "{err}");
+        Ok(())
+    });
+}

@@ -24,19 +24,13 @@ pub fn host() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// How a replica shows it is alive and when it is taken for dead (`[ha]` in the config, later).
+/// How a replica shows it is alive and when it is taken for dead (`[ha]` in the config).
 #[derive(Clone, Copy, Debug)]
 pub struct Liveness {
     /// How often it beats.
     pub interval: std::time::Duration,
     /// A replica silent for this long is dead: its work is taken over.
     pub timeout: std::time::Duration,
-}
-
-impl Default for Liveness {
-    fn default() -> Self {
-        Liveness { interval: std::time::Duration::from_secs(2), timeout: std::time::Duration::from_secs(15) }
-    }
 }
 
 /// The database's clock, as stored: every replica's heartbeat and every cutoff read one clock,

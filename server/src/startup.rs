@@ -437,7 +437,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             let beat = crate::replica::run(
                 db.clone(),
                 crate::replica::id().to_owned(),
-                crate::replica::Liveness::default(),
+                crate::replica::Liveness {
+                    interval: config.ha.replica_timeout / 3,
+                    timeout: config.ha.replica_timeout,
+                },
                 changes.clone(),
                 stop.clone(),
             );

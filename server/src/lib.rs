@@ -5,6 +5,7 @@ pub mod assets;
 pub mod audit;
 pub mod blast;
 pub mod cli;
+pub mod cluster_news;
 pub mod commands;
 pub mod config;
 pub mod csrf;

@@ -447,6 +447,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tasks.spawn("heartbeat", beat);
         }
     }
+    if let Db::Pg(pool) = &db {
+        // What this replica commits wakes the others' workers and pages, and theirs here.
+        let news = crate::cluster_news::run(
+            pool.clone(),
+            changes.clone(),
+            crate::replica::id().to_owned(),
+            stop.clone(),
+        );
+        tasks.spawn("cluster news", news);
+    }
     let set = rules.current();
     tracing::info!(rules = set.len(), rules_hash = set.hash(), "healing engine ready");
     // The inventory's hosts (what a --limit may name) listed before the first webhook and kept

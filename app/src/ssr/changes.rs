@@ -1,7 +1,9 @@
 //! `Changes`: what the open pages are told when data changes. Whoever commits a change (the
 //! inbox writer's reactions, the worker, the verifier, the server functions) touches its topics;
 //! each `/api/events` stream waits on a `watch` channel, so a burst of changes between two looks
-//! is one message (the receiver sees only the latest stamp), never one per row.
+//! is one message (the receiver sees only the latest stamp), never one per row. On PostgreSQL
+//! the replicas tell each other (`server::cluster_news`): what another replica committed is
+//! touched here too ([`Changes::touch_from_peer`]), and is not told back.
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -14,6 +16,9 @@ pub struct Stamp {
     /// Which run of the server counted: a stamp from another run says nothing about this one.
     epoch: u64,
     generations: [u64; Topic::ALL.len()],
+    /// The same counts for this process's own changes alone (not those another replica told
+    /// of): what this process tells the others.
+    own: [u64; Topic::ALL.len()],
     /// Set once the server stops: every stream ends, so a graceful shutdown is not held open
     /// by the pages left open.
     pub closed: bool,
@@ -22,12 +27,12 @@ pub struct Stamp {
 impl Stamp {
     /// The topics whose generation moved since `earlier`, in [`Topic::ALL`]'s order.
     pub fn changed_since(&self, earlier: &Stamp) -> Vec<Topic> {
-        Topic::ALL
-            .iter()
-            .zip(self.generations.iter().zip(earlier.generations.iter()))
-            .filter(|(_, (now, then))| now != then)
-            .map(|(t, _)| *t)
-            .collect()
+        moved(&self.generations, &earlier.generations)
+    }
+
+    /// The topics this process itself changed since `earlier` (another replica's news left out).
+    pub fn own_changed_since(&self, earlier: &Stamp) -> Vec<Topic> {
+        moved(&self.own, &earlier.own)
     }
 
     /// The stamp as a server-sent event's id: `EPOCH.G0.G1...` (the browser sends the last one
@@ -50,8 +55,18 @@ impl Stamp {
         for g in &mut generations {
             *g = parts.next()?.parse().ok()?;
         }
-        parts.next().is_none().then_some(Stamp { epoch, generations, closed: false })
+        parts.next().is_none().then_some(Stamp {
+            epoch,
+            generations,
+            own: [0; Topic::ALL.len()],
+            closed: false,
+        })
     }
+}
+
+/// The topics whose count differs between `now` and `then`, in [`Topic::ALL`]'s order.
+fn moved(now: &[u64; Topic::ALL.len()], then: &[u64; Topic::ALL.len()]) -> Vec<Topic> {
+    Topic::ALL.iter().zip(now.iter().zip(then.iter())).filter(|(_, (n, t))| n != t).map(|(t, _)| *t).collect()
 }
 
 /// The hub; cheap to clone, shared by everything that changes data and every event stream.
@@ -73,6 +88,16 @@ impl Default for Changes {
 impl Changes {
     /// Records that `topics` changed (after the commit that changed them).
     pub fn touch(&self, topics: &[Topic]) {
+        self.bump(topics, true);
+    }
+
+    /// Records that another replica changed `topics` (it said so after its commit): open pages
+    /// and the worker here hear of it; the replicas are not told again.
+    pub fn touch_from_peer(&self, topics: &[Topic]) {
+        self.bump(topics, false);
+    }
+
+    fn bump(&self, topics: &[Topic], own: bool) {
         if topics.is_empty() {
             return;
         }
@@ -80,6 +105,10 @@ impl Changes {
             for topic in topics {
                 let g = &mut stamp.generations[topic.index()];
                 *g = g.wrapping_add(1);
+                if own {
+                    let o = &mut stamp.own[topic.index()];
+                    *o = o.wrapping_add(1);
+                }
             }
         });
     }
@@ -112,6 +141,21 @@ mod tests {
         let now = *rx.borrow_and_update();
         assert_eq!(now.changed_since(&seen), vec![Topic::Alerts, Topic::Runs]);
         assert!(!rx.has_changed().unwrap(), "one wake-up for the whole burst");
+    }
+
+    #[tokio::test]
+    async fn a_peers_news_wakes_the_pages_but_is_not_this_replicas_own() {
+        let changes = Changes::default();
+        let mut rx = changes.subscribe();
+        let seen = *rx.borrow_and_update();
+        changes.touch_from_peer(&[Topic::Runs]);
+        rx.changed().await.unwrap();
+        let now = *rx.borrow_and_update();
+        assert_eq!(now.changed_since(&seen), vec![Topic::Runs]);
+        assert!(now.own_changed_since(&seen).is_empty(), "not told back to the replicas");
+        changes.touch(&[Topic::Alerts]);
+        let later = *rx.borrow_and_update();
+        assert_eq!(later.own_changed_since(&now), vec![Topic::Alerts]);
     }
 
     #[tokio::test]

@@ -40,7 +40,7 @@ async fn deliver(port: u16) -> reqwest::StatusCode {
         .status()
 }
 
-async fn login(port: u16) -> String {
+pub async fn login(port: u16) -> String {
     let res = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/login"))
         .header(header::ACCEPT, "application/json")

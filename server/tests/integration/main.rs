@@ -30,6 +30,7 @@ mod fuzz_webhook;
 mod guards;
 mod ha_intake;
 mod ha_liveness;
+mod ha_news;
 mod ha_serve;
 mod headers;
 mod heal_loop;

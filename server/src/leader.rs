@@ -9,6 +9,7 @@
 //! server to probe a silent client after a few seconds (TCP keepalives), so a leader whose
 //! machine vanished loses the lock too. A duty's transaction confirms with [`holds`] that the
 //! lock is still held by the leader's connection: a deposed leader cannot act.
+use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
@@ -63,7 +64,9 @@ pub async fn campaign(
 }
 
 async fn connect(c: &Campaign) -> Result<PgConnection, sqlx::Error> {
-    let connecting = PgConnection::connect(&c.url);
+    let options = sqlx::postgres::PgConnectOptions::from_str(&c.url)?
+        .application_name(&crate::replica::application_name());
+    let connecting = PgConnection::connect_with(&options);
     let mut conn = tokio::time::timeout(c.check_every.max(Duration::from_secs(5)), connecting)
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;

@@ -15,6 +15,12 @@ pub fn id() -> &'static str {
     })
 }
 
+/// What this replica's PostgreSQL connections call themselves (`application_name`, which
+/// PostgreSQL cuts at 63 bytes): `selfheal ` and the replica id.
+pub fn application_name() -> String {
+    format!("selfheal {}", id())
+}
+
 /// The host name, as the kernel has it ("unknown" when it cannot be read).
 pub fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -1,6 +1,7 @@
 //! Start-up: open and migrate the database, create the first admin, build the state and the
 //! session layer, serve until a signal arrives.
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -53,9 +54,14 @@ pub async fn open(database: &Database) -> anyhow::Result<Db> {
     match database {
         Database::Sqlite(path) => Ok(Db::Sqlite(open_database(path).await?)),
         Database::Postgres(url) => {
+            // Each connection names its replica: `pg_stat_activity` shows who is connected,
+            // and which replica's connection holds the leader's lock.
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)
+                .with_context(|| format!("not a PostgreSQL URL: {}", database.describe()))?
+                .application_name(&crate::replica::application_name());
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(16)
-                .connect(url)
+                .connect_with(options)
                 .await
                 .with_context(|| format!("cannot connect to the database {}", database.describe()))?;
             app::ssr::db::POSTGRES_MIGRATOR.run(&pool).await.context("cannot apply database migrations")?;

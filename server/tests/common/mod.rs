@@ -12,6 +12,7 @@ pub mod pki;
 pub mod postgres;
 pub mod process;
 pub mod prometheus;
+pub mod replicas;
 pub mod slapd;
 
 use std::net::SocketAddr;

@@ -50,11 +50,7 @@ async fn acknowledged_alerts_survive_repeated_sigkill_under_load() {
     let d = dir.path();
     std::fs::create_dir_all(d.join("ansible")).unwrap();
     std::fs::write(d.join("ansible/inventory.ini"), "localhost ansible_connection=local\n").unwrap();
-    std::fs::write(
-        d.join("ansible/slow.yml"),
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: sleep 30\n",
-    )
-    .unwrap();
+    std::fs::write(d.join("ansible/slow.yml"), crate::common::replicas::SLOW_PLAYBOOK).unwrap();
     std::fs::write(
         d.join("selfheal.toml"),
         "database = \"data/selfheal.db\"\n[ansible]\ndir = \"ansible\"\ninventory = \"ansible/inventory.ini\"\n\

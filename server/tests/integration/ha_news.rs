@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::common::alertmanager::free_port;
 use crate::common::binary::Selfheal;
 use crate::common::postgres::Postgres;
+use crate::common::replicas;
 use crate::common::{WEBHOOK_PASSWORD, WEBHOOK_USER};
 
 /// Waits (up to 5 s) until `topic` moved past `seen`; how long it took.
@@ -154,30 +155,10 @@ async fn running_at(pool: &PgPool, host: &str) -> (String, Duration) {
 async fn a_page_at_one_replica_hears_the_other_and_an_idle_replica_takes_a_busy_ones_run() {
     let pg = Postgres::start();
     let url = pg.create_database("news_serve").await;
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    for dir in &dirs {
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("ansible")).unwrap();
-        std::fs::write(
-            d.join("ansible/inventory.ini"),
-            "host-1 ansible_connection=local\nhost-2 ansible_connection=local\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("ansible/slow.yml"),
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: sleep 30\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("selfheal.toml"),
-            format!(
-                "database = \"{url}\"\n[ansible]\ndir = \"ansible\"\ninventory = \"ansible/inventory.ini\"\n\
-                 [engine]\nconcurrency = 1\nshutdown_grace = \"1s\"\n[[rules]]\nname = \"crash\"\n\
-                 match = {{ alertname = \"Crash\" }}\nplaybook = \"slow.yml\"\ntarget_label = \"host\"\ntimeout = \"5m\"\n"
-            ),
-        )
-        .unwrap();
-    }
+    let dirs = [(); 2].map(|()| {
+        let hosts = ["host-1", "host-2"].map(String::from);
+        replicas::folder(&url, "Crash", hosts, "[engine]\nconcurrency = 1\nshutdown_grace = \"1s\"\n")
+    });
     let (port_a, port_b) = (free_port(), free_port());
     let (a, b) = tokio::join!(
         Selfheal::start(dirs[0].path(), port_a, "warn"),

@@ -32,6 +32,7 @@ mod ha_intake;
 mod ha_liveness;
 mod ha_news;
 mod ha_serve;
+mod ha_storm;
 mod headers;
 mod heal_loop;
 mod injection;

@@ -14,15 +14,13 @@ use app::ssr::db::login_attempts::flush_login_throttles;
 /// recorded but not yet covered.
 pub const SEAL_EVERY: Duration = Duration::from_secs(1);
 
-/// Seals new audit events every [`SEAL_EVERY`] until `stop`, then once more. Before each seal,
+/// Seals new audit events at once and then every [`SEAL_EVERY`] until `stop`, then once more. Before each seal,
 /// minutes of refused logins that have ended become their audit events (one per name, address
 /// and minute, with the count).
 pub async fn run_sealer(pool: Db, stop: CancellationToken) {
+    // At once first: a replica that has just become the leader seals what waits.
+    let mut stopping = false;
     loop {
-        let stopping = tokio::select! {
-            () = stop.cancelled() => true,
-            () = tokio::time::sleep(SEAL_EVERY) => false,
-        };
         let now = time::OffsetDateTime::now_utc();
         if let Err(e) = flush_login_throttles(&pool, app::ssr::auth::LOGIN_WINDOW, now).await {
             tracing::error!(error = %e, "cannot audit refused logins");
@@ -35,6 +33,10 @@ pub async fn run_sealer(pool: Db, stop: CancellationToken) {
         if stopping {
             return;
         }
+        stopping = tokio::select! {
+            () = stop.cancelled() => true,
+            () = tokio::time::sleep(SEAL_EVERY) => false,
+        };
     }
 }
 

@@ -516,7 +516,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             let campaign = crate::leader::Campaign {
                 url: url.clone(),
                 key: crate::leader::LEADER_KEY,
-                retry: std::time::Duration::from_secs(1),
+                // A follower's try is one cheap statement: four a second per replica puts a
+                // dead leader's duties on another replica within about a quarter second.
+                retry: std::time::Duration::from_millis(250),
                 check_every: std::time::Duration::from_secs(2),
             };
             tasks.spawn("leader", crate::leader::while_leading(campaign, stop.clone(), duties));

@@ -2,8 +2,11 @@
 //! own with the same config, the same slow playbook and an inventory of the targets.
 use std::time::{Duration, Instant};
 
+use reqwest::header;
 use sqlx::PgPool;
 use tempfile::TempDir;
+
+use super::{WEBHOOK_PASSWORD, WEBHOOK_USER};
 
 /// A playbook that holds its target for 30 s.
 pub const SLOW_PLAYBOOK: &str =
@@ -52,5 +55,57 @@ pub async fn wait_count(pool: &PgPool, sql: &str, want: i64, within: Duration) -
             return n;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A notification of one alert named `alertname` on `host`.
+pub fn firing(alertname: &str, host: &str) -> String {
+    serde_json::json!({
+        "version": "4", "groupKey": format!("{{}}:{{host=\"{host}\"}}"), "status": "firing", "receiver": "selfheal",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{ "status": "firing", "labels": { "alertname": alertname, "host": host },
+                     "annotations": {}, "startsAt": "2026-12-07T09:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                     "generatorURL": "", "fingerprint": format!("{:016x}", host.bytes().fold(7u64, |h, b| h * 31 + u64::from(b))) }]
+    })
+    .to_string()
+}
+
+/// `firing(alertname, host)` to the replica on `port`, answered 2xx.
+pub async fn deliver(port: u16, alertname: &str, host: &str) {
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhook"))
+        .basic_auth(WEBHOOK_USER, Some(WEBHOOK_PASSWORD))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(firing(alertname, host))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}: {}", res.status(), res.text().await.unwrap());
+}
+
+/// The replica holding `host`'s run once it runs, and how long that took.
+pub async fn running_at(pool: &PgPool, host: &str) -> (String, Duration) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    loop {
+        let held: Option<Option<String>> =
+            sqlx::query_scalar("SELECT held_by FROM heal_runs WHERE target = $1 AND status = 'running'")
+                .bind(host)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+        if let Some(Some(replica)) = held {
+            return (replica, started.elapsed());
+        }
+        if Instant::now() > deadline {
+            let state: Vec<(String, String)> = sqlx::query_as(
+                "SELECT 'decision', reason FROM decisions UNION ALL SELECT 'run', status || ' ' || coalesce(error, '') FROM heal_runs",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            panic!("{host}'s run never started: {state:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -21,7 +21,7 @@ const SENDERS: usize = 8;
 
 /// A notification of `n` new alerts, fingerprints from `next`; some carry a rule's alertname so
 /// runs are queued and in flight when the kill comes.
-fn notification(next: &AtomicU64, n: u64) -> (String, Vec<String>) {
+pub fn notification(next: &AtomicU64, n: u64) -> (String, Vec<String>) {
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("../fixtures/alertmanager/alertmanager-webhook-firing.json"))
             .unwrap();

@@ -16,7 +16,6 @@ use crate::common::alertmanager::free_port;
 use crate::common::binary::Selfheal;
 use crate::common::postgres::Postgres;
 use crate::common::replicas;
-use crate::common::{WEBHOOK_PASSWORD, WEBHOOK_USER};
 
 /// Waits (up to 5 s) until `topic` moved past `seen`; how long it took.
 async fn heard(news: &mut watch::Receiver<Stamp>, seen: &mut Stamp, topic: Topic) -> Option<Duration> {
@@ -100,57 +99,6 @@ async fn news_crosses_between_replicas_once_and_survives_a_lost_connection() {
     }
 }
 
-/// A notification of one `Crash` alert on `host`.
-fn crash(host: &str) -> String {
-    serde_json::json!({
-        "version": "4", "groupKey": format!("{{}}:{{host=\"{host}\"}}"), "status": "firing", "receiver": "selfheal",
-        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
-        "alerts": [{ "status": "firing", "labels": { "alertname": "Crash", "host": host },
-                     "annotations": {}, "startsAt": "2026-12-07T09:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                     "generatorURL": "", "fingerprint": format!("{:016x}", host.bytes().fold(7u64, |h, b| h * 31 + u64::from(b))) }]
-    })
-    .to_string()
-}
-
-async fn deliver(port: u16, host: &str) {
-    let res = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/webhook"))
-        .basic_auth(WEBHOOK_USER, Some(WEBHOOK_PASSWORD))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(crash(host))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}: {}", res.status(), res.text().await.unwrap());
-}
-
-/// The replica holding `host`'s run once it runs, and how long that took.
-async fn running_at(pool: &PgPool, host: &str) -> (String, Duration) {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(20);
-    loop {
-        let held: Option<Option<String>> =
-            sqlx::query_scalar("SELECT held_by FROM heal_runs WHERE target = $1 AND status = 'running'")
-                .bind(host)
-                .fetch_optional(pool)
-                .await
-                .unwrap();
-        if let Some(Some(replica)) = held {
-            return (replica, started.elapsed());
-        }
-        if Instant::now() > deadline {
-            let state: Vec<(String, String)> = sqlx::query_as(
-                "SELECT 'decision', reason FROM decisions UNION ALL SELECT 'run', status || ' ' || coalesce(error, '') FROM heal_runs",
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            panic!("{host}'s run never started: {state:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_page_at_one_replica_hears_the_other_and_an_idle_replica_takes_a_busy_ones_run() {
     let pg = Postgres::start();
@@ -190,17 +138,17 @@ async fn a_page_at_one_replica_hears_the_other_and_an_idle_replica_takes_a_busy_
 
     // host-1's alert at a: b's page hears of it (the run goes to whichever worker is first).
     let sent = Instant::now();
-    deliver(port_a, "host-1").await;
+    replicas::deliver(port_a, "Crash", "host-1").await;
     assert!(read_until("event: change").await, "b's page heard nothing of a's alert: {}", b.log());
     eprintln!("a page at b heard of a webhook at a after {:?}", sent.elapsed());
-    let (busy, _) = running_at(&pool, "host-1").await;
+    let (busy, _) = replicas::running_at(&pool, "host-1").await;
     let (busy_port, idle) =
         if busy.contains(&format!(":{}:", a.pid())) { (port_a, b.pid()) } else { (port_b, a.pid()) };
 
     // host-2's alert at the busy replica (concurrency 1): the idle one starts it, woken by the
     // busy one's news rather than its own fallback poll (every 2 s).
-    deliver(busy_port, "host-2").await;
-    let (holder, took) = running_at(&pool, "host-2").await;
+    replicas::deliver(busy_port, "Crash", "host-2").await;
+    let (holder, took) = replicas::running_at(&pool, "host-2").await;
     eprintln!("a run queued at the busy replica started at the idle one after {took:?}");
     assert!(holder.contains(&format!(":{idle}:")), "{holder} is not the idle replica");
     assert!(took < Duration::from_secs(1), "{took:?}: {}\n{}", a.log(), b.log());

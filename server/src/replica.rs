@@ -59,8 +59,9 @@ fn before(now: &str, by: std::time::Duration) -> String {
 }
 
 /// This replica's heartbeat until `stop`: registers as `id`, beats every interval (registering
-/// again if another replica took it for dead meanwhile), and takes over every replica silent
-/// for the timeout (any living replica may: the database lets one do each). Leaves the
+/// again if another replica took it for dead meanwhile), and, once it has beaten for two
+/// intervals in a row, takes over every replica silent for the timeout (any living replica
+/// may: the database lets one do each). Leaves the
 /// register when stopped. A failed beat is logged and tried at the next.
 pub async fn run(
     db: app::ssr::db::backend::Db,
@@ -77,7 +78,13 @@ pub async fn run(
         version: env!("CARGO_PKG_VERSION"),
     };
     let mut registered = false;
+    // Beats in a row that reached the database. Only a replica that has been beating for two
+    // intervals takes others over: when the database was away (a restart, a network cut) every
+    // replica fell silent, and the first one back must give the others time to beat again
+    // rather than take them for dead.
+    let mut in_a_row = 0u32;
     loop {
+        let steady = in_a_row >= 2;
         let beat = async {
             let now = database_now(&db).await?;
             if !registered || !replicas::heartbeat(&db, &id, &now).await? {
@@ -86,6 +93,9 @@ pub async fn run(
                 }
                 replicas::register(&db, &me, &now).await?;
                 registered = true;
+            }
+            if !steady {
+                return Ok::<_, sqlx::Error>(());
             }
             let taken = replicas::take_over_dead(&db, &before(&now, liveness.timeout), &now).await?;
             for t in &taken {
@@ -102,8 +112,12 @@ pub async fn run(
             }
             Ok::<_, sqlx::Error>(())
         };
-        if let Err(e) = beat.await {
-            tracing::warn!(replica = %id, error = %e, "heartbeat failed; trying again");
+        match beat.await {
+            Ok(()) => in_a_row = in_a_row.saturating_add(1),
+            Err(e) => {
+                in_a_row = 0;
+                tracing::warn!(replica = %id, error = %e, "heartbeat failed; trying again");
+            }
         }
         tokio::select! {
             () = stop.cancelled() => break,

@@ -48,6 +48,9 @@ pub const SITE_HASH_FILE: &str = "hash.txt";
 /// ask for; without `includeSubDomains`, since selfheal does not own its domain's other hosts.
 const HSTS: &str = "max-age=31536000";
 
+/// How long a PostgreSQL replica waits for a connection before the request fails.
+pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Opens the database `database` names and applies every pending migration: a SQLite file
 /// (created on first start), or a PostgreSQL database (several replicas may share it).
 pub async fn open(database: &Database) -> anyhow::Result<Db> {
@@ -61,6 +64,9 @@ pub async fn open(database: &Database) -> anyhow::Result<Db> {
                 .application_name(&crate::replica::application_name());
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(16)
+                // While PostgreSQL is unreachable a webhook gets its 503 within this, and
+                // Alertmanager retries it, instead of waiting sqlx's default 30 s.
+                .acquire_timeout(DATABASE_WAIT)
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot connect to the database {}", database.describe()))?;

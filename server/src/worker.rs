@@ -289,20 +289,38 @@ impl Worker {
             now: &now_utc(),
         };
         // Verification is pending only once the database says so: that is what the verifier claims.
-        let pending = match runs::finish_run(&self.pool, run.id, &finished).await {
-            Ok(()) => verify,
-            Err(e) => {
-                self.metrics.db_error("finish_run");
-                tracing::error!(error = %e, "cannot record the end of a run");
-                false
-            }
-        };
+        let pending = self.record_end(run.id, &finished).await && verify;
         self.changes.touch(&[Topic::Runs, Topic::Alerts]);
         self.metrics.runs.get_or_create(&ResultLabel { result: status.as_str() }).inc();
         tracing::info!(status = status.as_str(), lines = stored.lines, "run finished");
         (status, pending)
     }
 }
+
+impl Worker {
+    /// Stores how run `id` ended, trying again every [`FINISH_RETRY`] while the database cannot
+    /// take it (PostgreSQL restarting, its network cut): a run left `running` by a replica that
+    /// lives on would never be taken over. Gives up only when the grace period of a stop is
+    /// over. Whether it was stored.
+    async fn record_end(&self, id: i64, finished: &FinishedRun<'_>) -> bool {
+        loop {
+            match runs::finish_run(&self.pool, id, finished).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    self.metrics.db_error("finish_run");
+                    tracing::error!(error = %e, "cannot record the end of a run; trying again");
+                }
+            }
+            tokio::select! {
+                () = self.kill.cancelled() => return false,
+                () = tokio::time::sleep(FINISH_RETRY) => {}
+            }
+        }
+    }
+}
+
+/// How often the end of a run is tried again while the database cannot take it.
+const FINISH_RETRY: Duration = Duration::from_secs(1);
 
 /// Returns once runs may be waiting: one was queued, approved or cancelled (topic `runs`), or a
 /// pause ended (topic `pauses`). Alerts and output, which change far more often, do not wake

@@ -135,6 +135,13 @@ impl PgWriter {
                 self.reactions.after_commit(rules, &written.decided);
                 written.stored.into_iter().map(Ok).collect()
             }
+            Err(e) if unreachable(&e) => {
+                // PostgreSQL cannot be reached: every delivery gets its 503 now (Alertmanager
+                // retries), rather than each waiting for a connection in turn.
+                tracing::error!(error = %e, size = deliveries.len(), "the database cannot be reached; refusing the batch");
+                self.metrics.db_error("inbox_group_commit");
+                deliveries.iter().map(|_| Err(copy_unreachable(&e))).collect()
+            }
             Err(e) => {
                 // One bad job must not fail its neighbours: retry each on its own.
                 tracing::warn!(error = %e, size = deliveries.len(), "group commit failed, retrying one by one");
@@ -172,5 +179,20 @@ impl PgWriter {
     ) -> Result<Written, sqlx::Error> {
         let batch = notifications(rules, deliveries);
         write_batch_pg(&self.pool, rules, &self.hosts, &batch, &self.known.current()).await
+    }
+}
+
+/// Whether `e` says PostgreSQL could not be reached (no connection within the pool's timeout,
+/// or the connection broke), rather than that this batch was at fault.
+fn unreachable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+}
+
+/// The same failure, once per delivery (`sqlx::Error` is not `Clone`).
+fn copy_unreachable(e: &sqlx::Error) -> sqlx::Error {
+    match e {
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        _ => sqlx::Error::PoolTimedOut,
     }
 }

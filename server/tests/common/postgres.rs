@@ -71,22 +71,40 @@ impl Postgres {
                 .args(["-U", USER, "-A", "trust", "--no-locale", "-E", "UTF8", "--no-sync"])
                 .output(),
         );
-        let port = free_port();
+        let pg = Postgres { dir, bin, port: free_port() };
+        pg.start_again();
+        pg
+    }
+
+    /// Starts the stopped cluster again, on the same port.
+    pub fn start_again(&self) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={}",
-            dir.path().display()
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={}",
+            self.port,
+            self.dir.path().display()
         );
         check(
             "pg_ctl start",
-            as_postgres(&bin.join("pg_ctl"))
+            as_postgres(&self.bin.join("pg_ctl"))
                 .arg("-D")
-                .arg(&data)
+                .arg(self.dir.path().join("data"))
                 .arg("-l")
-                .arg(dir.path().join("server.log"))
+                .arg(self.dir.path().join("server.log"))
                 .args(["-w", "-t", "60", "-o", &options, "start"])
                 .output(),
         );
-        Postgres { dir, bin, port }
+    }
+
+    /// Stops the cluster at once (`immediate`: as if it crashed; every connection is cut).
+    pub fn stop(&self) {
+        check(
+            "pg_ctl stop",
+            as_postgres(&self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-w", "-m", "immediate", "stop"])
+                .output(),
+        );
     }
 
     /// The URL of database `db` on this cluster.

@@ -32,6 +32,7 @@ mod ha_failover;
 mod ha_intake;
 mod ha_liveness;
 mod ha_news;
+mod ha_outage;
 mod ha_serve;
 mod ha_storm;
 mod headers;

@@ -92,3 +92,57 @@ async fn two_replicas_inboxes_store_each_alert_once_and_queue_one_run_per_target
             .unwrap();
     assert_eq!(runs, (0..10).map(|i| (format!("web-{i}"), 1)).collect::<Vec<_>>(), "one run per target");
 }
+
+/// How long both replicas are given the same storm.
+const LOAD_FOR: std::time::Duration = std::time::Duration::from_secs(8);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_given_the_same_storm_never_deadlock() {
+    let pg = Postgres::start();
+    let url = pg.create_database("intake_same_storm").await;
+    let pool = PgPool::connect(&url).await.unwrap();
+    app::ssr::db::POSTGRES_MIGRATOR.run(&pool).await.unwrap();
+    let rules = rules();
+    // Each replica with its own connections, as two processes have.
+    let other = PgPool::connect(&url).await.unwrap();
+    let replicas = [replica(&pool, &rules), replica(&other, &rules)];
+    // 16 streams of notifications, each delivered to both replicas (both Alertmanagers deliver
+    // to both), for a while: each replica's group commits hold the same notifications in
+    // another order. Before the upserts went in key order, PostgreSQL broke a deadlock between
+    // them every few seconds, and the batch waited 1 s for it.
+    let until = std::time::Instant::now() + LOAD_FOR;
+    let senders = (0..32).map(|s| {
+        let inbox = replicas[s % 2].clone();
+        tokio::spawn(async move {
+            let mut sent = 0;
+            for n in (s / 2..).step_by(16) {
+                if std::time::Instant::now() >= until {
+                    break;
+                }
+                inbox.store(delivery(n)).await.unwrap();
+                sent += 1;
+            }
+            sent
+        })
+    });
+    let sent: usize = futures_util::future::join_all(senders).await.into_iter().map(Result::unwrap).sum();
+    eprintln!("{sent} deliveries of the same notifications to two replicas in {LOAD_FOR:?}");
+    drop(replicas);
+    // Backends report their statistics when they end.
+    pool.close().await;
+    other.close().await;
+    let pool = PgPool::connect(&url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let deadlocks = loop {
+        let n: i64 =
+            sqlx::query_scalar("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if n > 0 || std::time::Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(deadlocks, 0, "PostgreSQL broke deadlocks between the replicas' commits");
+}

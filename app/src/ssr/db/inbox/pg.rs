@@ -42,22 +42,27 @@ use crate::ssr::inventory::InventoryHosts;
 const RETRIES: u32 = 5;
 
 /// The notifications' multi-row upsert from arrays (one statement of any size): the same
-/// columns and conflict rule as SQLite's, returning the key with each row.
+/// columns and conflict rule as SQLite's, returning the key with each row. Rows go in in the
+/// order of their key: two replicas given the same notifications (both Alertmanagers deliver to
+/// both) take the key's index locks in one order, so their commits wait for each other instead
+/// of deadlocking (PostgreSQL would break it after its 1 s `deadlock_timeout`).
 static NOTIFICATIONS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bytea[], $13::text[]){}",
+         $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bytea[], $13::text[]) \
+         ORDER BY 1, 2{}",
         NOTIFICATION_COLUMNS.trim_end().trim_end_matches("VALUES"),
         returning_key(NOTIFICATION_CONFLICT, "newest_starts_at, payload_sha256, id, deliveries"),
     )
 });
 
-/// The alerts' multi-row upsert from arrays, as [`NOTIFICATIONS_SQL`].
+/// The alerts' multi-row upsert from arrays, as [`NOTIFICATIONS_SQL`] (in the order of the key
+/// too).
 static ALERTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
          $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-         $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[]){}",
+         $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[]) ORDER BY 1, 2{}",
         ALERT_COLUMNS.trim_end().trim_end_matches("VALUES"),
         returning_key(ALERT_CONFLICT, "fingerprint, starts_at, deliveries, resolved_at, id"),
     )

@@ -21,7 +21,7 @@ const TARGETS: usize = 50;
 const PEER_TIMEOUT: &str = "0s";
 
 /// Both replicas as one receiver: every notification goes to each.
-fn alertmanager_config(ports: [u16; 2]) -> String {
+pub fn alertmanager_config(ports: [u16; 2]) -> String {
     let hooks: String = ports
         .iter()
         .map(|p| {

@@ -29,6 +29,7 @@ mod export;
 mod fuzz_webhook;
 mod guards;
 mod ha_failover;
+mod ha_heal_loop;
 mod ha_intake;
 mod ha_liveness;
 mod ha_news;

@@ -9,6 +9,8 @@
 # Force one with STACK_MODE=native or STACK_MODE=compose.
 # Also read: STACK_DIR (the state folder, default .selfheal) and, natively, STACK_BIN (a selfheal
 # binary already built: nothing is built then; the tests start a stack this way).
+# STACK_PROFILE=ha (compose mode): two selfheal replicas on PostgreSQL behind two clustered
+# Alertmanagers (docs/ha.md); the second replica on 127.0.0.1:5001. The choice is kept until stop.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,11 +35,27 @@ pick_mode() {
     fi
 }
 
+profilefile=$state/profile
+# The profile: STACK_PROFILE, else the one the running stack was started with, else the default.
+pick_profile() {
+    if [ -n "${STACK_PROFILE:-}" ]; then echo "$STACK_PROFILE"
+    elif [ -s "$profilefile" ]; then cat "$profilefile"
+    else echo default
+    fi
+}
+
 # docker compose with what docker-compose.yml needs: the generated secrets and the group that
-# owns the docker socket (selfheal's container heals nginx through it).
+# owns the docker socket (selfheal's container heals nginx through it); with the ha profile,
+# the database's URL and the Alertmanager pair.
 compose() {
-    SELFHEAL_ADMIN_PASSWORD=$(secret admin-password) SELFHEAL_WEBHOOK_PASSWORD=$(secret webhook-password) \
-    DOCKER_GID=$(stat -c %g /var/run/docker.sock) \
+    local ha=()
+    if [ "$profile" = ha ]; then
+        ha=(COMPOSE_PROFILES=ha SELFHEAL_DB_PASSWORD="$(secret db-password)"
+            SELFHEAL_DATABASE="postgres://selfheal:$(secret db-password)@postgres:5432/selfheal"
+            ALERTMANAGER_CONFIG=alertmanager-ha.yml ALERTMANAGER_PEER=alertmanager-2 PROMETHEUS_VARIANT=-ha)
+    fi
+    env "${ha[@]}" SELFHEAL_ADMIN_PASSWORD="$(secret admin-password)" SELFHEAL_WEBHOOK_PASSWORD="$(secret webhook-password)" \
+        DOCKER_GID="$(stat -c %g /var/run/docker.sock)" \
         docker compose --project-directory . -f docker-compose.yml "$@"
 }
 
@@ -48,7 +66,10 @@ banner() {
     echo "  demo service : http://127.0.0.1:8080/   (stop nginx and watch it come back)"
     echo "  prometheus   : http://127.0.0.1:9090/classic/alerts   alertmanager: http://127.0.0.1:9093/"
     echo "  webhook      : POST http://127.0.0.1:5000/webhook, basic auth alertmanager / $(secret webhook-password)"
-    echo "  mode         : $1 ($2)"
+    if [ "$profile" = ha ]; then
+        echo "  replica 2    : http://127.0.0.1:5001/   (same database; alertmanager 2: http://127.0.0.1:9094/)"
+    fi
+    echo "  mode         : $1 ($2)$([ "$profile" = default ] || echo ", profile $profile")"
     echo "  status       : ./start.sh status      stop: ./start.sh stop"
 }
 
@@ -56,6 +77,12 @@ mkdir -p "$state"
 chmod 711 "$state"
 { read -r mode; read -r mode_reason; } < <(pick_mode)
 case "$mode" in native | compose) ;; *) echo "unknown STACK_MODE: $mode (native or compose)" >&2; exit 2 ;; esac
+profile=$(pick_profile)
+case "$profile" in
+default) ;;
+ha) [ "$mode" = compose ] || { echo "STACK_PROFILE=ha runs with compose for now (a Docker engine; STACK_MODE=compose)" >&2; exit 2; } ;;
+*) echo "unknown STACK_PROFILE: $profile (ha, or unset)" >&2; exit 2 ;;
+esac
 
 case "${1:-start}" in
 start)
@@ -72,11 +99,12 @@ start)
         scripts/stack.sh up
     fi
     echo "$mode" >"$modefile"
+    echo "$profile" >"$profilefile"
     banner "$mode" "$mode_reason"
     ;;
 stop)
     if [ "$mode" = compose ]; then compose down; else scripts/stack.sh down; fi
-    rm -f "$modefile"
+    rm -f "$modefile" "$profilefile"
     ;;
 status)
     if [ "$mode" = compose ]; then compose ps; else scripts/stack.sh status; fi

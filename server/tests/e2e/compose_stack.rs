@@ -9,6 +9,8 @@
 //! killed, and the run says why the caches were left alone. A project of the test's own, on free
 //! 127.0.0.1 ports, torn down with its volumes at the end.
 use crate::common;
+#[path = "compose_stack/ha.rs"]
+mod ha;
 #[path = "compose_stack/security.rs"]
 mod security;
 
@@ -65,6 +67,28 @@ async fn get(client: &reqwest::Client, url: &str) -> Option<String> {
     }
 }
 
+/// The environment of a compose project of the test's own named `name`: the test's build of
+/// selfheal, its passwords, free 127.0.0.1 ports.
+fn project_env(name: &str) -> HashMap<&'static str, String> {
+    let socket_gid = std::fs::metadata("/var/run/docker.sock").map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.gid()
+    });
+    HashMap::from([
+        ("COMPOSE_PROJECT_NAME", name.to_owned()),
+        ("SELFHEAL_PROFILE", "debug".to_owned()),
+        ("SELFHEAL_SITE", "target/test-site".to_owned()),
+        ("SELFHEAL_IMAGE_TAG", "e2e".to_owned()),
+        ("SELFHEAL_ADMIN_PASSWORD", "pebble-orbit-lantern-73".to_owned()),
+        ("SELFHEAL_WEBHOOK_PASSWORD", "compose-webhook-pw".to_owned()),
+        ("DOCKER_GID", socket_gid.expect("the docker socket exists").to_string()),
+        ("SELFHEAL_PORT", free_port().to_string()),
+        ("NGINX_PORT", free_port().to_string()),
+        ("PROMETHEUS_PORT", free_port().to_string()),
+        ("ALERTMANAGER_PORT", free_port().to_string()),
+    ])
+}
+
 /// The value of an (unlabelled-by-us) counter line in selfheal's /metrics, 0 when absent.
 fn counter(metrics: &str, series: &str) -> f64 {
     metrics
@@ -85,25 +109,8 @@ async fn the_compose_stack_heals_the_three_scenarios_as_typed() {
             .arg(repo().join("scripts/compose-setup.sh"))
             .env("COMPOSE_SELFHEAL_PROFILE", "debug"),
     );
-    let socket_gid = std::fs::metadata("/var/run/docker.sock").map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.gid()
-    });
     let name = format!("selfheal-e2e-{}", std::process::id());
-    let env = HashMap::from([
-        ("COMPOSE_PROJECT_NAME", name.clone()),
-        ("SELFHEAL_PROFILE", "debug".to_owned()),
-        ("SELFHEAL_SITE", "target/test-site".to_owned()),
-        ("SELFHEAL_IMAGE_TAG", "e2e".to_owned()),
-        ("SELFHEAL_ADMIN_PASSWORD", "pebble-orbit-lantern-73".to_owned()),
-        ("SELFHEAL_WEBHOOK_PASSWORD", "compose-webhook-pw".to_owned()),
-        ("DOCKER_GID", socket_gid.expect("the docker socket exists").to_string()),
-        ("SELFHEAL_PORT", free_port().to_string()),
-        ("NGINX_PORT", free_port().to_string()),
-        ("PROMETHEUS_PORT", free_port().to_string()),
-        ("ALERTMANAGER_PORT", free_port().to_string()),
-    ]);
-    let project = Project { name, env };
+    let project = Project { env: project_env(&name), name };
     checked(&mut project.compose(&["config", "--quiet"]));
     checked(&mut project.compose(&["up", "--detach", "--build", "--wait", "--wait-timeout", "180"]));
 

@@ -4,8 +4,15 @@
 # REQUESTS sequential requests each over loopback (curl's time_total: server time plus a
 # loopback round trip) — then report p50/p95 and the server's peak RSS. Prints Markdown.
 #   bench/dashboard.sh            ALERTS=... RUNS=... LINES=... REQUESTS=... to change sizes
+#   bench/dashboard.sh --postgres the same on PostgreSQL (a throwaway cluster, scripts/postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+postgres=""
+case "${1:-}" in
+--postgres) postgres=1 ;;
+"") ;;
+*) echo "usage: bench/dashboard.sh [--postgres]" >&2; exit 2 ;;
+esac
 alerts=${ALERTS:-1000000}
 runs=${RUNS:-100000}
 lines=${LINES:-100}
@@ -16,10 +23,26 @@ scripts/setup.sh release >/dev/null
 cargo build --locked --release -p server 2>&1 | tail -1
 work=$(mktemp -d)
 pid=""
-cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+pgdir=""
+cleanup() {
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+    if [ -n "$pgdir" ]; then pg_cluster_stop "$pgdir"; rm -rf "$pgdir"; fi
+    rm -rf "$work"
+}
 trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export SELFHEAL_DATABASE=$work/selfheal.db SELFHEAL_ADMIN_PASSWORD=bench-harbor-quiet-92 SELFHEAL_WEBHOOK_PASSWORD=bench
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if [ -n "$postgres" ]; then
+    dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" \
+        || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    source scripts/postgres.sh
+    # Under /tmp itself, which the cluster's non-root owner can reach.
+    pgdir=$(mktemp -d /tmp/selfheal-bench-pg.XXXXXX)
+    pg_port=$(free_port)
+    pg_cluster_start "$pgdir" "$pg_port"
+    SELFHEAL_DATABASE=$(pg_create_database "$pgdir" "$pg_port" dashboard)
+fi
+port=$(free_port)
 export SELFHEAL_LISTEN=127.0.0.1:$port
 
 seed_started=$(date +%s.%N)
@@ -93,5 +116,11 @@ for kind in csv jsonl; do
     done
 done
 echo
+if [ -n "$postgres" ]; then
+    size="PostgreSQL $(basename "$(dirname "$(pg_bin)")"), database $(pg_as_owner "$(pg_bin)/psql" -h "$pgdir" -p "$pg_port" \
+        -U selfheal -d dashboard -tAc "SELECT pg_database_size('dashboard') / 1048576") MB"
+else
+    size="database $(du -m "$work/selfheal.db" | cut -f1) MB"
+fi
 echo "seeded $alerts alerts, $runs runs, $((runs * lines)) output lines in ${seed_secs}s;" \
-     "database $(du -m "$work/selfheal.db" | cut -f1) MB; server peak RSS $(awk '/VmHWM/ { print int($2 / 1024) }' /proc/$pid/status) MB"
+     "$size; server peak RSS $(awk '/VmHWM/ { print int($2 / 1024) }' /proc/$pid/status) MB"

@@ -59,7 +59,7 @@ async fn history() -> TestApp {
     app.add_user("ann", "ann-password-for-copy", Role::Admin).await;
     app.login("ann", "ann-password-for-copy").await;
     let size = app::ssr::db::seed::SeedSize { alerts: 300, runs: 30, lines_per_run: 10 };
-    app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
+    app::ssr::db::seed::seed(&app.db(), size).await.unwrap();
     // Text COPY must escape: a tab, a newline, a carriage return, a backslash, and non-ASCII.
     sqlx::query("UPDATE run_output SET line = ? WHERE seq = 1 AND run_id = (SELECT min(id) FROM heal_runs)")
         .bind("tab\there\nnew line\r\\N not null ✓ €")

@@ -148,7 +148,7 @@ async fn exports_honour_the_page_filters_and_refuse_bad_ones() {
 async fn a_large_export_streams_in_chunks_and_arrives_complete() {
     let app = TestApp::new().await;
     let size = app::ssr::db::seed::SeedSize { alerts: 20_000, runs: 0, lines_per_run: 0 };
-    app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
+    app::ssr::db::seed::seed(&app.db(), size).await.unwrap();
     let cookie = viewer(&app).await;
     let req =
         Request::get("/api/export/alerts.csv").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();

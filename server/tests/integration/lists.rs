@@ -186,7 +186,7 @@ async fn bad_filters_are_refused_with_a_message() {
 async fn runs_and_audit_filter_through_the_router() {
     let (app, cookie) = app_with_alerts().await;
     app::ssr::db::seed::seed(
-        &app.pool,
+        &app.db(),
         app::ssr::db::seed::SeedSize { alerts: 10, runs: 60, lines_per_run: 0 },
     )
     .await
@@ -249,7 +249,7 @@ async fn decision_and_outcome_filters_lead_from_the_overview_to_what_needs_a_per
     assert!(page.contains("6 firing") && page.contains("0 resolved"), "the list counts per status");
 
     app::ssr::db::seed::seed(
-        &app.pool,
+        &app.db(),
         app::ssr::db::seed::SeedSize { alerts: 10, runs: 60, lines_per_run: 0 },
     )
     .await

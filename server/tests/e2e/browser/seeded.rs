@@ -27,7 +27,7 @@ struct Seeded {
 async fn seeded_viewer(size: SeedSize) -> Seeded {
     let app = TestApp::new().await;
     app.add_user("vera", "viewer-password-1", Role::Viewer).await;
-    let (_, run) = app::ssr::db::seed::seed(&app.pool, size).await.unwrap();
+    let (_, run) = app::ssr::db::seed::seed(&app.db(), size).await.unwrap();
     let addr = app.serve().await;
     let (c, chromium) = browser().await;
     log_in(&c, addr, "vera", "viewer-password-1").await;

@@ -15,6 +15,7 @@ mod queue;
 mod replicas;
 mod retention;
 mod runs;
+mod seed;
 
 /// The two databases, migrated and empty.
 async fn both() -> (tempfile::TempDir, SqlitePool, Postgres, PgPool) {

@@ -23,6 +23,8 @@ modes=" $* "
 # postgresql: the server binaries for the PostgreSQL tests' throwaway clusters (the package's
 # own cluster is created but, like every service installed here, not started).
 [[ $modes == *" test "* ]] && apt_packages+=(chromium chromium-driver ansible-lint slapd ldap-utils postgresql)
+# The native stack's ha profile (STACK_PROFILE=ha ./start.sh): its own PostgreSQL cluster.
+[[ $modes == *" stack "* && ${STACK_PROFILE:-} == ha ]] && apt_packages+=(postgresql)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

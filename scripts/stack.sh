@@ -15,6 +15,10 @@
 #   STACK_BIN      the selfheal binary (default target/release/selfheal)
 #   STACK_CONFIG   selfheal's config (default selfheal.toml)
 #   STACK_PROMETHEUS_CONFIG  Prometheus' config (default prometheus/prometheus.yml)
+#   STACK_PROFILE  ha: two selfheal replicas (127.0.0.1:5000 and :5001) on a PostgreSQL cluster
+#                  of their own (postgres/, owned by the non-root postgres user, 127.0.0.1:5434,
+#                  a generated password), two Alertmanagers gossiping (9093 and 9094), Prometheus
+#                  sending to both (docs/ha.md). STACK_DIR must then be reachable by that user.
 #   STACK_CPU_THRESHOLD, STACK_MEMORY_THRESHOLD  replace the ratios of prometheus/thresholds.yml
 #                  (0.9 of nginx's CPU budget, 0.8 of the memory it may use: here the host's),
 #                  e.g. STACK_MEMORY_THRESHOLD=0.3 to see NginxHighMemory without filling the host
@@ -42,6 +46,37 @@ declare -A ready_url=(
     [alertmanager]=http://127.0.0.1:9093/-/ready
     [prometheus]=http://127.0.0.1:9090/-/ready
 )
+
+profile=${STACK_PROFILE:-default}
+# The ha profile's PostgreSQL: its port, and the URL the replicas share (password from secret).
+pg_port=5434
+if [ "$profile" = ha ]; then
+    components=(postgres nginx nginx-exporter nginx-log-exporter node-exporter process-exporter blackbox-exporter
+        selfheal selfheal-2 alertmanager alertmanager-2 prometheus)
+    ready_url[postgres]=postgres://127.0.0.1:$pg_port
+    ready_url[selfheal-2]=http://127.0.0.1:5001/health
+    ready_url[alertmanager-2]=http://127.0.0.1:9094/-/ready
+    # shellcheck source=scripts/postgres.sh
+    source "$repo/scripts/postgres.sh"
+fi
+
+# Whether component NAME answers (PostgreSQL: pg_isready; the others: their ready URL).
+answers() {
+    if [ "$1" = postgres ]; then
+        "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$pg_port"
+    else
+        curl -fsS -o /dev/null "${ready_url[$1]}" 2>/dev/null
+    fi
+}
+
+# The database selfheal serves from: the SQLite file, or the ha profile's PostgreSQL.
+database() {
+    if [ "$profile" = ha ]; then
+        echo "postgres://selfheal:$(secret db-password)@127.0.0.1:$pg_port/selfheal"
+    else
+        echo "$dir/selfheal.db"
+    fi
+}
 
 # A secret generated once and kept (mode 600) so restarts, Alertmanager and scripts agree on it.
 secret() {
@@ -89,7 +124,7 @@ launch() {
 wait_ready() {
     local name=$1
     for _ in $(seq 1 150); do
-        curl -fsS -o /dev/null "${ready_url[$name]}" 2>/dev/null && return 0
+        answers "$name" && return 0
         [ "$name" = nginx ] || pid_of "$name" >/dev/null || break
         sleep 0.1
     done
@@ -150,21 +185,47 @@ EOF
         launch "$name" prometheus-blackbox-exporter --config.file="$repo/prometheus/blackbox.yml" \
             --web.listen-address=127.0.0.1:9115
         ;;
-    selfheal)
-        SELFHEAL_CONFIG=$config SELFHEAL_DATABASE=$dir/selfheal.db STACK_DIR=$dir \
+    postgres)
+        # Its own cluster under the state folder, owned by `postgres` (PostgreSQL refuses root):
+        # password logins over 127.0.0.1, the socket in its folder (mode 700) for its owner.
+        chmod 711 "$dir"
+        pg_as_owner test -x "$dir" || {
+            echo "stack: the postgres user cannot reach $dir (a folder above it is closed to others);" \
+                "choose STACK_DIR under one it may enter, e.g. STACK_DIR=/var/tmp/selfheal-ha" >&2
+            return 1
+        }
+        secret db-password >/dev/null
+        log_file "$dir/logs/postgres.log"
+        pg_cluster_start "$dir/postgres" "$pg_port" "$dir/db-password" >>"$dir/logs/postgres.log" 2>&1
+        pg_create_database "$dir/postgres" "$pg_port" selfheal >/dev/null
+        head -n 1 "$dir/postgres/data/postmaster.pid" >"$dir/run/postgres.pid"
+        ;;
+    selfheal | selfheal-2)
+        local listen=127.0.0.1:5000
+        [ "$name" = selfheal ] || listen=127.0.0.1:5001
+        SELFHEAL_CONFIG=$config SELFHEAL_DATABASE=$(database) SELFHEAL_LISTEN=$listen STACK_DIR=$dir \
         SELFHEAL_ADMIN_PASSWORD=$(secret admin-password) \
         SELFHEAL_WEBHOOK_PASSWORD=$(secret webhook-password) \
             launch "$name" "$bin" serve
         ;;
-    alertmanager)
-        # The shipped file reads the webhook password from ../.selfheal/; point it at ours.
-        mkdir -p "$dir/alertmanager"
+    alertmanager | alertmanager-2)
+        # The shipped file reads the webhook password from ../.selfheal/; point it at ours. The
+        # ha profile: both replicas as receivers, and a cluster of two gossiping on loopback.
+        local state=$dir/$name web=127.0.0.1:9093 file=alertmanager/alertmanager.yml
+        local cluster=(--cluster.listen-address=)
+        if [ "$profile" = ha ]; then
+            file=alertmanager/alertmanager-ha.yml
+            cluster=(--cluster.listen-address=127.0.0.1:9096 --cluster.peer=127.0.0.1:9097)
+            if [ "$name" = alertmanager-2 ]; then
+                web=127.0.0.1:9094
+                cluster=(--cluster.listen-address=127.0.0.1:9097 --cluster.peer=127.0.0.1:9096)
+            fi
+        fi
+        mkdir -p "$state"
         secret webhook-password >/dev/null
-        sed "s|password_file: .*|password_file: $dir/webhook-password|" alertmanager/alertmanager.yml \
-            >"$dir/alertmanager/alertmanager.yml"
-        launch "$name" prometheus-alertmanager --config.file="$dir/alertmanager/alertmanager.yml" \
-            --storage.path="$dir/alertmanager" --web.listen-address=127.0.0.1:9093 \
-            --cluster.listen-address=
+        sed "s|password_file: .*|password_file: $dir/webhook-password|" "$file" >"$state/alertmanager.yml"
+        launch "$name" prometheus-alertmanager --config.file="$state/alertmanager.yml" \
+            --storage.path="$state" --web.listen-address="$web" "${cluster[@]}"
         ;;
     prometheus)
         # Prometheus reads its rule files beside its config: a folder of links to the shipped
@@ -172,7 +233,14 @@ EOF
         local conf=$dir/prometheus-config
         rm -rf "$conf"
         mkdir -p "$conf"
-        ln -s "${STACK_PROMETHEUS_CONFIG:-$repo/prometheus/prometheus.yml}" "$conf/prometheus.yml"
+        if [ "$profile" = ha ]; then
+            # Both Alertmanagers, both replicas.
+            sed -e 's|targets: \["127.0.0.1:9093"\]|targets: ["127.0.0.1:9093", "127.0.0.1:9094"]|' \
+                -e 's|targets: \["127.0.0.1:5000"\]|targets: ["127.0.0.1:5000", "127.0.0.1:5001"]|' \
+                "${STACK_PROMETHEUS_CONFIG:-$repo/prometheus/prometheus.yml}" >"$conf/prometheus.yml"
+        else
+            ln -s "${STACK_PROMETHEUS_CONFIG:-$repo/prometheus/prometheus.yml}" "$conf/prometheus.yml"
+        fi
         ln -s "$repo/prometheus/alert_rules.yml" "$conf/alert_rules.yml"
         if [ -n "${STACK_CPU_THRESHOLD:-}${STACK_MEMORY_THRESHOLD:-}" ]; then
             sed -e "/record: selfheal:nginx_cpu_threshold:ratio/{n;s/vector([0-9.]*)/vector(${STACK_CPU_THRESHOLD:-0.9})/}" \
@@ -212,11 +280,21 @@ up)
     done
     ;;
 down)
-    # selfheal first (it stops healing), then what feeds it, the demo service last, with what
+    # selfheal first (its replicas stop healing), then what feeds it, the demo service last, with what
     # `exec` started in it (each in the session of its supervisor).
     stop selfheal
+    [ "$profile" != ha ] || stop selfheal-2
     for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-        [ "${components[$i]}" = selfheal ] || stop "${components[$i]}"
+        case "${components[$i]}" in
+        selfheal | selfheal-2) ;;
+        postgres)
+            if pid=$(pid_of postgres); then
+                pg_cluster_stop "$dir/postgres"
+                echo "stack: stopped postgres (pid $pid)"
+            fi
+            ;;
+        *) stop "${components[$i]}" ;;
+        esac
     done
     if [ -f "$dir/run/exec.pids" ]; then
         while read -r session; do
@@ -230,7 +308,7 @@ down)
 status)
     down=0
     for name in "${components[@]}"; do
-        if pid=$(pid_of "$name") && curl -fsS -o /dev/null "${ready_url[$name]}" 2>/dev/null; then
+        if pid=$(pid_of "$name") && answers "$name"; then
             printf '  %-18s up    pid %-7s %s\n' "$name" "$pid" "${ready_url[$name]}"
         else
             printf '  %-18s DOWN  %s\n' "$name" "${ready_url[$name]}"

@@ -6,6 +6,8 @@
 //! "yes > /dev/null &"`, which system-recovery.yml kills (only it); and memory use over the
 //! NginxHighMemory threshold (the host's, lowered through STACK_MEMORY_THRESHOLD to a little
 //! above what the machine uses), whose top offender is killed and the caches dropped.
+#[path = "native_stack/ha.rs"]
+mod ha;
 use crate::common;
 
 use std::path::{Path, PathBuf};
@@ -30,14 +32,25 @@ const MEMORY_MARGIN: f64 = 0.05;
 struct Stack {
     dir: tempfile::TempDir,
     ns: Netns,
+    /// STACK_PROFILE: `default`, or `ha` (native_stack/ha.rs).
+    profile: &'static str,
 }
 
 impl Stack {
     /// Starts the stack with NginxHighMemory's threshold at `memory_threshold` (a ratio of the
     /// host's memory, STACK_MEMORY_THRESHOLD).
     fn up(memory_threshold: f64) -> Stack {
-        let stack = Stack { ns: Netns::new("selfheal-e2e"), dir: tempfile::tempdir().unwrap() };
+        let stack =
+            Stack { ns: Netns::new("selfheal-e2e"), dir: tempfile::tempdir().unwrap(), profile: "default" };
         checked(stack.script("up").env("STACK_MEMORY_THRESHOLD", format!("{memory_threshold:.3}")));
+        stack
+    }
+
+    /// Starts the ha profile: PostgreSQL, two replicas, two Alertmanagers.
+    fn up_ha() -> Stack {
+        let stack =
+            Stack { ns: Netns::new("selfheal-e2e-ha"), dir: tempfile::tempdir().unwrap(), profile: "ha" };
+        checked(&mut stack.script("up"));
         stack
     }
 
@@ -56,6 +69,7 @@ impl Stack {
         let script = repo().join("scripts/stack.sh");
         let mut cmd = self.ns.cmd(["bash", script.to_str().unwrap(), verb]);
         cmd.env("STACK_DIR", self.dir.path())
+            .env("STACK_PROFILE", self.profile)
             .env("STACK_BIN", env!("CARGO_BIN_EXE_selfheal"))
             .env("STACK_CONFIG", repo().join("selfheal.toml"));
         cmd

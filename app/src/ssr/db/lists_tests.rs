@@ -350,7 +350,12 @@ async fn free_text_searches_the_whole_history_through_the_full_text_index() {
     let pool = fixture().await;
     // An old alert far below the scan window, then 60,000 newer ones.
     alert(&pool, (6, "resolved", "Checkout", "warning", "shop1:80", r#"{"team":"Payments-EU"}"#, "{}")).await;
-    seed(&crate::ssr::db::backend::Db::Sqlite(pool.clone()), SeedSize { alerts: 60_000, runs: 0, lines_per_run: 0 }).await.unwrap();
+    seed(
+        &crate::ssr::db::backend::Db::Sqlite(pool.clone()),
+        SeedSize { alerts: 60_000, runs: 0, lines_per_run: 0 },
+    )
+    .await
+    .unwrap();
     assert_eq!(index_all(&pool).await.unwrap(), 60_006);
     let max: i64 = sqlx::query_scalar("SELECT max(id) FROM alerts").fetch_one(&pool).await.unwrap();
     let all = Window { before: max + 1, floor: None, limit: 50 };

@@ -109,7 +109,12 @@ mod tests {
     #[tokio::test]
     async fn search_finds_lines_of_one_run_in_order_ignoring_case() {
         let pool = test_pool().await;
-        let (_, run) = seed(&crate::ssr::db::backend::Db::Sqlite(pool.clone()), SeedSize { alerts: 2, runs: 2, lines_per_run: 30 }).await.unwrap();
+        let (_, run) = seed(
+            &crate::ssr::db::backend::Db::Sqlite(pool.clone()),
+            SeedSize { alerts: 2, runs: 2, lines_per_run: 30 },
+        )
+        .await
+        .unwrap();
         let seqs = |lines: Vec<OutputLineView>| lines.into_iter().map(|l| l.seq).collect::<Vec<_>>();
         // Every tenth line (1, 11, 21) is a TASK header; the others end in "line <n>".
         assert_eq!(seqs(search_output(&pool, run, "task [", 100).await.unwrap()), vec![1, 11, 21]);
@@ -126,7 +131,12 @@ mod tests {
     #[tokio::test]
     async fn the_recap_is_read_back_as_stored() {
         let pool = test_pool().await;
-        let (_, run) = seed(&crate::ssr::db::backend::Db::Sqlite(pool.clone()), SeedSize { alerts: 1, runs: 1, lines_per_run: 0 }).await.unwrap();
+        let (_, run) = seed(
+            &crate::ssr::db::backend::Db::Sqlite(pool.clone()),
+            SeedSize { alerts: 1, runs: 1, lines_per_run: 0 },
+        )
+        .await
+        .unwrap();
         assert_eq!(run_recap(&pool, run).await.unwrap(), None);
         let json = r#"{"web1":{"changed":1,"failed":0,"ok":3}}"#;
         sqlx::query("UPDATE heal_runs SET recap = ? WHERE id = ?")

@@ -15,7 +15,8 @@ trait BindOutcomes: Sized {
     fn bind_outcomes(self) -> Self;
 }
 
-impl<'q, DB: sqlx::Database> BindOutcomes for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+impl<'q, DB: sqlx::Database> BindOutcomes
+    for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
 where
     RunMode: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     RunStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

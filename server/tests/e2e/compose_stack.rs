@@ -90,7 +90,7 @@ fn project_env(name: &str) -> HashMap<&'static str, String> {
 }
 
 /// The value of an (unlabelled-by-us) counter line in selfheal's /metrics, 0 when absent.
-fn counter(metrics: &str, series: &str) -> f64 {
+pub(crate) fn counter(metrics: &str, series: &str) -> f64 {
     metrics
         .lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))

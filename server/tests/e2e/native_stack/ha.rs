@@ -5,11 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::{read_pid, Stack, NGINX_HEALED_WITHIN};
-
-/// The value of a counter line in selfheal's /metrics, 0 when absent.
-fn counter(metrics: &str, series: &str) -> f64 {
-    metrics.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
-}
+use crate::common::process::checked;
+use crate::compose_stack::counter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_native_ha_profile_heals_with_a_replica_down() {
@@ -57,11 +54,7 @@ async fn the_native_ha_profile_heals_with_a_replica_down() {
     }
     eprintln!("native ha: with a replica down, nginx stopped -> verified {:?}", stopped.elapsed());
 
-    checked_down(&stack);
+    checked(&mut stack.script("down"));
     let postmaster = stack.path("postgres/data/postmaster.pid");
     assert!(!postmaster.exists(), "PostgreSQL still runs after down");
-}
-
-fn checked_down(stack: &Stack) {
-    crate::common::process::checked(&mut stack.script("down"));
 }

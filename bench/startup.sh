@@ -8,9 +8,8 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-20}
 [ -x target/release/selfheal ] && [ -s target/site/hash.txt ] ||
     { scripts/setup.sh release && scripts/build.sh --release; }
-# The content-hashed names scripts/build.sh gave the assets.
-hash() { sed -n "s/^$1: //p" target/site/hash.txt; }
-wasm=target/site/pkg/selfheal.$(hash wasm).wasm
+# The content-hashed folder scripts/build.sh put the assets in.
+pkg=target/site/pkg/$(sed -n 's/^pkg: //p' target/site/hash.txt)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -45,7 +44,11 @@ existing=$(for i in $(seq 1 "$runs"); do start_once "$work/existing.db"; done | 
 echo "| what | value |"
 echo "|---|---|"
 echo "| release binary | $(du -m target/release/selfheal | cut -f1) MB ($(stat -c %s target/release/selfheal) bytes) |"
-echo "| wasm bundle | $(stat -c %s "$wasm") bytes, $(stat -c %s "$wasm.gz") gzip, $(stat -c %s "$wasm.br") brotli |"
-echo "| JS glue + CSS | $(stat -c %s target/site/pkg/selfheal.$(hash js).js) + $(stat -c %s target/site/pkg/selfheal.$(hash css).css) bytes |"
+total() { find "$pkg" -name "$1" -printf '%s\n' | awk '{ s += $1 } END { print s }'; }
+largest=$(python3 scripts/wasm-pages.py sizes "$pkg" | sed -n 2p)
+echo "| wasm bundle, main module | $(stat -c %s "$pkg/selfheal.wasm") bytes, $(stat -c %s "$pkg/selfheal.wasm.gz") gzip, $(stat -c %s "$pkg/selfheal.wasm.br") brotli |"
+echo "| wasm bundle, the largest first visit (main module, page, shared chunks) | ${largest#wasm-pages: } |"
+echo "| wasm bundle, every part | $(total '*.wasm') bytes, $(total '*.wasm.br') brotli |"
+echo "| JS glue + loader + CSS | $(stat -c %s "$pkg/selfheal.js") + $(stat -c %s "$pkg/__wasm_split.______________________.js") + $(stat -c %s "$pkg/selfheal.css") bytes |"
 echo "| cold start to /health 200, new database (median / p95, $runs starts) | $fresh |"
 echo "| cold start to /health 200, existing database (median / p95) | $existing |"

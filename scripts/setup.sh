@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The Debian packages we need; build-essential/pkg-config for -sys crates, curl for health checks,
-# brotli to precompress the web assets (scripts/build.sh).
-apt_packages=(build-essential pkg-config curl ca-certificates brotli)
+# brotli to precompress the web assets, python3 to list each page's parts (scripts/build.sh).
+apt_packages=(build-essential pkg-config curl ca-certificates brotli python3)
 # The native stack (scripts/stack.sh); iproute2 for the tests' network namespaces.
 # mtail reads nginx's access log (request rate, errors by status class, response time).
 stack_packages=(nginx prometheus prometheus-alertmanager prometheus-node-exporter
@@ -60,6 +60,14 @@ if [ "$have" != "$want" ]; then
     echo "setup: installing wasm-bindgen-cli $want (found: ${have:-none})"
     # No --locked: its lock pins a webpki-roots release the registry mirror lacks.
     cargo install wasm-bindgen-cli --version "$want"
+fi
+
+# The splitter that cuts the bundle into a part per page (scripts/build.sh), the version
+# this tree was built and tested with (Leptos 0.8's wasm_split_helpers 0.2.3).
+split_version=0.2.4
+if ! cargo install --list | grep -qx "wasm_split_cli_support v$split_version:"; then
+    echo "setup: installing wasm-split-cli $split_version"
+    cargo install --locked wasm_split_cli_support --version "$split_version" --features build-binary
 fi
 
 # wasm-opt for release bundles: npm's binaryen (Debian's 108 produces a bundle that never hydrates).

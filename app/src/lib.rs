@@ -11,7 +11,8 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-/// Entry point of the wasm bundle: attaches the already server-rendered page.
+/// Entry point of the wasm bundle: attaches the already server-rendered page, once the code of
+/// the page it shows (its lazy route's part of the bundle) has arrived.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -19,7 +20,19 @@ pub fn hydrate() {
     // fail on them (a hydration panic otherwise shows only in the console).
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
+        // A page's part of the bundle could not be fetched (wasm_split's loader panics): most
+        // often a new build replaced the folder this page came from while it was open. Going
+        // to the page asked for loads it with the new build.
+        if info.to_string().contains("load callback should succeed") {
+            let location = leptos::prelude::window().location();
+            let target =
+                js_sys::Reflect::get(&js_sys::global(), &app::TARGET.into()).ok().and_then(|t| t.as_string());
+            let _ = match target {
+                Some(target) => location.assign(&target),
+                None => location.reload(),
+            };
+        }
         let _ = js_sys::Reflect::set(&js_sys::global(), &"__selfheal_panic".into(), &info.to_string().into());
     }));
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -10,6 +10,7 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod playbooks;
+pub mod routes;
 pub mod rules;
 pub mod run;
 pub mod runs;

@@ -2,7 +2,6 @@
 pub mod actions;
 pub mod alert;
 pub mod api_token;
-pub mod assets;
 pub mod auth;
 pub mod catalog;
 pub mod changes;

@@ -1,7 +1,7 @@
-//! Caching of the web assets. `scripts/build.sh` names the bundle, its script and the
-//! stylesheet by their content (`selfheal.<16 hex>.wasm`), so a browser may keep them for good:
-//! a new build has new names. Anything else under the site (the favicon, an unhashed dev
-//! build) is checked again on each use.
+//! Caching of the web assets. `scripts/build.sh` puts the bundle's parts, their scripts and the
+//! stylesheet in a folder named by their content (`pkg/<16 hex>/`), so a browser may keep them
+//! for good: a new build has a new folder. Anything else under the site (the favicon, an
+//! unhashed dev build) is checked again on each use.
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
 use axum::middleware::Next;
@@ -31,20 +31,16 @@ pub async fn cache_static(req: Request, next: Next) -> Response {
 /// The policy for a path, if it is a static asset.
 fn cache_policy(path: &str) -> Option<&'static str> {
     if let Some(name) = path.strip_prefix("/pkg/") {
-        return Some(if is_hashed(name) { IMMUTABLE } else { REVALIDATE });
+        let hashed =
+            name.split_once('/').is_some_and(|(folder, file)| is_content_hash(folder) && !file.is_empty());
+        return Some(if hashed { IMMUTABLE } else { REVALIDATE });
     }
     (path == "/favicon.svg").then_some(REVALIDATE)
 }
 
-/// `selfheal.<16 lowercase hex>.<ext>`, as `scripts/build.sh` names them.
-fn is_hashed(name: &str) -> bool {
-    let mut parts = name.split('.');
-    let (Some(_stem), Some(hash), Some(_ext), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// 16 lowercase hex digits, as `scripts/build.sh` names the assets' folder.
+pub fn is_content_hash(name: &str) -> bool {
+    name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -54,12 +50,14 @@ mod tests {
     #[test]
     fn only_content_hashed_assets_are_immutable() {
         let cases = [
-            ("/pkg/selfheal.0123456789abcdef.wasm", Some(IMMUTABLE)),
-            ("/pkg/selfheal.0123456789abcdef.js", Some(IMMUTABLE)),
+            ("/pkg/0123456789abcdef/selfheal.wasm", Some(IMMUTABLE)),
+            ("/pkg/0123456789abcdef/selfheal.js", Some(IMMUTABLE)),
+            ("/pkg/0123456789abcdef/chunk_12.wasm", Some(IMMUTABLE)),
             ("/pkg/selfheal.wasm", Some(REVALIDATE)),
-            ("/pkg/selfheal.0123456789ABCDEF.css", Some(REVALIDATE)),
-            ("/pkg/selfheal.0123456789abcde.css", Some(REVALIDATE)),
-            ("/pkg/a.0123456789abcdef.css.map", Some(REVALIDATE)),
+            ("/pkg/0123456789ABCDEF/selfheal.css", Some(REVALIDATE)),
+            ("/pkg/0123456789abcde/selfheal.css", Some(REVALIDATE)),
+            ("/pkg/0123456789abcdef/", Some(REVALIDATE)),
+            ("/pkg/selfheal.0123456789abcdef.css", Some(REVALIDATE)),
             ("/favicon.svg", Some(REVALIDATE)),
             ("/alerts", None),
             ("/api/overview", None),

@@ -41,7 +41,8 @@ const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_se
 /// Name of the user created on a first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 
-/// The site's list of content-hashed asset names, written by `scripts/build.sh`.
+/// Names the site's folder of content-hashed web assets (`pkg: <16 hex>`), written by
+/// `scripts/build.sh`.
 pub const SITE_HASH_FILE: &str = "hash.txt";
 
 /// `Strict-Transport-Security` when serving HTTPS: a year, the value browsers' preload lists
@@ -83,19 +84,25 @@ pub async fn open_database(path: &Path) -> anyhow::Result<SqlitePool> {
     Ok(pool)
 }
 
-/// Leptos options from our own config (not from cargo-leptos' environment).
+/// Leptos options from our own config (not from cargo-leptos' environment). The assets are
+/// under `pkg/<hash>/` when the site names that folder in its `hash.txt` (the server sends
+/// them as immutable), under `pkg/` otherwise.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
-    // Leptos reads the names from `hash_file` relative to the executable: an absolute path
-    // points it at the site's own (`scripts/build.sh` writes it).
-    let hash_file = std::path::absolute(config.site_root.join(SITE_HASH_FILE)).unwrap_or_default();
+    let hashed = std::fs::read_to_string(config.site_root.join(SITE_HASH_FILE))
+        .ok()
+        .and_then(|text| pkg_folder(&text));
     LeptosOptions::builder()
         .output_name("selfheal")
         .site_root(config.site_root.to_string_lossy().into_owned())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(hashed.map_or_else(|| "pkg".to_owned(), |hash| format!("pkg/{hash}")))
         .site_addr(config.listen)
-        .hash_files(hash_file.is_file())
-        .hash_file(Arc::from(hash_file.to_string_lossy()))
         .build()
+}
+
+/// The folder `hash.txt` names: its `pkg:` line, when that is a content hash.
+fn pkg_folder(text: &str) -> Option<String> {
+    let hash = text.lines().find_map(|line| line.strip_prefix("pkg:"))?.trim();
+    crate::assets::is_content_hash(hash).then(|| hash.to_owned())
 }
 
 /// The session layer: sessions in the database (SQLite, or PostgreSQL where every replica
@@ -570,4 +577,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_assets_folder_is_the_hash_files_pkg_line_when_it_is_a_content_hash() {
+        assert_eq!(pkg_folder("pkg: 0123456789abcdef\n").as_deref(), Some("0123456789abcdef"));
+        assert_eq!(pkg_folder("js: 1\npkg:0123456789abcdef").as_deref(), Some("0123456789abcdef"));
+        assert_eq!(pkg_folder("pkg: ../../etc\n"), None);
+        assert_eq!(pkg_folder("pkg: 0123456789ABCDEF\n"), None);
+        assert_eq!(pkg_folder("js: 0123456789abcdef\n"), None);
+    }
 }

@@ -186,11 +186,13 @@ pub async fn wait_hydrated(c: &Client) {
     assert_quiet_console(c, &[]).await;
 }
 
+/// Waits until the browser is at `path` and the router has shown its page (a page's code is
+/// fetched on its first visit: until it arrives, the previous page stays on screen).
 pub async fn wait_path(c: &Client, path: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         let url = c.current_url().await.unwrap();
-        if url.path() == path {
+        if url.path() == path && count(c, "#app[data-routing='true']").await == 0 {
             return;
         }
         assert!(Instant::now() < deadline, "expected {path}, still at {url}");

@@ -11,6 +11,7 @@ mod kill_switch;
 mod leaks;
 #[path = "browser/live.rs"]
 mod live;
+mod new_build;
 #[path = "browser/phone.rs"]
 mod phone;
 #[path = "browser/seeded.rs"]

@@ -1,6 +1,6 @@
-//! The web assets as `scripts/build.sh` lays them out (content-hashed names listed in
-//! `hash.txt`, `.br` and `.gz` beside each): pages name the hashed files; the files go out
-//! compressed as the browser accepts, cached for good; the favicon is asked again.
+//! The web assets as `scripts/build.sh` lays them out (a folder named by their content hash,
+//! which `hash.txt` names, `.br` and `.gz` beside each file): pages name the files in it; the
+//! files go out compressed as the browser accepts, cached for good; the favicon is asked again.
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
@@ -8,24 +8,20 @@ use app::model::Role;
 
 use crate::common::TestApp;
 
-const WASM: &str = "selfheal.0123456789abcdef.wasm";
+const PKG: &str = "/pkg/0123456789abcdef";
 
 /// A site as the build script writes it, in `dir/site`.
 fn site(dir: &std::path::Path) -> std::path::PathBuf {
     let site = dir.join("site");
-    let pkg = site.join("pkg");
+    let pkg = site.join("pkg/0123456789abcdef");
     std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::write(
-        site.join("hash.txt"),
-        "js: 1111111111111111\nwasm: 0123456789abcdef\ncss: 2222222222222222\n",
-    )
-    .unwrap();
+    std::fs::write(site.join("hash.txt"), "pkg: 0123456789abcdef\n").unwrap();
     std::fs::write(site.join("favicon.svg"), "<svg/>").unwrap();
-    std::fs::write(pkg.join("selfheal.1111111111111111.js"), "export default function(){}").unwrap();
-    std::fs::write(pkg.join("selfheal.2222222222222222.css"), "body{}").unwrap();
-    std::fs::write(pkg.join(WASM), b"\0asm raw").unwrap();
-    std::fs::write(pkg.join(format!("{WASM}.br")), b"brotli bytes").unwrap();
-    std::fs::write(pkg.join(format!("{WASM}.gz")), b"gzip bytes").unwrap();
+    std::fs::write(pkg.join("selfheal.js"), "export default function(){}").unwrap();
+    std::fs::write(pkg.join("selfheal.css"), "body{}").unwrap();
+    std::fs::write(pkg.join("selfheal.wasm"), b"\0asm raw").unwrap();
+    std::fs::write(pkg.join("selfheal.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("selfheal.wasm.gz"), b"gzip bytes").unwrap();
     site
 }
 
@@ -49,19 +45,16 @@ async fn pages_name_the_hashed_assets_which_go_out_compressed_and_cached_for_goo
     let cookie = app.login("vera", "viewer-password-1").await;
     let page = app.get("/alerts", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
-    for name in [
-        "/pkg/selfheal.1111111111111111.js",
-        "/pkg/selfheal.0123456789abcdef.wasm",
-        "/pkg/selfheal.2222222222222222.css",
-    ] {
+    for name in [format!("{PKG}/selfheal.js"), format!("{PKG}/selfheal.wasm"), format!("{PKG}/selfheal.css")]
+    {
         assert!(
-            page.body.contains(name),
+            page.body.contains(&name),
             "the page names {name}: {}",
             &page.body[..page.body.len().min(1500)]
         );
     }
 
-    let path = format!("/pkg/{WASM}");
+    let path = format!("{PKG}/selfheal.wasm");
     let (status, headers, body) = fetch(&app, &path, Some("gzip, deflate, br")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_ENCODING], "br");
@@ -78,7 +71,7 @@ async fn pages_name_the_hashed_assets_which_go_out_compressed_and_cached_for_goo
     let (status, headers, _) = fetch(&app, "/favicon.svg", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "not hashed: asked again");
-    let (status, headers, _) = fetch(&app, "/pkg/selfheal.9999999999999999.wasm", None).await;
+    let (status, headers, _) = fetch(&app, "/pkg/9999999999999999/selfheal.wasm", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         headers.get(header::CACHE_CONTROL).is_none_or(|v| v != "public, max-age=31536000, immutable"),

@@ -120,7 +120,8 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
     c.goto(&format!("http://{addr}/alerts")).await.unwrap();
     wait_hydrated(&c).await;
     assert_eq!(c.title().await.unwrap(), "Alerts · selfheal");
-    // A repeat visit (the login page fetched the bundle): nothing of it crosses the network.
+    // A repeat visit (the login page fetched the main module, the way to /alerts its page's
+    // parts): nothing of the bundle crosses the network.
     let wasm = wasm_fetches(&c).await;
     assert!(
         !wasm.is_empty() && wasm.iter().all(|(transferred, _)| *transferred == 0),

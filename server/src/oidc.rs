@@ -7,14 +7,14 @@
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
+use tower_sessions::{Expiry, Session};
 
 use app::model::UserSource;
 use app::ssr::auth;
 use app::ssr::db::audit::{record_audit, NewAuditEvent};
 use app::ssr::db::backend::{on_pool, WritePool};
 use app::ssr::db::directory_users::{self, record_sign_in, Recorded};
-use app::ssr::directory::oidc::{Flow, OidcError};
+use app::ssr::directory::oidc::{Flow, Oidc, OidcError, FLOW_TTL};
 use app::ssr::AppState;
 
 /// Session key of the sign-in on its way through the provider.
@@ -56,9 +56,39 @@ pub struct Start {
     next: Option<String>,
 }
 
-/// `GET /auth/oidc/login[?next=/path]`.
-pub async fn login(State(state): State<AppState>, session: Session, Query(start): Query<Start>) -> Response {
+/// The client's address, as a password login counts and records it.
+fn client_source(state: &AppState, parts: &axum::http::request::Parts) -> Option<String> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|peer| {
+        app::ssr::client_ip::client_ip(peer.0.ip(), &parts.headers, &state.trusted_proxies).to_string()
+    })
+}
+
+/// `GET /auth/oidc/login[?next=/path]`. Each start keeps the flow in a session row, so one
+/// address may start only so many (`Oidc::may_start`: 429 beyond), and a session that has
+/// nothing but the flow ends with it, [`FLOW_TTL`] later, not after `session_idle` (the
+/// expiry set here is this response's: the callback's saves the session with the usual one).
+pub async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Query(start): Query<Start>,
+    parts: axum::http::request::Parts,
+) -> Response {
     let Some(oidc) = state.oidc.clone() else { return axum::http::StatusCode::NOT_FOUND.into_response() };
+    if !oidc.may_start(client_source(&state, &parts).as_deref().unwrap_or("")) {
+        tracing::debug!("OpenID Connect sign-in refused: too many started from one address");
+        let wait = Oidc::start_every().as_secs().to_string();
+        return (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, wait)],
+            "Too many sign-ins were started from your address. Try again in a minute.\n",
+        )
+            .into_response();
+    }
+    let anonymous = session.get::<i64>(auth::SESSION_USER_KEY).await.ok().flatten().is_none();
+    if anonymous {
+        let ttl = time::Duration::try_from(FLOW_TTL).unwrap_or(time::Duration::MINUTE);
+        session.set_expiry(Some(Expiry::OnInactivity(ttl)));
+    }
     let next = start.next.filter(|n| app::model::return_path(n).is_some());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     match oidc.begin(next, now).await {
@@ -92,10 +122,8 @@ pub async fn callback(
     parts: axum::http::request::Parts,
 ) -> Response {
     let Some(oidc) = state.oidc.clone() else { return axum::http::StatusCode::NOT_FOUND.into_response() };
-    // The client's address for the audit log, as a password login records it.
-    let source = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|peer| {
-        app::ssr::client_ip::client_ip(peer.0.ip(), &parts.headers, &state.trusted_proxies).to_string()
-    });
+    // The client's address for the audit log.
+    let source = client_source(&state, &parts);
     // Used up whatever happens next: the same callback twice finds no flow.
     let flow: Option<Flow> = session.remove(FLOW_KEY).await.ok().flatten();
     let refuse = |refusal: Refusal, detail: String, target: Option<String>| {

@@ -196,3 +196,41 @@ async fn roles_follow_the_provider_through_its_refresh_token() {
     let status = app.post_form("/api/me", &[], Some(&fay)).await.status;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// Session rows by when they expire: (rows ending within `secs` from now, all rows).
+async fn sessions_ending_within(app: &TestApp, secs: i64) -> (i64, i64) {
+    sqlx::query_as("SELECT count(*) FILTER (WHERE unixepoch(expiry_date) <= unixepoch() + $1), count(*) FROM tower_sessions")
+        .bind(secs)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_address_starts_only_so_many_sign_ins_and_an_unfinished_one_ends_with_its_flow() {
+    let Setup { app, selfheal, provider: _provider } = setup().await;
+    // A finished sign-in keeps a password login's idle time (8 h here), not the flow's.
+    let mut eve = Agent::default();
+    eve.sign_in(&selfheal, "eve", "eve-provider-pass").await;
+    assert!(eve.selfheal_cookie().is_some());
+    assert_eq!(sessions_ending_within(&app, 3600).await, (0, 1), "eve's session ends after session_idle");
+
+    // Sign-ins started from eve's address (127.0.0.1) that nobody finishes: ten at once (eve
+    // used one), then one per 6 s; beyond, a 429 that writes nothing.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..13 {
+        let res = http.get(format!("{selfheal}/auth/oidc/login")).send().await.unwrap();
+        if res.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(res.headers()[reqwest::header::RETRY_AFTER], "6");
+        }
+        answers.push(res.status().as_u16());
+    }
+    let started = answers.iter().filter(|s| **s == 303).count() as i64;
+    assert!(answers[..9].iter().all(|s| *s == 303) && answers[11..].iter().all(|s| *s == 429), "{answers:?}");
+    assert!(started <= 10, "at most one start came back in the meantime: {answers:?}");
+    // Each start kept one session, ending with its flow (10 minutes), not after 8 h.
+    let (short, all) = sessions_ending_within(&app, 600).await;
+    assert_eq!((short, all), (started, started + 1), "one row per start, each ending within 10 minutes");
+    assert_eq!(sessions_ending_within(&app, 590).await.0, 0, "and not before: the flow may take 10 minutes");
+}

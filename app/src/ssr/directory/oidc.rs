@@ -176,18 +176,47 @@ pub enum OidcError {
     BadToken(String),
 }
 
+/// Sign-ins one client address may start at once; then one more per [`STARTS_EVERY`]. Each
+/// start keeps a session row (the flow's secrets) for [`FLOW_TTL`]: unthrottled, anyone could
+/// fill the sessions table. Ten covers a person's retries; an office behind one address gets
+/// one start every six seconds once its burst is spent.
+const STARTS_AT_ONCE: u32 = 10;
+
+/// How often an address regains one start (ten a minute).
+const STARTS_EVERY: Duration = Duration::from_secs(6);
+
+/// Addresses the throttle keeps before it forgets those back to a full burst.
+const STARTS_REMEMBERED: usize = 10_000;
+
 /// The configured provider, its discovery document cached.
 #[derive(Debug)]
 pub struct Oidc {
     config: OidcConfig,
     http: reqwest::Client,
     metadata: Mutex<Option<(Instant, Arc<Metadata>)>>,
+    starts: governor::DefaultKeyedRateLimiter<String>,
 }
 
 impl Oidc {
     /// `http` must not follow redirects (a redirect is how a token request is sent elsewhere).
     pub fn new(config: OidcConfig, http: reqwest::Client) -> Oidc {
-        Oidc { config, http, metadata: Mutex::new(None) }
+        let every = governor::Quota::with_period(STARTS_EVERY).expect("a period above zero");
+        let quota = every.allow_burst(std::num::NonZeroU32::new(STARTS_AT_ONCE).expect("a burst above zero"));
+        Oidc { config, http, metadata: Mutex::new(None), starts: governor::RateLimiter::keyed(quota) }
+    }
+
+    /// Whether a sign-in may start from `source` (the client's address; `""` when unknown), or
+    /// that address has started too many of late ([`STARTS_AT_ONCE`], [`STARTS_EVERY`]).
+    pub fn may_start(&self, source: &str) -> bool {
+        if self.starts.len() > STARTS_REMEMBERED {
+            self.starts.retain_recent();
+        }
+        self.starts.check_key(&source.to_owned()).is_ok()
+    }
+
+    /// How long a throttled address waits for its next start.
+    pub fn start_every() -> Duration {
+        STARTS_EVERY
     }
 
     pub fn config(&self) -> &OidcConfig {

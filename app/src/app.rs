@@ -58,17 +58,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Flips to true only in the browser, once the wasm bundle has taken over the page; browser
-    // tests wait for it before they click.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
     // True while the router fetches and renders the next page (a page's code arrives with its
     // first visit, app/src/pages/routes.rs); browser tests wait for it to end after navigating.
     let (routing, set_routing) = signal(false);
 
     view! {
         <Title formatter=|text: String| if text.is_empty() { "selfheal".to_owned() } else { format!("{text} · selfheal") }/>
-        <div id="app" data-hydrated=move || hydrated.get().to_string() data-routing=move || routing.get().to_string()>
+        // `data-hydrated="true"` is set by `crate::hydrate` once the page is live (browser tests
+        // wait for it before they click).
+        <div id="app" data-routing=move || routing.get().to_string()>
             <Router set_is_routing=set_routing>
                 <KeepTarget/>
                 <Routes fallback=NotFound>

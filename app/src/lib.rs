@@ -34,5 +34,15 @@ pub fn hydrate() {
         }
         let _ = js_sys::Reflect::set(&js_sys::global(), &"__selfheal_panic".into(), &info.to_string().into());
     }));
-    leptos::mount::hydrate_lazy(app::App);
+    // What `hydrate_lazy` does, and then the mark the browser tests wait for: the shell hydrates
+    // at once, the shown page once its part of the bundle is in, so only the end of it all
+    // says the page is live (a mark set by the shell itself came before the page was, and
+    // typing then was undone by the page's hydration).
+    wasm_bindgen_futures::spawn_local(async {
+        let body = leptos::prelude::document().body().expect("the page has a body");
+        leptos::mount::hydrate_from_async(body, app::App).await.forget();
+        if let Some(app) = leptos::prelude::document().get_element_by_id("app") {
+            let _ = app.set_attribute("data-hydrated", "true");
+        }
+    });
 }

@@ -70,7 +70,28 @@ mod browser {
             }
         });
         let _ = source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-        let held = SendWrapper::new((source, on_change));
-        on_cleanup(move || held.0.close());
+        // Leaving the page closes the stream: a page kept in the back/forward cache held its
+        // stream open, and six such pages took every connection the browser allows to one
+        // server over HTTP/1.1 (the next page waited a minute for a socket). Back on such a
+        // page, it loads afresh (its stream and its data are stale).
+        let closing = source.clone();
+        let on_hide = Closure::<dyn FnMut()>::new(move || closing.close());
+        let on_show =
+            Closure::<dyn FnMut(web_sys::PageTransitionEvent)>::new(|e: web_sys::PageTransitionEvent| {
+                if e.persisted() {
+                    let _ = window().location().reload();
+                }
+            });
+        let _ = window().add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+        let _ = window().add_event_listener_with_callback("pageshow", on_show.as_ref().unchecked_ref());
+        let held = SendWrapper::new((source, on_change, on_hide, on_show));
+        on_cleanup(move || {
+            let (source, _, on_hide, on_show) = &*held;
+            source.close();
+            let _ =
+                window().remove_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+            let _ =
+                window().remove_event_listener_with_callback("pageshow", on_show.as_ref().unchecked_ref());
+        });
     }
 }

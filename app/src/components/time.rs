@@ -57,13 +57,29 @@ pub fn duration_ms(from: &str, to: &str) -> Option<i64> {
     Some(epoch_ms(to)? - epoch_ms(from)?)
 }
 
-/// A duration in milliseconds for people: `850 ms`, `4.2 s`, `3.5 min`.
+/// A duration in milliseconds for people: `850 ms`, `4.2 s`, `3.5 min`, `2 h 5 min`,
+/// `15 d 2 h` (an alert that fired two weeks ago and healed today is not `21748.6 min`).
 pub fn format_ms(ms: i64) -> String {
+    let with = |big: i64, big_unit: &str, small: i64, small_unit: &str| {
+        if small == 0 {
+            format!("{big} {big_unit}")
+        } else {
+            format!("{big} {big_unit} {small} {small_unit}")
+        }
+    };
     match ms {
         ..=999 => format!("{ms} ms"),
         1_000..=9_999 => format!("{:.1} s", ms as f64 / 1000.0),
         10_000..=59_999 => format!("{} s", ms / 1000),
-        _ => format!("{:.1} min", ms as f64 / 60_000.0),
+        60_000..=3_599_999 => format!("{:.1} min", ms as f64 / 60_000.0),
+        3_600_000..=172_799_999 => {
+            let minutes = ms / 60_000;
+            with(minutes / 60, "h", minutes % 60, "min")
+        }
+        _ => {
+            let hours = ms / 3_600_000;
+            with(hours / 24, "d", hours % 24, "h")
+        }
     }
 }
 
@@ -150,6 +166,12 @@ mod tests {
             (12_345, "12 s"),
             (59_999, "59 s"),
             (210_000, "3.5 min"),
+            (3_599_999, "60.0 min"),
+            (3_600_000, "1 h"),
+            (7_500_000, "2 h 5 min"),
+            (172_799_999, "47 h 59 min"),
+            (172_800_000, "2 d"),
+            (1_304_916_000, "15 d 2 h"),
         ];
         for (ms, want) in cases {
             assert_eq!(format_ms(ms), want, "{ms}");

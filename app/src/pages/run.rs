@@ -33,7 +33,9 @@ pub fn RunPage() -> impl IntoView {
     let news = use_live();
     let approve = ServerAction::<ApproveRun>::new();
     let acted = move || approve.version().get();
-    let run = load(move || (id(), news.track(&[Topic::Runs]), acted()), |(id, _, _)| get_run(id));
+    // Output too: the header counts the lines stored so far, and the output's page links use it.
+    let run =
+        load(move || (id(), news.track(&[Topic::Runs, Topic::Output]), acted()), |(id, _, _)| get_run(id));
     let recap = load(move || (id(), news.track(&[Topic::Runs])), |(id, _)| get_run_recap(id));
     let user = use_user();
     let tasks = load(move || (id(), news.track(&[Topic::Runs, Topic::Output])), |(id, _)| get_run_tasks(id));

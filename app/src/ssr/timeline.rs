@@ -56,7 +56,9 @@ pub fn build_timeline(
             ));
             match r.verification {
                 Some(v @ Verification::Verified) => {
-                    let ttl = r.time_to_heal_ms.map(|ms| format!(" — healed in {:.1} s", ms as f64 / 1000.0));
+                    let ttl = r
+                        .time_to_heal_ms
+                        .map(|ms| format!(" — healed in {}", crate::components::time::format_ms(ms)));
                     let text = format!(
                         "run #{} verified: Prometheus no longer sees the condition{}",
                         r.id,

@@ -16,6 +16,7 @@ mod new_build;
 mod phone;
 #[path = "browser/seeded.rs"]
 mod seeded;
+mod streams;
 mod windows;
 
 use std::time::{Duration, Instant};

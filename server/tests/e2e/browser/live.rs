@@ -161,6 +161,19 @@ async fn the_pages_follow_a_heal_from_the_webhook_to_the_verdict_without_a_reloa
     let first_line =
         stored(&app, "SELECT count(*) FROM run_output WHERE line LIKE '%first step%'", WAIT).await;
     let output_shown = shows_within(&c, first_line, "[data-testid=run-output]", "first step").await;
+    // The header's count of lines follows the output (it said "0 lines" beside streaming lines).
+    loop {
+        let facts = c.find(Locator::Css("[data-testid=run-facts]")).await.unwrap().text().await.unwrap();
+        let counted = facts
+            .split("Output")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next().and_then(|n| n.parse::<i64>().ok()));
+        if counted.is_some_and(|n| n > 0) {
+            break;
+        }
+        assert!(first_line.elapsed() < LIVE, "the header still counts {counted:?} lines: {facts}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let running: i64 = sqlx::query_scalar("SELECT count(*) FROM heal_runs WHERE status = 'running'")
         .fetch_one(&app.pool)
         .await
